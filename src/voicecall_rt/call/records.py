@@ -1,0 +1,110 @@
+"""What a call is, in storage and over the local API: statuses, the call row, outcome, lines."""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CallStatus(StrEnum):
+    """Twilio's call statuses, plus `initiating` (ours, before the carrier answered the REST call)."""
+
+    INITIATING = "initiating"
+    QUEUED = "queued"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    FAILED = "failed"
+    NO_ANSWER = "no-answer"
+    CANCELED = "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {
+        CallStatus.COMPLETED,
+        CallStatus.BUSY,
+        CallStatus.FAILED,
+        CallStatus.NO_ANSWER,
+        CallStatus.CANCELED,
+    }
+)
+
+Direction = Literal["outbound", "inbound"]
+Role = Literal["caller", "assistant", "system"]
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds since the epoch (what we store)."""
+    return time.time_ns() // 1_000_000
+
+
+class Outcome(BaseModel):
+    """What the model reported about the call's goal (`report_outcome`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    success: bool
+    summary: str = Field(max_length=2000)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class CallRecord(BaseModel):
+    """One call as stored. Times are epoch milliseconds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    direction: Direction
+    from_number: str
+    to_number: str
+    task: str = ""
+    system_prompt: str | None = None
+    status: CallStatus = CallStatus.INITIATING
+    carrier_sid: str | None = None
+    created_at: int = Field(default_factory=now_ms)
+    answered_at: int | None = None
+    ended_at: int | None = None
+    end_reason: str | None = None
+    answered_by: str | None = None
+    amd_duration_ms: int | None = None
+    outcome: Outcome | None = None
+    usage: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.answered_at is None:
+            return None
+        end = self.ended_at if self.ended_at is not None else now_ms()
+        return max(0.0, (end - self.answered_at) / 1000)
+
+
+class TranscriptLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: str
+    seq: int
+    t_ms: int  # milliseconds since the call record was created
+    role: Role
+    text: str
+    interrupted: bool = False
+
+
+class CallEvent(BaseModel):
+    """A lifecycle or latency event on a call's timeline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: str
+    seq: int
+    t_ms: int
+    kind: str
+    data: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,285 @@
+"""Settings: the model, where it is loaded from, and validation that names the key.
+
+Sources, later wins: a config file (`--config`, else `VOICECALL_RT_CONFIG`, else the
+default locations), then the conventional environment variables. A config file is our
+own TOML/JSON, or an `openclaw.json` whose plugin entry holds our section. Nothing is
+read at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from voicecall_rt.phone import normalize_e164
+from voicecall_rt.public_url import validate_public_url
+
+PLUGIN_ID = "openclaw-voice-gpt-realtime"
+CONFIG_ENV = "VOICECALL_RT_CONFIG"
+DEFAULT_DATA_DIR = Path("~/.openclaw/voice-calls-realtime")
+# Every voice the GA Realtime API offers by name; custom voices are `{"id": "voice_…"}`.
+Voice = Literal[
+    "alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"
+]
+E164 = Annotated[str, AfterValidator(normalize_e164)]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `str()` names each bad key and what is allowed."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class TwilioSettings(_Section):
+    account_sid: str | None = None
+    auth_token: SecretStr | None = None
+    api_base_url: str = "https://api.twilio.com"
+
+    @field_validator("account_sid")
+    @classmethod
+    def _sid_shape(cls, value: str | None) -> str | None:
+        import re
+
+        if value is not None and not re.fullmatch(r"AC[0-9a-f]{32}", value):
+            raise ValueError("must be 'AC' followed by 32 lowercase hex characters")
+        return value
+
+
+class OpenAISettings(_Section):
+    api_key: SecretStr | None = None
+    model: str = Field(default="gpt-realtime", min_length=1)
+    voice: Voice = "coral"
+    realtime_url: str = "wss://api.openai.com/v1/realtime"
+
+    @field_validator("realtime_url")
+    @classmethod
+    def _ws_scheme(cls, value: str) -> str:
+        if not value.startswith(("wss://", "ws://")):
+            raise ValueError("must be a ws:// or wss:// URL")
+        return value.rstrip("/")
+
+    @property
+    def rest_base_url(self) -> str:
+        """The REST base the realtime URL lives under (`wss://h/v1/realtime` → `https://h/v1`)."""
+        base = self.realtime_url.removesuffix("/realtime")
+        return "https://" + base[6:] if base.startswith("wss://") else "http://" + base[5:]
+
+
+class VadSettings(_Section):
+    type: Literal["semantic_vad", "server_vad"] = "semantic_vad"
+    eagerness: Literal["low", "medium", "high", "auto"] = "medium"
+
+
+class ServerSettings(_Section):
+    port: int = Field(default=3335, ge=0, le=65535)
+    bind: str = "127.0.0.1"
+
+
+class CallsSettings(_Section):
+    max_duration_seconds: int = Field(default=600, ge=10, le=14400)
+    timeout_seconds: int = Field(default=30, ge=5, le=600)
+    enable_amd: bool = True
+    max_concurrent: int = Field(default=5, ge=1, le=10000)
+    # No inbound media for this long means the carrier side is gone (zombie watchdog).
+    media_timeout_seconds: float = Field(default=30, gt=0, le=600)
+
+
+class InboundSettings(_Section):
+    enabled: bool = False
+    policy: Literal["disabled", "open", "allowlist"] = "disabled"
+    allow_from: list[E164] = Field(default_factory=list)
+    greeting: str = Field(default="Hey! What's up?", max_length=500)
+    system_prompt: str | None = None
+
+
+class Settings(_Section):
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    from_number: E164 | None = None
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+    vad: VadSettings = Field(default_factory=VadSettings)
+    public_url: Annotated[str, AfterValidator(validate_public_url)] | None = None
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    calls: CallsSettings = Field(default_factory=CallsSettings)
+    inbound: InboundSettings = Field(default_factory=InboundSettings)
+    debug: bool = False
+    data_dir: Path = DEFAULT_DATA_DIR
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    def missing_for_calls(self) -> list[str]:
+        """Keys that must be set before a real call can be placed or received."""
+        missing = []
+        if not self.twilio.account_sid:
+            missing.append("twilio.accountSid")
+        if self.twilio.auth_token is None or not self.twilio.auth_token.get_secret_value():
+            missing.append("twilio.authToken")
+        if not self.from_number:
+            missing.append("fromNumber")
+        if self.openai.api_key is None or not self.openai.api_key.get_secret_value():
+            missing.append("openai.apiKey")
+        if not self.public_url:
+            missing.append("publicUrl")
+        return missing
+
+    def require_for_calls(self) -> None:
+        missing = self.missing_for_calls()
+        if missing:
+            raise ConfigError("missing required setting(s): " + ", ".join(missing))
+
+
+def _format_errors(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors(include_input=False, include_url=False):
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "is not a known setting"
+        lines.append(f"{key}: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data: Any = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid {path.suffix[1:] or 'JSON'}: {exc}")
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold an object at the top level")
+    entry = data.get("plugins", {}).get("entries", {}).get(PLUGIN_ID)
+    if isinstance(entry, dict):  # an openclaw.json: our section is the plugin entry's config
+        section = entry.get("config", {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: plugins.entries.{PLUGIN_ID}.config must be an object")
+        return section
+    if "plugins" in data:
+        raise ConfigError(f"{path} is an openclaw.json without a '{PLUGIN_ID}' plugin entry")
+    return data
+
+
+def default_config_paths() -> list[Path]:
+    return [
+        (DEFAULT_DATA_DIR / "config.toml").expanduser(),
+        Path("~/.openclaw/openclaw.json").expanduser(),
+    ]
+
+
+def _set_nested(data: dict[str, Any], dotted: str, value: str) -> None:
+    head, _, leaf = dotted.rpartition(".")
+    node = data
+    for part in head.split(".") if head else []:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{part} must be an object")
+        node = child
+    node[leaf] = value
+
+
+ENV_KEYS = {
+    "TWILIO_ACCOUNT_SID": "twilio.accountSid",
+    "TWILIO_AUTH_TOKEN": "twilio.authToken",
+    "OPENAI_API_KEY": "openai.apiKey",
+}
+
+
+def load_settings(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Load and validate settings; raise ConfigError with every problem named."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    if path is None and env.get(CONFIG_ENV):
+        path = Path(env[CONFIG_ENV])
+    if path is not None:
+        data = _read_file(path.expanduser())
+    else:
+        for candidate in default_config_paths():
+            if candidate.is_file():
+                try:
+                    data = _read_file(candidate)
+                except ConfigError:
+                    if candidate.suffix == ".json":
+                        continue  # an openclaw.json that does not configure us
+                    raise
+                break
+    for variable, dotted in ENV_KEYS.items():
+        if env.get(variable):
+            _set_nested(data, dotted, env[variable])
+    for dotted, value in (overrides or {}).items():
+        _set_nested(data, dotted, value)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc)) from None
+
+
+TEMPLATE = """\
+# voicecall-rt configuration (TOML). Keys not set here keep their defaults.
+# Secrets may instead come from TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and OPENAI_API_KEY.
+
+# The Twilio number calls are placed from, in E.164 form.
+fromNumber = "+15555550100"
+# The public https origin your tunnel serves (no path); Twilio calls <publicUrl>/voice/*.
+publicUrl = "https://voice.example.com"
+# Keep the server on loopback and expose only /voice/* through the tunnel.
+debug = false
+# dataDir = "~/.openclaw/voice-calls-realtime"
+
+[twilio]
+accountSid = "AC00000000000000000000000000000000"
+authToken = "replace-me"
+
+[openai]
+apiKey = "sk-replace-me"
+model = "gpt-realtime"
+# alloy ash ballad coral echo sage shimmer verse marin cedar
+voice = "coral"
+
+[vad]
+type = "semantic_vad"   # or "server_vad"
+eagerness = "medium"    # low, medium, high, auto
+
+[server]
+port = 3335
+bind = "127.0.0.1"
+
+[calls]
+maxDurationSeconds = 600
+timeoutSeconds = 30
+enableAmd = true
+maxConcurrent = 5
+
+[inbound]
+enabled = false
+policy = "disabled"     # disabled, open, allowlist
+allowFrom = []          # ["+14155551234"]
+greeting = "Hey! What's up?"
+# systemPrompt = "You answer calls for ..."
+"""
