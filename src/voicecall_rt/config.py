@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -57,8 +58,6 @@ class TwilioSettings(_Section):
     @field_validator("account_sid")
     @classmethod
     def _sid_shape(cls, value: str | None) -> str | None:
-        import re
-
         if value is not None and not re.fullmatch(r"AC[0-9a-f]{32}", value):
             raise ValueError("must be 'AC' followed by 32 lowercase hex characters")
         return value
@@ -128,6 +127,15 @@ class Settings(_Section):
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
 
+    @property
+    def local_url(self) -> str:
+        """Where this machine reaches the server (a wildcard bind is reached on loopback)."""
+        host = self.server.bind
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming our own wildcard listener
+            host = "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.server.port}"
+
     def missing_for_calls(self) -> list[str]:
         """Keys that must be set before a real call can be placed or received."""
         missing = []
@@ -168,7 +176,8 @@ def _read_file(path: Path) -> dict[str, Any]:
     try:
         data: Any = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid {path.suffix[1:] or 'JSON'}: {exc}")
+        kind = "TOML" if path.suffix == ".toml" else "JSON"
+        raise ConfigError(f"config file {path} is not valid {kind}: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold an object at the top level")
     entry = data.get("plugins", {}).get("entries", {}).get(PLUGIN_ID)

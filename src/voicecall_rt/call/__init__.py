@@ -1,1 +1,1 @@
-"""call."""
+"""Calls: the per-call bridge, its tools and playback ledger, the registry that owns them."""

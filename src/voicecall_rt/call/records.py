@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class CallStatus(StrEnum):
-    """Twilio's call statuses, plus `initiating` (ours, before the carrier answered the REST call)."""
+    """Twilio's call statuses, plus `initiating` (ours: before the carrier accepted the call)."""
 
     INITIATING = "initiating"
     QUEUED = "queued"

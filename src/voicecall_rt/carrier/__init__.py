@@ -1,1 +1,1 @@
-"""carrier."""
+"""The phone carrier side: REST calls, webhook signatures, TwiML and media-stream messages."""

@@ -1,1 +1,1 @@
-"""model."""
+"""The model side: OpenAI Realtime (GA) over one WebSocket per call."""

@@ -1,0 +1,564 @@
+"""The per-call engine: carrier audio ⇄ model audio, plus the bookkeeping around it.
+
+Two pumps, one reader task per socket:
+- carrier → model (`run_carrier`, in the media WebSocket's handler task): `media` payloads
+  go out as `input_audio_buffer.append` carrying the same base64 string.
+- model → carrier (`_run_model`, a task started at pre-warm): `response.output_audio.delta`
+  goes out as a carrier `media` message with the same string, then a playback `mark`.
+Everything else (tools, transcripts, barge-in, timers) is rare and may cost what it costs.
+Every way a call can end goes through `end()`, exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from voicecall_rt.audio.dtmf import PAUSE_CHARS, frames, tone_audio
+from voicecall_rt.call import tools
+from voicecall_rt.call.journal import CallJournal
+from voicecall_rt.call.playback import Playback
+from voicecall_rt.call.records import Direction, Outcome
+from voicecall_rt.carrier.media import StreamStart, StreamWriter
+from voicecall_rt.config import Settings
+from voicecall_rt.model import realtime
+from voicecall_rt.model.realtime import ModelConnectError
+from voicecall_rt.prompts import TOOLS
+
+log = logging.getLogger(__name__)
+
+# Caller audio that arrives before the model session is ready waits here, in order.
+# 50 frames a second: 10 s, far beyond a slow handshake; past that, oldest frames go.
+PREWARM_BUFFER_FRAMES = 500
+MODEL_CONNECT_ATTEMPTS = 3
+MODEL_READY_TIMEOUT_S = 10.0
+FAREWELL_MAX_WAIT_S = 15.0
+_FAREWELL_MARK = "farewell"
+_DTMF_MARK = "dtmf-"
+_APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"'
+_USAGE_KEYS = ("input_tokens", "output_tokens", "total_tokens")
+_DETAIL_KEYS = ("text_tokens", "audio_tokens", "cached_tokens")
+
+
+def _unsafe(payload: object) -> bool:
+    """A payload is spliced into JSON by concatenation: only base64-safe strings may pass."""
+    return not isinstance(payload, str) or '"' in payload or "\\" in payload
+
+
+class CallBridge:
+    """One call's bridge. Created by the call manager; `start_model()` pre-warms."""
+
+    def __init__(
+        self,
+        *,
+        call_id: str,
+        direction: Direction,
+        settings: Settings,
+        http: aiohttp.ClientSession,
+        journal: CallJournal,
+        instructions: str,
+        hang_up: Callable[[CallBridge], Awaitable[None]],
+        on_end: Callable[[CallBridge], None],
+    ) -> None:
+        self.call_id = call_id
+        self.direction = direction
+        self.settings = settings
+        self.journal = journal
+        self.carrier_sid: str | None = None
+        self.outcome: Outcome | None = None
+        self.end_reason: str | None = None
+        self.usage: dict[str, int] = {}
+        # counters, never per-frame logs
+        self.frames_in = 0
+        self.frames_out = 0
+        self.bad_frames = 0
+        self.dropped_frames = 0
+
+        self._http = http
+        self._instructions = instructions
+        self._hang_up = hang_up
+        self._on_end = on_end
+        self._model: aiohttp.ClientWebSocketResponse | None = None
+        self._model_ready = False
+        self._pending: deque[str] = deque()
+        self._carrier: web.WebSocketResponse | None = None
+        self._writer: StreamWriter | None = None
+        self._playback = Playback()
+        self._response_active = False
+        self._response_idle = asyncio.Event()
+        self._response_idle.set()
+        self._outputs: list[dict[str, Any]] = []
+        self._dtmf_marks: dict[str, tuple[str, str]] = {}
+        self._assistant_text: dict[str, tuple[int, str]] = {}
+        self._item_started: dict[str, int] = {}
+        self._speech_stopped_t: int | None = None
+        self._greeted = direction == "outbound"  # outbound listens first
+        self._farewell_played = asyncio.Event()
+        self._closing = False  # end_call accepted: the goodbye must not be cut
+        self._ended = False
+        self._end_done = asyncio.Event()
+        self._model_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._timers: list[asyncio.TimerHandle] = []
+
+    # ---- lifecycle --------------------------------------------------------------------
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    @property
+    def streaming(self) -> bool:
+        return self._carrier is not None
+
+    def start_model(self) -> None:
+        """Pre-warm: connect and configure the model now, while the phone rings."""
+        if self._model_task is None:
+            self._model_task = asyncio.create_task(self._run_model(), name=f"model-{self.call_id}")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait_ended(self) -> None:
+        await self._end_done.wait()
+
+    async def end(self, reason: str, *, hang_up: bool = False) -> None:
+        """End the call for `reason`; safe to call from anywhere, any number of times."""
+        if self._ended:
+            await self._end_done.wait()
+            return
+        self._ended = True
+        self.end_reason = reason
+        current = asyncio.current_task()
+        for timer in self._timers:
+            timer.cancel()
+        try:
+            self._finish_assistant_lines()
+            self.journal.event(
+                "end",
+                reason=reason,
+                frames_in=self.frames_in,
+                frames_out=self.frames_out,
+                bad_frames=self.bad_frames,
+                dropped_frames=self.dropped_frames,
+            )
+            log.info("call %s ending: %s", self.call_id, reason)
+            if hang_up:
+                await self._hang_up(self)
+            if self._model is not None:
+                await self._model.close()
+            if self._carrier is not None:
+                await self._carrier.close()
+            tasks = [t for t in self._tasks if t is not current]
+            if self._model_task is not None and self._model_task is not current:
+                tasks.append(self._model_task)
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        finally:
+            self._on_end(self)
+            self._end_done.set()
+
+    # ---- model side -------------------------------------------------------------------
+
+    async def _connect_model(self) -> aiohttp.ClientWebSocketResponse:
+        last: ModelConnectError | None = None
+        for attempt in range(MODEL_CONNECT_ATTEMPTS):
+            try:
+                return await realtime.connect(self._http, self.settings.openai)
+            except ModelConnectError as exc:
+                last = exc
+                self.journal.event("model.retry", attempt=attempt + 1, error=str(exc))
+                await asyncio.sleep(0.25 * (attempt + 1))
+        assert last is not None
+        raise last
+
+    async def _run_model(self) -> None:
+        started = self.journal.t_ms()
+        try:
+            ws = await self._connect_model()
+        except ModelConnectError as exc:
+            self.journal.event("model.failed", error=str(exc))
+            self._spawn(self.end("model-unavailable", hang_up=True))
+            return
+        self._model = ws
+        try:
+            async with asyncio.timeout(MODEL_READY_TIMEOUT_S):
+                first = await ws.receive()
+            if first.type is not aiohttp.WSMsgType.TEXT or b'"session.created"' not in (
+                first.data.encode()
+            ):
+                raise ModelConnectError("the model did not open a session")
+            await ws.send_str(
+                realtime.encode(
+                    realtime.session_update(
+                        instructions=self._instructions,
+                        voice=self.settings.openai.voice,
+                        vad=self.settings.vad,
+                        tools=TOOLS,
+                    )
+                )
+            )
+            while self._pending:  # caller audio that beat the handshake, in order
+                await ws.send_str(_APPEND_PREFIX + self._pending.popleft() + '"}')
+            self._model_ready = True
+            self.journal.event("model.ready", connect_ms=self.journal.t_ms() - started)
+            if self.settings.debug:
+                log.debug("call %s instructions:\n%s", self.call_id, self._instructions)
+            await self._maybe_greet()
+            await self._read_model(ws)
+        except (ModelConnectError, TimeoutError, ConnectionError) as exc:
+            self.journal.event("model.failed", error=str(exc) or type(exc).__name__)
+        if not self._ended:
+            # The model went away under a live call: nobody will speak to the caller again.
+            self._spawn(self.end("model-disconnected", hang_up=True))
+
+    async def _read_model(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        handlers = self._handlers()
+        async for message in ws:
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                continue
+            event = orjson.loads(message.data)
+            kind = event.get("type")
+            if kind == realtime.AUDIO_DELTA:
+                await self._on_audio_delta(event)
+                continue
+            handler = handlers.get(kind)
+            if handler is not None:
+                await handler(event)
+
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[None]]]:
+        return {
+            "input_audio_buffer.speech_started": self._on_speech_started,
+            "input_audio_buffer.speech_stopped": self._on_speech_stopped,
+            "conversation.item.input_audio_transcription.completed": self._on_caller_text,
+            "response.output_audio_transcript.done": self._on_assistant_text,
+            "response.function_call_arguments.done": self._on_function_call,
+            "response.created": self._on_response_created,
+            "response.done": self._on_response_done,
+            "error": self._on_model_error,
+        }
+
+    async def _send_model(self, event: dict[str, Any]) -> None:
+        if self._model is not None and not self._model.closed:
+            await self._model.send_str(realtime.encode(event))
+
+    async def _on_audio_delta(self, event: dict[str, Any]) -> None:
+        item_id = event.get("item_id")
+        delta = event.get("delta")
+        carrier, writer = self._carrier, self._writer
+        if (
+            carrier is None
+            or writer is None
+            or not isinstance(item_id, str)
+            or _unsafe(delta)
+            or self._playback.is_cut(item_id)
+        ):
+            self.dropped_frames += 1
+            return
+        assert isinstance(delta, str)
+        if item_id not in self._item_started:
+            self._first_audio(item_id)
+        mark = self._playback.on_delta(item_id, delta)
+        try:
+            await carrier.send_str(writer.media(delta))
+            await carrier.send_str(writer.mark(mark))
+        except ConnectionError:
+            self.dropped_frames += 1  # the carrier is gone; its reader ends the call
+            return
+        self.frames_out += 1
+
+    def _first_audio(self, item_id: str) -> None:
+        now = self.journal.t_ms()
+        self._item_started[item_id] = now
+        if self._speech_stopped_t is not None:
+            self.journal.event("turn.latency", ms=now - self._speech_stopped_t, item_id=item_id)
+            self._speech_stopped_t = None
+        else:
+            self.journal.event("model.first_audio", item_id=item_id)
+
+    async def _on_speech_started(self, event: dict[str, Any]) -> None:
+        item_id = event.get("item_id")
+        if isinstance(item_id, str):
+            self._item_started[item_id] = self.journal.t_ms()
+        self._speech_stopped_t = None
+        if not self._playback.audio_queued or self._closing or self._dtmf_marks:
+            return  # nothing to cut, or a goodbye / keypad tones that must not be cut
+        carrier, writer = self._carrier, self._writer
+        if carrier is None or writer is None:
+            return
+        with contextlib.suppress(ConnectionError):
+            await carrier.send_str(writer.clear)
+        cut = self._playback.cut_queued()
+        for cut_item, audio_end_ms in cut:
+            await self._send_model(realtime.truncate(cut_item, audio_end_ms))
+            self._finish_assistant_line(cut_item)
+        self.journal.event("barge_in", items=[{"item_id": i, "audio_end_ms": ms} for i, ms in cut])
+
+    async def _on_speech_stopped(self, event: dict[str, Any]) -> None:
+        self._speech_stopped_t = self.journal.t_ms()
+
+    async def _on_caller_text(self, event: dict[str, Any]) -> None:
+        text = event.get("transcript")
+        if isinstance(text, str) and text.strip():
+            started = self._item_started.pop(str(event.get("item_id")), None)
+            self.journal.line("caller", text.strip(), t_ms=started)
+
+    async def _on_assistant_text(self, event: dict[str, Any]) -> None:
+        item_id, text = event.get("item_id"), event.get("transcript")
+        if not isinstance(item_id, str) or not isinstance(text, str):
+            return
+        self._assistant_text[item_id] = (self._item_started.get(item_id, self.journal.t_ms()), text)
+        if self._playback.is_cut(item_id) or not self._playback.pending_for(item_id):
+            self._finish_assistant_line(item_id)
+
+    def _finish_assistant_line(self, item_id: str) -> None:
+        """Write what the caller actually heard of an item (all of it, or up to the cut)."""
+        entry = self._assistant_text.pop(item_id, None)
+        if entry is None:
+            return
+        started, text = entry
+        generated = self._playback.generated_ms(item_id)
+        played = self._playback.played_ms(item_id)
+        interrupted = self._playback.is_cut(item_id) or (generated > 0 and played < generated)
+        if interrupted and generated:
+            heard = text[: round(len(text) * played / generated)].rstrip()
+            text = (heard + " —") if heard else "—"
+        if text.strip():
+            self.journal.line("assistant", text.strip(), t_ms=started, interrupted=interrupted)
+
+    def _finish_assistant_lines(self) -> None:
+        for item_id in list(self._assistant_text):
+            self._finish_assistant_line(item_id)
+
+    async def _on_response_created(self, event: dict[str, Any]) -> None:
+        # Never `clear` here: it would clip a goodbye or queued keypad tones.
+        self._response_active = True
+        self._response_idle.clear()
+
+    async def _on_response_done(self, event: dict[str, Any]) -> None:
+        self._response_active = False
+        self._response_idle.set()
+        response = event.get("response") or {}
+        usage = response.get("usage")
+        if isinstance(usage, dict):
+            self._add_usage(usage)
+        if self._outputs and not self._closing:
+            await self._flush_outputs()
+
+    def _add_usage(self, usage: dict[str, Any]) -> None:
+        for key in _USAGE_KEYS:
+            self.usage[key] = self.usage.get(key, 0) + int(usage.get(key) or 0)
+        for side in ("input", "output"):
+            details = usage.get(f"{side}_token_details") or {}
+            for key in _DETAIL_KEYS:
+                name = f"{side}_{key}"
+                self.usage[name] = self.usage.get(name, 0) + int(details.get(key) or 0)
+
+    async def _on_model_error(self, event: dict[str, Any]) -> None:
+        error = event.get("error") or {}
+        code = error.get("code")
+        # Racing a response that just finished is routine (PROTOCOLS §1.3); the rest is kept.
+        if code not in ("response_cancel_not_active", "conversation_already_has_active_response"):
+            self.journal.event(
+                "model.error", code=code, type=error.get("type"), message=error.get("message")
+            )
+
+    # ---- tools ------------------------------------------------------------------------
+
+    async def _on_function_call(self, event: dict[str, Any]) -> None:
+        call_id = str(event.get("call_id", ""))
+        name = str(event.get("name", ""))
+        try:
+            arguments = tools.parse_arguments(str(event.get("arguments", "")))
+            if name == "report_outcome":
+                self.outcome = tools.outcome_from(arguments)
+                self.journal.store.update_call(self.call_id, outcome=self.outcome)
+                self.journal.event("outcome", **self.outcome.model_dump())
+                await self._tool_result(call_id, {"ok": True})
+            elif name == "end_call":
+                reason = tools.reason_from(arguments)
+                self.journal.event("tool", name="end_call", reason=reason)
+                self._closing = True
+                self._spawn(self._farewell())
+            elif name == "send_dtmf":
+                await self._press(call_id, tools.digits_from(arguments))
+            else:
+                raise tools.ToolError(f"unknown tool {name!r}")
+        except tools.ToolError as exc:
+            self.journal.event("tool.error", name=name, error=str(exc))
+            await self._tool_result(call_id, {"ok": False, "error": str(exc)})
+
+    async def _tool_result(self, call_id: str, result: dict[str, Any]) -> None:
+        """Queue a tool result; it goes out with one `response.create` once the model is idle."""
+        self._outputs.append(realtime.function_output(call_id, result))
+        if not self._response_active and not self._closing:
+            await self._flush_outputs()
+
+    async def _flush_outputs(self) -> None:
+        outputs, self._outputs = self._outputs, []
+        for output in outputs:
+            await self._send_model(output)
+        await self._send_model(realtime.response_create())
+
+    async def _press(self, call_id: str, digits: str) -> None:
+        carrier, writer = self._carrier, self._writer
+        if carrier is None or writer is None:
+            raise tools.ToolError("the call audio is not connected yet")
+        audio = tone_audio(digits)
+        for frame in frames(audio):
+            await carrier.send_str(writer.media(base64.b64encode(frame).decode()))
+        mark = f"{_DTMF_MARK}{len(self._dtmf_marks)}-{self.journal.t_ms()}"
+        self._dtmf_marks[mark] = (call_id, digits)
+        await carrier.send_str(writer.mark(mark))
+        spaced = " ".join(d for d in digits if d not in PAUSE_CHARS)
+        self.journal.line("system", f"pressed {spaced}")
+        self.journal.event("dtmf", digits=digits, audio_ms=len(audio) // 8)
+
+    async def _farewell(self) -> None:
+        """end_call: let the last words finish generating and playing, then hang up."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FAREWELL_MAX_WAIT_S
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                await self._response_idle.wait()
+                carrier, writer = self._carrier, self._writer
+                if carrier is not None and writer is not None and not carrier.closed:
+                    with contextlib.suppress(ConnectionError):
+                        await carrier.send_str(writer.mark(_FAREWELL_MARK))
+                        await self._farewell_played.wait()
+        await self.end("model-ended", hang_up=True)
+
+    # ---- carrier side -----------------------------------------------------------------
+
+    async def run_carrier(self, ws: web.WebSocketResponse, start: StreamStart) -> None:
+        """Pump carrier frames until the stream ends, then end the call."""
+        self._carrier = ws
+        self._writer = StreamWriter(start.stream_sid)
+        if start.call_sid:
+            self.carrier_sid = self.carrier_sid or start.call_sid
+        self.journal.event("stream.start", model_ready=self._model_ready)
+        loop = asyncio.get_running_loop()
+        self._timers.append(
+            loop.call_later(
+                self.settings.calls.max_duration_seconds,
+                lambda: self._spawn(self.end("max-duration", hang_up=True)),
+            )
+        )
+        self._spawn(self._watch_media())
+        await self._maybe_greet()
+        reason = "carrier-closed"
+        model_append = _APPEND_PREFIX
+        async for message in ws:
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                self.bad_frames += 1
+                continue
+            try:
+                frame = orjson.loads(message.data)
+                event = frame["event"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                self.bad_frames += 1
+                continue
+            if event == "media":
+                try:
+                    payload = frame["media"]["payload"]
+                except (KeyError, TypeError):
+                    self.bad_frames += 1
+                    continue
+                if _unsafe(payload):
+                    self.bad_frames += 1
+                    continue
+                self.frames_in += 1
+                if self._model_ready:
+                    model = self._model
+                    assert model is not None
+                    try:
+                        await model.send_str(model_append + payload + '"}')
+                    except ConnectionError:
+                        self.dropped_frames += 1  # the model reader ends the call
+                else:
+                    self._buffer(payload)
+            elif event == "mark":
+                self._on_mark(frame)
+            elif event == "stop":
+                reason = "carrier-stop"
+                break
+            elif event == "dtmf":
+                await self._on_caller_dtmf(frame)
+            else:
+                self.bad_frames += 1
+        await self.end(reason)
+
+    def _buffer(self, payload: str) -> None:
+        if len(self._pending) >= PREWARM_BUFFER_FRAMES:
+            self._pending.popleft()
+            self.dropped_frames += 1
+        self._pending.append(payload)
+
+    def _on_mark(self, frame: dict[str, Any]) -> None:
+        mark = frame.get("mark")
+        name = mark.get("name") if isinstance(mark, dict) else None
+        if not isinstance(name, str):
+            self.bad_frames += 1
+            return
+        if ":" in name:
+            self._playback.on_mark(name)
+            if self._assistant_text:
+                item_id = name.rpartition(":")[0]
+                if item_id in self._assistant_text and not self._playback.pending_for(item_id):
+                    self._finish_assistant_line(item_id)
+        elif name == _FAREWELL_MARK:
+            self._farewell_played.set()
+        elif name in self._dtmf_marks:
+            call_id, digits = self._dtmf_marks.pop(name)
+            pressed = " ".join(d for d in digits if d not in PAUSE_CHARS)
+            self._spawn(self._tool_result(call_id, {"ok": True, "pressed": pressed}))
+
+    async def _on_caller_dtmf(self, frame: dict[str, Any]) -> None:
+        dtmf = frame.get("dtmf")
+        digit = dtmf.get("digit") if isinstance(dtmf, dict) else None
+        if not isinstance(digit, str) or len(digit) != 1 or digit not in "0123456789*#ABCD":
+            self.bad_frames += 1
+            return
+        self.journal.line("system", f"caller pressed {digit}")
+        await self._send_model(realtime.user_text(f"[caller pressed {digit}]"))
+
+    async def _maybe_greet(self) -> None:
+        """Inbound: once both sides are up, the model speaks the greeting first."""
+        if self._greeted or not self._model_ready or self._carrier is None:
+            return
+        self._greeted = True
+        greeting = self.settings.inbound.greeting.replace('"', "'")
+        await self._send_model(
+            realtime.response_create(
+                f'Answer the phone now by saying: "{greeting}" Then listen to the caller.'
+            )
+        )
+
+    async def _watch_media(self) -> None:
+        """Zombie watchdog: a stream that stops sending audio is a call that is gone."""
+        timeout = self.settings.calls.media_timeout_seconds
+        interval = min(1.0, timeout / 4)
+        seen, quiet = self.frames_in, 0.0
+        while not self._ended:
+            await asyncio.sleep(interval)
+            if self.frames_in != seen:
+                seen, quiet = self.frames_in, 0.0
+                continue
+            quiet += interval
+            if quiet >= timeout:
+                self._spawn(self.end("no-media", hang_up=True))
+                return

@@ -1,0 +1,80 @@
+"""A call's timeline: written to the store as it happens and fanned out to live followers.
+
+Followers (the demo, `call --follow`, the API's event stream) get bounded queues: a slow
+follower loses its oldest entries, it never slows the call down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+from voicecall_rt.call.records import Role, now_ms
+from voicecall_rt.store import Store
+
+FOLLOWER_QUEUE = 256
+ALL_CALLS = "*"
+
+
+class Hub:
+    """Live fan-out of journal entries: per call, and `*` for every call."""
+
+    def __init__(self) -> None:
+        self._followers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+
+    def follow(self, call_id: str = ALL_CALLS) -> asyncio.Queue[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(FOLLOWER_QUEUE)
+        self._followers[call_id].add(queue)
+        return queue
+
+    def unfollow(self, queue: asyncio.Queue[dict[str, Any]], call_id: str = ALL_CALLS) -> None:
+        followers = self._followers.get(call_id)
+        if followers is not None:
+            followers.discard(queue)
+            if not followers:
+                del self._followers[call_id]
+
+    def publish(self, entry: dict[str, Any]) -> None:
+        for key in (entry["call_id"], ALL_CALLS):
+            for queue in self._followers.get(key, ()):
+                if queue.full():
+                    queue.get_nowait()
+                queue.put_nowait(entry)
+
+
+class CallJournal:
+    """Transcript lines and timeline events of one call."""
+
+    __slots__ = ("call_id", "created_at", "hub", "store")
+
+    def __init__(self, store: Store, hub: Hub, call_id: str, created_at: int) -> None:
+        self.store = store
+        self.hub = hub
+        self.call_id = call_id
+        self.created_at = created_at
+
+    def t_ms(self) -> int:
+        return now_ms() - self.created_at
+
+    def line(
+        self, role: Role, text: str, *, t_ms: int | None = None, interrupted: bool = False
+    ) -> None:
+        t = self.t_ms() if t_ms is None else t_ms
+        seq = self.store.add_transcript(self.call_id, t, role, text, interrupted=interrupted)
+        self.hub.publish(
+            {
+                "call_id": self.call_id,
+                "kind": "transcript",
+                "t_ms": t,
+                "seq": seq,
+                "role": role,
+                "text": text,
+                "interrupted": interrupted,
+            }
+        )
+
+    def event(self, kind: str, **data: Any) -> None:
+        t = self.t_ms()
+        self.store.add_event(self.call_id, t, kind, data)
+        self.hub.publish({"call_id": self.call_id, "kind": kind, "t_ms": t, "data": data})

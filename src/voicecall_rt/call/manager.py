@@ -1,0 +1,474 @@
+"""The call registry: places and admits calls, owns their bridges, settles their fate.
+
+It holds what must be decided in one place: the concurrency limit, the stream tokens,
+the mapping from carrier callbacks to calls, and the rule that every call ends in a
+terminal status with a reason, even when the carrier's last callback never comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NoReturn, Protocol
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from voicecall_rt import prompts
+from voicecall_rt.call.bridge import CallBridge
+from voicecall_rt.call.journal import CallJournal, Hub
+from voicecall_rt.call.records import CallRecord, CallStatus, Direction, now_ms
+from voicecall_rt.carrier.media import StreamStart
+from voicecall_rt.carrier.twilio import (
+    CarrierError,
+    OutboundRequest,
+    hang_up_twiml,
+    reject_twiml,
+    say_and_hang_up_twiml,
+    stream_twiml,
+)
+from voicecall_rt.config import ConfigError, Settings
+from voicecall_rt.phone import mask_number, normalize_e164
+from voicecall_rt.public_url import PublicUrlError, Resolver, check_public_dns, system_resolver
+from voicecall_rt.store import Store
+
+log = logging.getLogger(__name__)
+
+TOKEN_TTL_S = 30.0  # Twilio opens the stream right after fetching the TwiML
+SETTLE_GRACE_S = 60.0  # how long a finished call may wait for the carrier's final status
+REAP_INTERVAL_S = 15.0
+BUSY_MESSAGE = "Sorry, all lines are busy right now. Please call back later."
+
+# Status order, so a late or replayed callback never moves a call backwards.
+_RANK = {
+    CallStatus.INITIATING: 0,
+    CallStatus.QUEUED: 1,
+    CallStatus.RINGING: 2,
+    CallStatus.IN_PROGRESS: 3,
+}
+
+
+class Carrier(Protocol):
+    """What the manager needs from a phone carrier (Twilio today)."""
+
+    async def create_call(self, request: OutboundRequest) -> str: ...
+
+    async def hang_up(self, call_sid: str, *, before_answer: bool = False) -> None: ...
+
+
+class PlaceError(Exception):
+    """A call was refused before anything was dialled; `code` is stable, message is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class ActiveCall:
+    record: CallRecord
+    bridge: CallBridge
+    journal: CallJournal
+    token: str | None = None
+    token_expires: float = 0.0
+    bridge_ended_at: float | None = None
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def new_call_id() -> str:
+    return "call_" + secrets.token_hex(8)
+
+
+class CallManager:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        http: aiohttp.ClientSession,
+        hub: Hub,
+        carrier: Carrier | None,
+        resolver: Resolver = system_resolver,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.hub = hub
+        self._http = http
+        self._carrier = carrier
+        self._resolver = resolver
+        self._active: dict[str, ActiveCall] = {}
+        self._by_sid: dict[str, str] = {}
+        self._reaper: asyncio.Task[None] | None = None
+
+    # ---- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        settled = await self.store.settle_stale(reason="server restarted before the call ended")
+        if settled:
+            log.warning("settled %d call(s) left open by a previous run", len(settled))
+        self._reaper = asyncio.create_task(self._reap_forever(), name="call-reaper")
+
+    async def shutdown(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        for active in list(self._active.values()):
+            await active.bridge.end("shutdown", hang_up=True)
+            self._settle(active, None, "shutdown")
+        await self.store.flush()
+
+    @property
+    def active_count(self) -> int:
+        return len(self._active)
+
+    def active_ids(self) -> list[str]:
+        return list(self._active)
+
+    def is_active(self, call_id: str) -> bool:
+        return call_id in self._active
+
+    # ---- placing and admitting calls --------------------------------------------------
+
+    def _urls(self) -> tuple[str, str]:
+        public = self.settings.public_url
+        assert public is not None
+        host = urlsplit(public).netloc
+        return public, f"wss://{host}/voice/realtime-stream"
+
+    async def place(self, to: str, task: str, system_prompt: str | None = None) -> CallRecord:
+        """Dial `to` with a brief; returns the record once the carrier has accepted the call."""
+        try:
+            to = normalize_e164(to)
+        except ValueError as exc:
+            raise PlaceError("invalid-number", str(exc)) from None
+        if not task.strip() and not (system_prompt or "").strip():
+            raise PlaceError("invalid-task", "say what the call is for (task or system prompt)")
+        try:
+            self.settings.require_for_calls()
+        except ConfigError as exc:
+            raise PlaceError("config", str(exc)) from None
+        if self._carrier is None:
+            raise PlaceError("config", "no carrier is configured")
+        if len(self._active) >= self.settings.calls.max_concurrent:
+            raise PlaceError(
+                "limit",
+                f"concurrent call limit reached ({self.settings.calls.max_concurrent} active);"
+                " try again when a call ends",
+            )
+        public, _ = self._urls()
+        # Reserve the slot before the first await, so racing requests cannot overshoot it.
+        record = CallRecord(
+            id=new_call_id(),
+            direction="outbound",
+            from_number=self.settings.from_number or "",
+            to_number=to,
+            task=task,
+            system_prompt=system_prompt,
+        )
+        active = self._admit(record)
+        try:
+            await check_public_dns(public, self._resolver)
+        except PublicUrlError as exc:
+            await self._refuse(active, "public-url", f"publicUrl: {exc}")
+        active.bridge.start_model()  # pre-warm while the phone rings
+        call_param = f"?call={record.id}"
+        request = OutboundRequest(
+            to=to,
+            from_=record.from_number,
+            answer_url=f"{public}/voice/answer{call_param}",
+            status_url=f"{public}/voice/status{call_param}",
+            ring_timeout_s=self.settings.calls.timeout_seconds,
+            time_limit_s=self.settings.calls.max_duration_seconds,
+            amd_url=f"{public}/voice/amd{call_param}" if self.settings.calls.enable_amd else None,
+        )
+        try:
+            sid = await self._carrier.create_call(request)
+        except CarrierError as exc:
+            await self._refuse(active, "carrier", str(exc))
+        record.carrier_sid = sid
+        self._by_sid[sid] = record.id
+        if _RANK.get(record.status, 9) < _RANK[CallStatus.QUEUED]:
+            record.status = CallStatus.QUEUED
+        self.store.update_call(record.id, carrier_sid=sid, status=record.status)
+        active.journal.event("placed", to=mask_number(to))
+        log.info("call %s placed to %s", record.id, mask_number(to))
+        return record
+
+    async def _refuse(self, active: ActiveCall, code: str, message: str) -> NoReturn:
+        active.record.error = message
+        self.store.update_call(active.record.id, error=message)
+        await active.bridge.end(code)
+        self._settle(active, CallStatus.FAILED, code)
+        raise PlaceError(code, message)
+
+    def _admit(self, record: CallRecord) -> ActiveCall:
+        self.store.insert_call(record)
+        journal = CallJournal(self.store, self.hub, record.id, record.created_at)
+        instructions = prompts.build_instructions(
+            direction=record.direction, task=record.task, system_prompt=record.system_prompt
+        )
+        bridge = CallBridge(
+            call_id=record.id,
+            direction=record.direction,
+            settings=self.settings,
+            http=self._http,
+            journal=journal,
+            instructions=instructions,
+            hang_up=self._hang_up_bridge,
+            on_end=self._bridge_ended,
+        )
+        active = ActiveCall(record=record, bridge=bridge, journal=journal)
+        self._active[record.id] = active
+        journal.event("created", direction=record.direction)
+        return active
+
+    def _mint_token(self, active: ActiveCall) -> str:
+        secret = secrets.token_urlsafe(24)  # 192 bits
+        active.token = secret
+        active.token_expires = asyncio.get_running_loop().time() + TOKEN_TTL_S
+        return f"{active.record.id}.{secret}"
+
+    def answer_outbound(self, call_id: str, params: Mapping[str, str]) -> str:
+        """TwiML for an outbound call the callee just picked up."""
+        active = self._active.get(call_id)
+        sid = params.get("CallSid", "")
+        if (
+            active is None
+            or active.bridge.ended
+            or (active.record.carrier_sid and sid != active.record.carrier_sid)
+        ):
+            return hang_up_twiml()
+        self._note_answered(active, sid)
+        _, stream_url = self._urls()
+        return stream_twiml(stream_url, self._mint_token(active))
+
+    def _note_answered(self, active: ActiveCall, sid: str) -> None:
+        record = active.record
+        if sid and not record.carrier_sid:
+            record.carrier_sid = sid
+            self._by_sid[sid] = record.id
+        active.bridge.carrier_sid = record.carrier_sid
+        if record.answered_at is None:
+            record.answered_at = now_ms()
+            record.status = CallStatus.IN_PROGRESS
+            self.store.update_call(
+                record.id,
+                answered_at=record.answered_at,
+                status=record.status,
+                carrier_sid=record.carrier_sid,
+            )
+            active.journal.event("answered")
+            self._publish_status(record)
+
+    def answer_inbound(self, params: Mapping[str, str]) -> str:
+        """TwiML for a call someone placed to our number: policy, limits, then the bridge."""
+        inbound = self.settings.inbound
+        caller = params.get("From", "")
+        try:
+            caller = normalize_e164(caller)
+        except ValueError:
+            caller = ""
+        if not inbound.enabled or inbound.policy == "disabled":
+            log.info("inbound call rejected: inbound calls are disabled")
+            return reject_twiml()
+        if inbound.policy == "allowlist" and caller not in inbound.allow_from:
+            log.info("inbound call from %s rejected: not on the allowlist", mask_number(caller))
+            return reject_twiml()
+        if self.settings.missing_for_calls():
+            log.error("inbound call rejected: configuration incomplete")
+            return reject_twiml()
+        if len(self._active) >= self.settings.calls.max_concurrent:
+            log.warning("inbound call from %s turned away: at capacity", mask_number(caller))
+            return say_and_hang_up_twiml(BUSY_MESSAGE)
+        record = CallRecord(
+            id=new_call_id(),
+            direction="inbound",
+            from_number=caller or params.get("From", "")[:32],
+            to_number=params.get("To", "")[:32],
+            system_prompt=inbound.system_prompt,
+        )
+        active = self._admit(record)
+        active.bridge.start_model()  # pre-warm while Twilio fetches the stream URL
+        self._note_answered(active, params.get("CallSid", ""))
+        _, stream_url = self._urls()
+        return stream_twiml(stream_url, self._mint_token(active))
+
+    def claim_stream(self, token: str, start: StreamStart) -> CallBridge | None:
+        """The media stream presented `token`: single use, unexpired, constant-time compared."""
+        call_id, _, secret = token.partition(".")
+        active = self._active.get(call_id)
+        if active is None or active.token is None or not secret:
+            return None
+        if not hmac.compare_digest(active.token.encode(), secret.encode("utf-8", "replace")):
+            return None
+        expired = asyncio.get_running_loop().time() > active.token_expires
+        active.token = None  # single use, whatever happens next
+        if expired:
+            return None
+        sid = active.record.carrier_sid
+        if sid and start.call_sid and start.call_sid != sid:
+            return None
+        return active.bridge
+
+    # ---- carrier callbacks ------------------------------------------------------------
+
+    def _find(self, call_id: str | None, sid: str | None) -> ActiveCall | None:
+        if call_id and call_id in self._active:
+            return self._active[call_id]
+        if sid and sid in self._by_sid:
+            return self._active.get(self._by_sid[sid])
+        return None
+
+    async def on_status(self, call_id: str | None, params: Mapping[str, str]) -> None:
+        sid = params.get("CallSid", "")
+        raw = params.get("CallStatus", "")
+        try:
+            status = CallStatus("queued" if raw == "initiated" else raw)
+        except ValueError:
+            log.warning("ignoring unknown call status %r", raw[:32])
+            return
+        active = self._find(call_id, sid)
+        if active is None:
+            return  # already settled, or not ours
+        record = active.record
+        if record.status.terminal or (
+            not status.terminal and _RANK.get(status, 0) <= _RANK.get(record.status, 0)
+        ):
+            return
+        active.journal.event("status", status=status.value)
+        if status is CallStatus.IN_PROGRESS:
+            self._note_answered(active, sid)
+            return
+        if not status.terminal:
+            record.status = status
+            self.store.update_call(record.id, status=status)
+            self._publish_status(record)
+            return
+        reason = active.bridge.end_reason or status.value
+        if not active.bridge.ended:
+            await active.bridge.end(reason if active.bridge.streaming else status.value)
+            reason = active.bridge.end_reason or reason
+        self._settle(active, status, reason)
+
+    async def on_amd(self, call_id: str | None, params: Mapping[str, str]) -> None:
+        active = self._find(call_id, params.get("CallSid"))
+        if active is None:
+            return
+        answered_by = params.get("AnsweredBy", "unknown")[:32]
+        try:
+            duration = int(params.get("MachineDetectionDuration", ""))
+        except ValueError:
+            duration = None
+        active.record.answered_by = answered_by
+        active.record.amd_duration_ms = duration
+        self.store.update_call(active.record.id, answered_by=answered_by, amd_duration_ms=duration)
+        active.journal.event("amd", answered_by=answered_by, duration_ms=duration)
+
+    # ---- ending -----------------------------------------------------------------------
+
+    async def hang_up(self, call_id: str) -> bool:
+        active = self._active.get(call_id)
+        if active is None:
+            return False
+        await active.bridge.end("hangup-requested", hang_up=True)
+        return True
+
+    async def _hang_up_bridge(self, bridge: CallBridge) -> None:
+        active = self._active.get(bridge.call_id)
+        sid = bridge.carrier_sid or (active.record.carrier_sid if active else None)
+        if sid is None or self._carrier is None:
+            return
+        if active is not None and active.record.status.terminal:
+            return
+        before_answer = active is not None and active.record.answered_at is None
+        try:
+            await self._carrier.hang_up(sid, before_answer=before_answer)
+        except CarrierError as exc:
+            bridge.journal.event("hangup.failed", error=str(exc))
+            log.warning("call %s: hang-up failed: %s", bridge.call_id, exc)
+
+    def _bridge_ended(self, bridge: CallBridge) -> None:
+        active = self._active.get(bridge.call_id)
+        if active is None:
+            return
+        active.bridge_ended_at = asyncio.get_running_loop().time()
+        record = active.record
+        record.end_reason = record.end_reason or bridge.end_reason
+        record.ended_at = now_ms()
+        if bridge.outcome is not None:
+            record.outcome = bridge.outcome
+        self.store.update_call(
+            record.id,
+            end_reason=record.end_reason,
+            ended_at=record.ended_at,
+            usage=bridge.usage or None,
+        )
+
+    def _settle(self, active: ActiveCall, status: CallStatus | None, reason: str) -> None:
+        """Final word on a call: terminal status, reason, free the slot, wake the waiters."""
+        record = active.record
+        if status is None:
+            status = CallStatus.COMPLETED if record.answered_at else CallStatus.CANCELED
+        record.status = status
+        record.end_reason = record.end_reason or reason
+        record.ended_at = record.ended_at or now_ms()
+        self.store.update_call(
+            record.id, status=status, end_reason=record.end_reason, ended_at=record.ended_at
+        )
+        self._active.pop(record.id, None)
+        if record.carrier_sid:
+            self._by_sid.pop(record.carrier_sid, None)
+        active.journal.event("settled", status=status.value, reason=record.end_reason)
+        self._publish_status(record)
+        active.settled.set()
+        log.info("call %s settled: %s (%s)", record.id, status.value, record.end_reason)
+
+    def _publish_status(self, record: CallRecord) -> None:
+        self.hub.publish(
+            {
+                "call_id": record.id,
+                "kind": "call.status",
+                "t_ms": now_ms() - record.created_at,
+                "data": {"status": record.status.value, "end_reason": record.end_reason},
+            }
+        )
+
+    async def wait(self, call_id: str, timeout_s: float) -> CallRecord | None:
+        """The call's record once it has settled, or as it stands when `timeout_s` runs out."""
+        active = self._active.get(call_id)
+        if active is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await active.settled.wait()
+        await self.store.flush()
+        return await self.store.get_call(call_id)
+
+    async def reap(self) -> None:
+        """Settle calls whose carrier went quiet: the stream is over but no final status came,
+        or the call never connected long after its ring timeout."""
+        loop_now = asyncio.get_running_loop().time()
+        never_connected_ms = (self.settings.calls.timeout_seconds + SETTLE_GRACE_S) * 1000
+        for active in list(self._active.values()):
+            ended = active.bridge_ended_at
+            if ended is not None and loop_now - ended >= SETTLE_GRACE_S:
+                self._settle(active, None, "no final status from the carrier")
+            elif (
+                ended is None
+                and not active.bridge.streaming
+                and now_ms() - active.record.created_at >= never_connected_ms
+            ):
+                await active.bridge.end("never-connected", hang_up=True)
+                self._settle(active, CallStatus.FAILED, "never-connected")
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(REAP_INTERVAL_S)
+            await self.reap()
+
+
+__all__ = ["CallManager", "Direction", "PlaceError"]

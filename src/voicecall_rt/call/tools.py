@@ -1,0 +1,63 @@
+"""The in-call tools' arguments: parsed and validated before anything runs.
+
+A tool call from the model is untrusted input like any other: bad JSON, missing fields or
+unknown tools become an error result the model can read and recover from, never an
+exception in the bridge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from voicecall_rt.audio.dtmf import validate_digits
+from voicecall_rt.call.records import Outcome
+
+TOOL_NAMES = frozenset({"send_dtmf", "report_outcome", "end_call"})
+
+
+class ToolError(ValueError):
+    """The tool call cannot run; the message goes back to the model."""
+
+
+def parse_arguments(raw: str) -> dict[str, Any]:
+    try:
+        arguments = orjson.loads(raw or "{}")
+    except orjson.JSONDecodeError:
+        raise ToolError("arguments are not valid JSON") from None
+    if not isinstance(arguments, dict):
+        raise ToolError("arguments must be a JSON object")
+    return arguments
+
+
+def outcome_from(arguments: dict[str, Any]) -> Outcome:
+    try:
+        return Outcome.model_validate(
+            {
+                "success": arguments.get("success"),
+                "summary": arguments.get("summary", ""),
+                "details": arguments.get("details") or {},
+            }
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False)
+        )
+        raise ToolError(f"invalid report_outcome arguments: {problems}") from None
+
+
+def digits_from(arguments: dict[str, Any]) -> str:
+    digits = arguments.get("digits")
+    if not isinstance(digits, str):
+        raise ToolError("send_dtmf needs 'digits', a string like '1' or '123#'")
+    try:
+        return validate_digits(digits)
+    except ValueError as exc:
+        raise ToolError(str(exc)) from None
+
+
+def reason_from(arguments: dict[str, Any]) -> str:
+    reason = arguments.get("reason", "")
+    return reason[:200] if isinstance(reason, str) else ""

@@ -1,0 +1,163 @@
+"""Twilio: the REST calls we make, the webhook signatures we check, the TwiML we answer.
+
+REST goes through the official `twilio` SDK's async client; its base URL is configurable
+(`twilio.apiBaseUrl`) so the offline simulator can stand in for api.twilio.com.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.voice_response import VoiceResponse
+
+log = logging.getLogger(__name__)
+
+HEALTH_HEADER = "X-Voicecall-Rt"
+STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+
+
+class CarrierError(Exception):
+    """The carrier refused or could not be reached; the message is safe to show."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class OutboundRequest:
+    to: str
+    from_: str
+    answer_url: str
+    status_url: str
+    ring_timeout_s: int
+    time_limit_s: int
+    amd_url: str | None  # None: no answering-machine detection
+
+
+def _carrier_error(exc: TwilioRestException | aiohttp.ClientError | TimeoutError) -> CarrierError:
+    if isinstance(exc, TwilioRestException):
+        detail = str(exc.msg).splitlines()[0] if exc.msg else "request refused"
+        return CarrierError(
+            f"Twilio refused the request ({exc.status}, code {exc.code}): {detail}",
+            status=exc.status,
+            code=exc.code,
+        )
+    return CarrierError(f"cannot reach Twilio: {type(exc).__name__}")
+
+
+class TwilioCarrier:
+    """REST client for one account. Create inside a running event loop; `close()` when done."""
+
+    def __init__(self, account_sid: str, auth_token: str, api_base_url: str) -> None:
+        self.account_sid = account_sid
+        self._http = AsyncTwilioHttpClient(timeout=15)
+        self._client = Client(account_sid, auth_token, http_client=self._http)
+        self._client.api.base_url = api_base_url.rstrip("/")
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def create_call(self, request: OutboundRequest) -> str:
+        """Dial; returns the CallSid."""
+        extra: dict[str, Any] = {}
+        if request.amd_url is not None:
+            # Async AMD: the callee is bridged at once; the verdict arrives on its own webhook.
+            extra = {
+                "machine_detection": "DetectMessageEnd",
+                "async_amd": "true",
+                "async_amd_status_callback": request.amd_url,
+                "async_amd_status_callback_method": "POST",
+            }
+        try:
+            call = await self._client.calls.create_async(
+                to=request.to,
+                from_=request.from_,
+                url=request.answer_url,
+                method="POST",
+                status_callback=request.status_url,
+                status_callback_method="POST",
+                status_callback_event=STATUS_EVENTS,
+                timeout=request.ring_timeout_s,
+                time_limit=request.time_limit_s,
+                **extra,
+            )
+        except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
+            raise _carrier_error(exc) from None
+        return str(call.sid)
+
+    async def hang_up(self, call_sid: str, *, before_answer: bool = False) -> None:
+        """End a call: `completed` when in progress, `canceled` while queued or ringing."""
+        try:
+            await self._client.calls(call_sid).update_async(
+                status="canceled" if before_answer else "completed"
+            )
+        except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
+            raise _carrier_error(exc) from None
+
+    async def fetch_account_status(self) -> str:
+        try:
+            account = await self._client.api.v2010.accounts(self.account_sid).fetch_async()
+        except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
+            raise _carrier_error(exc) from None
+        return str(account.status)
+
+    async def owns_number(self, number: str) -> bool:
+        try:
+            numbers = await self._client.incoming_phone_numbers.list_async(
+                phone_number=number, limit=1
+            )
+        except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
+            raise _carrier_error(exc) from None
+        return any(str(n.phone_number) == number for n in numbers)
+
+
+def signature_valid(
+    auth_token: str, url: str, params: Mapping[str, Any], signature: str | None
+) -> bool:
+    """Check `X-Twilio-Signature` over the public URL Twilio requested (PROTOCOLS §4.3)."""
+    if not signature or not auth_token:
+        return False
+    return bool(RequestValidator(auth_token).validate(url, params, signature))
+
+
+def stream_twiml(stream_url: str, token: str) -> str:
+    """Bridge the call to our media WebSocket; the token travels as a `<Parameter>`."""
+    response = VoiceResponse()
+    connect = response.connect()
+    stream = connect.stream(url=stream_url)
+    stream.parameter(name="call_token", value=token)
+    return str(response)
+
+
+def reject_twiml() -> str:
+    response = VoiceResponse()
+    response.reject(reason="rejected")
+    return str(response)
+
+
+def say_and_hang_up_twiml(text: str) -> str:
+    response = VoiceResponse()
+    response.say(text)
+    response.hangup()
+    return str(response)
+
+
+def hang_up_twiml() -> str:
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)
+
+
+def mask_sid(sid: str) -> str:
+    """First 4 and last 4 characters only (how SIDs appear in our output)."""
+    return sid[:4] + "…" + sid[-4:] if len(sid) > 8 else "…"

@@ -1,0 +1,436 @@
+"""`voicecall-rt`: serve, call, status, calls, demo, init."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import aiohttp
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from voicecall_rt import __version__
+from voicecall_rt.config import TEMPLATE, ConfigError, Settings, default_config_paths, load_settings
+from voicecall_rt.private_files import read_api_token, write_private
+from voicecall_rt.public_url import PublicUrlError, check_public_dns
+
+app = typer.Typer(
+    help="AI phone calls over Twilio, bridged straight to OpenAI's Realtime API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+calls_app = typer.Typer(help="Call history from the local store.", no_args_is_help=False)
+app.add_typer(calls_app, name="calls")
+out = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Config file (TOML, JSON, or an openclaw.json).", show_default=False
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_NO_SERVER = 3
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def settings_from(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_CONFIG)
+
+
+def setup_logging(debug: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Third-party clients log request details at INFO; keep them quiet unless debugging.
+    for noisy in ("twilio", "aiohttp.access", "httpx2", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        out.print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="Show the version."
+        ),
+    ] = False,
+) -> None:
+    """AI phone calls over Twilio, bridged straight to OpenAI's Realtime API."""
+
+
+# ---- serve ---------------------------------------------------------------------------
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Run the webhook and media-stream server in the foreground (Ctrl-C stops it)."""
+    settings = settings_from(config)
+    setup_logging(settings.debug)
+    try:
+        settings.require_for_calls()
+    except ConfigError as exc:
+        fail(f"{exc} (run `voicecall-rt init` for a template)", EXIT_CONFIG)
+    asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    from voicecall_rt.web.app import Server
+
+    assert settings.public_url is not None
+    try:
+        await check_public_dns(settings.public_url)
+    except PublicUrlError as exc:
+        fail(f"publicUrl: {exc}", EXIT_CONFIG)
+    server = Server(settings)
+    try:
+        await server.start()
+    except OSError as exc:
+        fail(f"cannot listen on {settings.server.bind}:{settings.server.port}: {exc.strerror}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    err.print(f"voicecall-rt {__version__} listening on {server.local_url} (Ctrl-C to stop)")
+    try:
+        await stop.wait()
+    finally:
+        err.print("stopping: ending live calls…")
+        await server.stop()
+
+
+# ---- call ----------------------------------------------------------------------------
+
+
+class LocalApi:
+    """The running server's local API, as the CLI sees it."""
+
+    def __init__(self, settings: Settings) -> None:
+        token = read_api_token(settings.data_dir)
+        if token is None:
+            fail(
+                f"no server has run with data dir {settings.data_dir};"
+                " start one with `voicecall-rt serve`",
+                EXIT_NO_SERVER,
+            )
+        self.base = settings.local_url
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    async def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        timeout = aiohttp.ClientTimeout(total=90)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as http,
+                http.request(
+                    method,
+                    self.base + path,
+                    headers=self._headers,
+                    data=orjson.dumps(body) if body is not None else None,
+                ) as response,
+            ):
+                data = orjson.loads(await response.read() or b"{}")
+        except aiohttp.ClientConnectorError:
+            fail(
+                f"no voicecall-rt server is running at {self.base}"
+                " (start it with `voicecall-rt serve`)",
+                EXIT_NO_SERVER,
+            )
+        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
+            fail(f"the local server did not answer properly: {type(exc).__name__}")
+        if response.status >= 400:
+            error = data.get("error", {}) if isinstance(data, dict) else {}
+            fail(str(error.get("message", f"HTTP {response.status}")).splitlines()[0])
+        return data
+
+
+@app.command()
+def call(
+    number: Annotated[
+        str, typer.Option("--number", "-n", help="Number to call, E.164 (+14155551234).")
+    ],
+    task: Annotated[str, typer.Option("--task", "-t", help="What the call should achieve.")] = "",
+    prompt_file: Annotated[
+        Path | None,
+        typer.Option("--prompt-file", help="A fuller brief for the voice agent, from a file."),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the call to end and print its outcome.")
+    ] = False,
+    json_output: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Place a call through the running server."""
+    settings = settings_from(config)
+    system_prompt = None
+    if prompt_file is not None:
+        try:
+            system_prompt = prompt_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot read {prompt_file}: {exc.strerror}")
+    if not task and not system_prompt:
+        fail("say what the call is for with --task or --prompt-file")
+    code = asyncio.run(_call(settings, number, task, system_prompt, wait, json_output))
+    raise typer.Exit(code)
+
+
+async def _call(
+    settings: Settings,
+    number: str,
+    task: str,
+    system_prompt: str | None,
+    wait: bool,
+    json_output: bool,
+) -> int:
+    api = LocalApi(settings)
+    body: dict[str, Any] = {"to": number, "task": task}
+    if system_prompt:
+        body["systemPrompt"] = system_prompt
+    placed = await api.request("POST", "/api/calls", body)
+    call_id = placed["call"]["id"]
+    if not wait:
+        if json_output:
+            out.print_json(orjson.dumps(placed["call"]).decode())
+        else:
+            out.print(f"call {call_id} placed to {placed['call']['to_number']}")
+        return 0
+    if not json_output:
+        err.print(f"call {call_id} placed; waiting for it to end…")
+    while True:
+        data = await api.request("GET", f"/api/calls/{call_id}?wait=30")
+        if not data["active"]:
+            break
+    return report_call(data, json_output)
+
+
+def report_call(data: dict[str, Any], json_output: bool) -> int:
+    """Print a finished call; exit code 0 only for a completed call with a reported outcome."""
+    record = data["call"]
+    outcome = record.get("outcome")
+    ok = record["status"] == "completed" and outcome is not None
+    if json_output:
+        out.print_json(
+            orjson.dumps(
+                {
+                    "call_id": record["id"],
+                    "status": record["status"],
+                    "end_reason": record.get("end_reason"),
+                    "duration_s": record.get("duration_s"),
+                    "answered_by": record.get("answered_by"),
+                    "outcome": outcome,
+                    "transcript": [
+                        {"role": t["role"], "text": t["text"], "t_ms": t["t_ms"]}
+                        for t in data.get("transcript", [])
+                    ],
+                }
+            ).decode()
+        )
+    else:
+        show_call(data)
+    if not ok and not json_output:
+        why = record.get("error") or record.get("end_reason") or record["status"]
+        reason = "no outcome was reported" if record["status"] == "completed" else f"call {why}"
+        err.print(f"[red]error:[/red] {reason}")
+    return 0 if ok else EXIT_FAILED
+
+
+def show_call(data: dict[str, Any]) -> None:
+    record = data["call"]
+    duration = record.get("duration_s")
+    out.print(
+        f"[bold]{record['id']}[/bold]  {record['direction']}  "
+        f"{record['from_number']} → {record['to_number']}"
+    )
+    out.print(
+        f"status: {record['status']}  reason: {record.get('end_reason') or '-'}  "
+        f"duration: {f'{duration:.1f}s' if duration is not None else '-'}  "
+        f"answered by: {record.get('answered_by') or '-'}"
+    )
+    outcome = record.get("outcome")
+    if outcome:
+        mark = "[green]success[/green]" if outcome["success"] else "[red]not achieved[/red]"
+        out.print(f"outcome: {mark} — {outcome['summary']}")
+        for key, value in (outcome.get("details") or {}).items():
+            out.print(f"  {key}: {value}")
+    else:
+        out.print("outcome: none reported")
+    if data.get("transcript"):
+        out.print("transcript:")
+        for line in data["transcript"]:
+            mark = " (interrupted)" if line.get("interrupted") else ""
+            out.print(
+                f"  {line['t_ms'] / 1000:6.1f}s {line['role']:>9}: {line['text']}{mark}",
+                highlight=False,
+            )
+
+
+# ---- calls ---------------------------------------------------------------------------
+
+
+@calls_app.callback(invoke_without_command=True)
+def calls_default(
+    ctx: typer.Context, config: ConfigOption = None, json_output: JsonOption = False
+) -> None:
+    """List recent calls (same as `calls list`)."""
+    if ctx.invoked_subcommand is None:
+        calls_list(config=config, json_output=json_output)
+
+
+@calls_app.command("list")
+def calls_list(
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    limit: Annotated[int, typer.Option(help="How many calls.")] = 20,
+) -> None:
+    """Recent calls, newest first."""
+    settings = settings_from(config)
+    records = asyncio.run(_history(settings, limit))
+    if json_output:
+        out.print_json(orjson.dumps([r.model_dump(mode="json") for r in records]).decode())
+        return
+    table = Table("id", "started", "dir", "number", "status", "duration", "AMD", "outcome")
+    import datetime as dt
+
+    for r in records:
+        started = dt.datetime.fromtimestamp(r.created_at / 1000).strftime("%Y-%m-%d %H:%M:%S")
+        number = r.to_number if r.direction == "outbound" else r.from_number
+        outcome = (
+            "-"
+            if r.outcome is None
+            else ("✓ " if r.outcome.success else "✗ ") + r.outcome.summary[:40]
+        )
+        duration = f"{r.duration_s:.0f}s" if r.duration_s is not None else "-"
+        table.add_row(
+            r.id,
+            started,
+            r.direction[:3],
+            number,
+            r.status.value,
+            duration,
+            r.answered_by or "-",
+            outcome,
+        )
+    out.print(table)
+
+
+async def _history(settings: Settings, limit: int) -> list[Any]:
+    from voicecall_rt.store import Store
+
+    store = await Store.open(settings.data_dir)
+    try:
+        return await store.list_calls(limit=limit)
+    finally:
+        await store.close()
+
+
+@calls_app.command("show")
+def calls_show(call_id: str, config: ConfigOption = None, json_output: JsonOption = False) -> None:
+    """One call: status, outcome and transcript."""
+    settings = settings_from(config)
+    data = asyncio.run(_one_call(settings, call_id))
+    if data is None:
+        fail(f"no call {call_id} in {settings.data_dir}")
+    if json_output:
+        out.print_json(orjson.dumps(data).decode())
+    else:
+        show_call(data)
+
+
+async def _one_call(settings: Settings, call_id: str) -> dict[str, Any] | None:
+    from voicecall_rt.store import Store
+    from voicecall_rt.web.api import call_json
+
+    store = await Store.open(settings.data_dir)
+    try:
+        record = await store.get_call(call_id)
+        if record is None:
+            return None
+        transcript = await store.transcript(call_id)
+        events = await store.events(call_id)
+    finally:
+        await store.close()
+    return {
+        "call": call_json(record),
+        "transcript": [t.model_dump(mode="json") for t in transcript],
+        "events": [e.model_dump(mode="json") for e in events],
+    }
+
+
+# ---- status, demo, init ----------------------------------------------------------------
+
+
+@app.command()
+def status(config: ConfigOption = None, json_output: JsonOption = False) -> None:
+    """Check the configuration, Twilio, OpenAI, the public URL and the local server."""
+    from voicecall_rt.status import print_report, run_checks
+
+    try:
+        settings: Settings | None = load_settings(config)
+        config_error = None
+    except ConfigError as exc:
+        settings, config_error = None, str(exc)
+    results = asyncio.run(run_checks(settings, config_error))
+    print_report(results, out, json_output=json_output)
+    raise typer.Exit(0 if all(r.ok for r in results) else EXIT_FAILED)
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", help="Keep the demo's call history here (default: a temporary dir)."
+        ),
+    ] = None,
+) -> None:
+    """Run a whole simulated call offline: fake carrier, fake model, the real server."""
+    from voicecall_rt.demo import run_demo
+
+    code = asyncio.run(run_demo(out, data_dir))
+    raise typer.Exit(code)
+
+
+@app.command()
+def init(
+    config: ConfigOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented configuration template (0600)."""
+    path = (config or default_config_paths()[0]).expanduser()
+    if path.exists() and not force:
+        fail(f"{path} already exists (use --force to overwrite)")
+    write_private(path, TEMPLATE.encode())
+    out.print(
+        f"wrote {path}; fill in your Twilio and OpenAI details, then run `voicecall-rt status`"
+    )
+
+
+def main() -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        app()

@@ -1,0 +1,139 @@
+"""OpenAI Realtime GA: connecting, the session we ask for, and the client events we send.
+
+GA protocol only (PROTOCOLS §1): no `OpenAI-Beta` header, `session.type = "realtime"`,
+`audio/pcmu` both ways so the carrier's µ-law passes through untouched. The append event
+is built by concatenation because it carries the carrier's base64 payload as-is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import orjson
+
+from voicecall_rt.config import OpenAISettings, VadSettings
+
+TRANSCRIPTION_MODEL = "gpt-4o-mini-transcribe"
+_APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"'
+
+# Server event types the bridge reads (everything else is ignored, as the protocol asks).
+AUDIO_DELTA = "response.output_audio.delta"
+
+
+class ModelConnectError(Exception):
+    """The Realtime endpoint refused or could not be reached; the message is safe to show."""
+
+
+def append_event(payload: str) -> str:
+    return _APPEND_PREFIX + payload + '"}'
+
+
+def encode(event: dict[str, Any]) -> str:
+    return orjson.dumps(event).decode()
+
+
+def session_update(
+    *,
+    instructions: str,
+    voice: str,
+    vad: VadSettings,
+    tools: list[dict[str, Any]],
+    language: str | None = None,
+) -> dict[str, Any]:
+    turn_detection: dict[str, Any]
+    if vad.type == "semantic_vad":
+        turn_detection = {"type": "semantic_vad", "eagerness": vad.eagerness}
+    else:
+        turn_detection = {"type": "server_vad"}
+    # The caller can cut the model off; VAD cancels the response itself, we only
+    # clear the carrier's queue and truncate (see call/bridge.py).
+    turn_detection |= {"create_response": True, "interrupt_response": True}
+    transcription: dict[str, Any] = {"model": TRANSCRIPTION_MODEL}
+    if language:
+        transcription["language"] = language
+    return {
+        "type": "session.update",
+        "session": {
+            "type": "realtime",
+            "output_modalities": ["audio"],
+            "instructions": instructions,
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcmu"},
+                    "noise_reduction": {"type": "near_field"},
+                    "transcription": transcription,
+                    "turn_detection": turn_detection,
+                },
+                "output": {"format": {"type": "audio/pcmu"}, "voice": voice},
+            },
+            "tools": tools,
+            "tool_choice": "auto",
+        },
+    }
+
+
+def response_create(instructions: str | None = None) -> dict[str, Any]:
+    if instructions is None:
+        return {"type": "response.create"}
+    return {"type": "response.create", "response": {"instructions": instructions}}
+
+
+def response_cancel() -> dict[str, Any]:
+    return {"type": "response.cancel"}
+
+
+def truncate(item_id: str, audio_end_ms: int) -> dict[str, Any]:
+    return {
+        "type": "conversation.item.truncate",
+        "item_id": item_id,
+        "content_index": 0,
+        "audio_end_ms": audio_end_ms,
+    }
+
+
+def function_output(call_id: str, output: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "function_call_output",
+            "call_id": call_id,
+            "output": orjson.dumps(output).decode(),
+        },
+    }
+
+
+def user_text(text: str) -> dict[str, Any]:
+    return {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": text}],
+        },
+    }
+
+
+async def connect(
+    http: aiohttp.ClientSession, settings: OpenAISettings, *, timeout_s: float = 10.0
+) -> aiohttp.ClientWebSocketResponse:
+    """Open the Realtime WebSocket for `settings.model` (raises ModelConnectError)."""
+    if settings.api_key is None:
+        raise ModelConnectError("openai.apiKey is not set")
+    try:
+        return await http.ws_connect(
+            settings.realtime_url,
+            params={"model": settings.model},
+            headers={"Authorization": "Bearer " + settings.api_key.get_secret_value()},
+            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
+            heartbeat=None,
+            max_msg_size=16 * 1024 * 1024,
+            autoping=True,
+            compress=0,
+        )
+    except aiohttp.WSServerHandshakeError as exc:
+        raise ModelConnectError(
+            f"OpenAI Realtime refused the connection (HTTP {exc.status})"
+        ) from None
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise ModelConnectError(f"cannot reach OpenAI Realtime: {type(exc).__name__}") from None

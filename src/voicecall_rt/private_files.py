@@ -1,0 +1,60 @@
+"""Files only this user may read: directories 0700, files 0600, from the moment they exist."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` and its missing ancestors 0700 (`mkdir(parents=True)` would give the
+    intermediate ones default permissions) and tighten `path` itself if it is looser."""
+    missing: list[Path] = []
+    directory = path
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for each in reversed(missing):
+        each.mkdir(mode=0o700, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write `data` to `path`, readable by the owner only.
+
+    The mode is set at creation (no window where the file is world-readable) and re-applied
+    to a pre-existing file. A symlink at `path` is refused rather than followed, so a planted
+    link cannot redirect a token or a recording elsewhere.
+    """
+    ensure_private_dir(path.parent)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(data)
+
+
+API_TOKEN_FILE = "api-token"  # noqa: S105 - a file name, not a secret
+
+
+def ensure_api_token(data_dir: Path) -> str:
+    """The local API's bearer token, created on first start."""
+    path = data_dir / API_TOKEN_FILE
+    if path.is_file():
+        token = path.read_text(encoding="ascii").strip()
+        if len(token) >= 32:
+            path.chmod(0o600)
+            return token
+    token = secrets.token_urlsafe(32)
+    write_private(path, token.encode("ascii") + b"\n")
+    return token
+
+
+def read_api_token(data_dir: Path) -> str | None:
+    try:
+        return (data_dir / API_TOKEN_FILE).read_text(encoding="ascii").strip() or None
+    except OSError:
+        return None

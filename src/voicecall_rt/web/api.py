@@ -1,0 +1,120 @@
+"""The local API (bearer token from the data dir): what the CLI, agents and the demo use."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from voicecall_rt.call.manager import PlaceError
+from voicecall_rt.call.records import CallRecord
+from voicecall_rt.web.keys import API_TOKEN, MANAGER, STORE
+
+MAX_WAIT_S = 60.0
+_PLACE_STATUS = {
+    "invalid-number": 400,
+    "invalid-task": 400,
+    "limit": 429,
+    "config": 503,
+    "public-url": 503,
+    "carrier": 502,
+}
+
+
+class PlaceCallRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    to: str = Field(max_length=32)
+    task: str = Field(default="", max_length=8000)
+    system_prompt: str | None = Field(default=None, alias="systemPrompt", max_length=16000)
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return _json({"error": {"code": code, "message": message}}, status)
+
+
+def call_json(record: CallRecord) -> dict[str, Any]:
+    data = record.model_dump(mode="json")
+    data["duration_s"] = record.duration_s
+    return data
+
+
+@web.middleware
+async def require_token(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.path.startswith("/api/"):
+        expected = request.app[API_TOKEN]
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+            return _error(401, "unauthorized", "a valid bearer token is required")
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+async def place_call(request: web.Request) -> web.Response:
+    try:
+        body = PlaceCallRequest.model_validate(orjson.loads(await request.read()))
+    except (orjson.JSONDecodeError, ValidationError) as exc:
+        detail = (
+            str(exc).splitlines()[0]
+            if isinstance(exc, orjson.JSONDecodeError)
+            else "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in exc.errors(include_input=False)
+            )
+        )
+        return _error(400, "invalid-request", detail)
+    try:
+        record = await request.app[MANAGER].place(body.to, body.task, body.system_prompt)
+    except PlaceError as exc:
+        return _error(_PLACE_STATUS.get(exc.code, 400), exc.code, str(exc))
+    return _json({"call": call_json(record)}, 201)
+
+
+async def list_calls(request: web.Request) -> web.Response:
+    try:
+        limit = max(1, min(500, int(request.query.get("limit", "50"))))
+    except ValueError:
+        return _error(400, "invalid-request", "limit must be a number")
+    active_only = request.query.get("active", "") in ("1", "true")
+    records = await request.app[STORE].list_calls(limit=limit, active_only=active_only)
+    return _json({"calls": [call_json(r) for r in records]})
+
+
+async def get_call(request: web.Request) -> web.Response:
+    call_id = request.match_info["call_id"]
+    store = request.app[STORE]
+    try:
+        wait = min(MAX_WAIT_S, max(0.0, float(request.query.get("wait", "0"))))
+    except ValueError:
+        return _error(400, "invalid-request", "wait must be a number of seconds")
+    if wait > 0:
+        record = await request.app[MANAGER].wait(call_id, wait)
+    else:
+        await store.flush()
+        record = await store.get_call(call_id)
+    if record is None:
+        return _error(404, "not-found", "no such call")
+    transcript = await store.transcript(call_id)
+    events = await store.events(call_id)
+    return _json(
+        {
+            "call": call_json(record),
+            "active": request.app[MANAGER].is_active(call_id),
+            "transcript": [line.model_dump(mode="json") for line in transcript],
+            "events": [event.model_dump(mode="json") for event in events],
+        }
+    )
+
+
+async def hang_up(request: web.Request) -> web.Response:
+    call_id = request.match_info["call_id"]
+    if not await request.app[MANAGER].hang_up(call_id):
+        return _error(404, "not-found", "no such active call")
+    return _json({"ok": True})

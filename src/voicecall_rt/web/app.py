@@ -1,0 +1,116 @@
+"""Wiring: the routes, and `Server`, which owns every long-lived resource of a running service."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from aiohttp import web
+
+from voicecall_rt.call.journal import Hub
+from voicecall_rt.call.manager import CallManager
+from voicecall_rt.carrier.twilio import TwilioCarrier
+from voicecall_rt.config import Settings
+from voicecall_rt.private_files import ensure_api_token, ensure_private_dir
+from voicecall_rt.public_url import Resolver, system_resolver
+from voicecall_rt.store import Store
+from voicecall_rt.web import api, stream, webhooks
+from voicecall_rt.web.keys import API_TOKEN, MANAGER, SETTINGS, STORE
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 64 * 1024
+
+
+def build_app(
+    settings: Settings, manager: CallManager, store: Store, api_token: str
+) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[api.require_token])
+    app[SETTINGS] = settings
+    app[MANAGER] = manager
+    app[STORE] = store
+    app[API_TOKEN] = api_token
+    app.router.add_get("/voice/answer", webhooks.answer_health, allow_head=False)
+    app.router.add_post("/voice/answer", webhooks.answer)
+    app.router.add_post("/voice/status", webhooks.status)
+    app.router.add_post("/voice/amd", webhooks.amd)
+    app.router.add_get("/voice/realtime-stream", stream.media_stream, allow_head=False)
+    app.router.add_post("/api/calls", api.place_call)
+    app.router.add_get("/api/calls", api.list_calls, allow_head=False)
+    app.router.add_get("/api/calls/{call_id}", api.get_call, allow_head=False)
+    app.router.add_post("/api/calls/{call_id}/hangup", api.hang_up)
+    return app
+
+
+class Server:
+    """Store, HTTP client, carrier, call manager and the listening socket, started and
+    stopped together."""
+
+    def __init__(self, settings: Settings, *, resolver: Resolver = system_resolver) -> None:
+        self.settings = settings
+        self.hub = Hub()
+        self._resolver = resolver
+        self._runner: web.AppRunner | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._carrier: TwilioCarrier | None = None
+        self._store: Store | None = None
+        self._manager: CallManager | None = None
+        self.port: int = settings.server.port
+        self.api_token = ""
+
+    @property
+    def manager(self) -> CallManager:
+        assert self._manager is not None, "server not started"
+        return self._manager
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "server not started"
+        return self._store
+
+    @property
+    def local_url(self) -> str:
+        host = self.settings.server.bind
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        settings = self.settings
+        ensure_private_dir(settings.data_dir)
+        self._store = await Store.open(settings.data_dir)
+        self.api_token = ensure_api_token(settings.data_dir)
+        self._http = aiohttp.ClientSession()
+        sid, token = settings.twilio.account_sid, settings.twilio.auth_token
+        if sid and token is not None:
+            self._carrier = TwilioCarrier(
+                sid, token.get_secret_value(), settings.twilio.api_base_url
+            )
+        self._manager = CallManager(
+            settings, self._store, self._http, self.hub, self._carrier, self._resolver
+        )
+        await self._manager.start()
+        app = build_app(settings, self._manager, self._store, self.api_token)
+        self._runner = web.AppRunner(app, access_log=log if settings.debug else None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, settings.server.bind, settings.server.port)
+        await site.start()
+        server = site._server  # the bound socket tells the real port when 0 was asked
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            self.port = int(sockets[0].getsockname()[1])
+        log.info("listening on %s", self.local_url)
+
+    async def stop(self) -> None:
+        if self._manager is not None:
+            await self._manager.shutdown()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._carrier is not None:
+            await self._carrier.close()
+            self._carrier = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        if self._store is not None:
+            await self._store.close()
+            self._store = None

@@ -1,0 +1,14 @@
+"""Typed application keys shared by the route modules."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from voicecall_rt.call.manager import CallManager
+from voicecall_rt.config import Settings
+from voicecall_rt.store import Store
+
+SETTINGS = web.AppKey("settings", Settings)
+MANAGER = web.AppKey("manager", CallManager)
+STORE = web.AppKey("store", Store)
+API_TOKEN = web.AppKey("api_token", str)

@@ -1,0 +1,60 @@
+"""The media-stream WebSocket: admit the stream by its token, then hand it to the bridge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from voicecall_rt.carrier.media import StreamProtocolError, StreamStart, parse
+from voicecall_rt.web.keys import MANAGER
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 5.0
+MAX_FRAME_BYTES = 64 * 1024
+POLICY_VIOLATION = aiohttp.WSCloseCode.POLICY_VIOLATION
+
+
+async def _read_start(ws: web.WebSocketResponse) -> StreamStart | None:
+    """Skip `connected`, return the `start`; None if the peer sends something else first."""
+    async for message in ws:
+        if message.type is not aiohttp.WSMsgType.TEXT:
+            return None
+        try:
+            frame = parse(message.data)
+        except (orjson.JSONDecodeError, StreamProtocolError):
+            return None
+        event = frame.get("event")
+        if event == "connected":
+            continue
+        if event == "start":
+            try:
+                return StreamStart(frame)
+            except StreamProtocolError:
+                return None
+        return None
+    return None
+
+
+async def media_stream(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, autoping=True, compress=False)
+    await ws.prepare(request)
+    try:
+        async with asyncio.timeout(START_TIMEOUT_S):
+            start = await _read_start(ws)
+    except TimeoutError:
+        start = None
+    bridge = None
+    if start is not None:
+        bridge = request.app[MANAGER].claim_stream(start.custom.get("call_token", ""), start)
+    if bridge is None:
+        log.warning("media stream refused: no valid start with a valid token")
+        await ws.close(code=POLICY_VIOLATION, message=b"invalid stream token")
+        return ws
+    assert start is not None
+    await bridge.run_carrier(ws, start)
+    return ws
