@@ -66,6 +66,8 @@ def setup_logging(debug: bool) -> None:
     # Third-party clients log request details at INFO; keep them quiet unless debugging.
     for noisy in ("twilio", "aiohttp.access", "httpx2", "httpx"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
+    # aiosqlite logs every statement with its parameters (transcript text) at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 def version_callback(value: bool) -> None:

@@ -93,10 +93,7 @@ class Server:
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.server.bind, settings.server.port)
         await site.start()
-        server = site._server  # the bound socket tells the real port when 0 was asked
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
+        self.port = int(self._runner.addresses[0][1])  # the real port when 0 was asked
         log.info("listening on %s", self.local_url)
 
     async def stop(self) -> None:
