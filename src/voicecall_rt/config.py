@@ -120,7 +120,8 @@ class Settings(_Section):
     calls: CallsSettings = Field(default_factory=CallsSettings)
     inbound: InboundSettings = Field(default_factory=InboundSettings)
     debug: bool = False
-    data_dir: Path = DEFAULT_DATA_DIR
+    # validate_default: the default too goes through `_expand` (no literal "~" directory).
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, validate_default=True)
 
     @field_validator("data_dir")
     @classmethod
@@ -180,7 +181,9 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid {kind}: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold an object at the top level")
-    entry = data.get("plugins", {}).get("entries", {}).get(PLUGIN_ID)
+    plugins = data.get("plugins")
+    entries = plugins.get("entries") if isinstance(plugins, dict) else None
+    entry = entries.get(PLUGIN_ID) if isinstance(entries, dict) else None
     if isinstance(entry, dict):  # an openclaw.json: our section is the plugin entry's config
         section = entry.get("config", {})
         if not isinstance(section, dict):

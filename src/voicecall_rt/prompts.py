@@ -15,8 +15,11 @@ BRIEF_OPEN = "<<<CALL_BRIEF>>>"
 BRIEF_CLOSE = "<<<END_CALL_BRIEF>>>"
 TRUNCATION_NOTE = "[brief truncated: it was longer than the limit]"
 
-# Control characters other than newline and tab (they can hide text from reviewers).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# Control characters other than newline and tab, bidi controls and zero-width characters
+# (they can hide text from reviewers).
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+)
 # Anything that looks like one of our fences, however it is spaced or cased.
 _FENCE_LIKE = re.compile(r"<\s*<\s*<[^>]{0,40}>\s*>\s*>", re.IGNORECASE)
 

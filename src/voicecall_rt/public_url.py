@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
+# A name whose last label is a number is an IPv4 address to URL parsers and getaddrinfo
+# (`127.1`, `0x7f.0.0.1`, `0177.0.0.1`); no real top-level domain is numeric.
+_NUMERIC_LAST_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 _BLOCKED_SUFFIXES = (".local", ".internal", ".lan", ".home", ".arpa", ".localhost", ".localdomain")
 
 Resolver = Callable[[str], Awaitable[list[str]]]
@@ -75,6 +79,8 @@ def validate_public_url(raw: str) -> str:
         if not is_public_ip(host):
             raise PublicUrlError(f"{host} is not a public address")
     else:
+        if _NUMERIC_LAST_LABEL.fullmatch(host.rsplit(".", 1)[-1]):
+            raise PublicUrlError(f"{host} is not a valid host name (it reads as an IPv4 address)")
         if host == "localhost" or host.endswith(_BLOCKED_SUFFIXES):
             raise PublicUrlError(f"{host} is a local or internal name")
         if "." not in host:

@@ -99,7 +99,8 @@ class CallBridge:
         self._outputs: list[dict[str, Any]] = []
         self._dtmf_marks: dict[str, tuple[str, str]] = {}
         self._assistant_text: dict[str, tuple[int, str]] = {}
-        self._item_started: dict[str, int] = {}
+        self._item_started: dict[str, int] = {}  # caller: speech start; model: first delta
+        self._item_heard: dict[str, int] = {}  # model items: when the callee began hearing them
         self._speech_stopped_t: int | None = None
         self._greeted = direction == "outbound"  # outbound listens first
         self._farewell_played = asyncio.Event()
@@ -321,7 +322,7 @@ class CallBridge:
         item_id, text = event.get("item_id"), event.get("transcript")
         if not isinstance(item_id, str) or not isinstance(text, str):
             return
-        self._assistant_text[item_id] = (self._item_started.get(item_id, self.journal.t_ms()), text)
+        self._assistant_text[item_id] = (self.journal.t_ms(), text)
         if self._playback.is_cut(item_id) or not self._playback.pending_for(item_id):
             self._finish_assistant_line(item_id)
 
@@ -330,7 +331,8 @@ class CallBridge:
         entry = self._assistant_text.pop(item_id, None)
         if entry is None:
             return
-        started, text = entry
+        written, text = entry
+        started = self._item_heard.get(item_id, self._item_started.get(item_id, written))
         generated = self._playback.generated_ms(item_id)
         played = self._playback.played_ms(item_id)
         interrupted = self._playback.is_cut(item_id) or (generated > 0 and played < generated)
@@ -516,10 +518,12 @@ class CallBridge:
             return
         if ":" in name:
             self._playback.on_mark(name)
-            if self._assistant_text:
-                item_id = name.rpartition(":")[0]
-                if item_id in self._assistant_text and not self._playback.pending_for(item_id):
-                    self._finish_assistant_line(item_id)
+            item_id, _, offset = name.rpartition(":")
+            if item_id not in self._item_heard and offset.isdigit():
+                # The first echo comes when the first delta has played: it began that long ago.
+                self._item_heard[item_id] = self.journal.t_ms() - int(offset) // 8
+            if item_id in self._assistant_text and not self._playback.pending_for(item_id):
+                self._finish_assistant_line(item_id)
         elif name == _FAREWELL_MARK:
             self._farewell_played.set()
         elif name in self._dtmf_marks:

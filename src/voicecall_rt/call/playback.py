@@ -13,12 +13,13 @@ BYTES_PER_MS = 8
 
 
 def b64_decoded_len(payload: str) -> int:
-    """Bytes a base64 string decodes to, without decoding it."""
+    """Bytes a base64 string decodes to, without decoding it (padded or unpadded)."""
     n = len(payload)
     if n == 0:
         return 0
     padding = 2 if payload.endswith("==") else 1 if payload.endswith("=") else 0
-    return n // 4 * 3 - padding
+    # An unpadded tail of 2 or 3 characters carries 1 or 2 bytes.
+    return n // 4 * 3 - padding + n % 4 * 3 // 4
 
 
 class Playback:

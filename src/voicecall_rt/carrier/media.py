@@ -39,15 +39,17 @@ class StreamStart:
         if not isinstance(start, dict):
             raise StreamProtocolError("start message without a start object")
         stream_sid = start.get("streamSid") or message.get("streamSid")
-        if not isinstance(stream_sid, str) or not _SID.match(stream_sid):
+        if not isinstance(stream_sid, str) or not _SID.fullmatch(stream_sid):
             raise StreamProtocolError("start message without a valid streamSid")
         fmt = start.get("mediaFormat") or {}
+        custom = start.get("customParameters") or {}
+        if not isinstance(fmt, dict) or not isinstance(custom, dict):
+            raise StreamProtocolError("mediaFormat and customParameters must be objects")
         if (
             fmt.get("encoding", "audio/x-mulaw") != "audio/x-mulaw"
             or fmt.get("sampleRate", 8000) != 8000
         ):
             raise StreamProtocolError("the stream must carry audio/x-mulaw at 8000 Hz")
-        custom = start.get("customParameters") or {}
         self.stream_sid: str = stream_sid
         self.call_sid: str = str(start.get("callSid", ""))
         self.custom: dict[str, str] = {str(k): str(v) for k, v in custom.items()}
@@ -59,7 +61,7 @@ class StreamWriter:
     __slots__ = ("_mark_prefix", "_media_prefix", "clear")
 
     def __init__(self, stream_sid: str) -> None:
-        if not _SID.match(stream_sid):
+        if not _SID.fullmatch(stream_sid):
             raise StreamProtocolError("invalid streamSid")
         self._media_prefix = (
             '{"event":"media","streamSid":"' + stream_sid + '","media":{"payload":"'
@@ -75,4 +77,4 @@ class StreamWriter:
 
 
 def valid_mark_name(name: str) -> bool:
-    return bool(_MARK_NAME.match(name))
+    return bool(_MARK_NAME.fullmatch(name))
