@@ -37,9 +37,7 @@ def _line(console: Console, entry: dict[str, Any]) -> None:
     if kind == "call.status":
         console.print(f"{t}  [yellow]status[/yellow]  {data['status']}", highlight=False)
     elif kind == "model.ready":
-        console.print(
-            f"{t}  [dim]model session ready (pre-warmed, {data['connect_ms']} ms)[/dim]"
-        )
+        console.print(f"{t}  [dim]model session ready (pre-warmed, {data['connect_ms']} ms)[/dim]")
     elif kind == "stream.start":
         console.print(f"{t}  [dim]audio bridged (model ready: {data['model_ready']})[/dim]")
     elif kind == "placed":
@@ -82,7 +80,9 @@ def _summary(console: Console, data: dict[str, Any]) -> bool:
     body.add_row("status", f"{record['status']} ({record.get('end_reason')})")
     body.add_row("duration", f"{record.get('duration_s') or 0:.1f} s")
     if outcome:
-        body.add_row("outcome", ("success: " if outcome["success"] else "failed: ") + outcome["summary"])
+        body.add_row(
+            "outcome", ("success: " if outcome["success"] else "failed: ") + outcome["summary"]
+        )
         for key, value in (outcome.get("details") or {}).items():
             body.add_row(f"  {key}", str(value))
     latencies = [e["data"]["ms"] for e in data["events"] if e["kind"] == "turn.latency"]
@@ -104,7 +104,9 @@ async def run_demo(console: Console, data_dir: Path | None = None, scale: float 
     scenario = pizza_booking(scale)
     with contextlib.ExitStack() as stack:
         if data_dir is None:
-            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="voicecall-rt-demo-")))
+            data_dir = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="voicecall-rt-demo-"))
+            )
         console.print(
             f"[bold]voicecall-rt demo[/bold] — {scenario.description}\n"
             "[dim]Everything is simulated on this machine: a fake Twilio carrier and a fake "

@@ -60,11 +60,10 @@ class SimWorld:
         model_pace: float = 0.0,
     ) -> None:
         self.model = FakeRealtimeServer(script, api_key=API_KEY, pace=model_pace)
-        self._tunnel: dict[str, str] = {}
         self.carrier = FakeTwilio(
             account_sid=ACCOUNT_SID,
             auth_token=AUTH_TOKEN,
-            tunnel=self._tunnel,
+            tunnel={},  # routed once our server has its port
             plans=plans,
             owned_numbers=(FROM_NUMBER,),
             voice_url=f"{PUBLIC_URL}/voice/answer",
@@ -97,7 +96,7 @@ class SimWorld:
         settings = Settings.model_validate(_nest(flat))
         self._server = Server(settings, resolver=tunnel_resolver)
         await self._server.start()
-        self.carrier._tunnel[PUBLIC_URL] = self._server.local_url  # TODO route()
+        self.carrier.route(PUBLIC_URL, self._server.local_url)
         self._http = aiohttp.ClientSession()
         return self
 

@@ -1,0 +1,51 @@
+"""Integration fixtures: whole simulated worlds on loopback, checked after every test."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from voicecall_rt.simulator.scenario import CallPlan, ModelScript
+from voicecall_rt.simulator.world import SimWorld
+
+MakeWorld = Callable[..., Awaitable[SimWorld]]
+
+
+@pytest.fixture
+async def make_world(tmp_path: Path) -> AsyncIterator[MakeWorld]:
+    """`world = await make_world(plans, script, **{"calls.maxConcurrent": 1})`.
+
+    After the test, every world is shut down and checked: each event our bridge sent to the
+    fake model was valid by the openai SDK's own types (with no unknown keys), every model
+    socket is closed, and no task of ours is left running.
+    """
+    worlds: list[SimWorld] = []
+
+    async def make(
+        plans: Callable[[str], CallPlan] | CallPlan,
+        script: ModelScript,
+        **settings: Any,
+    ) -> SimWorld:
+        world = SimWorld(plans, script, tmp_path / f"data{len(worlds)}", settings=settings)
+        await world.__aenter__()
+        worlds.append(world)
+        return world
+
+    before = set(asyncio.all_tasks())
+    yield make
+    for world in reversed(worlds):
+        await world.__aexit__(None, None, None)
+    for world in worlds:
+        for session in world.model.sessions:
+            assert session.invalid == [], (
+                f"invalid client events sent to the model: {session.invalid}"
+            )
+            assert session.closed.is_set(), "a model socket outlived its call"
+    leftover = [
+        t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()
+    ]
+    assert not leftover, f"tasks left running: {leftover}"
