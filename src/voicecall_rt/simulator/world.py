@@ -8,6 +8,7 @@ both stand on this.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -144,10 +145,16 @@ class SimWorld:
 
     async def wait_call(self, call_id: str, timeout_s: float = 30.0) -> dict[str, Any]:
         """The call once settled (its record, transcript and events, as the API gives them)."""
-        status, data = await self.api("GET", f"/api/calls/{call_id}?wait={timeout_s}")
-        if status != 200:
-            raise AssertionError(f"reading the call failed: {status} {data}")
-        if data["active"]:
-            raise TimeoutError(f"call {call_id} still active after {timeout_s}s: {data['call']}")
-        result: dict[str, Any] = data
-        return result
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            # The API long-polls for at most a minute at a time, like `call --wait` we ask again.
+            wait = max(0.0, min(60.0, deadline - loop.time()))
+            status, data = await self.api("GET", f"/api/calls/{call_id}?wait={wait:.3f}")
+            if status != 200:
+                raise AssertionError(f"reading the call failed: {status} {data}")
+            if not data["active"]:
+                result: dict[str, Any] = data
+                return result
+            if loop.time() >= deadline:
+                raise TimeoutError(f"call {call_id} still active after {timeout_s}s: {data['call']}")
