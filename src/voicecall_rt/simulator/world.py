@@ -157,4 +157,6 @@ class SimWorld:
                 result: dict[str, Any] = data
                 return result
             if loop.time() >= deadline:
-                raise TimeoutError(f"call {call_id} still active after {timeout_s}s: {data['call']}")
+                raise TimeoutError(
+                    f"call {call_id} still active after {timeout_s}s: {data['call']}"
+                )
