@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from voicecall_rt.simulator.scenarios import pizza_booking
 from tests.integration.conftest import MakeWorld
+from voicecall_rt.simulator.scenarios import pizza_booking
 
 
 async def test_outbound_call_completes_with_outcome(make_world: MakeWorld) -> None:
