@@ -166,9 +166,9 @@ class CallBridge:
                 tasks.append(self._model_task)
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            for result in await asyncio.gather(*tasks, return_exceptions=True):
+                if isinstance(result, Exception):
+                    log.error("call %s: a call task failed: %r", self.call_id, result)
         finally:
             self._on_end(self)
             self._end_done.set()
@@ -196,50 +196,69 @@ class CallBridge:
             self._spawn(self.end("model-unavailable", hang_up=True))
             return
         self._model = ws
+        reason = "model-disconnected"
         try:
-            async with asyncio.timeout(MODEL_READY_TIMEOUT_S):
-                first = await ws.receive()
-            if first.type is not aiohttp.WSMsgType.TEXT or b'"session.created"' not in (
-                first.data.encode()
-            ):
-                raise ModelConnectError("the model did not open a session")
-            await ws.send_str(
-                realtime.encode(
-                    realtime.session_update(
-                        instructions=self._instructions,
-                        voice=self.settings.openai.voice,
-                        vad=self.settings.vad,
-                        tools=TOOLS,
-                    )
+            await self._open_session(ws, started)
+            await self._read_model(ws)
+        except ModelConnectError as exc:
+            reason = "model-unavailable"
+            self.journal.event("model.failed", error=str(exc))
+        except (TimeoutError, ConnectionError) as exc:
+            self.journal.event("model.failed", error=str(exc) or type(exc).__name__)
+        finally:
+            if not self._ended:
+                # The model went away under a live call: nobody will speak to the caller again.
+                self._spawn(self.end(reason, hang_up=True))
+
+    async def _open_session(self, ws: aiohttp.ClientWebSocketResponse, started: int) -> None:
+        """Wait for `session.created`, configure the session, flush early caller audio."""
+        async with asyncio.timeout(MODEL_READY_TIMEOUT_S):
+            first = await ws.receive()
+        try:
+            created = (
+                first.type is aiohttp.WSMsgType.TEXT
+                and orjson.loads(first.data).get("type") == "session.created"
+            )
+        except (orjson.JSONDecodeError, AttributeError):
+            created = False
+        if not created:
+            raise ModelConnectError("the model did not open a session")
+        await ws.send_str(
+            realtime.encode(
+                realtime.session_update(
+                    instructions=self._instructions,
+                    voice=self.settings.openai.voice,
+                    vad=self.settings.vad,
+                    tools=TOOLS,
                 )
             )
-            while self._pending:  # caller audio that beat the handshake, in order
-                await ws.send_str(_APPEND_PREFIX + self._pending.popleft() + '"}')
-            self._model_ready = True
-            self.journal.event("model.ready", connect_ms=self.journal.t_ms() - started)
-            if self.settings.debug:
-                log.debug("call %s instructions:\n%s", self.call_id, self._instructions)
-            await self._maybe_greet()
-            await self._read_model(ws)
-        except (ModelConnectError, TimeoutError, ConnectionError) as exc:
-            self.journal.event("model.failed", error=str(exc) or type(exc).__name__)
-        if not self._ended:
-            # The model went away under a live call: nobody will speak to the caller again.
-            self._spawn(self.end("model-disconnected", hang_up=True))
+        )
+        while self._pending:  # caller audio that beat the handshake, in order
+            await ws.send_str(_APPEND_PREFIX + self._pending.popleft() + '"}')
+        self._model_ready = True
+        self.journal.event("model.ready", connect_ms=self.journal.t_ms() - started)
+        if self.settings.debug:
+            log.debug("call %s instructions:\n%s", self.call_id, self._instructions)
+        await self._maybe_greet()
 
     async def _read_model(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         handlers = self._handlers()
         async for message in ws:
             if message.type is not aiohttp.WSMsgType.TEXT:
                 continue
-            event = orjson.loads(message.data)
-            kind = event.get("type")
-            if kind == realtime.AUDIO_DELTA:
-                await self._on_audio_delta(event)
-                continue
-            handler = handlers.get(kind)
-            if handler is not None:
-                await handler(event)
+            try:
+                event = orjson.loads(message.data)
+                kind = event.get("type")
+                if kind == realtime.AUDIO_DELTA:
+                    await self._on_audio_delta(event)
+                    continue
+                handler = handlers.get(kind)
+                if handler is not None:
+                    await handler(event)
+            except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError, KeyError) as exc:
+                # One malformed server event must not take the call down with it.
+                self.bad_frames += 1
+                self.journal.event("model.bad_event", error=type(exc).__name__)
 
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[None]]]:
         return {
@@ -421,11 +440,14 @@ class CallBridge:
         if carrier is None or writer is None:
             raise tools.ToolError("the call audio is not connected yet")
         audio = tone_audio(digits)
-        for frame in frames(audio):
-            await carrier.send_str(writer.media(base64.b64encode(frame).decode()))
         mark = f"{_DTMF_MARK}{len(self._dtmf_marks)}-{self.journal.t_ms()}"
+        try:
+            for frame in frames(audio):
+                await carrier.send_str(writer.media(base64.b64encode(frame).decode()))
+            await carrier.send_str(writer.mark(mark))
+        except ConnectionError:
+            raise tools.ToolError("the call audio is gone") from None
         self._dtmf_marks[mark] = (call_id, digits)
-        await carrier.send_str(writer.mark(mark))
         spaced = " ".join(d for d in digits if d not in PAUSE_CHARS)
         self.journal.line("system", f"pressed {spaced}")
         self.journal.event("dtmf", digits=digits, audio_ms=len(audio) // 8)

@@ -7,6 +7,7 @@ is built by concatenation because it carries the carrier's base64 payload as-is.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -121,16 +122,17 @@ async def connect(
     if settings.api_key is None:
         raise ModelConnectError("openai.apiKey is not set")
     try:
-        return await http.ws_connect(
-            settings.realtime_url,
-            params={"model": settings.model},
-            headers={"Authorization": "Bearer " + settings.api_key.get_secret_value()},
-            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
-            heartbeat=None,
-            max_msg_size=16 * 1024 * 1024,
-            autoping=True,
-            compress=0,
-        )
+        async with asyncio.timeout(timeout_s):
+            return await http.ws_connect(
+                settings.realtime_url,
+                params={"model": settings.model},
+                headers={"Authorization": "Bearer " + settings.api_key.get_secret_value()},
+                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
+                heartbeat=None,
+                max_msg_size=16 * 1024 * 1024,
+                autoping=True,
+                compress=0,
+            )
     except aiohttp.WSServerHandshakeError as exc:
         raise ModelConnectError(
             f"OpenAI Realtime refused the connection (HTTP {exc.status})"
