@@ -93,13 +93,27 @@ class ServerSettings(_Section):
     bind: str = "127.0.0.1"
 
 
+class VoicemailSettings(_Section):
+    # leave-message: the model leaves a short message after the beep, then hangs up.
+    policy: Literal["leave-message", "hangup"] = "leave-message"
+    # Fixed words to leave; when unset the model composes a short message from the brief.
+    message: str | None = Field(default=None, max_length=1000)
+
+
 class CallsSettings(_Section):
-    max_duration_seconds: int = Field(default=600, ge=10, le=14400)
+    max_duration_seconds: int = Field(default=600, ge=1, le=14400)
     timeout_seconds: int = Field(default=30, ge=5, le=600)
     enable_amd: bool = True
     max_concurrent: int = Field(default=5, ge=1, le=10000)
     # No inbound media for this long means the carrier side is gone (zombie watchdog).
     media_timeout_seconds: float = Field(default=30, gt=0, le=600)
+    # Outbound listens first; if nobody speaks this long, the model says "Hello?" once.
+    silence_nudge_seconds: float = Field(default=5, gt=0, le=120)
+    # ...and if the line stays silent this long, the call ends as `no-response`.
+    silence_hangup_seconds: float = Field(default=30, gt=0, le=600)
+    dtmf_tone_ms: int = Field(default=100, ge=40, le=500)
+    dtmf_gap_ms: int = Field(default=80, ge=40, le=500)
+    voicemail: VoicemailSettings = Field(default_factory=VoicemailSettings)
 
 
 class InboundSettings(_Section):
@@ -287,6 +301,14 @@ maxDurationSeconds = 600
 timeoutSeconds = 30
 enableAmd = true
 maxConcurrent = 5
+silenceNudgeSeconds = 5     # outbound: say "Hello?" once if the line stays quiet this long
+silenceHangupSeconds = 30   # ...and hang up (no-response) if it stays quiet this long
+dtmfToneMs = 100            # keypad tone length
+dtmfGapMs = 80              # silence between keypad tones
+
+[calls.voicemail]
+policy = "leave-message"    # or "hangup"
+# message = "Hi, this is an AI assistant calling for Alex about a reservation. Please call back."
 
 [inbound]
 enabled = false

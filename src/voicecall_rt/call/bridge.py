@@ -42,6 +42,7 @@ PREWARM_BUFFER_FRAMES = 500
 MODEL_CONNECT_ATTEMPTS = 3
 MODEL_READY_TIMEOUT_S = 10.0
 FAREWELL_MAX_WAIT_S = 15.0
+PROMPT_WAIT_S = 3.0  # how long a prompt waits for the model's current response to finish
 _FAREWELL_MARK = "farewell"
 _DTMF_MARK = "dtmf-"
 _APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"'
@@ -105,6 +106,11 @@ class CallBridge:
         self._greeted = direction == "outbound"  # outbound listens first
         self._farewell_played = asyncio.Event()
         self._closing = False  # end_call accepted: the goodbye must not be cut
+        self._caller_spoke = False
+        self._amd_verdict: str | None = None
+        # None; "pending" (stopping what was being said), "requested" (message asked for),
+        # "speaking" (its response started)
+        self._voicemail: str | None = None
         self._ended = False
         self._end_done = asyncio.Event()
         self._model_task: asyncio.Task[None] | None = None
@@ -315,18 +321,30 @@ class CallBridge:
         if isinstance(item_id, str):
             self._item_started[item_id] = self.journal.t_ms()
         self._speech_stopped_t = None
-        if not self._playback.audio_queued or self._closing or self._dtmf_marks:
-            return  # nothing to cut, or a goodbye / keypad tones that must not be cut
+        self._caller_spoke = True
+        if self._closing or self._dtmf_marks or self._voicemail is not None:
+            return  # a goodbye, keypad tones or a voicemail must not be cut
+        cut = await self._cut_playback()
+        if cut:
+            self.journal.event("barge_in", items=cut)
+
+    async def _cut_playback(self) -> list[dict[str, Any]]:
+        """Stop the model's queued audio at the carrier and tell the model what was heard.
+
+        `clear` drops the carrier's queue; each cut item is truncated at the milliseconds
+        confirmed played (never more than generated, which the API would reject). With
+        VAD's interrupt_response on, the server cancels the response itself.
+        """
         carrier, writer = self._carrier, self._writer
-        if carrier is None or writer is None:
-            return
+        if not self._playback.audio_queued or carrier is None or writer is None:
+            return []
         with contextlib.suppress(ConnectionError):
             await carrier.send_str(writer.clear)
         cut = self._playback.cut_queued()
         for cut_item, audio_end_ms in cut:
             await self._send_model(realtime.truncate(cut_item, audio_end_ms))
             self._finish_assistant_line(cut_item)
-        self.journal.event("barge_in", items=[{"item_id": i, "audio_end_ms": ms} for i, ms in cut])
+        return [{"item_id": i, "audio_end_ms": ms} for i, ms in cut]
 
     async def _on_speech_stopped(self, event: dict[str, Any]) -> None:
         self._speech_stopped_t = self.journal.t_ms()
@@ -369,6 +387,8 @@ class CallBridge:
         # Never `clear` here: it would clip a goodbye or queued keypad tones.
         self._response_active = True
         self._response_idle.clear()
+        if self._voicemail == "requested":
+            self._voicemail = "speaking"
 
     async def _on_response_done(self, event: dict[str, Any]) -> None:
         self._response_active = False
@@ -379,6 +399,11 @@ class CallBridge:
             self._add_usage(usage)
         if self._outputs and not self._closing:
             await self._flush_outputs()
+        elif self._voicemail == "speaking" and not self._closing:
+            # The message is said; hang up once it has played, whether or not the model
+            # remembered end_call.
+            self._closing = True
+            self._spawn(self._farewell())
 
     def _add_usage(self, usage: dict[str, Any]) -> None:
         for key in _USAGE_KEYS:
@@ -439,7 +464,9 @@ class CallBridge:
         carrier, writer = self._carrier, self._writer
         if carrier is None or writer is None:
             raise tools.ToolError("the call audio is not connected yet")
-        audio = tone_audio(digits)
+        audio = tone_audio(
+            digits, on_ms=self.settings.calls.dtmf_tone_ms, off_ms=self.settings.calls.dtmf_gap_ms
+        )
         mark = f"{_DTMF_MARK}{len(self._dtmf_marks)}-{self.journal.t_ms()}"
         try:
             for frame in frames(audio):
@@ -483,7 +510,11 @@ class CallBridge:
             )
         )
         self._spawn(self._watch_media())
+        if self.direction == "outbound":
+            self._silence_timers()
         await self._maybe_greet()
+        if self._amd_verdict is not None:
+            self.on_amd(self._amd_verdict)
         reason = "carrier-closed"
         model_append = _APPEND_PREFIX
         async for message in ws:
@@ -568,11 +599,87 @@ class CallBridge:
             return
         self._greeted = True
         greeting = self.settings.inbound.greeting.replace('"', "'")
-        await self._send_model(
-            realtime.response_create(
-                f'Answer the phone now by saying: "{greeting}" Then listen to the caller.'
-            )
+        await self._prompt(f'Answer the phone now by saying: "{greeting}" Then listen.')
+
+    async def _prompt(self, note: str, on_send: Callable[[], None] | None = None) -> None:
+        """Have the model speak now, steered by a system note (its rules stay in force).
+
+        `on_send` runs just before the `response.create`, so the next `response.created`
+        can be recognised as this prompt's.
+        """
+        if self._response_active:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PROMPT_WAIT_S):
+                    await self._response_idle.wait()
+        await self._send_model(realtime.system_text(note))
+        if on_send is not None:
+            on_send()
+        await self._send_model(realtime.response_create())
+
+    def _silence_timers(self) -> None:
+        """Outbound listens first; a line that stays silent gets one "Hello?", then a hang-up."""
+        loop = asyncio.get_running_loop()
+        calls = self.settings.calls
+        self._timers.append(
+            loop.call_later(calls.silence_nudge_seconds, lambda: self._spawn(self._nudge()))
         )
+        self._timers.append(
+            loop.call_later(calls.silence_hangup_seconds, lambda: self._spawn(self._silent_end()))
+        )
+
+    async def _nudge(self) -> None:
+        if self._caller_spoke or self._response_active or self._ended:
+            return
+        self.journal.event("silence.nudge")
+        await self._prompt(
+            'Nobody has spoken yet. Say "Hello?" once, briefly, then wait for an answer.'
+        )
+
+    async def _silent_end(self) -> None:
+        if not self._caller_spoke and not self._ended:
+            await self.end("no-response", hang_up=True)
+
+    # ---- answering machines -----------------------------------------------------------
+
+    def on_amd(self, answered_by: str) -> None:
+        """The carrier's answering-machine verdict (asynchronous: the call is already live).
+
+        What it triggers runs as a call task, so the carrier's webhook is answered at once.
+        """
+        if self._carrier is None:
+            self._amd_verdict = answered_by  # applied when the stream starts
+            return
+        if answered_by == "fax":
+            self._spawn(self.end("fax", hang_up=True))
+        elif answered_by.startswith("machine_end"):
+            if self.settings.calls.voicemail.policy == "hangup":
+                self._spawn(self.end("voicemail", hang_up=True))
+            elif self._voicemail is None:
+                self._voicemail = "pending"
+                self._spawn(self._leave_voicemail())
+        # human, unknown, machine_start: carry on as a conversation
+
+    async def _leave_voicemail(self) -> None:
+        """After the beep: stop mid-sentence if need be, then one short message and hang up."""
+        self._caller_spoke = True  # a machine answered: no nudge, no silent hang-up
+        cut = await self._cut_playback()
+        if self._response_active:
+            await self._send_model(realtime.response_cancel())
+        self.journal.event("voicemail", cut=cut)
+        message = self.settings.calls.voicemail.message
+        what = (
+            f'Say exactly this message: "{message.replace(chr(34), chr(39))}"'
+            if message
+            else "Leave one short message: who you are calling for, why, and how to call back."
+        )
+        await self._prompt(
+            "The call reached an answering machine and the beep has sounded: you are now "
+            f"recording a voicemail. Nobody will reply. {what} Then call end_call.",
+            on_send=self._voicemail_requested,
+        )
+
+    def _voicemail_requested(self) -> None:
+        self._voicemail = "requested"
 
     async def _watch_media(self) -> None:
         """Zombie watchdog: a stream that stops sending audio is a call that is gone."""

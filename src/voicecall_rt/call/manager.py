@@ -368,6 +368,8 @@ class CallManager:
         active.record.amd_duration_ms = duration
         self.store.update_call(active.record.id, answered_by=answered_by, amd_duration_ms=duration)
         active.journal.event("amd", answered_by=answered_by, duration_ms=duration)
+        if not active.bridge.ended:
+            active.bridge.on_amd(answered_by)
 
     # ---- ending -----------------------------------------------------------------------
 
@@ -408,9 +410,15 @@ class CallManager:
             ended_at=record.ended_at,
             usage=bridge.usage or None,
         )
+        if record.direction == "inbound":
+            # No status callback is asked for on an inbound call (the number's Voice URL is
+            # all the user configures): the end of its stream is the end of the call.
+            self._settle(active, None, record.end_reason or "ended")
 
     def _settle(self, active: ActiveCall, status: CallStatus | None, reason: str) -> None:
         """Final word on a call: terminal status, reason, free the slot, wake the waiters."""
+        if active.settled.is_set():
+            return  # already settled (an inbound call settles when its bridge ends)
         record = active.record
         if status is None:
             status = CallStatus.COMPLETED if record.answered_at else CallStatus.CANCELED

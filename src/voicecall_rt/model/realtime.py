@@ -104,6 +104,19 @@ def function_output(call_id: str, output: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def system_text(text: str) -> dict[str, Any]:
+    """A system note in the conversation: steers the model without replacing its instructions
+    (a response-level `instructions` would, dropping the safety rules for that turn)."""
+    return {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": "system",
+            "content": [{"type": "input_text", "text": text}],
+        },
+    }
+
+
 def user_text(text: str) -> dict[str, Any]:
     return {
         "type": "conversation.item.create",
