@@ -46,6 +46,21 @@ def _line(console: Console, entry: dict[str, Any]) -> None:
         console.print(f"{t}  [dim]answering-machine detection: {data['answered_by']}[/dim]")
     elif kind == "outcome":
         console.print(f"{t}  [magenta]  tool[/magenta]  report_outcome: {data['summary']}")
+    elif kind == "dtmf":
+        console.print(
+            f"{t}  [magenta]  tool[/magenta]  send_dtmf {data['digits']}: "
+            f"{data['audio_ms']} ms of keypad tones on the line",
+            highlight=False,
+        )
+    elif kind == "barge_in":
+        cuts = ", ".join(f"{c['audio_end_ms']} ms" for c in data["items"])
+        console.print(
+            f"{t}  [yellow] barge[/yellow]  callee talked over the model: its audio stopped "
+            f"after {cuts} (carrier queue cleared, item truncated)",
+            highlight=False,
+        )
+    elif kind == "voicemail":
+        console.print(f"{t}  [yellow]    vm[/yellow]  answering machine: leaving a message")
     elif kind == "tool":
         console.print(f"{t}  [magenta]  tool[/magenta]  {data['name']} ({data.get('reason', '')})")
     elif kind == "turn.latency":

@@ -16,5 +16,10 @@ async def test_outbound_call_completes_with_outcome(make_world: MakeWorld) -> No
     assert record["end_reason"] == "model-ended"
     assert record["outcome"]["success"] is True
     assert record["outcome"]["details"]["confirmation"] == "4472"
-    roles = [line["role"] for line in data["transcript"]]
-    assert roles.count("caller") == 3 and roles.count("assistant") == 4
+    lines = data["transcript"]
+    roles = [line["role"] for line in lines]
+    assert roles.count("caller") == 5 and roles.count("assistant") == 5
+    assert [line["text"] for line in lines if line["role"] == "system"] == ["pressed 1"]
+    interrupted = [line for line in lines if line["interrupted"]]
+    assert len(interrupted) == 1 and interrupted[0]["text"].startswith("Hi Maria!")
+    assert [e["kind"] for e in data["events"]].count("barge_in") == 1

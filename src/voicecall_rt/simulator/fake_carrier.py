@@ -905,7 +905,6 @@ class _MediaStream:
 
     async def _run_script(self) -> None:
         call = self.call
-        model_baseline = 0
         digits_used = 0
         for step in call.plan.callee:
             if isinstance(step, Speak):
@@ -913,7 +912,9 @@ class _MediaStream:
             elif isinstance(step, Pause):
                 await self._pause(step)
             elif isinstance(step, WaitForModel):
-                model_baseline = await self._wait_model(step, model_baseline)
+                # Only audio that plays from now on counts: what played before (say, a reply
+                # the far party just talked over) must not satisfy this wait.
+                await self._wait_model(step, call.played_bytes)
             elif isinstance(step, WaitForDigits):
                 digits_used = await self._wait_digits(step, digits_used)
             elif isinstance(step, HangUp):

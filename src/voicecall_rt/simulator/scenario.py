@@ -24,7 +24,8 @@ class Speak:
 
 @dataclass(frozen=True)
 class WaitForModel:
-    """Wait until the model has spoken and its audio has then been silent for `quiet_ms`."""
+    """Wait until the model speaks (audio played after this step begins), then is silent
+    for `quiet_ms`."""
 
     quiet_ms: int = 600
     timeout_s: float = 20.0

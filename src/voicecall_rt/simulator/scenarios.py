@@ -6,9 +6,11 @@ from voicecall_rt.simulator.scenario import (
     CallPlan,
     CallTool,
     ModelScript,
+    Pause,
     Say,
     Scenario,
     Speak,
+    WaitForDigits,
     WaitForModel,
     callee_lines,
 )
@@ -21,42 +23,53 @@ def _ms(value: int, scale: float) -> int:
 
 
 def pizza_booking(scale: float = 1.0) -> Scenario:
-    """Book a table at a pizzeria; the model confirms, reports the outcome and hangs up.
+    """Book a table at a pizzeria: a phone menu first (the model presses 1), then Maria,
+    who cuts the model off mid-sentence once; the model confirms, reports the outcome and
+    hangs up.
 
     `scale` shortens every utterance (tests use ~0.3) without changing the conversation.
     """
-    callee = (
-        Speak("Tony's Pizza, this is Maria speaking. How can I help you?", _ms(1800, scale)),
-        WaitForModel(quiet_ms=_ms(700, scale)),
-        Speak(
-            "Let me check. Yes, we have a table at seven. What name should I put it under?",
-            _ms(2200, scale),
-        ),
-        WaitForModel(quiet_ms=_ms(700, scale)),
-        Speak("Perfect, you're all set. Your confirmation number is 4 4 7 2.", _ms(2000, scale)),
-        WaitForModel(quiet_ms=_ms(700, scale)),
+    ms = lambda value: _ms(value, scale)  # noqa: E731 - a local shorthand
+    interrupted_reply = (
+        "Hi Maria! I'm an AI assistant calling on behalf of Alex Chen. We'd love to book a "
+        "table this Friday evening, ideally somewhere a little quiet, because it's a small "
+        "birthday dinner and we were hoping to"
     )
-    plan = CallPlan(answer="answer", ring_ms=_ms(800, scale), answered_by="human", callee=callee)
+    callee = (
+        Speak(
+            "Thanks for calling Tony's Pizza. For reservations, press 1. For takeout, press 2.",
+            ms(2600),
+        ),
+        WaitForDigits(1),
+        Pause(ms(600)),
+        Speak("Reservations, this is Maria. How can I help you?", ms(1600)),
+        # Maria talks over the model about two seconds into its reply.
+        Pause(ms(500) + 60 + ms(2000)),
+        Speak("Sorry, go ahead: for how many people, and what time?", ms(1600)),
+        WaitForModel(quiet_ms=ms(700)),
+        Speak("Yes, we have a table at seven. What name should I put it under?", ms(2000)),
+        WaitForModel(quiet_ms=ms(700)),
+        Speak("Perfect, you're all set. Your confirmation number is 4 4 7 2.", ms(2000)),
+        WaitForModel(quiet_ms=ms(700)),
+    )
+    plan = CallPlan(answer="answer", ring_ms=ms(800), answered_by="human", callee=callee)
     outcome = {
         "success": True,
         "summary": "Booked a table for 4 at Tony's Pizza on Friday at 7 pm under Alex Chen.",
         "details": {"confirmation": "4472", "party_size": 4, "when": "Friday 19:00"},
     }
-    turns = (
+    turns: tuple[tuple[Say | CallTool, ...], ...] = (
+        (CallTool("send_dtmf", {"digits": "1"}),),  # the menu: press 1 for reservations
+        (),  # keys pressed; the model waits for a person
+        (Say(interrupted_reply, ms(6000)),),
+        (Say("Four people, at 7 pm this Friday.", ms(1800)),),
+        (Say("Under Alex Chen, please.", ms(1200)),),
         (
-            Say(
-                "Hi Maria! I'm an AI assistant calling for Alex Chen. I'd like to book a table "
-                "for four this Friday at 7 pm, please.",
-                _ms(3000, scale),
-            ),
-        ),
-        (Say("Under Alex Chen, please.", _ms(1200, scale)),),
-        (
-            Say("Wonderful: confirmation 4 4 7 2. Thank you so much, Maria!", _ms(2400, scale)),
+            Say("Wonderful: confirmation 4 4 7 2. Thank you so much, Maria!", ms(2400)),
             CallTool("report_outcome", outcome),
         ),
         (
-            Say("Have a lovely evening. Goodbye!", _ms(1400, scale)),
+            Say("Have a lovely evening. Goodbye!", ms(1400)),
             CallTool("end_call", {"reason": "booking confirmed"}),
         ),
     )
