@@ -273,6 +273,7 @@ def show_call(data: dict[str, Any]) -> None:
         f"status: {record['status']}  reason: {record.get('end_reason') or '-'}  "
         f"duration: {f'{duration:.1f}s' if duration is not None else '-'}  "
         f"answered by: {record.get('answered_by') or '-'}"
+        + (f" (AMD {record['amd_duration_ms']} ms)" if record.get("amd_duration_ms") else "")
     )
     outcome = record.get("outcome")
     if outcome:
@@ -404,6 +405,7 @@ def status(config: ConfigOption = None, json_output: JsonOption = False) -> None
 
 @app.command()
 def demo(
+    config: ConfigOption = None,
     data_dir: Annotated[
         Path | None,
         typer.Option(
@@ -411,10 +413,16 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Run a whole simulated call offline: fake carrier, fake model, the real server."""
+    """Run a whole simulated call offline: fake carrier, fake model, the real server.
+
+    With --config, your voice, VAD and call settings are used; credentials and URLs never
+    are (the demo talks only to its simulators).
+    """
     from voicecall_rt.demo import run_demo
 
-    code = asyncio.run(run_demo(out, data_dir))
+    settings = settings_from(config) if config is not None else None
+
+    code = asyncio.run(run_demo(out, data_dir, settings=settings))
     raise typer.Exit(code)
 
 

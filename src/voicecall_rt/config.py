@@ -305,6 +305,7 @@ silenceNudgeSeconds = 5     # outbound: say "Hello?" once if the line stays quie
 silenceHangupSeconds = 30   # ...and hang up (no-response) if it stays quiet this long
 dtmfToneMs = 100            # keypad tone length
 dtmfGapMs = 80              # silence between keypad tones
+mediaTimeoutSeconds = 30    # a stream that sends no audio this long is treated as gone
 
 [calls.voicemail]
 policy = "leave-message"    # or "hangup"

@@ -18,6 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from voicecall_rt.call.journal import ALL_CALLS
+from voicecall_rt.config import Settings
 from voicecall_rt.simulator.scenarios import pizza_booking
 from voicecall_rt.simulator.world import SimWorld
 
@@ -114,7 +115,26 @@ def _summary(console: Console, data: dict[str, Any]) -> bool:
     return ok
 
 
-async def run_demo(console: Console, data_dir: Path | None = None, scale: float = 1.0) -> int:
+def _demo_overrides(settings: Settings | None) -> dict[str, Any]:
+    """The user's conversational settings, never their credentials or URLs."""
+    if settings is None:
+        return {}
+    return {
+        "openai.voice": settings.openai.voice,
+        "vad.type": settings.vad.type,
+        "vad.eagerness": settings.vad.eagerness,
+        "calls.dtmfToneMs": settings.calls.dtmf_tone_ms,
+        "calls.dtmfGapMs": settings.calls.dtmf_gap_ms,
+        "debug": settings.debug,
+    }
+
+
+async def run_demo(
+    console: Console,
+    data_dir: Path | None = None,
+    scale: float = 1.0,
+    settings: Settings | None = None,
+) -> int:
     """Run the demo call; 0 when it completed with a successful outcome."""
     scenario = pizza_booking(scale)
     with contextlib.ExitStack() as stack:
@@ -128,7 +148,9 @@ async def run_demo(console: Console, data_dir: Path | None = None, scale: float 
             "OpenAI Realtime model talk to the real server over loopback sockets, in real "
             "time. No credentials, no network.[/dim]\n"
         )
-        async with SimWorld(scenario.carrier, scenario.model, data_dir) as world:
+        async with SimWorld(
+            scenario.carrier, scenario.model, data_dir, settings=_demo_overrides(settings)
+        ) as world:
             done = asyncio.Event()
             follower = asyncio.create_task(_follow(world, console, done))
             console.print(f"[dim]task:[/dim] {scenario.task}")

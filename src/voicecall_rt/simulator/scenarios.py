@@ -29,7 +29,10 @@ def pizza_booking(scale: float = 1.0) -> Scenario:
 
     `scale` shortens every utterance (tests use ~0.3) without changing the conversation.
     """
-    ms = lambda value: _ms(value, scale)  # noqa: E731 - a local shorthand
+
+    def ms(value: int) -> int:
+        return _ms(value, scale)
+
     interrupted_reply = (
         "Hi Maria! I'm an AI assistant calling on behalf of Alex Chen. We'd love to book a "
         "table this Friday evening, ideally somewhere a little quiet, because it's a small "
