@@ -77,6 +77,8 @@ class ActiveCall:
     token: str | None = None
     token_expires: float = 0.0
     bridge_ended_at: float | None = None
+    # The reaper is ending it: its verdict stands, not the carrier's answer to our hang-up.
+    reaping: bool = False
     settled: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -333,8 +335,8 @@ class CallManager:
             log.warning("ignoring unknown call status %r", raw[:32])
             return
         active = self._find(call_id, sid)
-        if active is None:
-            return  # already settled, or not ours
+        if active is None or active.reaping:
+            return  # already settled, not ours, or being settled by the reaper
         record = active.record
         if record.status.terminal or (
             not status.terminal and _RANK.get(status, 0) <= _RANK.get(record.status, 0)
@@ -431,7 +433,8 @@ class CallManager:
         self._active.pop(record.id, None)
         if record.carrier_sid:
             self._by_sid.pop(record.carrier_sid, None)
-        active.journal.event("settled", status=status.value, reason=record.end_reason)
+        # `reason` says why it is settled now (the call's own end reason is on the record).
+        active.journal.event("settled", status=status.value, reason=reason)
         self._publish_status(record)
         active.settled.set()
         log.info("call %s settled: %s (%s)", record.id, status.value, record.end_reason)
@@ -470,6 +473,7 @@ class CallManager:
                 and not active.bridge.streaming
                 and now_ms() - active.record.created_at >= never_connected_ms
             ):
+                active.reaping = True
                 await active.bridge.end("never-connected", hang_up=True)
                 self._settle(active, CallStatus.FAILED, "never-connected")
 

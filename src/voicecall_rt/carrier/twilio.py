@@ -44,9 +44,13 @@ class OutboundRequest:
     amd_url: str | None  # None: no answering-machine detection
 
 
-def _carrier_error(exc: TwilioRestException | aiohttp.ClientError | TimeoutError) -> CarrierError:
+def _carrier_error(
+    exc: TwilioRestException | aiohttp.ClientError | TimeoutError, account_sid: str
+) -> CarrierError:
     if isinstance(exc, TwilioRestException):
         detail = str(exc.msg).splitlines()[0] if exc.msg else "request refused"
+        # Twilio's messages can quote the request path, which holds the full Account SID.
+        detail = detail.replace(account_sid, mask_sid(account_sid))
         return CarrierError(
             f"Twilio refused the request ({exc.status}, code {exc.code}): {detail}",
             status=exc.status,
@@ -92,7 +96,7 @@ class TwilioCarrier:
                 **extra,
             )
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
-            raise _carrier_error(exc) from None
+            raise _carrier_error(exc, self.account_sid) from None
         return str(call.sid)
 
     async def hang_up(self, call_sid: str, *, before_answer: bool = False) -> None:
@@ -102,13 +106,13 @@ class TwilioCarrier:
                 status="canceled" if before_answer else "completed"
             )
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
-            raise _carrier_error(exc) from None
+            raise _carrier_error(exc, self.account_sid) from None
 
     async def fetch_account_status(self) -> str:
         try:
             account = await self._client.api.v2010.accounts(self.account_sid).fetch_async()
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
-            raise _carrier_error(exc) from None
+            raise _carrier_error(exc, self.account_sid) from None
         return str(account.status)
 
     async def owns_number(self, number: str) -> bool:
@@ -117,7 +121,7 @@ class TwilioCarrier:
                 phone_number=number, limit=1
             )
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
-            raise _carrier_error(exc) from None
+            raise _carrier_error(exc, self.account_sid) from None
         return any(str(n.phone_number) == number for n in numbers)
 
 

@@ -1,0 +1,308 @@
+"""`voicecall-rt status` against a live simulated world: every check passes when all is in
+place, and each way it can be wrong fails its own check with a reason, leaving the others be."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from tests.integration.conftest import MakeWorld
+from voicecall_rt import status
+from voicecall_rt.carrier.twilio import mask_sid
+from voicecall_rt.config import Settings
+from voicecall_rt.simulator import world as sim
+from voicecall_rt.simulator.scenario import CallPlan, ModelScript
+from voicecall_rt.simulator.world import SimWorld
+from voicecall_rt.status import CheckResult, HealthFetcher, print_report, run_checks
+
+ALL_CHECKS = ["config", "twilio", "fromNumber", "openai", "publicUrl", "tunnel", "server"]
+
+
+async def _world(make_world: MakeWorld) -> SimWorld:
+    return await make_world(CallPlan(), ModelScript())
+
+
+def _settings(world: SimWorld, **changes: Any) -> Settings:
+    """The running server's settings (with the port it really listens on), re-validated with
+    `changes` applied (dotted camelCase keys; None removes a key)."""
+    data = world.server.settings.model_dump(by_alias=True, exclude_none=True)
+    data["server"]["port"] = world.server.port
+    for dotted, value in changes.items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        if value is None:
+            node.pop(leaf, None)
+        else:
+            node[leaf] = value
+    return Settings.model_validate(data)
+
+
+def _fetch_via_tunnel(world: SimWorld) -> HealthFetcher:
+    """A tunnel: the public URL is delivered to the loopback server, anything else as is."""
+
+    async def fetch(url: str) -> tuple[int, str | None, str]:
+        if url.startswith(sim.PUBLIC_URL + "/"):
+            url = world.server.local_url + url[len(sim.PUBLIC_URL) :]
+        return await status.fetch_health(url)
+
+    return fetch
+
+
+def _by_name(results: list[CheckResult]) -> dict[str, CheckResult]:
+    names = [r.name for r in results]
+    assert len(names) == len(set(names)), names
+    return {r.name: r for r in results}
+
+
+def _render(results: list[CheckResult], *, json_output: bool) -> str:
+    buffer = io.StringIO()
+    print_report(results, Console(file=buffer, width=200), json_output=json_output)
+    return buffer.getvalue()
+
+
+def _assert_no_secrets(text: str) -> None:
+    assert sim.ACCOUNT_SID not in text
+    assert sim.AUTH_TOKEN not in text
+    assert sim.API_KEY not in text
+
+
+async def _checks(
+    world: SimWorld,
+    settings: Settings,
+    *,
+    resolver: Any = sim.tunnel_resolver,
+    fetch: HealthFetcher | None = None,
+) -> dict[str, CheckResult]:
+    results = await run_checks(
+        settings, None, resolver=resolver, fetch=fetch or _fetch_via_tunnel(world)
+    )
+    for json_output in (False, True):
+        _assert_no_secrets(_render(results, json_output=json_output))
+    for result in results:
+        _assert_no_secrets(result.detail)
+    return _by_name(results)
+
+
+def _assert_only_failed(checks: dict[str, CheckResult], *failed: str) -> None:
+    assert sorted(n for n, c in checks.items() if not c.ok) == sorted(failed), checks
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_all_checks_pass_against_a_live_world(make_world: MakeWorld) -> None:
+    world = await _world(make_world)
+    checks = await _checks(world, _settings(world))
+    assert list(checks) == ALL_CHECKS
+    _assert_only_failed(checks)
+    assert checks["config"].detail == "valid"
+    masked = mask_sid(sim.ACCOUNT_SID)
+    assert masked == sim.ACCOUNT_SID[:4] + "…" + sim.ACCOUNT_SID[-4:]
+    assert masked in checks["twilio"].detail
+    assert "active" in checks["twilio"].detail
+    assert sim.FROM_NUMBER in checks["fromNumber"].detail
+    assert "belongs to the account" in checks["fromNumber"].detail
+    assert "gpt-realtime" in checks["openai"].detail
+    assert sim.TUNNEL_ADDRESS in checks["publicUrl"].detail
+    assert f"{sim.PUBLIC_URL}/voice/answer" in checks["tunnel"].detail
+    assert str(world.server.port) in checks["server"].detail
+
+    report = json.loads(_render(list(checks.values()), json_output=True))
+    assert report["ok"] is True
+    assert [c["name"] for c in report["checks"]] == ALL_CHECKS
+    text = _render(list(checks.values()), json_output=False)
+    assert masked in text
+
+
+async def test_wrong_twilio_token_fails_the_twilio_check(make_world: MakeWorld) -> None:
+    world = await _world(make_world)
+    wrong = "not-the-token-" + "9" * 16
+    checks = await _checks(world, _settings(world, **{"twilio.authToken": wrong}))
+    _assert_only_failed(checks, "twilio")
+    detail = checks["twilio"].detail
+    assert mask_sid(sim.ACCOUNT_SID) in detail
+    assert "401" in detail or "refused" in detail
+    assert wrong not in detail
+    # Without a working account there is no number to check.
+    assert "fromNumber" not in checks
+    report = json.loads(_render(list(checks.values()), json_output=True))
+    assert report["ok"] is False
+
+
+async def test_from_number_not_owned_fails_its_check(make_world: MakeWorld) -> None:
+    world = await _world(make_world)
+    checks = await _checks(world, _settings(world, fromNumber="+14155550199"))
+    _assert_only_failed(checks, "fromNumber")
+    assert "+14155550199" in checks["fromNumber"].detail
+    assert "not a number of this account" in checks["fromNumber"].detail
+
+
+async def test_wrong_openai_key_fails_the_openai_check(make_world: MakeWorld) -> None:
+    world = await _world(make_world)
+    wrong = "sk-wrong-key-0123456789"
+    checks = await _checks(world, _settings(world, **{"openai.apiKey": wrong}))
+    _assert_only_failed(checks, "openai")
+    assert "refused" in checks["openai"].detail
+    assert wrong not in checks["openai"].detail
+
+
+async def test_unknown_model_fails_the_openai_check(make_world: MakeWorld) -> None:
+    world = await _world(make_world)
+    checks = await _checks(world, _settings(world, **{"openai.model": "gpt-realtime-nope"}))
+    _assert_only_failed(checks, "openai")
+    assert "gpt-realtime-nope" in checks["openai"].detail
+    assert "not available" in checks["openai"].detail
+
+
+async def test_public_url_resolving_to_a_private_address_fails(make_world: MakeWorld) -> None:
+    world = await _world(make_world)
+    fetched: list[str] = []
+    tunnel = _fetch_via_tunnel(world)
+
+    async def fetch(url: str) -> tuple[int, str | None, str]:
+        fetched.append(url)
+        return await tunnel(url)
+
+    async def private_resolver(host: str) -> list[str]:
+        return ["10.0.0.5"]
+
+    checks = await _checks(world, _settings(world), resolver=private_resolver, fetch=fetch)
+    # The tunnel is not even tried: nothing is fetched from a name that resolves inward.
+    assert "tunnel" not in checks
+    _assert_only_failed(checks, "publicUrl")
+    assert "10.0.0.5" in checks["publicUrl"].detail
+    assert not any(url.startswith(sim.PUBLIC_URL) for url in fetched)
+    assert checks["server"].ok
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (404, None, "404: Not Found"),
+        (200, None, "<html><body>It works!</body></html>"),
+        (200, "ok", "<html>a lookalike without TwiML</html>"),
+    ],
+    ids=["not-found", "another-site", "lookalike-header"],
+)
+async def test_tunnel_answering_something_else_fails_the_tunnel_check(
+    make_world: MakeWorld, answer: tuple[int, str | None, str]
+) -> None:
+    world = await _world(make_world)
+    tunnel = _fetch_via_tunnel(world)
+
+    async def fetch(url: str) -> tuple[int, str | None, str]:
+        if url.startswith(sim.PUBLIC_URL):
+            return answer
+        return await tunnel(url)
+
+    checks = await _checks(world, _settings(world), fetch=fetch)
+    _assert_only_failed(checks, "tunnel")
+    assert f"HTTP {answer[0]}" in checks["tunnel"].detail
+    assert "not with our health answer" in checks["tunnel"].detail
+
+
+async def test_unreachable_tunnel_fails_the_tunnel_check(make_world: MakeWorld) -> None:
+    world = await _world(make_world)
+    port = _free_port()
+
+    async def fetch(url: str) -> tuple[int, str | None, str]:
+        if url.startswith(sim.PUBLIC_URL + "/"):
+            # The tunnel forwards to a port where nothing listens.
+            url = f"http://127.0.0.1:{port}" + url[len(sim.PUBLIC_URL) :]
+        return await status.fetch_health(url)
+
+    checks = await _checks(world, _settings(world), fetch=fetch)
+    _assert_only_failed(checks, "tunnel")
+    assert "unreachable" in checks["tunnel"].detail
+
+
+async def test_no_server_listening_fails_the_server_check(make_world: MakeWorld) -> None:
+    world = await _world(make_world)
+    port = _free_port()
+    settings = _settings(world, **{"server.port": port})
+    checks = await _checks(world, settings)
+    _assert_only_failed(checks, "server")
+    assert "nothing is listening" in checks["server"].detail
+    assert str(port) in checks["server"].detail
+
+
+async def test_missing_keys_are_listed_by_the_config_check(make_world: MakeWorld) -> None:
+    world = await _world(make_world)
+    settings = _settings(world, fromNumber=None, **{"openai.apiKey": None})
+    checks = await _checks(world, settings)
+    assert not checks["config"].ok
+    assert checks["config"].detail == "missing: fromNumber, openai.apiKey"
+    assert not checks["fromNumber"].ok and "not set" in checks["fromNumber"].detail
+    assert not checks["openai"].ok and "not set" in checks["openai"].detail
+    # What does not depend on the missing keys still passes.
+    for name in ("twilio", "publicUrl", "tunnel", "server"):
+        assert checks[name].ok, checks[name]
+
+
+async def test_no_settings_gives_a_single_failed_config_check() -> None:
+    error = "invalid configuration:\n  publicUrl: must be an https origin"
+    results = await run_checks(None, error)
+    assert results == [CheckResult("config", False, error)]
+    report = json.loads(_render(results, json_output=True))
+    assert report == {"ok": False, "checks": [{"name": "config", "ok": False, "detail": error}]}
+
+
+async def test_status_cli_with_an_invalid_config_exits_nonzero(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "twilio": {"accountSid": sim.ACCOUNT_SID, "authToken": sim.AUTH_TOKEN},
+                "fromNumber": sim.FROM_NUMBER,
+                "openai": {"apiKey": sim.API_KEY},
+                "publicUrl": "https://localhost",
+                "dataDir": str(tmp_path / "data"),
+            }
+        ),
+        encoding="utf-8",
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "OPENAI_API_KEY")
+        and not k.startswith("VOICECALL_RT")
+    }
+    env["HOME"] = str(tmp_path)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from voicecall_rt.cli import main; main()",
+        "status",
+        "--json",
+        "--config",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    async with asyncio.timeout(60):
+        stdout, stderr = await process.communicate()
+    out, err = stdout.decode(), stderr.decode()
+    assert process.returncode not in (0, None), (out, err)
+    assert "Traceback" not in out + err
+    _assert_no_secrets(out + err)
+    report = json.loads(out)
+    assert report["ok"] is False
+    assert len(report["checks"]) == 1
+    check = report["checks"][0]
+    assert check["name"] == "config" and check["ok"] is False
+    assert "publicUrl" in check["detail"]
