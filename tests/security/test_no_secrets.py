@@ -1,0 +1,126 @@
+"""Secrets stay secret: not in logs (even at DEBUG, even with `debug` on), not in the status
+report, not in API answers; and without `debug`, what was said on a call is not logged."""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from urllib.parse import urlsplit
+
+import orjson
+import pytest
+from rich.console import Console
+
+from tests.integration.conftest import MakeWorld
+from voicecall_rt.simulator.scenario import CallTool, Say, Speak
+from voicecall_rt.simulator.scenarios import pizza_booking
+from voicecall_rt.simulator.world import (
+    ACCOUNT_SID,
+    API_KEY,
+    AUTH_TOKEN,
+    SimWorld,
+    tunnel_resolver,
+)
+from voicecall_rt.status import fetch_health, print_report, run_checks
+
+
+def _log_text(records: list[logging.LogRecord], min_level: int = logging.DEBUG) -> str:
+    """Every record as it would be written: message with its arguments, tracebacks."""
+    parts = []
+    for record in records:
+        if record.levelno < min_level:
+            continue
+        parts.append(record.getMessage())
+        if record.exc_info:
+            parts.append(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            parts.append(record.stack_info)
+    return "\n".join(parts)
+
+
+async def _status_report(world: SimWorld) -> str:
+    """`voicecall-rt status` and `status --json` against the running world."""
+
+    async def through_tunnel(url: str) -> tuple[int, str | None, str]:
+        # The public URL (and the configured port 0) both lead to the loopback server.
+        return await fetch_health(world.server.local_url + urlsplit(url).path)
+
+    results = await run_checks(
+        world.server.settings, resolver=tunnel_resolver, fetch=through_tunnel
+    )
+    failed = [r for r in results if not r.ok]
+    assert failed == [], failed  # every check ran its whole path
+    output = io.StringIO()
+    console = Console(file=output, width=200, force_terminal=False)
+    print_report(results, console, json_output=False)
+    print_report(results, console, json_output=True)
+    return output.getvalue()
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
+async def test_no_secret_in_logs_status_or_api(
+    make_world: MakeWorld, caplog: pytest.LogCaptureFixture, debug: bool
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    scenario = pizza_booking(scale=0.3)
+    world = await make_world(scenario.carrier, scenario.model, debug=debug)
+    api_token = world.server.api_token
+    basic = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+    secrets = {
+        "Twilio auth token": AUTH_TOKEN,
+        "Twilio Basic credentials": basic,
+        "OpenAI key": API_KEY,
+        "API token": api_token,
+    }
+
+    call_id = await world.place(scenario.to_number, scenario.task)
+    data = await world.wait_call(call_id)
+    assert data["call"]["status"] == "completed"
+    assert data["call"]["outcome"]["success"] is True
+
+    # What the API answers, including its refusals.
+    api_answers = [orjson.dumps(data).decode()]
+    for method, path in [("GET", "/api/calls"), ("GET", f"/api/calls/{call_id}")]:
+        status, body = await world.api(method, path)
+        assert status == 200
+        api_answers.append(orjson.dumps(body).decode())
+    status, body = await world.api("GET", "/api/calls", token="wrong")
+    assert status == 401
+    api_answers.append(orjson.dumps(body).decode())
+    status, body = await world.api("POST", "/api/calls", {"to": "+1", "task": AUTH_TOKEN[:4]})
+    assert status == 400
+    api_answers.append(orjson.dumps(body).decode())
+    api_text = "\n".join(api_answers)
+
+    report = await _status_report(world)
+    reprs = f"{world.server.settings!r}\n{world.server.settings}"
+    logs = _log_text(caplog.records)
+    assert "settled" in logs  # the capture did see the call's own log lines
+
+    for name, secret in secrets.items():
+        assert secret not in logs, f"{name} in the logs"
+        assert secret not in report, f"{name} in the status report"
+        assert secret not in api_text, f"{name} in an API answer"
+        assert secret not in reprs, f"{name} in the settings' repr"
+    assert ACCOUNT_SID not in report
+    assert f"{ACCOUNT_SID[:4]}…{ACCOUNT_SID[-4:]}" in report
+
+    if not debug:
+        # What was said stays out of the logs (it is in the store, for the user only).
+        said = [step.text for step in scenario.carrier.callee if isinstance(step, Speak)]
+        actions = [action for turn in scenario.model.turns for action in turn]
+        said += [a.text for a in actions if isinstance(a, Say)]
+        said += [
+            str(a.arguments["summary"])
+            for a in actions
+            if isinstance(a, CallTool) and "summary" in a.arguments
+        ]
+        said.append(scenario.task)
+        # The simulators stand in for Twilio and OpenAI; only our server's lines count here.
+        ours = [r for r in caplog.records if not r.name.startswith("voicecall_rt.simulator")]
+        info_and_up = _log_text(ours, logging.INFO)
+        for text in said:
+            assert text not in info_and_up, f"call content logged: {text!r}"
+            # Nor any distinctive part of it (a line cut short is still a leak).
+            assert text[:24] not in info_and_up, f"call content logged: {text[:24]!r}"

@@ -1,0 +1,321 @@
+"""Every way in over HTTP: signed webhooks only, size and route limits, the local API's token."""
+
+from __future__ import annotations
+
+import asyncio
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.integration.conftest import MakeWorld
+from tests.twilio_wire import (
+    answer_inbound,
+    call_id_for,
+    inbound_params,
+    new_call_sid,
+    post,
+    post_signed,
+    sign,
+)
+from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Say, WaitForModel
+from voicecall_rt.simulator.world import ACCOUNT_SID, FROM_NUMBER, PUBLIC_URL, SimWorld
+
+OPEN = {"inbound.enabled": True, "inbound.policy": "open"}
+LISTEN_PLAN = CallPlan(callee=(WaitForModel(quiet_ms=200),))
+GREET_ONLY = ModelScript(turns=((Say("Hello, you're through to the assistant.", 300),),))
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def _status_params(call_sid: str, status: str) -> dict[str, str]:
+    return {
+        "AccountSid": ACCOUNT_SID,
+        "ApiVersion": "2010-04-01",
+        "CallSid": call_sid,
+        "CallStatus": status,
+        "Direction": "inbound",
+        "From": "+14155550177",
+        "To": FROM_NUMBER,
+        "CallbackSource": "call-progress-events",
+        "SequenceNumber": "3",
+    }
+
+
+def _amd_params(call_sid: str) -> dict[str, str]:
+    return {
+        "AccountSid": ACCOUNT_SID,
+        "AnsweredBy": "machine_end_beep",
+        "CallSid": call_sid,
+        "MachineDetectionDuration": "1800",
+    }
+
+
+def _bad_signature(variant: str, world: SimWorld, path: str, params: dict[str, str]) -> Any:
+    """(signature header or None, params actually sent) for one kind of forgery."""
+    if variant == "missing":
+        return None, params
+    if variant == "empty":
+        return "", params
+    if variant == "wrong-token":
+        return sign(PUBLIC_URL + path, params, token="not-the-auth-token"), params
+    if variant == "local-url":  # signed over where it was delivered, not the public URL
+        return sign(world.server.local_url + path, params), params
+    if variant == "http-scheme":
+        return sign(PUBLIC_URL.replace("https://", "http://") + path, params), params
+    if variant == "other-path":  # a valid signature lifted from another endpoint
+        other = "/voice/status" if path.startswith("/voice/answer") else "/voice/answer"
+        return sign(PUBLIC_URL + other, params), params
+    if variant == "other-query":  # signed with another query string than the one requested
+        bare, _, query = path.partition("?")
+        signed = bare if query else bare + "?call=call_0123456789abcdef"
+        return sign(PUBLIC_URL + signed, params), params
+    if variant == "tampered":  # signed, then one parameter changed in flight
+        forged = dict(params)
+        forged["CallSid"] = "CA" + "0" * 32
+        return sign(PUBLIC_URL + path, params), forged
+    raise AssertionError(variant)
+
+
+VARIANTS = [
+    "missing",
+    "empty",
+    "wrong-token",
+    "local-url",
+    "http-scheme",
+    "other-path",
+    "other-query",
+    "tampered",
+]
+
+
+async def _one_call(world: SimWorld) -> dict[str, Any]:
+    status, data = await world.api("GET", "/api/calls")
+    assert status == 200
+    [call] = data["calls"]
+    call.pop("duration_s")  # computed from the clock while the call is live
+    return dict(call)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+async def test_unsigned_webhooks_are_refused_and_change_nothing(
+    make_world: MakeWorld, http: aiohttp.ClientSession, variant: str
+) -> None:
+    world = await make_world(LISTEN_PLAN, GREET_ONLY, **OPEN)
+    live_sid = new_call_sid()
+    await answer_inbound(http, world, live_sid)  # a live call to try to disturb
+    call_id = await call_id_for(world, live_sid)
+    before = await _one_call(world)
+    assert before["status"] == "in-progress" and before["answered_by"] is None
+
+    attempts = [
+        ("/voice/answer", inbound_params(new_call_sid(), "+14155550123")),  # a new inbound call
+        (
+            f"/voice/answer?call={call_id}",
+            {**inbound_params(live_sid), "Direction": "outbound-api"},
+        ),
+        (f"/voice/status?call={call_id}", _status_params(live_sid, "completed")),
+        (f"/voice/amd?call={call_id}", _amd_params(live_sid)),
+    ]
+    for path, params in attempts:
+        signature, sent = _bad_signature(variant, world, path, params)
+        status, body = await post(http, world, path, sent, signature)
+        assert status == 403, (path, status, body)
+        assert "<Response" not in body  # no TwiML, no token
+
+    # Nothing happened: no new call, no status or AMD change, no new model session.
+    assert await _one_call(world) == before
+    assert world.server.manager.active_ids() == [call_id]
+    assert len(world.model.sessions) == 1
+    _, data = await world.api("GET", f"/api/calls/{call_id}")
+    kinds = [e["kind"] for e in data["events"]]
+    assert "status" not in kinds and "amd" not in kinds and "end" not in kinds
+
+    # Positive controls: the same requests, properly signed, do take effect.
+    status, _ = await post_signed(http, world, f"/voice/amd?call={call_id}", _amd_params(live_sid))
+    assert status == 204
+    assert (await _one_call(world))["answered_by"] == "machine_end_beep"
+    completed = _status_params(live_sid, "completed")
+    status, _ = await post_signed(http, world, f"/voice/status?call={call_id}", completed)
+    assert status == 204
+    data = await world.wait_call(call_id)
+    assert data["call"]["status"] == "completed"
+    assert world.server.manager.active_count == 0
+
+
+async def test_replayed_or_unknown_status_callbacks_are_harmless(
+    make_world: MakeWorld, http: aiohttp.ClientSession
+) -> None:
+    world = await make_world(LISTEN_PLAN, GREET_ONLY, **OPEN)
+    # A validly signed callback for a call we never had: accepted, ignored.
+    unknown_sid = new_call_sid()
+    for path in ("/voice/status", "/voice/status?call=call_0123456789abcdef"):
+        status, body = await post_signed(
+            http, world, path, _status_params(unknown_sid, "completed")
+        )
+        assert (status, body) == (204, "")
+    status, _ = await post_signed(http, world, "/voice/amd", _amd_params(unknown_sid))
+    assert status == 204
+    assert (await world.api("GET", "/api/calls"))[1]["calls"] == []
+    assert world.model.sessions == []
+
+    # A settled call: replays of its callbacks (final or earlier ones) change nothing.
+    live_sid = new_call_sid()
+    await answer_inbound(http, world, live_sid)
+    call_id = await call_id_for(world, live_sid)
+    path = f"/voice/status?call={call_id}"
+    assert (await post_signed(http, world, path, _status_params(live_sid, "completed")))[0] == 204
+    settled = (await world.wait_call(call_id))["call"]
+    assert settled["status"] == "completed"
+    for replay in ("completed", "ringing", "in-progress", "failed", "bogus"):
+        assert (await post_signed(http, world, path, _status_params(live_sid, replay)))[0] == 204
+    assert (await world.wait_call(call_id))["call"] == settled
+    assert world.server.manager.active_count == 0
+
+
+async def test_fake_twilio_with_a_bad_signature_gets_nothing(make_world: MakeWorld) -> None:
+    world = await make_world(LISTEN_PLAN, GREET_ONLY, **OPEN)
+    world.carrier.bad_signature = True
+    call = await world.carrier.place_inbound_call(
+        from_number="+14155550177", to_number=FROM_NUMBER, plan=LISTEN_PLAN
+    )
+    async with asyncio.timeout(10):
+        await call.ended.wait()
+    assert [(w.kind, w.status) for w in call.webhooks] == [("voice", 403)]
+    assert call.twiml == [] and call.stream_url is None
+    assert (await world.api("GET", "/api/calls"))[1]["calls"] == []
+    assert world.model.sessions == []
+    assert world.server.manager.active_count == 0
+
+
+async def test_outbound_call_with_forged_callbacks_never_progresses(make_world: MakeWorld) -> None:
+    """Every callback of an outbound call is badly signed: the record never moves."""
+    plan = CallPlan(ring_ms=100, callee=())
+    world = await make_world(plan, GREET_ONLY)
+    world.carrier.bad_signature = True
+    call_id = await world.place("+14155550123", "Ask whether they are open on Sunday.")
+    sim = await world.carrier.wait_call()
+    # The answer URL is refused, so the fake carrier gives up on the call by itself.
+    async with asyncio.timeout(10):
+        await sim.ended.wait()
+    assert {w.kind for w in sim.webhooks} >= {"status", "voice"}
+    assert {w.status for w in sim.webhooks} == {403}
+    assert sim.stream_url is None
+    status, data = await world.api("GET", f"/api/calls/{call_id}")
+    assert status == 200 and data["active"] is True
+    record = data["call"]
+    assert record["status"] == "queued"
+    assert record["answered_at"] is None and record["answered_by"] is None
+    assert [e["kind"] for e in data["events"] if e["kind"] in ("status", "amd", "answered")] == []
+
+
+async def test_body_size_routes_and_methods(
+    make_world: MakeWorld, http: aiohttp.ClientSession
+) -> None:
+    world = await make_world(LISTEN_PLAN, GREET_ONLY, **OPEN)
+    base = world.server.local_url
+    auth = {"Authorization": f"Bearer {world.server.api_token}"}
+    big = {"CallSid": new_call_sid(), "Padding": "x" * (65 * 1024)}
+    for path in ("/voice/answer", "/voice/status", "/voice/amd"):
+        async with http.post(
+            base + path, data=big, headers={"X-Twilio-Signature": sign(PUBLIC_URL + path, big)}
+        ) as response:
+            assert response.status == 413, path
+    async with http.post(
+        base + "/api/calls", data=b"{" + b" " * (65 * 1024) + b"}", headers=auth
+    ) as r:
+        assert r.status == 413
+    assert world.carrier.created == [] and world.model.sessions == []
+
+    for method, path in [
+        ("GET", "/"),
+        ("GET", "/voice"),
+        ("POST", "/voice/unknown"),
+        ("GET", "/voice/answer/extra"),
+        ("POST", "/voice/status/"),
+    ]:
+        async with http.request(method, base + path) as response:
+            assert response.status == 404, (method, path)
+    async with http.get(base + "/api/nope", headers=auth) as response:
+        assert response.status == 404
+
+    for method, path in [
+        ("GET", "/voice/status"),
+        ("GET", "/voice/amd"),
+        ("PUT", "/voice/answer"),
+        ("DELETE", "/voice/answer"),
+        ("POST", "/voice/realtime-stream"),
+    ]:
+        async with http.request(method, base + path) as response:
+            assert response.status == 405, (method, path)
+    async with http.put(base + "/api/calls", headers=auth) as response:
+        assert response.status == 405
+
+    async with http.get(base + "/voice/answer") as response:
+        assert response.status == 200
+        assert response.headers["X-Voicecall-Rt"] == "ok"
+        assert response.content_type == "text/xml"
+        root = ET.fromstring(await response.text())
+        assert root.tag == "Response"
+    assert (await world.api("GET", "/api/calls"))[1]["calls"] == []
+
+
+async def test_local_api_demands_the_token(
+    make_world: MakeWorld, http: aiohttp.ClientSession
+) -> None:
+    world = await make_world(LISTEN_PLAN, GREET_ONLY, **OPEN)
+    live_sid = new_call_sid()
+    await answer_inbound(http, world, live_sid)
+    call_id = await call_id_for(world, live_sid)
+    token = world.server.api_token
+    assert len(token) >= 32
+    routes: list[tuple[str, str, bytes | None]] = [
+        ("POST", "/api/calls", b'{"to": "+14155550123", "task": "Say hello."}'),
+        ("GET", "/api/calls", None),
+        ("GET", "/api/calls?active=1", None),
+        ("GET", f"/api/calls/{call_id}", None),
+        ("GET", f"/api/calls/{call_id}?wait=0.1", None),
+        ("POST", f"/api/calls/{call_id}/hangup", None),
+        ("GET", "/api/nope", None),
+    ]
+    bad_headers: list[dict[str, str]] = [
+        {},
+        {"Authorization": ""},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Bearer wrong-token"},
+        {"Authorization": f"Bearer {token[:-1]}"},
+        {"Authorization": f"Bearer {token}x"},
+        {"Authorization": f"Bearer {token.upper() if token.upper() != token else token.lower()}"},
+        {"Authorization": f"Basic {token}"},
+        {"Authorization": token},
+        {"X-Api-Token": token},
+    ]
+    for headers in bad_headers:
+        for method, path, body in routes:
+            async with http.request(
+                method, world.server.local_url + path, data=body, headers=headers
+            ) as response:
+                assert response.status == 401, (headers, method, path)
+                error = (await response.json())["error"]
+                assert error["code"] == "unauthorized"
+                assert token not in await response.text()
+    # Nothing happened: no call placed, the live call is still up.
+    assert world.carrier.created == []
+    assert world.server.manager.active_ids() == [call_id]
+
+    status, data = await world.api("GET", "/api/calls")
+    assert status == 200 and [c["id"] for c in data["calls"]] == [call_id]
+    status, data = await world.api("GET", f"/api/calls/{call_id}")
+    assert status == 200 and data["active"] is True
+    status, data = await world.api("POST", f"/api/calls/{call_id}/hangup")
+    assert (status, data) == (200, {"ok": True})
+    assert (await world.wait_call(call_id))["call"]["status"] == "completed"
+    status, data = await world.api("POST", "/api/calls", {"to": "12", "task": "x"})
+    assert status == 400 and data["error"]["code"] == "invalid-number"

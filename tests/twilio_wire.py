@@ -1,0 +1,194 @@
+"""Talking to our server the way Twilio does, by hand: signed webhooks and a media stream.
+
+The fake carrier does all of this for whole calls; tests that need to send something
+Twilio never would (a bad signature, a stolen token, a malformed frame) use these instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import aiohttp
+import orjson
+from twilio.request_validator import RequestValidator
+
+from voicecall_rt.simulator.world import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, PUBLIC_URL, SimWorld
+
+STREAM_PATH = "/voice/realtime-stream"
+SILENCE = base64.b64encode(b"\xff" * 160).decode()
+
+
+def sign(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
+    """`X-Twilio-Signature` for a POST of `params` to `url` (PROTOCOLS §4.3)."""
+    return str(RequestValidator(token).compute_signature(url, params))
+
+
+def new_call_sid() -> str:
+    return "CA" + secrets.token_hex(16)
+
+
+def new_stream_sid() -> str:
+    return "MZ" + secrets.token_hex(16)
+
+
+def inbound_params(call_sid: str, caller: str = "+14155550177") -> dict[str, str]:
+    """What Twilio posts to the Voice URL when someone dials our number."""
+    return {
+        "AccountSid": ACCOUNT_SID,
+        "ApiVersion": "2010-04-01",
+        "CallSid": call_sid,
+        "CallStatus": "ringing",
+        "Called": FROM_NUMBER,
+        "Caller": caller,
+        "Direction": "inbound",
+        "From": caller,
+        "To": FROM_NUMBER,
+    }
+
+
+async def post(
+    http: aiohttp.ClientSession,
+    world: SimWorld,
+    path: str,
+    params: dict[str, str],
+    signature: str | None,
+) -> tuple[int, str]:
+    """POST a form to our server's loopback address; `signature=None` sends no header."""
+    headers = {} if signature is None else {"X-Twilio-Signature": signature}
+    async with http.post(world.server.local_url + path, data=params, headers=headers) as response:
+        return response.status, await response.text()
+
+
+async def post_signed(
+    http: aiohttp.ClientSession, world: SimWorld, path: str, params: dict[str, str]
+) -> tuple[int, str]:
+    """POST signed correctly: over the public URL, as a tunnel delivers it."""
+    return await post(http, world, path, params, sign(PUBLIC_URL + path, params))
+
+
+def stream_token(twiml: str) -> str:
+    """The `call_token` parameter of the `<Connect><Stream>` in a TwiML answer."""
+    root = ET.fromstring(twiml)
+    for parameter in root.iter("Parameter"):
+        if parameter.get("name") == "call_token":
+            return parameter.get("value", "")
+    raise AssertionError(f"no call_token in {twiml}")
+
+
+def verbs(twiml: str) -> list[str]:
+    return [child.tag for child in ET.fromstring(twiml)]
+
+
+async def answer_inbound(
+    http: aiohttp.ClientSession, world: SimWorld, call_sid: str, caller: str = "+14155550177"
+) -> str:
+    """Deliver a signed inbound answer webhook; returns the stream token of the TwiML."""
+    status, body = await post_signed(http, world, "/voice/answer", inbound_params(call_sid, caller))
+    assert status == 200, (status, body)
+    assert verbs(body) == ["Connect"], body
+    return stream_token(body)
+
+
+async def call_id_for(world: SimWorld, call_sid: str) -> str:
+    """Our call id for the carrier's CallSid, from the local API."""
+    status, data = await world.api("GET", "/api/calls")
+    assert status == 200
+    for call in data["calls"]:
+        if call["carrier_sid"] == call_sid:
+            return str(call["id"])
+    raise AssertionError(f"no call with CallSid {call_sid}: {data}")
+
+
+class StreamClient:
+    """One media-stream WebSocket to our server, driven message by message."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.stream_sid = new_stream_sid()
+        self._seq = 0
+
+    @classmethod
+    async def connect(cls, http: aiohttp.ClientSession, world: SimWorld) -> StreamClient:
+        ws = await http.ws_connect(world.server.local_url + STREAM_PATH, autoping=True)
+        return cls(ws)
+
+    def _next(self) -> str:
+        self._seq += 1
+        return str(self._seq)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send_str(orjson.dumps(message).decode())
+
+    async def connected(self) -> None:
+        await self.send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+
+    async def start(self, call_sid: str, token: str | None) -> None:
+        custom = {} if token is None else {"call_token": token}
+        await self.send(
+            {
+                "event": "start",
+                "sequenceNumber": self._next(),
+                "streamSid": self.stream_sid,
+                "start": {
+                    "streamSid": self.stream_sid,
+                    "accountSid": ACCOUNT_SID,
+                    "callSid": call_sid,
+                    "tracks": ["inbound"],
+                    "customParameters": custom,
+                    "mediaFormat": {
+                        "encoding": "audio/x-mulaw",
+                        "sampleRate": 8000,
+                        "channels": 1,
+                    },
+                },
+            }
+        )
+
+    async def open(self, call_sid: str, token: str | None) -> None:
+        await self.connected()
+        await self.start(call_sid, token)
+
+    async def media(self, payload: str) -> None:
+        seq = self._next()
+        await self.send(
+            {
+                "event": "media",
+                "sequenceNumber": seq,
+                "streamSid": self.stream_sid,
+                "media": {"track": "inbound", "chunk": seq, "timestamp": "0", "payload": payload},
+            }
+        )
+
+    async def stop(self, call_sid: str) -> None:
+        await self.send(
+            {
+                "event": "stop",
+                "sequenceNumber": self._next(),
+                "streamSid": self.stream_sid,
+                "stop": {"accountSid": ACCOUNT_SID, "callSid": call_sid},
+            }
+        )
+
+    async def close_code(self, timeout_s: float = 5.0) -> int | None:
+        """Read (and drop) whatever the server sends until it closes; its close code."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                message = await self.ws.receive()
+                if message.type in (
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSING,
+                    aiohttp.WSMsgType.CLOSED,
+                    aiohttp.WSMsgType.ERROR,
+                ):
+                    break
+        await self.ws.close()
+        return self.ws.close_code
+
+
+def payload(fill: int) -> str:
+    """A 20 ms frame of one repeated µ-law byte: a recognisable, valid media payload."""
+    return base64.b64encode(bytes([fill]) * 160).decode()
