@@ -665,6 +665,8 @@ class CallBridge:
         cut = await self._cut_playback()
         if self._response_active:
             await self._send_model(realtime.response_cancel())
+        # The machine's own sounds must not cancel the message at the model's end.
+        await self._send_model(realtime.listen_only(self.settings.vad))
         self.journal.event("voicemail", cut=cut)
         message = self.settings.calls.voicemail.message
         what = (

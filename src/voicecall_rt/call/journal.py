@@ -76,5 +76,7 @@ class CallJournal:
 
     def event(self, kind: str, **data: Any) -> None:
         t = self.t_ms()
-        self.store.add_event(self.call_id, t, kind, data)
-        self.hub.publish({"call_id": self.call_id, "kind": kind, "t_ms": t, "data": data})
+        seq = self.store.add_event(self.call_id, t, kind, data)
+        self.hub.publish(
+            {"call_id": self.call_id, "kind": kind, "t_ms": t, "seq": seq, "data": data}
+        )

@@ -42,14 +42,6 @@ def session_update(
     tools: list[dict[str, Any]],
     language: str | None = None,
 ) -> dict[str, Any]:
-    turn_detection: dict[str, Any]
-    if vad.type == "semantic_vad":
-        turn_detection = {"type": "semantic_vad", "eagerness": vad.eagerness}
-    else:
-        turn_detection = {"type": "server_vad"}
-    # The caller can cut the model off; VAD cancels the response itself, we only
-    # clear the carrier's queue and truncate (see call/bridge.py).
-    turn_detection |= {"create_response": True, "interrupt_response": True}
     transcription: dict[str, Any] = {"model": TRANSCRIPTION_MODEL}
     if language:
         transcription["language"] = language
@@ -64,12 +56,36 @@ def session_update(
                     "format": {"type": "audio/pcmu"},
                     "noise_reduction": {"type": "near_field"},
                     "transcription": transcription,
-                    "turn_detection": turn_detection,
+                    # The caller can cut the model off; VAD cancels the response itself, we
+                    # only clear the carrier's queue and truncate (see call/bridge.py).
+                    "turn_detection": _turn_detection(vad, respond=True),
                 },
                 "output": {"format": {"type": "audio/pcmu"}, "voice": voice},
             },
             "tools": tools,
             "tool_choice": "auto",
+        },
+    }
+
+
+def _turn_detection(vad: VadSettings, *, respond: bool) -> dict[str, Any]:
+    """VAD from config; `respond` lets speech start and cancel responses."""
+    detection: dict[str, Any] = (
+        {"type": "semantic_vad", "eagerness": vad.eagerness}
+        if vad.type == "semantic_vad"
+        else {"type": "server_vad"}
+    )
+    return detection | {"create_response": respond, "interrupt_response": respond}
+
+
+def listen_only(vad: VadSettings) -> dict[str, Any]:
+    """session.update for recording a voicemail: the far end's sounds neither cancel the
+    message being generated nor start a new response (nobody will reply)."""
+    return {
+        "type": "session.update",
+        "session": {
+            "type": "realtime",
+            "audio": {"input": {"turn_detection": _turn_detection(vad, respond=False)}},
         },
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from typing import Any
 
@@ -118,3 +119,56 @@ async def hang_up(request: web.Request) -> web.Response:
     if not await request.app[MANAGER].hang_up(call_id):
         return _error(404, "not-found", "no such active call")
     return _json({"ok": True})
+
+
+KEEPALIVE_S = 15.0
+
+
+def _sse(kind: str, data: dict[str, Any]) -> bytes:
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+async def call_events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events for one call: its history so far, then live until it settles.
+
+    Entries are what the call's journal records (transcript lines, tool calls, status
+    changes, latency); the stream ends with an `end` event carrying the final record.
+    """
+    call_id = request.match_info["call_id"]
+    manager, store = request.app[MANAGER], request.app[STORE]
+    queue = manager.hub.follow(call_id)  # before reading history: nothing falls in between
+    try:
+        record = await store.get_call(call_id)
+        if record is None:
+            return _error(404, "not-found", "no such call")
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        seen_lines = seen_events = 0
+        history: list[tuple[int, str, dict[str, Any]]] = []
+        for line in await store.transcript(call_id):
+            seen_lines = max(seen_lines, line.seq)
+            history.append((line.t_ms, "transcript", {"kind": "transcript", **line.model_dump()}))
+        for event in await store.events(call_id):
+            seen_events = max(seen_events, event.seq)
+            history.append((event.t_ms, event.kind, event.model_dump()))
+        for _, kind, data in sorted(history, key=lambda entry: entry[0]):
+            await response.write(_sse(kind, data))
+        while manager.is_active(call_id) or not queue.empty():
+            try:
+                async with asyncio.timeout(KEEPALIVE_S):
+                    entry = await queue.get()
+            except TimeoutError:
+                await response.write(b": keepalive\n\n")
+                continue
+            seen = seen_lines if entry["kind"] == "transcript" else seen_events
+            if entry.get("seq", seen + 1) <= seen:
+                continue  # already sent from the history
+            await response.write(_sse(entry["kind"], entry))
+        final = await store.get_call(call_id)
+        if final is not None:
+            await response.write(_sse("end", {"call": call_json(final)}))
+        return response
+    finally:
+        manager.hub.unfollow(queue, call_id)

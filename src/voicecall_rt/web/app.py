@@ -38,6 +38,7 @@ def build_app(
     app.router.add_get("/api/calls", api.list_calls, allow_head=False)
     app.router.add_get("/api/calls/{call_id}", api.get_call, allow_head=False)
     app.router.add_post("/api/calls/{call_id}/hangup", api.hang_up)
+    app.router.add_get("/api/calls/{call_id}/events", api.call_events, allow_head=False)
     return app
 
 
