@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -20,6 +21,7 @@ from voicecall_rt import __version__
 from voicecall_rt.config import TEMPLATE, ConfigError, Settings, default_config_paths, load_settings
 from voicecall_rt.private_files import read_api_token, write_private
 from voicecall_rt.public_url import PublicUrlError, check_public_dns
+from voicecall_rt.render import print_entry, print_outcome
 
 app = typer.Typer(
     help="AI phone calls over Twilio, bridged straight to OpenAI's Realtime API.",
@@ -171,6 +173,30 @@ class LocalApi:
             fail(str(error.get("message", f"HTTP {response.status}")).splitlines()[0])
         return data
 
+    async def events(self, call_id: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """The call's server-sent events (history, then live) until the call settles."""
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=60)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as http,
+                http.get(
+                    f"{self.base}/api/calls/{call_id}/events", headers=self._headers
+                ) as response,
+            ):
+                if response.status >= 400:
+                    fail(f"cannot follow call {call_id} (HTTP {response.status})")
+                kind = ""
+                async for raw in response.content:
+                    line = raw.decode("utf-8", "replace").rstrip("\n")
+                    if line.startswith("event: "):
+                        kind = line[7:]
+                    elif line.startswith("data: "):
+                        yield kind, orjson.loads(line[6:])
+        except aiohttp.ClientConnectorError:
+            fail(f"lost the server at {self.base}", EXIT_NO_SERVER)
+        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
+            fail(f"the live event stream broke: {type(exc).__name__}")
+
 
 @app.command()
 def call(
@@ -185,6 +211,10 @@ def call(
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait for the call to end and print its outcome.")
     ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", "-f", help="Show the call live: status, transcript, outcome."),
+    ] = False,
     json_output: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
@@ -198,7 +228,9 @@ def call(
             fail(f"cannot read {prompt_file}: {exc.strerror}")
     if not task and not system_prompt:
         fail("say what the call is for with --task or --prompt-file")
-    code = asyncio.run(_call(settings, number, task, system_prompt, wait, json_output))
+    if follow and json_output:
+        fail("--follow shows the call for people; use --wait --json for machines")
+    code = asyncio.run(_call(settings, number, task, system_prompt, wait, json_output, follow))
     raise typer.Exit(code)
 
 
@@ -209,6 +241,7 @@ async def _call(
     system_prompt: str | None,
     wait: bool,
     json_output: bool,
+    follow: bool = False,
 ) -> int:
     api = LocalApi(settings)
     body: dict[str, Any] = {"to": number, "task": task}
@@ -216,6 +249,8 @@ async def _call(
         body["systemPrompt"] = system_prompt
     placed = await api.request("POST", "/api/calls", body)
     call_id = placed["call"]["id"]
+    if follow:
+        return await _follow(api, call_id, placed["call"]["to_number"])
     if not wait:
         if json_output:
             out.print_json(orjson.dumps(placed["call"]).decode())
@@ -229,6 +264,37 @@ async def _call(
         if not data["active"]:
             break
     return report_call(data, json_output)
+
+
+async def _follow(api: LocalApi, call_id: str, number: str) -> int:
+    """Print the call as it happens, under a status line that keeps the elapsed time."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    state = {"status": "dialling"}  # written as events arrive, read by the ticker
+
+    def status_line() -> str:
+        return f"{number} · {state['status']} · {loop.time() - started:4.0f}s"
+
+    with out.status(status_line()) as spinner:
+
+        async def tick() -> None:
+            while True:
+                spinner.update(status_line())
+                await asyncio.sleep(0.5)
+
+        ticker = asyncio.create_task(tick())
+        try:
+            async for kind, entry in api.events(call_id):
+                if kind == "end":
+                    break
+                if kind == "call.status":
+                    state["status"] = entry["data"]["status"]
+                print_entry(out, entry)
+        finally:
+            ticker.cancel()
+    data = await api.request("GET", f"/api/calls/{call_id}")
+    ok = print_outcome(out, data) and data["call"].get("outcome") is not None
+    return 0 if ok else EXIT_FAILED
 
 
 def report_call(data: dict[str, Any], json_output: bool) -> int:

@@ -14,62 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
 
 from voicecall_rt.call.journal import ALL_CALLS
 from voicecall_rt.config import Settings
+from voicecall_rt.render import print_entry, print_outcome
 from voicecall_rt.simulator.scenarios import pizza_booking
 from voicecall_rt.simulator.world import SimWorld
-
-_ROLE_STYLE = {"caller": ("callee", "cyan"), "assistant": ("AI", "green"), "system": ("·", "dim")}
-_QUIET_EVENTS = {"model.retry", "model.first_audio", "status", "created", "answered", "settled"}
-
-
-def _line(console: Console, entry: dict[str, Any]) -> None:
-    t = f"{entry['t_ms'] / 1000:6.1f}s"
-    kind = entry["kind"]
-    if kind == "transcript":
-        who, style = _ROLE_STYLE.get(entry["role"], (entry["role"], "white"))
-        cut = " [dim](interrupted)[/dim]" if entry.get("interrupted") else ""
-        console.print(f"{t}  [{style}]{who:>6}[/{style}]  {entry['text']}{cut}", highlight=False)
-        return
-    data = entry.get("data", {})
-    if kind == "call.status":
-        console.print(f"{t}  [yellow]status[/yellow]  {data['status']}", highlight=False)
-    elif kind == "model.ready":
-        console.print(f"{t}  [dim]model session ready (pre-warmed, {data['connect_ms']} ms)[/dim]")
-    elif kind == "stream.start":
-        console.print(f"{t}  [dim]audio bridged (model ready: {data['model_ready']})[/dim]")
-    elif kind == "placed":
-        console.print(f"{t}  [yellow]  dial[/yellow]  {data['to']}", highlight=False)
-    elif kind == "amd":
-        console.print(f"{t}  [dim]answering-machine detection: {data['answered_by']}[/dim]")
-    elif kind == "outcome":
-        console.print(f"{t}  [magenta]  tool[/magenta]  report_outcome: {data['summary']}")
-    elif kind == "dtmf":
-        console.print(
-            f"{t}  [magenta]  tool[/magenta]  send_dtmf {data['digits']}: "
-            f"{data['audio_ms']} ms of keypad tones on the line",
-            highlight=False,
-        )
-    elif kind == "barge_in":
-        cuts = ", ".join(f"{c['audio_end_ms']} ms" for c in data["items"])
-        console.print(
-            f"{t}  [yellow] barge[/yellow]  callee talked over the model: its audio stopped "
-            f"after {cuts} (carrier queue cleared, item truncated)",
-            highlight=False,
-        )
-    elif kind == "voicemail":
-        console.print(f"{t}  [yellow]    vm[/yellow]  answering machine: leaving a message")
-    elif kind == "tool":
-        console.print(f"{t}  [magenta]  tool[/magenta]  {data['name']} ({data.get('reason', '')})")
-    elif kind == "turn.latency":
-        console.print(f"{t}  [dim]model answered {data['ms']} ms after the callee stopped[/dim]")
-    elif kind == "end":
-        console.print(f"{t}  [yellow]   end[/yellow]  {data['reason']}")
-    elif kind not in _QUIET_EVENTS:
-        console.print(f"{t}  [dim]{kind}[/dim]")
 
 
 async def _follow(world: SimWorld, console: Console, done: asyncio.Event) -> None:
@@ -81,38 +31,11 @@ async def _follow(world: SimWorld, console: Console, done: asyncio.Event) -> Non
             finished, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
             if getter in finished:
-                _line(console, getter.result())
+                print_entry(console, getter.result())
             else:
                 getter.cancel()
     finally:
         world.server.hub.unfollow(queue, ALL_CALLS)
-
-
-def _summary(console: Console, data: dict[str, Any]) -> bool:
-    record = data["call"]
-    outcome = record.get("outcome")
-    ok = record["status"] == "completed" and bool(outcome and outcome["success"])
-    body = Table.grid(padding=(0, 2))
-    body.add_row("status", f"{record['status']} ({record.get('end_reason')})")
-    body.add_row("duration", f"{record.get('duration_s') or 0:.1f} s")
-    if outcome:
-        body.add_row(
-            "outcome", ("success: " if outcome["success"] else "failed: ") + outcome["summary"]
-        )
-        for key, value in (outcome.get("details") or {}).items():
-            body.add_row(f"  {key}", str(value))
-    latencies = [e["data"]["ms"] for e in data["events"] if e["kind"] == "turn.latency"]
-    if latencies:
-        body.add_row(
-            "turn latency",
-            f"{min(latencies)}–{max(latencies)} ms from end of speech to the first model audio "
-            "(the simulated model answers at once; gpt-realtime takes ~200–300 ms)",
-        )
-    ready = [e["data"]["connect_ms"] for e in data["events"] if e["kind"] == "model.ready"]
-    if ready:
-        body.add_row("pre-warm", f"model session ready {ready[0]} ms after the call was placed")
-    console.print(Panel(body, title="call outcome", border_style="green" if ok else "red"))
-    return ok
 
 
 def _demo_overrides(settings: Settings | None) -> dict[str, Any]:
@@ -158,6 +81,6 @@ async def run_demo(
             data = await world.wait_call(call_id, timeout_s=120)
             done.set()
             await follower
-        ok = _summary(console, data)
+        ok = print_outcome(console, data)
         console.print(f"[dim]call history: {data_dir}[/dim]")
     return 0 if ok else 1

@@ -1,0 +1,59 @@
+"""`voicecall-rt call --follow`: the call shown live, then its outcome."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.integration.conftest import MakeWorld
+from tests.integration.test_cli_call import cli, world_config
+from voicecall_rt.simulator.scenarios import pizza_booking
+
+
+async def test_follow_shows_the_call_live_and_its_outcome(
+    make_world: MakeWorld, tmp_path: Path
+) -> None:
+    scenario = pizza_booking(scale=0.3)
+    world = await make_world(scenario.carrier, scenario.model)
+    code, out, err = await cli(
+        "call",
+        "-n",
+        scenario.to_number,
+        "-t",
+        scenario.task,
+        "--follow",
+        config=world_config(world, tmp_path),
+    )
+    assert code == 0, err
+    # the conversation, in the order it happened, then the outcome panel
+    order = [
+        "Thanks for calling Tony's Pizza",
+        "pressed 1",
+        "Reservations, this is Maria",
+        "(interrupted)",
+        "Four people, at 7 pm",
+        "report_outcome",
+        "Have a lovely evening",
+        "call outcome",
+        "4472",
+    ]
+    positions = [out.find(text) for text in order]
+    assert all(p >= 0 for p in positions), list(zip(order, positions, strict=True))
+    assert positions == sorted(positions), list(zip(order, positions, strict=True))
+    assert "completed (model-ended)" in out
+
+
+async def test_follow_and_json_do_not_mix(make_world: MakeWorld, tmp_path: Path) -> None:
+    scenario = pizza_booking(scale=0.3)
+    world = await make_world(scenario.carrier, scenario.model)
+    code, _, err = await cli(
+        "call",
+        "-n",
+        scenario.to_number,
+        "-t",
+        "x",
+        "--follow",
+        "--json",
+        config=world_config(world, tmp_path),
+    )
+    assert code != 0 and "--wait --json" in err
+    assert world.carrier.created == []  # refused before anything was dialled
