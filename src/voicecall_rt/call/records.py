@@ -6,7 +6,7 @@ import time
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class CallStatus(StrEnum):
@@ -78,9 +78,13 @@ class CallRecord(BaseModel):
     outcome: Outcome | None = None
     usage: dict[str, Any] | None = None
     error: str | None = None
+    # Passed through to the notify webhook (OpenClaw's `sessionKey`); not used otherwise.
+    notify_session_key: str | None = None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def duration_s(self) -> float | None:
+        """Seconds from answer to end (so far, while live); None if never answered."""
         if self.answered_at is None:
             return None
         end = self.ended_at if self.ended_at is not None else now_ms()

@@ -42,9 +42,7 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 
 def call_json(record: CallRecord) -> dict[str, Any]:
-    data = record.model_dump(mode="json")
-    data["duration_s"] = record.duration_s
-    return data
+    return record.model_dump(mode="json")
 
 
 @web.middleware
@@ -76,6 +74,12 @@ async def place_call(request: web.Request) -> web.Response:
     except PlaceError as exc:
         return _error(_PLACE_STATUS.get(exc.code, 400), exc.code, str(exc))
     return _json({"call": call_json(record)}, 201)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    from voicecall_rt.web.openapi import openapi_document  # imports this module
+
+    return _json(openapi_document())
 
 
 async def list_calls(request: web.Request) -> web.Response:

@@ -39,6 +39,7 @@ def build_app(
     app.router.add_get("/api/calls/{call_id}", api.get_call, allow_head=False)
     app.router.add_post("/api/calls/{call_id}/hangup", api.hang_up)
     app.router.add_get("/api/calls/{call_id}/events", api.call_events, allow_head=False)
+    app.router.add_get("/api/openapi.json", api.openapi, allow_head=False)
     return app
 
 

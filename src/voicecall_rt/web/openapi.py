@@ -1,0 +1,156 @@
+"""The local API described as OpenAPI 3.1, built from the models the API itself uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode
+
+from voicecall_rt import __version__
+from voicecall_rt.call.records import CallEvent, CallRecord, TranscriptLine
+from voicecall_rt.web.api import PlaceCallRequest
+
+_REF = "#/components/schemas/"
+
+
+def _schemas(*models: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(by_alias=True, ref_template=_REF + "{model}", mode=mode)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return schemas
+
+
+def _json(ref: str) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": {"$ref": _REF + ref}}}}
+
+
+def _ok(ref: str, description: str) -> dict[str, Any]:
+    return {"description": description, **_json(ref)}
+
+
+_ERRORS = {
+    "401": {"description": "missing or wrong bearer token", **_json("Error")},
+    "404": {"description": "no such call", **_json("Error")},
+}
+_CALL_ID = {"name": "call_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def openapi_document() -> dict[str, Any]:
+    # Requests as they are validated, responses as they are serialised (computed fields too).
+    schemas = _schemas(PlaceCallRequest, mode="validation")
+    schemas |= _schemas(CallRecord, TranscriptLine, CallEvent, mode="serialization")
+    schemas["Error"] = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            }
+        },
+    }
+    schemas["CallEnvelope"] = {
+        "type": "object",
+        "required": ["call"],
+        "properties": {"call": {"$ref": _REF + "CallRecord"}},
+    }
+    schemas["CallList"] = {
+        "type": "object",
+        "required": ["calls"],
+        "properties": {"calls": {"type": "array", "items": {"$ref": _REF + "CallRecord"}}},
+    }
+    schemas["CallDetail"] = {
+        "type": "object",
+        "required": ["call", "active", "transcript", "events"],
+        "properties": {
+            "call": {"$ref": _REF + "CallRecord"},
+            "active": {"type": "boolean"},
+            "transcript": {"type": "array", "items": {"$ref": _REF + "TranscriptLine"}},
+            "events": {"type": "array", "items": {"$ref": _REF + "CallEvent"}},
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "voicecall-rt local API",
+            "version": __version__,
+            "description": "Place and follow AI phone calls. Every route needs "
+            "`Authorization: Bearer <token>` (the token is in the data dir's `api-token`).",
+        },
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/calls": {
+                "post": {
+                    "summary": "Place an outbound call",
+                    "requestBody": {"required": True, **_json("PlaceCallRequest")},
+                    "responses": {
+                        "201": _ok("CallEnvelope", "the carrier accepted the call"),
+                        "400": {"description": "invalid number or request", **_json("Error")},
+                        "429": {"description": "concurrent call limit reached", **_json("Error")},
+                        "502": {"description": "the carrier refused", **_json("Error")},
+                        "503": {"description": "configuration incomplete", **_json("Error")},
+                        "401": _ERRORS["401"],
+                    },
+                },
+                "get": {
+                    "summary": "Recent calls, newest first",
+                    "parameters": [
+                        {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "active", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {"200": _ok("CallList", "calls"), "401": _ERRORS["401"]},
+                },
+            },
+            "/api/calls/{call_id}": {
+                "get": {
+                    "summary": "One call, with transcript and events",
+                    "parameters": [
+                        _CALL_ID,
+                        {
+                            "name": "wait",
+                            "in": "query",
+                            "description": "long-poll up to this many seconds (≤ 60) "
+                            "for the call to settle",
+                            "schema": {"type": "number"},
+                        },
+                    ],
+                    "responses": {"200": _ok("CallDetail", "the call"), **_ERRORS},
+                }
+            },
+            "/api/calls/{call_id}/hangup": {
+                "post": {
+                    "summary": "Hang up a live call",
+                    "parameters": [_CALL_ID],
+                    "responses": {"200": {"description": "hanging up"}, **_ERRORS},
+                }
+            },
+            "/api/calls/{call_id}/events": {
+                "get": {
+                    "summary": "The call's journal as server-sent events: history, then live, "
+                    "ending with an `end` event carrying the final call",
+                    "parameters": [_CALL_ID],
+                    "responses": {
+                        "200": {
+                            "description": "an event stream",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        **_ERRORS,
+                    },
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": {"description": "OpenAPI 3.1"}},
+                }
+            },
+        },
+    }
