@@ -1,0 +1,106 @@
+"""The real `serve`, `demo` and `init` commands, as a user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import signal
+import stat
+import tomllib
+from pathlib import Path
+
+from rich.console import Console
+
+from tests.integration.test_cli_call import _command, _env, cli, free_port
+from voicecall_rt.config import Settings
+from voicecall_rt.demo import run_demo
+from voicecall_rt.simulator.fake_carrier import FakeTwilio
+from voicecall_rt.simulator.fake_model import FakeRealtimeServer
+from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Pause, Say, Speak
+from voicecall_rt.simulator.world import ACCOUNT_SID, API_KEY, AUTH_TOKEN, FROM_NUMBER
+
+# An IP-literal public origin needs no DNS, so the real `serve` can run offline; the fake
+# carrier plays the tunnel from it to the subprocess's loopback port.
+PUBLIC = "https://93.184.215.14"
+
+
+async def test_serve_runs_calls_and_ctrl_c_ends_them_cleanly(tmp_path: Path) -> None:
+    plan = CallPlan(callee=(Speak("Hello, Maria speaking.", 400), Pause(60_000)))
+    script = ModelScript(
+        turns=((Say("Hi Maria, I'm an AI assistant calling for Alex.", 600),),),
+        caller_transcripts=("Hello, Maria speaking.",),
+    )
+    port = free_port()
+    async with (
+        FakeRealtimeServer(script, api_key=API_KEY) as model,
+        FakeTwilio(
+            account_sid=ACCOUNT_SID,
+            auth_token=AUTH_TOKEN,
+            tunnel={PUBLIC: f"http://127.0.0.1:{port}"},
+            plans=plan,
+            owned_numbers=(FROM_NUMBER,),
+        ) as carrier,
+    ):
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'fromNumber = "{FROM_NUMBER}"\npublicUrl = "{PUBLIC}"\n'
+            f'dataDir = "{tmp_path / "data"}"\n'
+            f'[twilio]\naccountSid = "{ACCOUNT_SID}"\nauthToken = "{AUTH_TOKEN}"\n'
+            f'apiBaseUrl = "{carrier.api_base_url}"\n'
+            f'[openai]\napiKey = "{API_KEY}"\nrealtimeUrl = "{model.realtime_url}"\n'
+            f"[server]\nport = {port}\n",
+            encoding="utf-8",
+        )
+        server = await asyncio.create_subprocess_exec(
+            *_command(),
+            "serve",
+            "--config",
+            str(config),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=_env(),
+        )
+        assert server.stderr is not None
+        try:
+            async with asyncio.timeout(30):
+                while b"listening on" not in await server.stderr.readline():
+                    pass
+            code, out, err = await cli("call", "-n", "+14155550123", "-t", "Say hi", config=config)
+            assert code == 0, err
+            call = await carrier.wait_call()
+            # the model has spoken to Maria: the bridge is live
+            await call.wait_for(lambda: call.played_ms > 300, 20)
+            server.send_signal(signal.SIGINT)
+            async with asyncio.timeout(30):
+                _, err_tail = await server.communicate()
+        finally:
+            if server.returncode is None:
+                server.kill()
+                await server.wait()
+        assert server.returncode == 0, err_tail.decode()
+        assert b"Traceback" not in err_tail
+        # Ctrl-C hung the live call up through the carrier and closed its model socket.
+        assert [u.params.get("Status") for u in carrier.updates] == [["completed"]]
+        assert all(session.closed.is_set() for session in model.sessions)
+    code, out, _ = await cli("calls", "list", "--json", config=config)
+    assert code == 0 and '"shutdown"' in out and '"completed"' in out
+
+
+async def test_demo_completes_and_keeps_history_when_asked(tmp_path: Path) -> None:
+    console = Console(file=io.StringIO(), width=200)
+    code = await run_demo(console, tmp_path / "history", scale=0.3)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert code == 0, text
+    for shown in ("pressed 1", "(interrupted)", "report_outcome", "call outcome", "4472"):
+        assert shown in text, shown
+    assert (tmp_path / "history" / "calls.sqlite3").is_file()
+
+
+async def test_init_writes_a_private_template_that_loads(tmp_path: Path) -> None:
+    target = tmp_path / "conf" / "config.toml"
+    code, _, err = await cli("init", config=target)
+    assert code == 0, err
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    Settings.model_validate(tomllib.loads(target.read_text()))
+    code, _, err = await cli("init", config=target)
+    assert code != 0 and "already exists" in err  # never overwrites without --force
