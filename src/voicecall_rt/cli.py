@@ -6,20 +6,22 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import aiohttp
 import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from voicecall_rt import __version__
+from voicecall_rt.call.stats import describe_latency
 from voicecall_rt.config import TEMPLATE, ConfigError, Settings, default_config_paths, load_settings
-from voicecall_rt.private_files import read_api_token, write_private
+from voicecall_rt.local_client import LocalApiError, LocalClient
+from voicecall_rt.logs import LogFormat, settings_secrets, setup_logging
+from voicecall_rt.pricing import describe_cost, format_usd
+from voicecall_rt.private_files import write_private
 from voicecall_rt.public_url import PublicUrlError, check_public_dns
 from voicecall_rt.render import print_entry, print_outcome
 
@@ -59,19 +61,6 @@ def settings_from(config: Path | None) -> Settings:
         fail(str(exc), EXIT_CONFIG)
 
 
-def setup_logging(debug: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Third-party clients log request details at INFO; keep them quiet unless debugging.
-    for noisy in ("twilio", "aiohttp.access", "httpx2", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
-    # aiosqlite logs every statement with its parameters (transcript text) at DEBUG.
-    logging.getLogger("aiosqlite").setLevel(logging.INFO)
-
-
 def version_callback(value: bool) -> None:
     if value:
         out.print(__version__)
@@ -94,18 +83,26 @@ def main_options(
 
 
 @app.command()
-def serve(config: ConfigOption = None) -> None:
+def serve(
+    config: ConfigOption = None,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format", help="Log lines for people (text) or one JSON object a line (json)."
+        ),
+    ] = "text",
+) -> None:
     """Run the webhook and media-stream server in the foreground (Ctrl-C stops it)."""
     settings = settings_from(config)
-    setup_logging(settings.debug)
+    setup_logging(settings.debug, log_format, settings_secrets(settings))
     try:
         settings.require_for_calls()
     except ConfigError as exc:
         fail(f"{exc} (run `voicecall-rt init` for a template)", EXIT_CONFIG)
-    asyncio.run(_serve(settings))
+    asyncio.run(_serve(settings, log_format))
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, log_format: LogFormat = "text") -> None:
     from voicecall_rt.web.app import Server
 
     assert settings.public_url is not None
@@ -122,11 +119,13 @@ async def _serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    err.print(f"voicecall-rt {__version__} listening on {server.local_url} (Ctrl-C to stop)")
+    # With JSON logs, stderr stays one JSON object a line.
+    say = err.print if log_format == "text" else logging.getLogger("voicecall_rt.cli").info
+    say(f"voicecall-rt {__version__} listening on {server.local_url} (Ctrl-C to stop)")
     try:
         await stop.wait()
     finally:
-        err.print("stopping: ending live calls…")
+        say("stopping: ending live calls…")
         await server.stop()
 
 
@@ -134,68 +133,28 @@ async def _serve(settings: Settings) -> None:
 
 
 class LocalApi:
-    """The running server's local API, as the CLI sees it."""
+    """The local API for CLI commands: any failure is a one-line error and an exit code."""
 
     def __init__(self, settings: Settings) -> None:
-        token = read_api_token(settings.data_dir)
-        if token is None:
-            fail(
-                f"no server has run with data dir {settings.data_dir};"
-                " start one with `voicecall-rt serve`",
-                EXIT_NO_SERVER,
-            )
-        self.base = settings.local_url
-        self._headers = {"Authorization": f"Bearer {token}"}
+        self._client = LocalClient.for_settings(settings)
+
+    @staticmethod
+    def _fail(exc: LocalApiError) -> NoReturn:
+        fail(str(exc).splitlines()[0], EXIT_NO_SERVER if exc.no_server else EXIT_FAILED)
 
     async def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        timeout = aiohttp.ClientTimeout(total=90)
         try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as http,
-                http.request(
-                    method,
-                    self.base + path,
-                    headers=self._headers,
-                    data=orjson.dumps(body) if body is not None else None,
-                ) as response,
-            ):
-                data = orjson.loads(await response.read() or b"{}")
-        except aiohttp.ClientConnectorError:
-            fail(
-                f"no voicecall-rt server is running at {self.base}"
-                " (start it with `voicecall-rt serve`)",
-                EXIT_NO_SERVER,
-            )
-        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
-            fail(f"the local server did not answer properly: {type(exc).__name__}")
-        if response.status >= 400:
-            error = data.get("error", {}) if isinstance(data, dict) else {}
-            fail(str(error.get("message", f"HTTP {response.status}")).splitlines()[0])
-        return data
+            return await self._client.request(method, path, body)
+        except LocalApiError as exc:
+            self._fail(exc)
 
     async def events(self, call_id: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """The call's server-sent events (history, then live) until the call settles."""
-        timeout = aiohttp.ClientTimeout(total=None, sock_read=60)
         try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as http,
-                http.get(
-                    f"{self.base}/api/calls/{call_id}/events", headers=self._headers
-                ) as response,
-            ):
-                if response.status >= 400:
-                    fail(f"cannot follow call {call_id} (HTTP {response.status})")
-                kind = ""
-                async for raw in response.content:
-                    line = raw.decode("utf-8", "replace").rstrip("\n")
-                    if line.startswith("event: "):
-                        kind = line[7:]
-                    elif line.startswith("data: "):
-                        yield kind, orjson.loads(line[6:])
-        except aiohttp.ClientConnectorError:
-            fail(f"lost the server at {self.base}", EXIT_NO_SERVER)
-        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
-            fail(f"the live event stream broke: {type(exc).__name__}")
+            async for event in self._client.follow(call_id):
+                yield event
+        except LocalApiError as exc:
+            self._fail(exc)
 
 
 @app.command()
@@ -207,6 +166,10 @@ def call(
     prompt_file: Annotated[
         Path | None,
         typer.Option("--prompt-file", help="A fuller brief for the voice agent, from a file."),
+    ] = None,
+    session_key: Annotated[
+        str | None,
+        typer.Option("--session-key", help="Passed back with the result by the notify webhook."),
     ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait for the call to end and print its outcome.")
@@ -230,7 +193,9 @@ def call(
         fail("say what the call is for with --task or --prompt-file")
     if follow and json_output:
         fail("--follow shows the call for people; use --wait --json for machines")
-    code = asyncio.run(_call(settings, number, task, system_prompt, wait, json_output, follow))
+    code = asyncio.run(
+        _call(settings, number, task, system_prompt, wait, json_output, follow, session_key)
+    )
     raise typer.Exit(code)
 
 
@@ -242,11 +207,14 @@ async def _call(
     wait: bool,
     json_output: bool,
     follow: bool = False,
+    session_key: str | None = None,
 ) -> int:
     api = LocalApi(settings)
     body: dict[str, Any] = {"to": number, "task": task}
     if system_prompt:
         body["systemPrompt"] = system_prompt
+    if session_key:
+        body["sessionKey"] = session_key
     placed = await api.request("POST", "/api/calls", body)
     call_id = placed["call"]["id"]
     if follow:
@@ -285,8 +253,8 @@ async def _follow(api: LocalApi, call_id: str, number: str) -> int:
         ticker = asyncio.create_task(tick())
         try:
             async for kind, entry in api.events(call_id):
-                if kind == "end":
-                    break
+                if kind == "end" and "call" in entry:
+                    break  # the stream's last word (the journal's own `end` comes before it)
                 if kind == "call.status":
                     state["status"] = entry["data"]["status"]
                 print_entry(out, entry)
@@ -312,6 +280,7 @@ def report_call(data: dict[str, Any], json_output: bool) -> int:
                     "duration_s": record.get("duration_s"),
                     "answered_by": record.get("answered_by"),
                     "outcome": outcome,
+                    "cost": record.get("cost"),
                     "transcript": [
                         {"role": t["role"], "text": t["text"], "t_ms": t["t_ms"]}
                         for t in data.get("transcript", [])
@@ -321,7 +290,7 @@ def report_call(data: dict[str, Any], json_output: bool) -> int:
         )
     else:
         show_call(data)
-    if not ok and not json_output:
+    if not ok:  # also with --json: callers read the reason on stderr
         why = record.get("error") or record.get("end_reason") or record["status"]
         reason = "no outcome was reported" if record["status"] == "completed" else f"call {why}"
         err.print(f"[red]error:[/red] {reason}")
@@ -349,6 +318,12 @@ def show_call(data: dict[str, Any]) -> None:
             out.print(f"  {key}: {value}")
     else:
         out.print("outcome: none reported")
+    out.print(f"cost: {describe_cost(record.get('cost'))}", highlight=False)
+    latency = describe_latency(data.get("latency"))
+    if latency:
+        out.print("latency:")
+        for line in latency:
+            out.print(f"  {line}", highlight=False)
     if data.get("transcript"):
         out.print("transcript:")
         for line in data["transcript"]:
@@ -378,12 +353,15 @@ def calls_list(
     limit: Annotated[int, typer.Option(help="How many calls.")] = 20,
 ) -> None:
     """Recent calls, newest first."""
+    from voicecall_rt.pricing import call_cost
+    from voicecall_rt.web.api import call_json
+
     settings = settings_from(config)
     records = asyncio.run(_history(settings, limit))
     if json_output:
-        out.print_json(orjson.dumps([r.model_dump(mode="json") for r in records]).decode())
+        out.print_json(orjson.dumps([call_json(r, settings) for r in records]).decode())
         return
-    table = Table("id", "started", "dir", "number", "status", "duration", "AMD", "outcome")
+    table = Table("id", "started", "dir", "number", "status", "duration", "AMD", "cost", "outcome")
     import datetime as dt
 
     for r in records:
@@ -403,6 +381,7 @@ def calls_list(
             r.status.value,
             duration,
             r.answered_by or "-",
+            format_usd(call_cost(r, settings).total_usd),
             outcome,
         )
     out.print(table)
@@ -432,6 +411,7 @@ def calls_show(call_id: str, config: ConfigOption = None, json_output: JsonOptio
 
 
 async def _one_call(settings: Settings, call_id: str) -> dict[str, Any] | None:
+    from voicecall_rt.call.stats import latency_summary
     from voicecall_rt.store import Store
     from voicecall_rt.web.api import call_json
 
@@ -445,9 +425,10 @@ async def _one_call(settings: Settings, call_id: str) -> dict[str, Any] | None:
     finally:
         await store.close()
     return {
-        "call": call_json(record),
+        "call": call_json(record, settings),
         "transcript": [t.model_dump(mode="json") for t in transcript],
         "events": [e.model_dump(mode="json") for e in events],
+        "latency": latency_summary(events).model_dump(mode="json"),
     }
 
 
@@ -505,6 +486,18 @@ def init(
     out.print(
         f"wrote {path}; fill in your Twilio and OpenAI details, then run `voicecall-rt status`"
     )
+
+
+@app.command()
+def mcp(config: ConfigOption = None) -> None:
+    """Run the MCP server on stdio (tools: make_phone_call, get_call, list_calls, hang_up).
+
+    It talks to the running `voicecall-rt serve` through the local API.
+    """
+    from voicecall_rt.mcp_server import serve_stdio
+
+    settings = settings_from(config)
+    asyncio.run(serve_stdio(settings))
 
 
 def main() -> None:

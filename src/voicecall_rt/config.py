@@ -8,6 +8,7 @@ read at import time.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -23,11 +25,13 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
 
 from voicecall_rt.phone import normalize_e164
+from voicecall_rt.pricing import DEFAULT_CARRIER_PER_MINUTE, PRICE_FIELDS, list_price
 from voicecall_rt.public_url import validate_public_url
 
 PLUGIN_ID = "openclaw-voice-gpt-realtime"
@@ -124,6 +128,102 @@ class InboundSettings(_Section):
     system_prompt: str | None = None
 
 
+def validate_notify_url(raw: str) -> str:
+    """An https URL, or http only to this machine's loopback (results carry call content)."""
+    text = raw.strip()
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ValueError("must not contain spaces or control characters")
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("must be an https:// URL (http:// only to a loopback address)")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry credentials; put the secret in notify.token")
+    if parts.fragment:
+        raise ValueError("must not have a #fragment")
+    try:
+        parts.port  # noqa: B018 - parsing it is the check
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    if scheme == "http":
+        host = parts.hostname
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise ValueError(
+                "http:// is only allowed to a loopback address (127.0.0.1, ::1, localhost);"
+                " use https:// for anything else"
+            )
+    return text
+
+
+class NotifySettings(_Section):
+    """Push a call's result somewhere when it ends; nothing is sent while `url` is unset."""
+
+    url: str | None = None
+    # validate_default: an unset token is checked against the url.
+    token: SecretStr | None = Field(default=None, validate_default=True)
+    # openclaw: the gateway's `POST /hooks/agent` (bearer token, a `message` text);
+    # generic: our own JSON, signed with HMAC-SHA256 keyed by the token.
+    format: Literal["openclaw", "generic"] = "openclaw"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return validate_notify_url(value)
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            value = None
+        if value is None and info.data.get("url"):
+            raise ValueError("is required when notify.url is set")
+        return value
+
+
+class ModelPriceSettings(_Section):
+    """USD per million tokens; a key left out keeps the model's list price."""
+
+    text_in: float | None = Field(default=None, ge=0, le=10_000)
+    cached_text_in: float | None = Field(default=None, ge=0, le=10_000)
+    text_out: float | None = Field(default=None, ge=0, le=10_000)
+    audio_in: float | None = Field(default=None, ge=0, le=10_000)
+    cached_audio_in: float | None = Field(default=None, ge=0, le=10_000)
+    audio_out: float | None = Field(default=None, ge=0, le=10_000)
+
+
+class PricingSettings(_Section):
+    """What calls cost (see pricing.py): token prices per model, carrier minutes."""
+
+    carrier_per_minute: float = Field(default=DEFAULT_CARRIER_PER_MINUTE, ge=0, le=100)
+    models: dict[str, ModelPriceSettings] = Field(default_factory=dict)
+
+    @field_validator("models")
+    @classmethod
+    def _known_or_complete(
+        cls, value: dict[str, ModelPriceSettings]
+    ) -> dict[str, ModelPriceSettings]:
+        problems = []
+        for name, price in value.items():
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}", name):
+                problems.append(f"{name[:40]!r} is not a model name")
+            elif list_price(name) is None:
+                missing = [to_camel(key) for key in PRICE_FIELDS if getattr(price, key) is None]
+                if missing:
+                    problems.append(
+                        f"{name} has no list price, so every price must be given"
+                        f" (missing: {', '.join(missing)})"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+
 class Settings(_Section):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     from_number: E164 | None = None
@@ -133,6 +233,8 @@ class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     calls: CallsSettings = Field(default_factory=CallsSettings)
     inbound: InboundSettings = Field(default_factory=InboundSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    pricing: PricingSettings = Field(default_factory=PricingSettings)
     debug: bool = False
     # validate_default: the default too goes through `_expand` (no literal "~" directory).
     data_dir: Path = Field(default=DEFAULT_DATA_DIR, validate_default=True)
@@ -317,4 +419,21 @@ policy = "disabled"     # disabled, open, allowlist
 allowFrom = []          # ["+14155551234"]
 greeting = "Hey! What's up?"
 # systemPrompt = "You answer calls for ..."
+
+[notify]
+# When a call ends, POST its result here: https, or http only to this machine.
+# url = "http://127.0.0.1:18789/hooks/agent"   # an OpenClaw gateway's agent hook
+# token = "replace-me"  # the gateway's hooks.token, or the signing secret for "generic"
+format = "openclaw"     # or "generic": our own JSON, signed with HMAC-SHA256
+
+[pricing]
+# Call costs are estimates from OpenAI's and Twilio's list prices: check them and override.
+carrierPerMinute = 0.014    # USD per started minute of an answered call
+# [pricing.models.gpt-realtime]   # USD per 1M tokens; keys left out keep the list price
+# textIn = 4.0
+# cachedTextIn = 0.4
+# textOut = 16.0
+# audioIn = 32.0
+# cachedAudioIn = 0.4
+# audioOut = 64.0
 """

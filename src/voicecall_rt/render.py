@@ -12,8 +12,11 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from voicecall_rt.pricing import describe_cost
+
 _ROLE_STYLE = {"caller": ("callee", "cyan"), "assistant": ("AI", "green"), "system": ("·", "dim")}
 _QUIET_EVENTS = {"model.retry", "model.first_audio", "status", "created", "answered", "settled"}
+_QUIET_EVENTS |= {"latency.answer_to_stream", "latency.stream_to_audio", "latency.bridge"}
 
 
 def print_entry(console: Console, entry: dict[str, Any]) -> None:
@@ -69,6 +72,7 @@ def print_outcome(console: Console, data: dict[str, Any]) -> bool:
     body = Table.grid(padding=(0, 2))
     body.add_row("status", f"{record['status']} ({record.get('end_reason')})")
     body.add_row("duration", f"{record.get('duration_s') or 0:.1f} s")
+    body.add_row("cost", describe_cost(record.get("cost")))
     if outcome:
         body.add_row(
             "outcome", ("success: " if outcome["success"] else "failed: ") + outcome["summary"]

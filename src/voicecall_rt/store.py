@@ -65,6 +65,7 @@ _CALL_COLUMNS: Final = (
     "outcome",
     "usage",
     "error",
+    "notify_session_key",
 )
 _ROLES: Final = frozenset({"caller", "assistant", "system"})
 
@@ -125,6 +126,8 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         ) WITHOUT ROWID
         """,
     ),
+    # 2: the caller's session key, handed back with the result by the notify webhook.
+    ("ALTER TABLE calls ADD COLUMN notify_session_key TEXT",),
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 

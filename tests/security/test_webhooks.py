@@ -234,7 +234,7 @@ async def test_body_size_routes_and_methods(
     assert world.carrier.created == [] and world.model.sessions == []
 
     for method, path in [
-        ("GET", "/"),
+        ("GET", "/nope"),  # `/` is the dashboard (tests/integration/test_dashboard.py)
         ("GET", "/voice"),
         ("POST", "/voice/unknown"),
         ("GET", "/voice/answer/extra"),

@@ -15,6 +15,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -27,7 +28,9 @@ from voicecall_rt.audio.dtmf import PAUSE_CHARS, frames, tone_audio
 from voicecall_rt.call import tools
 from voicecall_rt.call.journal import CallJournal
 from voicecall_rt.call.playback import Playback
+from voicecall_rt.call.recording import CallRecorder
 from voicecall_rt.call.records import Direction, Outcome
+from voicecall_rt.call.stats import Sampler
 from voicecall_rt.carrier.media import StreamStart, StreamWriter
 from voicecall_rt.config import Settings
 from voicecall_rt.model import realtime
@@ -48,6 +51,9 @@ _DTMF_MARK = "dtmf-"
 _APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"'
 _USAGE_KEYS = ("input_tokens", "output_tokens", "total_tokens")
 _DETAIL_KEYS = ("text_tokens", "audio_tokens", "cached_tokens")
+# The bridge's own cost per frame is timed on one frame in N (N a power of two).
+_SAMPLE_IN_MASK = 127  # caller frames: 50 a second, so one sample every ~2.6 s
+_SAMPLE_OUT_MASK = 15  # model deltas are fewer and longer (often 100 ms+): one in 16
 
 
 def _unsafe(payload: object) -> bool:
@@ -77,12 +83,18 @@ class CallBridge:
         self.carrier_sid: str | None = None
         self.outcome: Outcome | None = None
         self.end_reason: str | None = None
-        self.usage: dict[str, int] = {}
+        self.usage: dict[str, Any] = {}
         # counters, never per-frame logs
         self.frames_in = 0
         self.frames_out = 0
         self.bad_frames = 0
         self.dropped_frames = 0
+        # latency: journal times (ms since the call was created), sampled bridge cost
+        self._answered_t: int | None = None
+        self._stream_t: int | None = None
+        self._model_heard = False
+        self._cost_in = Sampler()
+        self._cost_out = Sampler()
 
         self._http = http
         self._instructions = instructions
@@ -116,6 +128,12 @@ class CallBridge:
         self._model_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: list[asyncio.TimerHandle] = []
+        # Debug recordings only: without one the pumps pay a single `is not None` per frame.
+        self._recorder: CallRecorder | None = (
+            CallRecorder(call_id=call_id, settings=settings, journal=journal)
+            if settings.debug
+            else None
+        )
 
     # ---- lifecycle --------------------------------------------------------------------
 
@@ -136,6 +154,11 @@ class CallBridge:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def note_answered(self) -> None:
+        """The answer webhook came (the manager says): answer → stream start runs from now."""
+        if self._answered_t is None:
+            self._answered_t = self.journal.t_ms()
 
     async def wait_ended(self) -> None:
         await self._end_done.wait()
@@ -160,6 +183,12 @@ class CallBridge:
                 bad_frames=self.bad_frames,
                 dropped_frames=self.dropped_frames,
             )
+            if self._cost_in.count or self._cost_out.count:
+                self.journal.event(
+                    "latency.bridge",
+                    caller_to_model=self._cost_in.summary(),
+                    model_to_caller=self._cost_out.summary(),
+                )
             log.info("call %s ending: %s", self.call_id, reason)
             if hang_up:
                 await self._hang_up(self)
@@ -175,6 +204,8 @@ class CallBridge:
             for result in await asyncio.gather(*tasks, return_exceptions=True):
                 if isinstance(result, Exception):
                     log.error("call %s: a call task failed: %r", self.call_id, result)
+            if self._recorder is not None:
+                await self._recorder.finish(reason)
         finally:
             self._on_end(self)
             self._end_done.set()
@@ -220,6 +251,8 @@ class CallBridge:
         """Wait for `session.created`, configure the session, flush early caller audio."""
         async with asyncio.timeout(MODEL_READY_TIMEOUT_S):
             first = await ws.receive()
+        if self._recorder is not None:
+            self._recorder.from_model_text(first.data)
         try:
             created = (
                 first.type is aiohttp.WSMsgType.TEXT
@@ -229,16 +262,16 @@ class CallBridge:
             created = False
         if not created:
             raise ModelConnectError("the model did not open a session")
-        await ws.send_str(
-            realtime.encode(
-                realtime.session_update(
-                    instructions=self._instructions,
-                    voice=self.settings.openai.voice,
-                    vad=self.settings.vad,
-                    tools=TOOLS,
-                )
-            )
+        update = realtime.session_update(
+            instructions=self._instructions,
+            voice=self.settings.openai.voice,
+            vad=self.settings.vad,
+            tools=TOOLS,
         )
+        if self._recorder is not None:
+            self._recorder.to_model(update)
+            self._recorder.appends_flushed(self._pending)
+        await ws.send_str(realtime.encode(update))
         while self._pending:  # caller audio that beat the handshake, in order
             await ws.send_str(_APPEND_PREFIX + self._pending.popleft() + '"}')
         self._model_ready = True
@@ -249,15 +282,23 @@ class CallBridge:
 
     async def _read_model(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         handlers = self._handlers()
+        sampler = self._cost_out
         async for message in ws:
             if message.type is not aiohttp.WSMsgType.TEXT:
                 continue
+            # One delta in 16 is timed, from its arrival to its media + mark sent.
+            due = (self.frames_out & _SAMPLE_OUT_MASK) == _SAMPLE_OUT_MASK
+            t0 = time.perf_counter_ns() if due else 0
             try:
                 event = orjson.loads(message.data)
                 kind = event.get("type")
                 if kind == realtime.AUDIO_DELTA:
                     await self._on_audio_delta(event)
+                    if t0 and not self.frames_out & _SAMPLE_OUT_MASK:  # it was relayed
+                        sampler.add(time.perf_counter_ns() - t0)
                     continue
+                if self._recorder is not None:
+                    self._recorder.from_model(event)
                 handler = handlers.get(kind)
                 if handler is not None:
                     await handler(event)
@@ -280,6 +321,8 @@ class CallBridge:
 
     async def _send_model(self, event: dict[str, Any]) -> None:
         if self._model is not None and not self._model.closed:
+            if self._recorder is not None:
+                self._recorder.to_model(event)
             await self._model.send_str(realtime.encode(event))
 
     async def _on_audio_delta(self, event: dict[str, Any]) -> None:
@@ -294,6 +337,8 @@ class CallBridge:
             or self._playback.is_cut(item_id)
         ):
             self.dropped_frames += 1
+            if self._recorder is not None:
+                self._recorder.model_audio(event, None)
             return
         assert isinstance(delta, str)
         if item_id not in self._item_started:
@@ -305,11 +350,17 @@ class CallBridge:
         except ConnectionError:
             self.dropped_frames += 1  # the carrier is gone; its reader ends the call
             return
+        if self._recorder is not None:
+            self._recorder.model_audio(event, mark)
         self.frames_out += 1
 
     def _first_audio(self, item_id: str) -> None:
         now = self.journal.t_ms()
         self._item_started[item_id] = now
+        if not self._model_heard:
+            self._model_heard = True
+            if self._stream_t is not None:
+                self.journal.event("latency.stream_to_audio", ms=now - self._stream_t)
         if self._speech_stopped_t is not None:
             self.journal.event("turn.latency", ms=now - self._speech_stopped_t, item_id=item_id)
             self._speech_stopped_t = None
@@ -340,6 +391,8 @@ class CallBridge:
             return []
         with contextlib.suppress(ConnectionError):
             await carrier.send_str(writer.clear)
+        if self._recorder is not None:
+            self._recorder.cleared()
         cut = self._playback.cut_queued()
         for cut_item, audio_end_ms in cut:
             await self._send_model(realtime.truncate(cut_item, audio_end_ms))
@@ -406,6 +459,7 @@ class CallBridge:
             self._spawn(self._farewell())
 
     def _add_usage(self, usage: dict[str, Any]) -> None:
+        self.usage.setdefault("model", self.settings.openai.model)  # what the tokens cost
         for key in _USAGE_KEYS:
             self.usage[key] = self.usage.get(key, 0) + int(usage.get(key) or 0)
         for side in ("input", "output"):
@@ -413,6 +467,11 @@ class CallBridge:
             for key in _DETAIL_KEYS:
                 name = f"{side}_{key}"
                 self.usage[name] = self.usage.get(name, 0) + int(details.get(key) or 0)
+        # Cached input is priced apart for text and audio (PROTOCOLS §1.6).
+        cached = (usage.get("input_token_details") or {}).get("cached_tokens_details") or {}
+        for key in ("text_tokens", "audio_tokens"):
+            name = f"input_cached_{key}"
+            self.usage[name] = self.usage.get(name, 0) + int(cached.get(key) or 0)
 
     async def _on_model_error(self, event: dict[str, Any]) -> None:
         error = event.get("error") or {}
@@ -474,6 +533,8 @@ class CallBridge:
             await carrier.send_str(writer.mark(mark))
         except ConnectionError:
             raise tools.ToolError("the call audio is gone") from None
+        if self._recorder is not None:
+            self._recorder.sent_tones(audio, mark)
         self._dtmf_marks[mark] = (call_id, digits)
         spaced = " ".join(d for d in digits if d not in PAUSE_CHARS)
         self.journal.line("system", f"pressed {spaced}")
@@ -490,6 +551,8 @@ class CallBridge:
                 if carrier is not None and writer is not None and not carrier.closed:
                     with contextlib.suppress(ConnectionError):
                         await carrier.send_str(writer.mark(_FAREWELL_MARK))
+                        if self._recorder is not None:
+                            self._recorder.sent_mark(_FAREWELL_MARK)
                         await self._farewell_played.wait()
         await self.end("model-ended", hang_up=True)
 
@@ -502,6 +565,11 @@ class CallBridge:
         if start.call_sid:
             self.carrier_sid = self.carrier_sid or start.call_sid
         self.journal.event("stream.start", model_ready=self._model_ready)
+        if self._recorder is not None:
+            self._recorder.stream_started(start)
+        self._stream_t = self.journal.t_ms()
+        if self._answered_t is not None:
+            self.journal.event("latency.answer_to_stream", ms=self._stream_t - self._answered_t)
         loop = asyncio.get_running_loop()
         self._timers.append(
             loop.call_later(
@@ -517,7 +585,11 @@ class CallBridge:
             self.on_amd(self._amd_verdict)
         reason = "carrier-closed"
         model_append = _APPEND_PREFIX
+        sampler = self._cost_in
         async for message in ws:
+            # One caller frame in 128 is timed, from its arrival to its append sent.
+            due = (self.frames_in & _SAMPLE_IN_MASK) == _SAMPLE_IN_MASK
+            t0 = time.perf_counter_ns() if due else 0
             if message.type is not aiohttp.WSMsgType.TEXT:
                 self.bad_frames += 1
                 continue
@@ -527,6 +599,8 @@ class CallBridge:
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 self.bad_frames += 1
                 continue
+            if self._recorder is not None:
+                self._recorder.from_carrier(frame, self._model_ready)
             if event == "media":
                 try:
                     payload = frame["media"]["payload"]
@@ -544,6 +618,9 @@ class CallBridge:
                         await model.send_str(model_append + payload + '"}')
                     except ConnectionError:
                         self.dropped_frames += 1  # the model reader ends the call
+                    else:
+                        if t0:  # this frame is the one in 128
+                            sampler.add(time.perf_counter_ns() - t0)
                 else:
                     self._buffer(payload)
             elif event == "mark":

@@ -1,13 +1,15 @@
 """A call's timeline: written to the store as it happens and fanned out to live followers.
 
 Followers (the demo, `call --follow`, the API's event stream) get bounded queues: a slow
-follower loses its oldest entries, it never slows the call down.
+follower loses its oldest entries, it never slows the call down. Listeners (metrics) are
+called synchronously with every entry and lose none: they must be quick and never raise.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from voicecall_rt.call.records import Role, now_ms
@@ -22,6 +24,15 @@ class Hub:
 
     def __init__(self) -> None:
         self._followers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    def listen(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call `listener(entry)` for every entry of every call, as it is published."""
+        self._listeners.append(listener)
+
+    def unlisten(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def follow(self, call_id: str = ALL_CALLS) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(FOLLOWER_QUEUE)
@@ -36,6 +47,8 @@ class Hub:
                 del self._followers[call_id]
 
     def publish(self, entry: dict[str, Any]) -> None:
+        for listener in self._listeners:
+            listener(entry)
         for key in (entry["call_id"], ALL_CALLS):
             for queue in self._followers.get(key, ()):
                 if queue.full():

@@ -134,6 +134,10 @@ class CallManager:
     def is_active(self, call_id: str) -> bool:
         return call_id in self._active
 
+    def bridges(self) -> list[CallBridge]:
+        """The bridges of the calls not settled yet (some may have ended)."""
+        return [active.bridge for active in self._active.values()]
+
     # ---- placing and admitting calls --------------------------------------------------
 
     def _urls(self) -> tuple[str, str]:
@@ -142,8 +146,16 @@ class CallManager:
         host = urlsplit(public).netloc
         return public, f"wss://{host}/voice/realtime-stream"
 
-    async def place(self, to: str, task: str, system_prompt: str | None = None) -> CallRecord:
-        """Dial `to` with a brief; returns the record once the carrier has accepted the call."""
+    async def place(
+        self,
+        to: str,
+        task: str,
+        system_prompt: str | None = None,
+        notify_session_key: str | None = None,
+    ) -> CallRecord:
+        """Dial `to` with a brief; returns the record once the carrier has accepted the call.
+
+        `notify_session_key` is only stored, for the notify webhook to hand back."""
         try:
             to = normalize_e164(to)
         except ValueError as exc:
@@ -171,6 +183,7 @@ class CallManager:
             to_number=to,
             task=task,
             system_prompt=system_prompt,
+            notify_session_key=notify_session_key,
         )
         active = self._admit(record)
         try:
@@ -265,6 +278,7 @@ class CallManager:
                 carrier_sid=record.carrier_sid,
             )
             active.journal.event("answered")
+            active.bridge.note_answered()
             self._publish_status(record)
 
     def answer_inbound(self, params: Mapping[str, str]) -> str:
@@ -351,10 +365,11 @@ class CallManager:
             self.store.update_call(record.id, status=status)
             self._publish_status(record)
             return
+        # Even when the bridge is already ending, wait for it: what it still has to store
+        # (usage, outcome, recordings) must land before the call is settled.
         reason = active.bridge.end_reason or status.value
-        if not active.bridge.ended:
-            await active.bridge.end(reason if active.bridge.streaming else status.value)
-            reason = active.bridge.end_reason or reason
+        await active.bridge.end(reason if active.bridge.streaming else status.value)
+        reason = active.bridge.end_reason or reason
         self._settle(active, status, reason)
 
     async def on_amd(self, call_id: str | None, params: Mapping[str, str]) -> None:

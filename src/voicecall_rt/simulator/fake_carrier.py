@@ -318,6 +318,8 @@ class SimCall:
         self.heard_digits = ""
         self.spoken: list[str] = []
         self.media_sent = 0
+        # (media.timestamp in ms, carried voice?) of each inbound frame sent, in order
+        self.media_log: list[tuple[int, bool]] = []
         self.script_done = False
         self.script_timeouts: list[str] = []
         self.ws_close_code: int | None = None
@@ -737,7 +739,8 @@ class _MediaStream:
             self.tick = n
             await self._play_tick()
             payload = _SILENCE_PAYLOAD
-            if self.voice_frames_left > 0:
+            speaking = self.voice_frames_left > 0
+            if speaking:
                 voice = _voice_payloads()
                 payload = voice[self._voice_pos % len(voice)]
                 self._voice_pos += 1
@@ -749,6 +752,7 @@ class _MediaStream:
                 )
                 if sent:
                     call.media_sent += 1
+                    call.media_log.append((n * FRAME_MS, speaking))
             await call._changed()
 
     async def _play_tick(self) -> None:

@@ -12,7 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from voicecall_rt.call.manager import PlaceError
 from voicecall_rt.call.records import CallRecord
-from voicecall_rt.web.keys import API_TOKEN, MANAGER, STORE
+from voicecall_rt.call.stats import latency_summary
+from voicecall_rt.config import Settings
+from voicecall_rt.pricing import call_cost
+from voicecall_rt.web import session
+from voicecall_rt.web.keys import API_TOKEN, MANAGER, SETTINGS, STORE
 
 MAX_WAIT_S = 60.0
 _PLACE_STATUS = {
@@ -31,6 +35,10 @@ class PlaceCallRequest(BaseModel):
     to: str = Field(max_length=32)
     task: str = Field(default="", max_length=8000)
     system_prompt: str | None = Field(default=None, alias="systemPrompt", max_length=16000)
+    # Handed back untouched with the result by the notify webhook (OpenClaw's `sessionKey`).
+    session_key: str | None = Field(
+        default=None, alias="sessionKey", max_length=256, pattern=r"^[^\x00-\x20\x7f]+$"
+    )
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -41,17 +49,28 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return _json({"error": {"code": code, "message": message}}, status)
 
 
-def call_json(record: CallRecord) -> dict[str, Any]:
-    return record.model_dump(mode="json")
+def call_json(record: CallRecord, settings: Settings) -> dict[str, Any]:
+    """A call as the API shows it: the record, plus its cost at the configured prices."""
+    data = record.model_dump(mode="json")
+    data["cost"] = call_cost(record, settings).model_dump(mode="json")
+    return data
 
 
 @web.middleware
 async def require_token(request: web.Request, handler: Any) -> web.StreamResponse:
-    if request.path.startswith("/api/"):
+    if request.path.startswith("/api/") or request.path == "/metrics":
         expected = request.app[API_TOKEN]
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
-            return _error(401, "unauthorized", "a valid bearer token is required")
+        given = request.headers.get("Authorization")
+        if given is not None or not session.from_request(request, expected):
+            # An Authorization header is judged alone; without one, the dashboard's cookie.
+            if not hmac.compare_digest((given or "").encode(), f"Bearer {expected}".encode()):
+                return _error(401, "unauthorized", "a valid bearer token is required")
+        elif (reason := session.forgery_reason(request)) is not None:
+            # Cookie auth: SameSite=Strict keeps other sites out, but other origins on the
+            # same site (another localhost port) still get the cookie, so unsafe methods must
+            # be JSON (forms cannot send it; scripts elsewhere need a CORS preflight we never
+            # grant) from our own Origin. See voicecall_rt.web.session.
+            return _error(403, "forbidden", reason)
     response: web.StreamResponse = await handler(request)
     return response
 
@@ -70,10 +89,12 @@ async def place_call(request: web.Request) -> web.Response:
         )
         return _error(400, "invalid-request", detail)
     try:
-        record = await request.app[MANAGER].place(body.to, body.task, body.system_prompt)
+        record = await request.app[MANAGER].place(
+            body.to, body.task, body.system_prompt, notify_session_key=body.session_key
+        )
     except PlaceError as exc:
         return _error(_PLACE_STATUS.get(exc.code, 400), exc.code, str(exc))
-    return _json({"call": call_json(record)}, 201)
+    return _json({"call": call_json(record, request.app[SETTINGS])}, 201)
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -89,7 +110,8 @@ async def list_calls(request: web.Request) -> web.Response:
         return _error(400, "invalid-request", "limit must be a number")
     active_only = request.query.get("active", "") in ("1", "true")
     records = await request.app[STORE].list_calls(limit=limit, active_only=active_only)
-    return _json({"calls": [call_json(r) for r in records]})
+    settings = request.app[SETTINGS]
+    return _json({"calls": [call_json(r, settings) for r in records]})
 
 
 async def get_call(request: web.Request) -> web.Response:
@@ -110,10 +132,11 @@ async def get_call(request: web.Request) -> web.Response:
     events = await store.events(call_id)
     return _json(
         {
-            "call": call_json(record),
+            "call": call_json(record, request.app[SETTINGS]),
             "active": request.app[MANAGER].is_active(call_id),
             "transcript": [line.model_dump(mode="json") for line in transcript],
             "events": [event.model_dump(mode="json") for event in events],
+            "latency": latency_summary(events).model_dump(mode="json"),
         }
     )
 
@@ -172,7 +195,9 @@ async def call_events(request: web.Request) -> web.StreamResponse:
             await response.write(_sse(entry["kind"], entry))
         final = await store.get_call(call_id)
         if final is not None:
-            await response.write(_sse("end", {"call": call_json(final)}))
+            await response.write(_sse("end", {"call": call_json(final, request.app[SETTINGS])}))
         return response
+    except ConnectionResetError:
+        return response  # the follower left (a closed page, a stopped CLI): nothing to do
     finally:
         manager.hub.unfollow(queue, call_id)

@@ -11,10 +11,14 @@ from voicecall_rt.call.journal import Hub
 from voicecall_rt.call.manager import CallManager
 from voicecall_rt.carrier.twilio import TwilioCarrier
 from voicecall_rt.config import Settings
+from voicecall_rt.logs import add_secrets
+from voicecall_rt.notify import Notifier
+from voicecall_rt.pricing import call_cost
 from voicecall_rt.private_files import ensure_api_token, ensure_private_dir
 from voicecall_rt.public_url import Resolver, system_resolver
 from voicecall_rt.store import Store
-from voicecall_rt.web import api, stream, webhooks
+from voicecall_rt.web import api, dashboard, stream, webhooks
+from voicecall_rt.web import metrics as web_metrics
 from voicecall_rt.web.keys import API_TOKEN, MANAGER, SETTINGS, STORE
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,7 @@ def build_app(
     app.router.add_get("/api/calls/{call_id}", api.get_call, allow_head=False)
     app.router.add_post("/api/calls/{call_id}/hangup", api.hang_up)
     app.router.add_get("/api/calls/{call_id}/events", api.call_events, allow_head=False)
+    dashboard.setup(app)  # `/`, login, the page's files, debug recordings
     app.router.add_get("/api/openapi.json", api.openapi, allow_head=False)
     return app
 
@@ -56,6 +61,10 @@ class Server:
         self._carrier: TwilioCarrier | None = None
         self._store: Store | None = None
         self._manager: CallManager | None = None
+        # Pushes each settled call's result to `notify.url` (None when that is unset).
+        self.notifier: Notifier | None = None
+        # `GET /metrics`: this server's own registry, fed by the hub (web/metrics.py).
+        self.metrics: web_metrics.CallMetrics | None = None
         self.port: int = settings.server.port
         self.api_token = ""
 
@@ -80,7 +89,16 @@ class Server:
         ensure_private_dir(settings.data_dir)
         self._store = await Store.open(settings.data_dir)
         self.api_token = ensure_api_token(settings.data_dir)
+        add_secrets(self.api_token)  # never in a log line
         self._http = aiohttp.ClientSession()
+        if settings.notify.url is not None:  # subscribed before any call can settle
+            self.notifier = Notifier(
+                settings.notify,
+                self._store,
+                self.hub,
+                cost_of=lambda record: call_cost(record, settings),  # the result carries it
+            )
+            self.notifier.start()
         sid, token = settings.twilio.account_sid, settings.twilio.auth_token
         if sid and token is not None:
             self._carrier = TwilioCarrier(
@@ -89,8 +107,11 @@ class Server:
         self._manager = CallManager(
             settings, self._store, self._http, self.hub, self._carrier, self._resolver
         )
+        self.metrics = web_metrics.CallMetrics(self._manager)
+        self.metrics.attach(self.hub)  # before any call can start
         await self._manager.start()
         app = build_app(settings, self._manager, self._store, self.api_token)
+        web_metrics.setup(app, self.metrics)
         self._runner = web.AppRunner(app, access_log=log if settings.debug else None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.server.bind, settings.server.port)
@@ -101,6 +122,8 @@ class Server:
     async def stop(self) -> None:
         if self._manager is not None:
             await self._manager.shutdown()
+        if self.notifier is not None:  # after the shutdown: calls it settled are delivered too
+            await self.notifier.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -113,3 +136,5 @@ class Server:
         if self._store is not None:
             await self._store.close()
             self._store = None
+        if self.metrics is not None:
+            self.metrics.detach(self.hub)

@@ -9,6 +9,8 @@ from pydantic.json_schema import JsonSchemaMode
 
 from voicecall_rt import __version__
 from voicecall_rt.call.records import CallEvent, CallRecord, TranscriptLine
+from voicecall_rt.call.stats import LatencySummary
+from voicecall_rt.pricing import CallCost
 from voicecall_rt.web.api import PlaceCallRequest
 
 _REF = "#/components/schemas/"
@@ -42,6 +44,10 @@ def openapi_document() -> dict[str, Any]:
     # Requests as they are validated, responses as they are serialised (computed fields too).
     schemas = _schemas(PlaceCallRequest, mode="validation")
     schemas |= _schemas(CallRecord, TranscriptLine, CallEvent, mode="serialization")
+    # The API's call is the stored record plus its cost (web/api.py call_json).
+    schemas |= _schemas(CallCost, LatencySummary, mode="serialization")
+    schemas["CallRecord"]["properties"]["cost"] = {"$ref": _REF + "CallCost"}
+    schemas["CallRecord"]["required"].append("cost")
     schemas["Error"] = {
         "type": "object",
         "required": ["error"],
@@ -65,12 +71,31 @@ def openapi_document() -> dict[str, Any]:
     }
     schemas["CallDetail"] = {
         "type": "object",
-        "required": ["call", "active", "transcript", "events"],
+        "required": ["call", "active", "transcript", "events", "latency"],
         "properties": {
             "call": {"$ref": _REF + "CallRecord"},
             "active": {"type": "boolean"},
             "transcript": {"type": "array", "items": {"$ref": _REF + "TranscriptLine"}},
             "events": {"type": "array", "items": {"$ref": _REF + "CallEvent"}},
+            "latency": {"$ref": _REF + "LatencySummary"},
+        },
+    }
+    schemas["RecordingList"] = {  # web/dashboard.py list_recordings
+        "type": "object",
+        "required": ["recordings"],
+        "properties": {
+            "recordings": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "bytes", "url"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "bytes": {"type": "integer"},
+                        "url": {"type": "string"},
+                    },
+                },
+            }
         },
     }
     return {
@@ -141,6 +166,34 @@ def openapi_document() -> dict[str, Any]:
                         "200": {
                             "description": "an event stream",
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        **_ERRORS,
+                    },
+                }
+            },
+            "/api/calls/{call_id}/recordings": {
+                "get": {
+                    "summary": "The call's debug recordings (`debug: true` only) that exist",
+                    "parameters": [_CALL_ID],
+                    "responses": {"200": _ok("RecordingList", "recordings"), **_ERRORS},
+                }
+            },
+            "/api/calls/{call_id}/recordings/{name}": {
+                "get": {
+                    "summary": "One debug recording as WAV",
+                    "parameters": [
+                        _CALL_ID,
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"enum": ["call.wav", "caller.wav", "model.wav"]},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "the WAV file",
+                            "content": {"audio/wav": {"schema": {"type": "string"}}},
                         },
                         **_ERRORS,
                     },

@@ -1,0 +1,471 @@
+"""`voicecall-rt mcp`: the phone as MCP tools, over stdio.
+
+A thin face on the running server's local API (the server does the calling): tools to
+place a call (optionally following it live, with progress notifications), read one, list
+them and hang one up. When no server is running, every tool says so and how to start one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from voicecall_rt import __version__
+from voicecall_rt.config import Settings
+from voicecall_rt.local_client import LocalApiError, LocalClient
+from voicecall_rt.prompts import MAX_BRIEF_CHARS
+
+MAX_SYSTEM_PROMPT_CHARS = MAX_BRIEF_CHARS
+MAX_LINE_CHARS = 300
+MAX_LINES = 60  # kept: the first HEAD_LINES and the rest from the end
+HEAD_LINES = 10
+HANG_UP_WAIT_S = 15
+_CALL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+SERVER_INSTRUCTIONS = """\
+Places and follows real phone calls through the voicecall-rt server on this machine: a \
+separate voice AI talks to whoever answers and reports the outcome. Use make_phone_call \
+only when the user asked for a call; read its tool description before writing the brief. \
+Use get_call / list_calls to check on calls and hang_up to end one. If a tool says no \
+server is running, ask the user to start `voicecall-rt serve`."""
+
+MAKE_PHONE_CALL_DESCRIPTION = f"""\
+Place a real phone call. A separate voice AI makes the call and talks to whoever answers, \
+on its own: you cannot speak to it or answer its questions during the call, and it knows \
+only what you write in `task` and `systemPrompt`.
+
+Write `systemPrompt` as a complete brief addressed to that voice AI in the second person \
+("You are calling ... on behalf of ..."). Give it everything it needs:
+- who it is calling, and on whose behalf (the name to give);
+- the goal, with the exact details (dates, times, quantities, budgets, reference numbers);
+- constraints: what it must not agree to, the limits it must stay within;
+- acceptable alternatives and fallbacks, in order of preference;
+- what to do if the other side cannot help (ask who can, or when to call back, or thank \
+them and end the call) and what to do at a voicemail;
+- only the personal information the call really needs (usually a name, sometimes a \
+callback number) and nothing more: no addresses, birth dates, card or account numbers \
+unless the task cannot be done without them;
+- to stay truthful, never make things up, and to say it is an AI assistant when asked;
+- what to find out and bring back (confirmation number, price, time agreed).
+At most {MAX_SYSTEM_PROMPT_CHARS} characters, together with `task`.
+
+GOOD systemPrompt: "You are calling Rosa's Trattoria on behalf of Sam Patel to book \
+dinner for 3 this Saturday at 7:30 pm. Any time from 7 to 8:30 pm is fine; a table \
+outside is nice but not needed. If Saturday is full, ask for Sunday at the same times \
+and take it. The booking is under Sam Patel; give the callback number +1 415 555 0199 \
+only if they ask for one. Do not agree to a deposit or give any other details. If asked, \
+say you are an AI assistant booking for Sam. If they cannot book at all, thank them and \
+end the call. Find out the confirmed time and any confirmation number."
+
+BAD systemPrompt: "Book the restaurant for tonight, my details are in my profile." \
+(Which restaurant, for whom, how many? What if tonight is full? The voice AI cannot \
+ask you, and it has no profile.)
+
+With wait=true (the default) this returns when the call ends, often after one to five \
+minutes, and sends progress notifications meanwhile (ringing, answered, voicemail, each \
+transcript line, the outcome). The result holds the outcome the voice AI reported \
+(success, summary, details such as a confirmation number), a short transcript and the \
+call id. With wait=false it returns the call id at once; follow up with get_call. A call \
+reaches real people and costs money: call only when the user asked for it, and do not \
+retry a failed call without telling them."""
+
+GET_CALL_DESCRIPTION = """\
+One call by id: its status, whether it is still live, the outcome the voice AI reported \
+(success, summary, details), duration, who answered, and a short transcript \
+("callee: ..." / "AI: ..." lines)."""
+
+LIST_CALLS_DESCRIPTION = """\
+Recent calls, newest first: id, direction, number, status, start time, duration and \
+outcome. With active_only=true, only calls that are still ringing or in progress."""
+
+HANG_UP_DESCRIPTION = f"""\
+End a live call now (the voice AI stops mid-sentence and the line is hung up). Waits up \
+to {HANG_UP_WAIT_S} s for the call to settle and returns it as get_call would."""
+
+
+class CallOutcome(BaseModel):
+    success: bool
+    summary: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class CallResult(BaseModel):
+    """A call as the tools report it."""
+
+    call_id: str
+    status: str = Field(
+        description="initiating, queued, ringing, in-progress, completed, busy, failed,"
+        " no-answer or canceled"
+    )
+    active: bool = Field(description="true while the call is still ringing or in progress")
+    direction: str
+    number: str = Field(description="the other party's number")
+    end_reason: str | None = None
+    duration_s: float | None = Field(default=None, description="seconds since it was answered")
+    answered_by: str | None = Field(
+        default=None, description="answering-machine detection: human, machine_*, fax, unknown"
+    )
+    outcome: CallOutcome | None = Field(
+        default=None, description="what the voice AI reported; null when it reported nothing"
+    )
+    transcript: list[str] = Field(
+        default_factory=list, description='"callee: ..." and "AI: ..." lines, trimmed'
+    )
+    transcript_lines_omitted: int = 0
+    error: str | None = None
+    summary: str = Field(description="the call in one sentence")
+
+
+class CallListItem(BaseModel):
+    call_id: str
+    direction: str
+    number: str
+    status: str
+    started_at: str = Field(description="UTC, ISO 8601")
+    duration_s: float | None = None
+    end_reason: str | None = None
+    task: str = ""
+    outcome_success: bool | None = None
+    outcome_summary: str | None = None
+
+
+class CallList(BaseModel):
+    calls: list[CallListItem]
+
+
+# ---- shaping what the API returns -----------------------------------------------------
+
+
+def _trim(text: str, limit: int = MAX_LINE_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _label(role: str, direction: str) -> str:
+    if role == "assistant":
+        return "AI"
+    if role == "caller":
+        return "callee" if direction == "outbound" else "caller"
+    return role
+
+
+def transcript_line(line: dict[str, Any], direction: str) -> str:
+    """`callee: …` / `AI: …`; keypad presses and other notes as `[pressed 1]`."""
+    text = _trim(str(line.get("text", "")))
+    if line.get("role") == "system":
+        return f"[{text}]"
+    cut = " (cut off)" if line.get("interrupted") else ""
+    return f"{_label(str(line.get('role')), direction)}: {text}{cut}"
+
+
+def _transcript(lines: list[dict[str, Any]], direction: str) -> tuple[list[str], int]:
+    shown = [transcript_line(line, direction) for line in lines]
+    if len(shown) <= MAX_LINES:
+        return shown, 0
+    omitted = len(shown) - MAX_LINES
+    tail = MAX_LINES - HEAD_LINES
+    return [*shown[:HEAD_LINES], f"[… {omitted} lines omitted …]", *shown[-tail:]], omitted
+
+
+def _number(record: dict[str, Any]) -> str:
+    return str(record["to_number"] if record["direction"] == "outbound" else record["from_number"])
+
+
+def _sentence(record: dict[str, Any], active: bool) -> str:
+    status, reason = record["status"], record.get("end_reason")
+    outcome = record.get("outcome")
+    if active:
+        what = {
+            "in-progress": "is in progress",
+            "ringing": "is ringing",
+        }.get(status, f"is being placed ({status})")
+        return f"The call {what}; use get_call to check on it or hang_up to end it."
+    ended = f"The call ended ({status}{f', {reason}' if reason and reason != status else ''})"
+    if outcome is None:
+        if status == "completed":
+            return f"{ended}; the voice AI reported no outcome."
+        return f"{ended} without a conversation."
+    verdict = "the goal was achieved" if outcome["success"] else "the goal was NOT achieved"
+    return f"{ended}; {verdict}: {outcome['summary']}"
+
+
+def call_result(data: dict[str, Any]) -> CallResult:
+    """A `GET /api/calls/{id}` answer as a tool result."""
+    record = data["call"]
+    active = bool(data.get("active", False))
+    lines, omitted = _transcript(list(data.get("transcript", [])), record["direction"])
+    outcome = record.get("outcome")
+    return CallResult(
+        call_id=record["id"],
+        status=record["status"],
+        active=active,
+        direction=record["direction"],
+        number=_number(record),
+        end_reason=record.get("end_reason"),
+        duration_s=(
+            round(record["duration_s"], 1) if record.get("duration_s") is not None else None
+        ),
+        answered_by=record.get("answered_by"),
+        outcome=CallOutcome.model_validate(outcome) if outcome else None,
+        transcript=lines,
+        transcript_lines_omitted=omitted,
+        error=record.get("error"),
+        summary=_sentence(record, active),
+    )
+
+
+def _list_item(record: dict[str, Any]) -> CallListItem:
+    outcome = record.get("outcome") or {}
+    started = dt.datetime.fromtimestamp(record["created_at"] / 1000, tz=dt.UTC)
+    return CallListItem(
+        call_id=record["id"],
+        direction=record["direction"],
+        number=_number(record),
+        status=record["status"],
+        started_at=started.isoformat(timespec="seconds"),
+        duration_s=(
+            round(record["duration_s"], 1) if record.get("duration_s") is not None else None
+        ),
+        end_reason=record.get("end_reason"),
+        task=_trim(record.get("task") or "", 200),
+        outcome_success=outcome.get("success"),
+        outcome_summary=outcome.get("summary"),
+    )
+
+
+def progress_message(kind: str, data: dict[str, Any], direction: str) -> str | None:
+    """What a live call event means to the agent waiting on it (None: not worth a word)."""
+    if kind == "transcript":
+        return transcript_line(data, direction)
+    payload = data.get("data") or {}
+    if kind in ("status", "call.status"):
+        return {"ringing": "ringing", "in-progress": "answered"}.get(str(payload.get("status")))
+    if kind == "answered":
+        return "answered"
+    if kind == "placed":
+        return "dialing"
+    if kind == "amd":
+        answered_by = str(payload.get("answered_by", ""))
+        if answered_by.startswith("machine"):
+            return "an answering machine picked up"
+        if answered_by == "fax":
+            return "a fax machine picked up"
+        return None
+    if kind == "voicemail":
+        return "voicemail: leaving a message"
+    if kind == "outcome":
+        verdict = "success" if payload.get("success") else "not achieved"
+        return f"outcome: {verdict}: {_trim(str(payload.get('summary', '')))}"
+    if kind == "end" and "call" in data:
+        record = data["call"]
+        reason = record.get("end_reason")
+        return f"call ended: {record['status']}" + (f" ({reason})" if reason else "")
+    return None
+
+
+# ---- the server -----------------------------------------------------------------------
+
+
+class _Progress:
+    """Numbered progress notifications (a no-op when the client sent no progress token)."""
+
+    def __init__(self, ctx: Context[Any, Any]) -> None:
+        self._ctx = ctx
+        self._count = 0
+        self._once: set[str] = set()
+
+    async def say(self, message: str) -> None:
+        if message in ("dialing", "ringing", "answered"):
+            if message in self._once:
+                return  # the same milestone can arrive both as a journal entry and live
+            self._once.add(message)
+        self._count += 1
+        await self._ctx.report_progress(self._count, None, message)
+
+
+def _check_call_id(call_id: str) -> str:
+    call_id = call_id.strip()
+    if not _CALL_ID.fullmatch(call_id):
+        raise ToolError(f"{call_id[:80]!r} is not a call id (they look like call_0123456789abcdef)")
+    return call_id
+
+
+def build_server(settings: Settings, client: LocalClient | None = None) -> MCPServer:
+    """The MCP server with its four tools, talking to the local API of `settings`."""
+    api = client or LocalClient.for_settings(settings)
+    server = MCPServer(
+        name="voicecall-rt",
+        title="voicecall-rt phone calls",
+        version=__version__,
+        instructions=SERVER_INSTRUCTIONS,
+        log_level="WARNING",
+    )
+
+    async def request(
+        method: str, path: str, body: dict[str, Any] | None = None, *, what: str = ""
+    ) -> Any:
+        try:
+            return await api.request(method, path, body)
+        except LocalApiError as exc:
+            raise ToolError(f"{what}{exc}" if what and not exc.no_server else str(exc)) from None
+
+    async def fetch(call_id: str, wait_s: float = 0) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = await api.request(
+                "GET", f"/api/calls/{call_id}?wait={wait_s:g}", timeout_s=wait_s + 30
+            )
+        except LocalApiError as exc:
+            if exc.status == 404:
+                raise ToolError(f"no call with id {call_id}") from None
+            raise ToolError(str(exc)) from None
+        return data
+
+    async def follow(call_id: str, direction: str, progress: _Progress) -> dict[str, Any]:
+        """Relay the call's live events as progress until it settles; its final state."""
+        try:
+            async for kind, data in api.follow(call_id):
+                message = progress_message(kind, data, direction)
+                if message:
+                    await progress.say(message)
+                if kind == "end" and "call" in data:
+                    break
+        except LocalApiError:
+            pass  # the stream broke: the long poll below still finds out how the call ended
+        while True:
+            try:
+                data = await fetch(call_id, wait_s=50)
+            except ToolError as exc:
+                raise ToolError(
+                    f"lost track of call {call_id} while waiting for it to end: {exc}"
+                ) from None
+            if not data["active"]:
+                return data
+
+    @server.tool(
+        description=MAKE_PHONE_CALL_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Make a phone call",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
+    )
+    async def make_phone_call(
+        to: Annotated[
+            str,
+            Field(
+                description="The number to call in E.164 form: '+', country code, number "
+                "(e.g. +14155551234)."
+            ),
+        ],
+        task: Annotated[
+            str,
+            Field(
+                description="One line saying what the call is for, e.g. 'Book a table for 3 "
+                "at Rosa's Trattoria, Saturday 7:30 pm, under Sam Patel'. Shown in call lists "
+                "and given to the voice AI after the brief."
+            ),
+        ],
+        systemPrompt: Annotated[
+            str | None,
+            Field(
+                description="The complete brief for the voice AI, in the second person "
+                f"(see the tool description). At most {MAX_SYSTEM_PROMPT_CHARS} characters."
+            ),
+        ] = None,
+        wait: Annotated[
+            bool,
+            Field(
+                description="true: return when the call has ended, with progress "
+                "notifications meanwhile; false: return the call id at once."
+            ),
+        ] = True,
+        ctx: Context[Any, Any] | None = None,
+    ) -> CallResult:
+        prompt = (systemPrompt or "").strip()
+        if len(prompt) > MAX_SYSTEM_PROMPT_CHARS:
+            raise ToolError(
+                f"systemPrompt is {len(prompt)} characters; the limit is "
+                f"{MAX_SYSTEM_PROMPT_CHARS}. Shorten the brief (keep the goal, the details, "
+                "the fallbacks and the minimum personal information) and call again. "
+                "The call was not placed."
+            )
+        combined = len(prompt) + (2 if prompt else 0) + len(task.strip())
+        if combined > MAX_SYSTEM_PROMPT_CHARS:
+            raise ToolError(
+                f"systemPrompt and task together are {combined} characters; the limit is "
+                f"{MAX_SYSTEM_PROMPT_CHARS}. Keep task to one line. The call was not placed."
+            )
+        if not prompt and not task.strip():
+            raise ToolError("say what the call is for: give a task (and ideally a systemPrompt)")
+        body: dict[str, Any] = {"to": to, "task": task.strip()}
+        if prompt:
+            body["systemPrompt"] = prompt
+        placed = await request("POST", "/api/calls", body, what="the call was not placed: ")
+        record = placed["call"]
+        call_id = str(record["id"])
+        if not wait:
+            return call_result({"call": record, "active": True, "transcript": []})
+        if ctx is None:  # pragma: no cover - the SDK always supplies one
+            return call_result(await fetch(call_id, wait_s=0))
+        return call_result(await follow(call_id, record["direction"], _Progress(ctx)))
+
+    @server.tool(
+        description=GET_CALL_DESCRIPTION,
+        annotations=ToolAnnotations(title="Get a call", read_only_hint=True),
+    )
+    async def get_call(
+        call_id: Annotated[str, Field(description="The call id, e.g. call_0123456789abcdef.")],
+    ) -> CallResult:
+        return call_result(await fetch(_check_call_id(call_id)))
+
+    @server.tool(
+        description=LIST_CALLS_DESCRIPTION,
+        annotations=ToolAnnotations(title="List calls", read_only_hint=True),
+    )
+    async def list_calls(
+        active_only: Annotated[
+            bool, Field(description="Only calls still ringing or in progress.")
+        ] = False,
+        limit: Annotated[int, Field(ge=1, le=200, description="How many calls at most.")] = 20,
+    ) -> CallList:
+        query = f"/api/calls?limit={limit}" + ("&active=1" if active_only else "")
+        data = await request("GET", query)
+        return CallList(calls=[_list_item(record) for record in data["calls"]])
+
+    @server.tool(
+        description=HANG_UP_DESCRIPTION,
+        annotations=ToolAnnotations(
+            title="Hang up a call", read_only_hint=False, destructive_hint=True
+        ),
+    )
+    async def hang_up(
+        call_id: Annotated[str, Field(description="The id of the live call to end.")],
+    ) -> CallResult:
+        call_id = _check_call_id(call_id)
+        try:
+            await api.request("POST", f"/api/calls/{call_id}/hangup")
+        except LocalApiError as exc:
+            if exc.status != 404:
+                raise ToolError(str(exc)) from None
+            data = await fetch(call_id)  # raises "no call with id" if there is none at all
+            if data["active"]:  # pragma: no cover - it ended and restarted in between?
+                raise ToolError(f"call {call_id} could not be hung up: {exc}") from None
+            raise ToolError(
+                f"call {call_id} has already ended ({data['call']['status']}); nothing to hang up"
+            ) from None
+        return call_result(await fetch(call_id, wait_s=HANG_UP_WAIT_S))
+
+    return server
+
+
+async def serve_stdio(settings: Settings) -> None:
+    """Run the MCP server on stdin/stdout until the client closes it."""
+    await build_server(settings).run_stdio_async()

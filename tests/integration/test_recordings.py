@@ -1,0 +1,548 @@
+"""Debug recordings (`debug: true`): time-aligned µ-law tracks, a stereo PCM mix, the event
+log and the transcript, checked against what the fake carrier and the fake model record.
+
+The judges are outside our code where they can be: `sox --i` for the µ-law WAVs, Python's
+`wave` for the PCM one, the fake carrier's own log of each frame it sent (timestamp, voice
+or silence) and of when each of our marks was echoed, and a DTMF decoder on the model track.
+Nothing waits on a clock: the test waits for the call's `recording` timeline entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import re
+import shutil
+import stat
+import struct
+import subprocess
+import wave
+from array import array
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.integration.conftest import MakeWorld
+from tests.integration.phone_helpers import (
+    assistant_items,
+    events,
+    is_dtmf_mark,
+    media_runs,
+    payload_bytes,
+    watch_carrier,
+)
+from voicecall_rt.audio import g711
+from voicecall_rt.audio.goertzel import DtmfDetector
+from voicecall_rt.call import recording
+from voicecall_rt.call.journal import ALL_CALLS
+from voicecall_rt.call.recording import REDACTED, CallRecorder
+from voicecall_rt.carrier.media import StreamStart
+from voicecall_rt.config import Settings
+from voicecall_rt.model.realtime import AUDIO_DELTA
+from voicecall_rt.simulator.fake_carrier import SimCall, voice_audio
+from voicecall_rt.simulator.scenario import CallPlan, CallTool, ModelScript, Say, Speak
+from voicecall_rt.simulator.scenarios import pizza_booking
+from voicecall_rt.simulator.world import ACCOUNT_SID, API_KEY, AUTH_TOKEN, SimWorld
+
+FRAME = 160  # bytes = samples = 20 ms
+BYTES_PER_MS = 8
+SILENCE = 0xFF
+# Our recorder places audio by the stream clock it estimates; the fake carrier plays on a
+# 20 ms grid and echoes a mark on the tick after the audio finished. Two ticks of slack
+# cover both, a third covers a late event loop on a busy machine.
+ALIGN_MS = 60
+FILES = ("caller.wav", "model.wav", "call.wav", "events.jsonl", "transcript.json")
+_B64_RUN = re.compile(r"^[A-Za-z0-9+/]{40,}={0,2}$")
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+
+async def _recorded_call(
+    world: SimWorld, to: str, task: str
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Place a call; return (call id, the `recording` timeline entry, the settled call)."""
+    queue = world.server.hub.follow(ALL_CALLS)
+    try:
+        call_id = await world.place(to, task)
+        async with asyncio.timeout(60):
+            while True:
+                entry = await queue.get()
+                if entry["kind"] == "recording" and entry["call_id"] == call_id:
+                    break
+    finally:
+        world.server.hub.unfollow(queue, ALL_CALLS)
+    data = await world.wait_call(call_id)
+    return call_id, entry, data
+
+
+def _ulaw_data(path: Path) -> bytes:
+    """The samples of a format-7 WAV (walks the chunks; `wave` cannot read µ-law)."""
+    raw = path.read_bytes()
+    assert raw[:4] == b"RIFF" and raw[8:12] == b"WAVE"
+    pos, fmt, data = 12, None, None
+    while pos + 8 <= len(raw):
+        tag, size = raw[pos : pos + 4], struct.unpack_from("<I", raw, pos + 4)[0]
+        body = raw[pos + 8 : pos + 8 + size]
+        if tag == b"fmt ":
+            fmt = struct.unpack_from("<HHIIHH", body)
+        elif tag == b"data":
+            data = body
+        pos += 8 + size + (size & 1)
+    assert fmt == (7, 1, 8000, 8000, 1, 8), fmt
+    assert data is not None
+    return data
+
+
+def _sox_info(path: Path) -> dict[str, str]:
+    sox = shutil.which("sox")
+    if sox is None:
+        if os.environ.get("VOICECALL_RT_REQUIRE_TOOLS") == "1":
+            pytest.fail("sox is required (VOICECALL_RT_REQUIRE_TOOLS=1) but not installed")
+        pytest.skip("sox not installed")
+    out = subprocess.run(
+        [sox, "--i", str(path)], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    info = {}
+    for line in out.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            info[key.strip()] = value.strip()
+    return info
+
+
+def _sox_samples(info: dict[str, str]) -> int:
+    match = re.search(r"= (\d+) samples", info["Duration"])
+    assert match, info["Duration"]
+    return int(match.group(1))
+
+
+def _sent_audio(sim: SimCall) -> tuple[bytes, dict[str, bytes]]:
+    """What our server sent the carrier: the keypad tones, and each model item's audio."""
+    tones = b""
+    items: dict[str, bytes] = {}
+    for name, audio in media_runs(sim):
+        assert name is not None, "model audio without a mark after it"
+        if is_dtmf_mark(name):
+            tones += audio
+        else:
+            item = name.rpartition(":")[0]
+            items[item] = items.get(item, b"") + audio
+    return tones, items
+
+
+def _last_echo_ms(sim: SimCall, prefix: str) -> int:
+    """Stream ms at which the carrier echoed the last mark of that audio (it had played)."""
+    echoes = [e for e in sim.mark_echoes if e.name.startswith(prefix) and not e.cleared]
+    assert echoes, f"no echo for {prefix}"
+    return echoes[-1].stream_ms
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def _strings(value: Any) -> list[tuple[str, str]]:
+    """(key, string) for every string value nested in a JSON value."""
+    found: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str):
+                found.append((key, item))
+            else:
+                found.extend(_strings(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(_strings(item) if not isinstance(item, str) else [("", item)])
+    return found
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+# ---- the whole call ------------------------------------------------------------------------
+
+
+async def test_debug_call_is_recorded_time_aligned(
+    make_world: MakeWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="voicecall_rt.wire")
+    scenario = pizza_booking(0.3)
+    world = await make_world(scenario.carrier, scenario.model, **{"debug": True})
+    clear_at: list[int] = []  # the carrier's stream clock when our `clear` reached it
+
+    def on_message(call: SimCall, message: dict[str, Any]) -> None:
+        if message.get("event") == "clear":
+            clear_at.append(call.stream_ms)
+
+    watch_carrier(world, on_message)
+    call_id, entry, data = await _recorded_call(world, scenario.to_number, scenario.task)
+    sim = await world.carrier.wait_call()
+    session = world.model.last_session
+    assert data["call"]["status"] == "completed"
+
+    # ---- where and how: 0700 directories, 0600 files
+    data_dir = world.server.settings.data_dir
+    folder = data_dir / "recordings" / call_id
+    assert entry["data"]["dir"] == f"recordings/{call_id}"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(FILES)
+    assert _mode(data_dir / "recordings") == 0o700 and _mode(folder) == 0o700
+    for name in FILES:
+        assert _mode(folder / name) == 0o600, name
+
+    # ---- the µ-law tracks, as sox sees them: same length, the stream's duration
+    caller = _ulaw_data(folder / "caller.wav")
+    model = _ulaw_data(folder / "model.wav")
+    assert len(caller) == len(model)
+    stream_samples = sim.stream_ms * BYTES_PER_MS
+    assert abs(len(caller) - stream_samples) <= FRAME
+    assert entry["data"]["duration_ms"] == len(caller) // BYTES_PER_MS
+    for name in ("caller.wav", "model.wav"):
+        info = _sox_info(folder / name)
+        assert info["Sample Encoding"] == "8-bit u-law", info
+        assert info["Sample Rate"] == "8000" and info["Channels"] == "1", info
+        assert _sox_samples(info) == len(caller)
+        assert abs(_sox_samples(info) - stream_samples) <= FRAME
+
+    # ---- the stereo mix: left caller, right model, 16-bit PCM
+    with wave.open(str(folder / "call.wav"), "rb") as mix:
+        assert mix.getnchannels() == 2 and mix.getsampwidth() == 2
+        assert mix.getframerate() == 8000 and mix.getnframes() == len(caller)
+        pcm = array("h", mix.readframes(mix.getnframes()))
+    assert pcm[0::2] == g711.decode(caller)
+    assert pcm[1::2] == g711.decode(model)
+
+    # ---- caller track: every frame the carrier sent, at its timestamp, silence between
+    voice = voice_audio(FRAME // BYTES_PER_MS * sum(1 for _, v in sim.media_log if v))
+    covered = bytearray([0]) * len(caller)
+    spoken = 0
+    for timestamp, is_voice in sim.media_log:
+        at = timestamp * BYTES_PER_MS
+        if at + FRAME > len(caller):
+            assert at >= len(caller) - FRAME, "a frame was lost mid-call"
+            continue  # the last frame, sent as our server was closing the stream
+        frame = caller[at : at + FRAME]
+        if is_voice:
+            assert frame == voice[spoken * FRAME : (spoken + 1) * FRAME], timestamp
+            spoken += 1
+        else:
+            assert frame == bytes([SILENCE]) * FRAME, timestamp
+        covered[at : at + FRAME] = b"\x01" * FRAME
+    assert spoken >= 5 * 50 * 0.3 * 0.9  # Maria's and the menu's lines, most of them
+    assert all(b == SILENCE for b, c in zip(caller, covered, strict=True) if not c)
+
+    # ---- model track: the keypad tones and each answer, where the carrier played them
+    tones, items = _sent_audio(sim)
+    assert DtmfDetector().feed(model + bytes([SILENCE]) * 800) == ["1"]
+    tone_at = model.find(tones)
+    assert tone_at >= 0
+    tone_end_ms = (tone_at + len(tones)) / BYTES_PER_MS
+    assert 0 <= _last_echo_ms(sim, "dtmf-") - tone_end_ms <= ALIGN_MS
+    assert set(model[:tone_at]) == {SILENCE}  # nothing before the menu's key press
+
+    [clear_ms] = clear_at
+    [clear_index] = events(sim, "clear")
+    cut_items = {
+        name.rpartition(":")[0]
+        for name in (e.name for e in sim.mark_echoes if e.cleared)
+        if not is_dtmf_mark(name)
+    }
+    assert len(cut_items) == 1
+    [cut_item] = cut_items
+    played_at_clear = next(e.played_bytes for e in sim.mark_echoes if e.cleared)
+    cursor = tone_at + len(tones)
+    ids = assistant_items(session)
+    assert ids[0] == cut_item and all(item in items for item in ids)
+    for item in ids:
+        audio = items[item]
+        at = model.find(audio[:800], cursor)  # its first 100 ms, after the previous audio
+        assert at >= 0, f"{item} is not on the model track"
+        if item == cut_item:
+            # Only what played before the clear is on the track, and silence after it.
+            kept = _common_prefix(model[at:], audio)
+            end_ms = (at + kept) / BYTES_PER_MS
+            assert abs(end_ms - clear_ms) <= ALIGN_MS
+            heard = played_at_clear - len(tones)  # the carrier's count for this item
+            assert abs(kept - heard) <= 2 * FRAME
+            sent_before_clear = sum(
+                len(payload_bytes(sim.received[i])) for i in events(sim, "media") if i < clear_index
+            )
+            assert kept < sent_before_clear - len(tones)  # the queued part was dropped
+            after = model[at + kept : at + kept + 300 * BYTES_PER_MS]
+            assert set(after) == {SILENCE}, "cut audio on the track after the clear"
+            cursor = at + kept
+        else:
+            assert model[at : at + len(audio)] == audio, f"{item} incomplete on the track"
+            end_ms = (at + len(audio)) / BYTES_PER_MS
+            assert 0 <= _last_echo_ms(sim, item + ":") - end_ms <= ALIGN_MS, item
+            cursor = at + len(audio)
+    assert set(model[cursor:]) <= {SILENCE}  # nothing after the goodbye
+
+    # ---- the event log: every exchange, no audio payload, no secret
+    text = (folder / "events.jsonl").read_text()
+    records = [orjson.loads(line) for line in text.splitlines()]
+    assert entry["data"]["events"] == len(records) and entry["data"]["events_dropped"] == 0
+    kinds = {
+        (r["dir"], r["peer"], r["event"].get("type") or r["event"].get("event")) for r in records
+    }
+    for expected in [
+        ("in", "model", "session.created"),
+        ("out", "model", "session.update"),
+        ("in", "carrier", "start"),
+        ("in", "carrier", "media"),
+        ("out", "model", "input_audio_buffer.append"),
+        ("in", "model", "input_audio_buffer.speech_started"),
+        ("in", "model", AUDIO_DELTA),
+        ("out", "carrier", "media"),
+        ("out", "carrier", "mark"),
+        ("in", "carrier", "mark"),
+        ("out", "carrier", "clear"),
+        ("out", "model", "conversation.item.truncate"),
+        ("in", "model", "response.function_call_arguments.done"),
+        ("out", "model", "response.create"),
+    ]:
+        assert expected in kinds, expected
+    assert all(isinstance(r["t_ms"], int) for r in records)
+    carrier_media = [r for r in records if r["peer"] == "carrier" and r["dir"] == "in"]
+    carrier_media = [r["event"] for r in carrier_media if r["event"].get("event") == "media"]
+    assert len(carrier_media) == sim.media_sent or len(carrier_media) == sim.media_sent - 1
+    assert all(m["media"]["payload_bytes"] == FRAME for m in carrier_media)
+    deltas = [r["event"] for r in records if r["event"].get("type") == AUDIO_DELTA]
+    sent_deltas = [e for e in session.sent if e["type"] == AUDIO_DELTA]
+    assert len(deltas) == len(sent_deltas)
+    assert [d["delta_bytes"] for d in deltas] == [
+        len(base64.b64decode(e["delta"])) for e in sent_deltas
+    ]
+    out_media = [r for r in records if r["dir"] == "out" and r["event"].get("event") == "media"]
+    assert sum(r["event"]["media"]["payload_bytes"] for r in out_media) == sum(
+        len(payload_bytes(sim.received[i])) for i in events(sim, "media")
+    )
+    [start] = [r["event"] for r in records if r["event"].get("event") == "start"]
+    assert start["start"]["customParameters"] == {"call_token": REDACTED}
+
+    call_token = sim.start_message["start"]["customParameters"]["call_token"]  # type: ignore[index]
+    basic = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+    secrets = {
+        "Twilio auth token": AUTH_TOKEN,
+        "Twilio Basic credentials": basic,
+        "OpenAI key": API_KEY,
+        "API token": world.server.api_token,
+        "stream token": call_token,
+        "stream token secret": call_token.partition(".")[2],
+    }
+    transcript_text = (folder / "transcript.json").read_text()
+    wire_text = "\n".join(r.getMessage() for r in caplog.records if r.name == "voicecall_rt.wire")
+    for name, secret in secrets.items():
+        assert secret not in text, f"{name} in events.jsonl"
+        assert secret not in transcript_text, f"{name} in transcript.json"
+        assert secret not in wire_text, f"{name} in the wire log"
+    for record in records:
+        for key, value in _strings(record):
+            assert key not in ("payload", "audio", "delta") or not _B64_RUN.match(value), record
+            assert not _B64_RUN.match(value), f"base64 in events.jsonl: {key}={value[:40]}…"
+    assert sent_deltas[0]["delta"] not in text
+    assert base64.b64encode(voice[:FRAME]).decode() not in text
+
+    # ---- the transcript, as the call's own record has it
+    transcript = orjson.loads(transcript_text)
+    assert transcript["call_id"] == call_id
+    assert transcript["end_reason"] == data["call"]["end_reason"]
+    assert [(x["role"], x["text"], x["interrupted"]) for x in transcript["lines"]] == [
+        (x["role"], x["text"], x["interrupted"]) for x in data["transcript"]
+    ]
+
+    # ---- the wire log: events, never audio frames, no colours off a TTY
+    assert "session.update" in wire_text and "clear" in wire_text
+    assert "payload_bytes" not in wire_text and "delta_bytes" not in wire_text
+    assert "input_audio_buffer.append" not in wire_text
+    assert "\x1b[" not in wire_text
+
+
+async def test_no_recording_without_debug(
+    make_world: MakeWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="voicecall_rt.wire")
+    plan = CallPlan(ring_ms=100, answered_by=None, callee=(Speak("Hello?", 300),))
+    script = ModelScript(
+        turns=((Say("Hi, bye now.", 300), CallTool("end_call", {"reason": "done"})),)
+    )
+    world = await make_world(plan, script)
+    assert world.server.settings.debug is False
+    call_id = await world.place("+14155550123", "Say hello.")
+    data = await world.wait_call(call_id)
+    assert data["call"]["status"] == "completed"
+    assert "recording" not in [e["kind"] for e in data["events"]]
+    assert not (world.server.settings.data_dir / "recordings").exists()
+    assert not [r for r in caplog.records if r.name == "voicecall_rt.wire"]
+
+
+# ---- the recorder on its own clock ---------------------------------------------------------
+
+
+class _Store:
+    async def flush(self) -> None:
+        return None
+
+    async def transcript(self, call_id: str) -> list[Any]:
+        return []
+
+
+class _Journal:
+    def __init__(self) -> None:
+        self.store = _Store()
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def t_ms(self) -> int:
+        return 0
+
+    def event(self, kind: str, **data: Any) -> None:
+        self.events.append((kind, data))
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _recorder(tmp_path: Path, clock: _Clock, max_s: int = 60) -> tuple[CallRecorder, _Journal]:
+    settings = Settings.model_validate(
+        {
+            "dataDir": str(tmp_path / "data"),
+            "debug": True,
+            "openai": {"apiKey": "sk-unit-secret-key"},
+            "calls": {"maxDurationSeconds": max_s},
+        }
+    )
+    journal = _Journal()
+    recorder = CallRecorder(
+        call_id="call_unit",
+        settings=settings,
+        journal=journal,  # type: ignore[arg-type]
+        clock=clock,
+    )
+    return recorder, journal
+
+
+def _start(token: str = "call_unit.s3cr3t-stream-token-value") -> StreamStart:
+    return StreamStart(
+        {
+            "event": "start",
+            "start": {
+                "streamSid": "MZ" + "0" * 32,
+                "callSid": "CA" + "1" * 32,
+                "customParameters": {"call_token": token},
+            },
+        }
+    )
+
+
+def _media(timestamp: str, audio: bytes) -> dict[str, Any]:
+    return {
+        "event": "media",
+        "media": {
+            "track": "inbound",
+            "timestamp": timestamp,
+            "payload": base64.b64encode(audio).decode(),
+        },
+    }
+
+
+async def test_tracks_follow_the_stream_clock(tmp_path: Path) -> None:
+    clock = _Clock()
+    recorder, journal = _recorder(tmp_path, clock)
+    recorder.stream_started(_start())
+    caller_frame = bytes([0x10]) * FRAME
+    # Frames at 0 ms and 100 ms (four lost in between), the second arriving 100 ms later.
+    recorder.from_carrier(_media("0", caller_frame), model_ready=True)
+    clock.now += 0.1
+    recorder.from_carrier(_media("100", caller_frame), model_ready=True)
+    # Model audio sent 50 ms after that frame arrived: plays from stream 150 ms on.
+    clock.now += 0.05
+    answer = bytes([0x20]) * 800  # 100 ms
+    recorder.model_audio(
+        {"type": AUDIO_DELTA, "item_id": "i1", "delta": base64.b64encode(answer).decode()}, "i1:800"
+    )
+    # Sent at once after it: queued behind it, not on top of it.
+    recorder.model_audio(
+        {"type": AUDIO_DELTA, "item_id": "i1", "delta": base64.b64encode(answer).decode()},
+        "i1:1600",
+    )
+    # 120 ms later (stream 270 ms) the callee barges in: what had not played is dropped.
+    clock.now += 0.12
+    recorder.cleared()
+    # A late delta of the cut item is dropped by the bridge: logged, never on the track.
+    recorder.model_audio(
+        {"type": AUDIO_DELTA, "item_id": "i1", "delta": base64.b64encode(answer).decode()}, None
+    )
+    path = await recorder.finish("test")
+    assert path == tmp_path / "data" / "recordings" / "call_unit"
+
+    caller = _ulaw_data(path / "caller.wav")
+    model = _ulaw_data(path / "model.wav")
+    assert len(caller) == len(model) == 270 * BYTES_PER_MS
+    assert caller[:FRAME] == caller_frame
+    assert set(caller[FRAME : 100 * BYTES_PER_MS]) == {SILENCE}
+    assert caller[800 : 800 + FRAME] == caller_frame
+    assert set(caller[800 + FRAME :]) == {SILENCE}
+    assert set(model[: 150 * BYTES_PER_MS]) == {SILENCE}
+    assert model[150 * BYTES_PER_MS :] == bytes([0x20]) * (120 * BYTES_PER_MS)
+
+    [(kind, summary)] = journal.events
+    assert kind == "recording" and summary["duration_ms"] == 270 and not summary["clipped"]
+    records = [orjson.loads(x) for x in (path / "events.jsonl").read_text().splitlines()]
+    [cleared] = [r for r in records if r["event"].get("event") == "clear"]
+    assert cleared["dropped_ms"] == 80 and cleared["stream_ms"] == 270
+    late = [r for r in records if r["event"].get("type") == AUDIO_DELTA]
+    assert [r["forwarded"] for r in late] == [True, True, False]
+    assert all(r["event"]["delta_bytes"] == 800 and "delta" not in r["event"] for r in late)
+    text = (path / "events.jsonl").read_text()
+    assert "s3cr3t-stream-token-value" not in text and REDACTED in text
+    # After finish the recorder ignores everything and writes nothing twice.
+    recorder.from_carrier(_media("300", caller_frame), model_ready=True)
+    assert await recorder.finish("again") is None
+
+
+async def test_tracks_are_capped_at_the_longest_call(tmp_path: Path) -> None:
+    clock = _Clock()
+    recorder, _ = _recorder(tmp_path, clock, max_s=1)
+    recorder.stream_started(_start())
+    frame = bytes([0x10]) * FRAME
+    recorder.from_carrier(_media("990", frame), model_ready=False)  # half of it fits
+    recorder.from_carrier(_media("999999999999", frame), model_ready=False)  # a forged stamp
+    recorder.from_carrier(_media("not a number", frame), model_ready=False)
+    path = await recorder.finish(None)
+    assert path is not None
+    caller = _ulaw_data(path / "caller.wav")
+    assert len(caller) == 8000
+    assert caller[-80:] == frame[:80]
+    assert recorder.clipped
+
+
+def test_wire_log_redacts_and_colours_on_a_tty(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="voicecall_rt.wire")
+    monkeypatch.setattr(recording, "_isatty", lambda: True)
+    recorder, _ = _recorder(tmp_path, _Clock())
+    recorder.stream_started(_start())
+    recorder.to_model({"type": "session.update", "note": "key sk-unit-secret-key", "token": "x"})
+    recorder.from_carrier(_media("0", bytes(FRAME)), model_ready=True)  # audio: not logged
+    messages = [r.getMessage() for r in caplog.records if r.name == "voicecall_rt.wire"]
+    assert len(messages) == 2
+    assert all("\x1b[" in m and "\x1b[0m" in m for m in messages)
+    joined = "\n".join(messages)
+    assert "sk-unit-secret-key" not in joined and "s3cr3t-stream-token-value" not in joined
+    assert '"token":"[redacted]"' in joined
+    assert not (tmp_path / "data").exists()  # nothing on disk before the end of the call
