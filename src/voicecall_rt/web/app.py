@@ -90,7 +90,11 @@ class Server:
         self._store = await Store.open(settings.data_dir)
         self.api_token = ensure_api_token(settings.data_dir)
         add_secrets(self.api_token)  # never in a log line
-        self._http = aiohttp.ClientSession()
+        # Every live call holds one model WebSocket from this session: the pool must never be
+        # the limit (aiohttp's default of 100 would stall call 101); calls.maxConcurrent is.
+        self._http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=settings.calls.max_concurrent + 8)
+        )
         if settings.notify.url is not None:  # subscribed before any call can settle
             self.notifier = Notifier(
                 settings.notify,
