@@ -1,0 +1,973 @@
+"""Load generator: both outside parties of N calls against one target server.
+
+One asyncio loop plays
+- the carrier: a signed `/voice/answer` webhook per inbound call (as Twilio delivers it
+  through the tunnel), then a media-stream client that sends `connected`, `start` and a
+  160-byte µ-law frame every 20 ms on an absolute schedule (frame k is due at
+  t0 + k·20 ms, so a late tick never shifts the ones after it), plays what it receives at
+  real pace and echoes each `mark` when the audio before it has "played", as Twilio does;
+- the model: a minimal Realtime GA server (`session.created`/`session.updated`) that
+  answers every `input_audio_buffer.append` with one `response.output_audio.delta`, so
+  audio flows 50 frames a second each way, and (optionally) every few seconds sends
+  `input_audio_buffer.speech_started` while the caller still has audio queued, followed
+  by transcripts, to exercise barge-in and the store.
+
+Every frame carries a marker in its first 12 bytes (magic, call index, frame index), in
+both directions, so the far side can tell its send time (same process, same monotonic
+clock), and whether frames were lost or reordered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import re
+import secrets
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from twilio.request_validator import RequestValidator
+
+from benchmarks import wsraw
+from benchmarks.procstat import ProcStat, self_cpu_seconds
+
+REPO = Path(__file__).resolve().parent.parent
+FRAME_S = 0.020
+# Every timestamp comes from one clock of sub-µs resolution (uvloop's loop.time() has
+# only milliseconds); the event loop's clock only schedules the 20 ms ticks.
+clock = time.perf_counter
+FRAME_BYTES = 160
+
+# The simulated Twilio account and tunnel (the same values the simulator uses).
+ACCOUNT_SID = "AC" + "5e" * 16
+AUTH_TOKEN = "sim-auth-token-0123456789abcdef"
+API_KEY = "sk-bench-offline"
+FROM_NUMBER = "+14155550100"
+PUBLIC_URL = "https://voice.voicecall-rt.test"
+
+# ---- frame markers ----------------------------------------------------------------------
+
+_MAGIC = b"VB"
+_MARK = struct.Struct(">2sHI")  # magic, call index, frame index: 8 bytes
+_MARK_B64 = 16  # 12 bytes (marker + 4 filler) encode to exactly 16 base64 characters
+_FILL_B64 = base64.b64encode(b"\xff" * (FRAME_BYTES - 12))
+
+
+def frame_payload(call: int, seq: int) -> bytes:
+    """Base64 of a 160-byte µ-law frame whose first bytes say which call and frame it is."""
+    return base64.b64encode(_MARK.pack(_MAGIC, call, seq) + b"\xff\xff\xff\xff") + _FILL_B64
+
+
+def read_marker(b64: bytes) -> tuple[int, int] | None:
+    try:
+        raw = base64.b64decode(b64[:_MARK_B64])
+    except ValueError:
+        return None
+    if len(raw) < 8 or raw[:2] != _MAGIC:
+        return None
+    _, call, seq = _MARK.unpack_from(raw)
+    return call, seq
+
+
+# ---- what is recorded -------------------------------------------------------------------
+
+
+@dataclass
+class Flow:
+    """One direction of one call: when each frame was sent, what arrived, in what order."""
+
+    sent: array[float] = field(default_factory=lambda: array("d"))
+    next: int = 0
+    received: int = 0
+    reordered: int = 0
+    duplicates: int = 0
+    missing: set[int] = field(default_factory=set)
+
+    def arrive(self, seq: int) -> None:
+        self.received += 1
+        if seq == self.next:
+            self.next += 1
+        elif seq > self.next:
+            self.missing.update(range(self.next, seq))
+            self.next = seq + 1
+        elif seq in self.missing:
+            self.missing.discard(seq)
+            self.reordered += 1
+        else:
+            self.duplicates += 1
+
+    @property
+    def lost(self) -> int:
+        return len(self.missing) + max(0, len(self.sent) - self.next)
+
+
+@dataclass
+class Call:
+    index: int
+    call_sid: str = field(default_factory=lambda: "CA" + secrets.token_hex(16))
+    stream_sid: str = field(default_factory=lambda: "MZ" + secrets.token_hex(16))
+    up: Flow = field(default_factory=Flow)  # caller → model
+    down: Flow = field(default_factory=Flow)  # model → caller
+    token: str = ""
+    error: str | None = None
+    start_sent_at: float | None = None
+    first_up_at: float | None = None  # the first caller frame reached the model
+    barge_sent_at: float | None = None
+    barges_sent: int = 0
+    clears: int = 0
+    marks_received: int = 0
+    close_code: int | None = None
+    model: ModelSession | None = None
+    caller: Caller | None = None
+
+
+class Recorder:
+    """Everything measured during one run; latencies only inside the steady window."""
+
+    def __init__(self) -> None:
+        self.calls: dict[int, Call] = {}
+        self.window = False
+        self.lat_up = array("d")
+        self.lat_down = array("d")
+        self.lat_barge = array("d")
+        self.lag = array("d")  # load generator: how late each frame was sent
+        self.frames_up_window = 0
+        self.frames_down_window = 0
+        self.unknown_markers = 0
+
+    def up(self, call: Call, seq: int, now: float) -> None:
+        call.up.arrive(seq)
+        if self.window:
+            self.frames_up_window += 1
+            sent = call.up.sent
+            if seq < len(sent):
+                self.lat_up.append(now - sent[seq])
+
+    def down(self, call: Call, seq: int, now: float) -> None:
+        call.down.arrive(seq)
+        if self.window:
+            self.frames_down_window += 1
+            sent = call.down.sent
+            if seq < len(sent):
+                self.lat_down.append(now - sent[seq])
+
+
+# ---- the fake Realtime server -----------------------------------------------------------
+
+_APPEND = b'{"type":"input_audio_buffer.append","audio":"'
+_APPEND_LEN = len(_APPEND)
+
+
+class FakeModel:
+    """A Realtime GA endpoint just rich enough for the relay path (one per run)."""
+
+    def __init__(self, rec: Recorder, *, barge_every_frames: int = 0) -> None:
+        self.rec = rec
+        self.barge_every = barge_every_frames
+        self.port = 0
+        self.open_sessions = 0
+        self.sessions_total = 0
+        self.rest_requests = 0
+        self.client_events: Counter[str] = Counter()
+        self._server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/v1/realtime"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: ModelSession(self), "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2):
+                    await self._server.wait_closed()
+
+
+class ModelSession(wsraw.WsConnection):
+    is_client = False
+
+    def __init__(self, fake: FakeModel) -> None:
+        super().__init__()
+        self.fake = fake
+        self.rec = fake.rec
+        self.loop = asyncio.get_running_loop()
+        self.call: Call | None = None
+        self.item = b"item_a0"
+        self.items = 0
+        self.appends = 0
+        self.counted = False
+
+    def accept_request(self, head: bytes) -> bool:
+        return head.startswith(b"GET /v1/realtime") and (b"Bearer " + API_KEY.encode() in head)
+
+    def on_http(self, head: bytes) -> bool:
+        # The carrier REST API (hang-ups) lands here too: counted, answered, never expected.
+        self.fake.rest_requests += 1
+        assert self.transport is not None
+        self.transport.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+            b"Connection: close\r\n\r\n{}"
+        )
+        self.transport.close()
+        return True
+
+    def on_open(self) -> None:
+        self.counted = True
+        self.fake.open_sessions += 1
+        self.fake.sessions_total += 1
+        self.send_text(
+            b'{"type":"session.created","event_id":"ev_0","session":{"type":"realtime",'
+            b'"id":"sess_bench","object":"realtime.session","model":"gpt-realtime"}}'
+        )
+
+    def on_closed(self) -> None:
+        if self.counted:
+            self.counted = False
+            self.fake.open_sessions -= 1
+
+    def on_text(self, data: bytes) -> None:
+        if data.startswith(_APPEND):
+            now = clock()
+            marker = read_marker(data[_APPEND_LEN : _APPEND_LEN + _MARK_B64])
+            if marker is None:
+                self.rec.unknown_markers += 1
+                return
+            call = self.call
+            if call is None:
+                call = self.rec.calls.get(marker[0])
+                if call is None:
+                    self.rec.unknown_markers += 1
+                    return
+                self.call, call.model, call.first_up_at = call, self, now
+            self.rec.up(call, marker[1], now)
+            self.appends += 1
+            every = self.fake.barge_every
+            if every and self.appends % every == call.index % every:
+                self._barge(call, now)
+            # one delta back per append: model audio at the caller's own real pace
+            down = call.down
+            seq = len(down.sent)
+            down.sent.append(clock())
+            self.send_text(
+                b'{"type":"response.output_audio.delta","event_id":"ev_d","response_id":'
+                b'"resp_1","item_id":"'
+                + self.item
+                + b'","output_index":0,"content_index":0,"delta":"'
+                + frame_payload(call.index, seq)
+                + b'"}'
+            )
+            return
+        try:
+            event = orjson.loads(data)
+            kind = str(event.get("type"))
+        except (orjson.JSONDecodeError, AttributeError):
+            kind = "<invalid>"
+        self.fake.client_events[kind] += 1
+        if kind == "session.update":
+            self.send_text(b'{"type":"session.updated","event_id":"ev_1","session":{}}')
+
+    def _barge(self, call: Call, now: float) -> None:
+        """The caller starts talking over queued model audio (VAD's speech_started)."""
+        self.items += 1
+        cut_item, self.item = self.item, b"item_a%d" % self.items
+        user_item = b"item_u%d" % self.items
+        call.barge_sent_at = now
+        call.barges_sent += 1
+        self.send_text(
+            b'{"type":"input_audio_buffer.speech_started","event_id":"ev_s","audio_start_ms":'
+            b'0,"item_id":"' + user_item + b'"}'
+        )
+        # what a turn leaves in the store: the cut item's transcript and the caller's words
+        self.send_text(
+            b'{"type":"response.output_audio_transcript.done","event_id":"ev_t",'
+            b'"response_id":"resp_1","item_id":"' + cut_item + b'","output_index":0,'
+            b'"content_index":0,"transcript":"Sure, I can help with that booking."}'
+        )
+        self.send_text(
+            b'{"type":"conversation.item.input_audio_transcription.completed","event_id":'
+            b'"ev_u","item_id":"' + user_item + b'","content_index":0,'
+            b'"transcript":"Sorry, one more thing."}'
+        )
+
+
+# ---- the carrier's media-stream client --------------------------------------------------
+
+_MEDIA = b'{"event":"media"'
+_MARK_EV = b'{"event":"mark"'
+_CLEAR = b'{"event":"clear"'
+_PAYLOAD = b'"payload":"'
+_NAME = b'"name":"'
+
+
+class Caller(wsraw.WsConnection):
+    """One call's media stream, Twilio's side of it."""
+
+    is_client = True
+
+    def __init__(self, call: Call, rec: Recorder) -> None:
+        super().__init__()
+        self.call = call
+        self.rec = rec
+        self.loop = asyncio.get_running_loop()
+        self.sid = call.stream_sid.encode()
+        self.seq = 0  # Twilio's sequenceNumber: every message after `connected`
+        self.k = 0  # media frames sent
+        self.t0 = 0.0  # loop clock: the schedule
+        self.t0_clock = 0.0  # measuring clock: the same instant
+        self.play_end = 0.0
+        self.marks: list[tuple[float, bytes]] = []
+        self.handle: asyncio.TimerHandle | None = None
+        self.stopping = False
+        self.done = self.loop.create_future()
+        self.other = 0
+
+    def _next(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def on_open(self) -> None:
+        call = self.call
+        self.send_text(b'{"event":"connected","protocol":"Call","version":"1.0.0"}')
+        start = {
+            "event": "start",
+            "sequenceNumber": str(self._next()),
+            "streamSid": call.stream_sid,
+            "start": {
+                "streamSid": call.stream_sid,
+                "accountSid": ACCOUNT_SID,
+                "callSid": call.call_sid,
+                "tracks": ["inbound"],
+                "customParameters": {"call_token": call.token} if call.token else {},
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            },
+        }
+        self.send_text(orjson.dumps(start))
+        self.t0 = self.loop.time()
+        call.start_sent_at = self.t0_clock = clock()
+        self._tick()
+
+    def _tick(self) -> None:
+        if self.stopping or self.closed:
+            return
+        k = self.k
+        now = clock()
+        if self.rec.window:
+            self.rec.lag.append(now - (self.t0_clock + k * FRAME_S))
+        seq = self._next()
+        self.call.up.sent.append(now)
+        self.send_text(
+            b'{"event":"media","sequenceNumber":"%d","streamSid":"%s","media":{"track":'
+            b'"inbound","chunk":"%d","timestamp":"%d","payload":"%s"}}'
+            % (seq, self.sid, k + 1, k * 20, frame_payload(self.call.index, k))
+        )
+        self.k = k + 1
+        self._echo_marks(now)
+        self.handle = self.loop.call_at(self.t0 + self.k * FRAME_S, self._tick)
+
+    def _echo_marks(self, now: float) -> None:
+        marks = self.marks
+        i = 0
+        while i < len(marks) and marks[i][0] <= now:
+            self.send_text(
+                b'{"event":"mark","sequenceNumber":"%d","streamSid":"%s","mark":{"name":"%s"}}'
+                % (self._next(), self.sid, marks[i][1])
+            )
+            i += 1
+        if i:
+            del marks[:i]
+
+    def on_text(self, data: bytes) -> None:
+        now = clock()
+        if data.startswith(_MEDIA):
+            at = data.find(_PAYLOAD) + len(_PAYLOAD)
+            marker = read_marker(data[at : at + _MARK_B64])
+            if marker is None or marker[0] != self.call.index:
+                self.rec.unknown_markers += 1
+            else:
+                self.rec.down(self.call, marker[1], now)
+            # it plays after whatever is queued: 160 bytes = 20 ms
+            self.play_end = max(self.play_end, now) + FRAME_S
+        elif data.startswith(_MARK_EV):
+            at = data.find(_NAME) + len(_NAME)
+            self.call.marks_received += 1
+            self.marks.append((self.play_end, data[at : data.find(b'"', at)]))
+        elif data.startswith(_CLEAR):
+            call = self.call
+            call.clears += 1
+            if call.barge_sent_at is not None:
+                if self.rec.window:
+                    self.rec.lat_barge.append(now - call.barge_sent_at)
+                call.barge_sent_at = None
+            # Twilio drops the queue and echoes every pending mark at once
+            self.play_end = now
+            for i in range(len(self.marks)):
+                self.marks[i] = (now, self.marks[i][1])
+            self._echo_marks(now)
+        else:
+            self.other += 1
+
+    def on_closed(self) -> None:
+        self.call.close_code = self.close_code
+        if self.handle is not None:
+            self.handle.cancel()
+        if not self.done.done():
+            self.done.set_result(None)
+
+    async def hang_up(self, drain_s: float = 2.0, how: str = "stop") -> None:
+        """Stop talking, let the audio in flight arrive, then end the call `how`:
+        `stop` (Twilio's stop message, then the server closes), `drop` (the carrier's TCP
+        connection just goes away) or `model` (the model side closes its WebSocket; the
+        server must hang up through the carrier REST API and close the stream)."""
+        self.stopping = True
+        if self.handle is not None:
+            self.handle.cancel()
+        call = self.call
+        deadline = self.loop.time() + drain_s
+        while self.loop.time() < deadline and not self.closed:
+            if call.up.next >= len(call.up.sent) and call.down.next >= len(call.down.sent):
+                break
+            await asyncio.sleep(0.02)
+        self._echo_marks(float("inf"))
+        if how == "drop":
+            self.abort()
+            await asyncio.shield(self.done)
+            return
+        if how == "model" and call.model is not None:
+            call.model.close()
+        else:
+            self.send_text(
+                b'{"event":"stop","sequenceNumber":"%d","streamSid":"%s","stop":{"accountSid":'
+                b'"%s","callSid":"%s"}}'
+                % (self._next(), self.sid, ACCOUNT_SID.encode(), call.call_sid.encode())
+            )
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5.0):
+                await asyncio.shield(self.done)  # the server ends the call and closes
+        if not self.closed:
+            self.close()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await asyncio.shield(self.done)
+            self.abort()
+
+
+# ---- the target server process ----------------------------------------------------------
+
+
+class Target:
+    """`python -m benchmarks.target` in its own process, pinned to one core."""
+
+    def __init__(self, kind: str, fake: FakeModel, *, max_calls: int, cpu: int | None) -> None:
+        self.kind = kind
+        self.fake = fake
+        self.max_calls = max_calls
+        self.cpu = cpu
+        self.proc: asyncio.subprocess.Process | None = None
+        self.port = 0
+        self.data_dir = Path(tempfile.mkdtemp(prefix=f"vcrt-bench-{kind.replace('+', '-')}-"))
+        self.log_path = self.data_dir / "server.log"
+
+    async def start(self) -> None:
+        kind, *flags = self.kind.split("+")
+        args = [
+            sys.executable,
+            "-m",
+            "benchmarks.target",
+            "--kind",
+            kind,
+            "--model-url",
+            self.fake.url,
+            "--rest-url",
+            self.fake.rest_url,
+            "--data-dir",
+            str(self.data_dir / "data"),
+            "--max-calls",
+            str(self.max_calls),
+        ]
+        if self.cpu is not None:
+            args += ["--cpu", str(self.cpu)]
+        if "uvloop" in flags:
+            args += ["--loop", "uvloop"]
+        if "nolimit" in flags:
+            args += ["--no-connector-limit"]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+        with self.log_path.open("wb") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                *args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, cwd=REPO
+            )
+        assert self.proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
+        except TimeoutError:
+            line = b""
+        if not line:
+            raise RuntimeError(f"target {self.kind} did not start: {self.log_tail()}")
+        self.port = int(json.loads(line)["port"])
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    async def stop(self) -> int | None:
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        if proc.stdin is not None:
+            proc.stdin.close()
+        return proc.returncode
+
+
+# ---- one run ----------------------------------------------------------------------------
+
+_TOKEN = re.compile(r'name="call_token" value="([^"]+)"')
+
+
+@dataclass
+class RunOptions:
+    # "ours" or "bare", with flags: "+uvloop" (the target's event loop), "+nolimit" (ours:
+    # no connection limit on the server's HTTP client; see target.py)
+    kind: str
+    n: int
+    seconds: float
+    ramp_per_s: float = 100.0  # calls admitted per second
+    answer_gap_s: float = 0.2  # TwiML fetched → stream opened (Twilio takes ~100-300 ms)
+    barge_every_s: float = 5.0  # 0: no barge-in
+    settle_s: float = 1.0  # after the last call starts, before the window opens
+    pin: bool = True
+    server_cpu: int | None = None
+    loadgen_cpu: int | None = None
+    warmup: bool = True
+    profile: Path | None = None  # py-spy the server during the window, write here
+    # end the calls in turn by `stop`, by dropping the carrier connection, and from the
+    # model side (leftovers must be zero whatever ended a call)
+    mixed_endings: bool = False
+    leftover_timeout_s: float = 10.0
+
+
+def pick_cpus() -> tuple[int | None, int | None]:
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None
+    return cpus[0], cpus[1]
+
+
+def _pct(values: array[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    i = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return float(ordered[i]) * 1000.0
+
+
+def _ms(values: array[float]) -> dict[str, float | None]:
+    return {
+        "p50": _pct(values, 50),
+        "p99": _pct(values, 99),
+        "max": max(values) * 1000.0 if values else None,
+        "n": len(values),
+    }
+
+
+async def _admit(
+    call: Call,
+    rec: Recorder,
+    opts: RunOptions,
+    port: int,
+    http: aiohttp.ClientSession | None,
+) -> Caller | None:
+    try:
+        if opts.kind.startswith("ours"):
+            assert http is not None
+            params = {
+                "AccountSid": ACCOUNT_SID,
+                "ApiVersion": "2010-04-01",
+                "CallSid": call.call_sid,
+                "CallStatus": "ringing",
+                "Called": FROM_NUMBER,
+                "Caller": "+14155550177",
+                "Direction": "inbound",
+                "From": "+14155550177",
+                "To": FROM_NUMBER,
+            }
+            url = PUBLIC_URL + "/voice/answer"
+            signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+            async with http.post(
+                f"http://127.0.0.1:{port}/voice/answer",
+                data=params,
+                headers={"X-Twilio-Signature": str(signature)},
+            ) as response:
+                body = await response.text()
+            found = _TOKEN.search(body)
+            if response.status != 200 or found is None:
+                call.error = f"answer webhook: HTTP {response.status} {body[:200]}"
+                return None
+            call.token = found.group(1)
+        await asyncio.sleep(opts.answer_gap_s)  # Twilio fetching the stream URL
+        caller = await wsraw.connect(
+            lambda: Caller(call, rec), "127.0.0.1", port, "/voice/realtime-stream"
+        )
+        assert isinstance(caller, Caller)
+        call.caller = caller
+        return caller
+    except (OSError, ConnectionError, TimeoutError, aiohttp.ClientError) as exc:
+        call.error = f"{type(exc).__name__}: {exc}"
+        return None
+
+
+async def _wait_for(pred: Any, timeout_s: float, step: float = 0.05) -> float | None:
+    """Poll `pred()` until true; seconds it took, or None on timeout."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while True:
+        if pred():
+            return loop.time() - start
+        if loop.time() - start >= timeout_s:
+            return None
+        await asyncio.sleep(step)
+
+
+async def _calls(
+    rec: Recorder,
+    opts: RunOptions,
+    port: int,
+    first_index: int,
+    n: int,
+    http: aiohttp.ClientSession | None,
+) -> list[Caller | None]:
+    interval = 1.0 / opts.ramp_per_s if opts.ramp_per_s > 0 else 0.0
+    tasks = []
+    for i in range(n):
+        call = Call(first_index + i)
+        rec.calls[call.index] = call
+        tasks.append(asyncio.create_task(_admit(call, rec, opts, port, http)))
+        if interval:
+            await asyncio.sleep(interval)
+    return list(await asyncio.gather(*tasks))
+
+
+ENDINGS = ("stop", "drop", "model")
+
+
+def ending(call: Call, mixed: bool) -> str:
+    """How this call ends: always `stop`, or in turn each way a call can end."""
+    return ENDINGS[call.index % len(ENDINGS)] if mixed else "stop"
+
+
+async def _hang_up_all(callers: list[Caller | None], mixed: bool = False) -> None:
+    await asyncio.gather(*(c.hang_up(how=ending(c.call, mixed)) for c in callers if c is not None))
+
+
+class _Profiler:
+    def __init__(self, pid: int, out: Path, seconds: float) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.pid, self.out, self.seconds = pid, out, seconds
+
+    def start(self) -> None:
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        beside = Path(sys.executable).with_name("py-spy")  # installed into the same venv
+        exe = str(beside) if beside.exists() else "py-spy"
+        base = [exe, "record", "--pid", str(self.pid), "--duration", str(int(self.seconds))]
+        base += ["--rate", "100", "--format", "raw", "-o", str(self.out)]
+        try:
+            self.proc = subprocess.Popen(base, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except FileNotFoundError:
+            print("py-spy not found: no profile (pip install py-spy)", file=sys.stderr)
+
+    async def wait(self) -> None:
+        if self.proc is not None:
+            await asyncio.to_thread(self.proc.wait, 60)
+
+
+async def run_once(opts: RunOptions) -> dict[str, Any]:
+    """Run N calls against one target; everything measured, as a dict."""
+    loop = asyncio.get_running_loop()
+    rec = Recorder()
+    ours = opts.kind.startswith("ours")
+    barge_frames = int(opts.barge_every_s / FRAME_S) if ours else 0
+    fake = FakeModel(rec, barge_every_frames=barge_frames)
+    await fake.start()
+    server_cpu, lg_cpu = opts.server_cpu, opts.loadgen_cpu
+    if opts.pin and server_cpu is None:
+        server_cpu, lg_cpu = pick_cpus()
+    old_affinity = os.sched_getaffinity(0)
+    if opts.pin and lg_cpu is not None:
+        os.sched_setaffinity(0, {lg_cpu})
+    target = Target(opts.kind, fake, max_calls=opts.n + 16, cpu=server_cpu if opts.pin else None)
+    result: dict[str, Any] = {"kind": opts.kind, "n": opts.n, "seconds": opts.seconds}
+    connector = aiohttp.TCPConnector(force_close=True, limit=64)
+    http = aiohttp.ClientSession(connector=connector)
+    try:
+        await target.start()
+        stat = ProcStat(target.pid)
+        result["stat_backend"] = stat.backend
+        base_fds_cold = stat.num_fds()
+        next_index = 0
+        if opts.warmup:  # one short call first: lazily created things are not leftovers
+            warm = await _calls(rec, opts, target.port, next_index, 1, http)
+            next_index += 1
+            await asyncio.sleep(0.5)
+            await _hang_up_all(warm)
+            await _wait_for(lambda: fake.open_sessions == 0, 5)
+            await asyncio.sleep(0.3)
+        base = {
+            "fds": stat.num_fds(),
+            "fds_cold": base_fds_cold,
+            "threads": stat.num_threads(),
+            "rss_mb": stat.rss_bytes() / 2**20,
+            "model_sockets": stat.sockets_to_port(fake.port),
+        }
+        result["baseline"] = base
+        first = next_index
+        t_admit = loop.time()
+        callers = await _calls(rec, opts, target.port, first, opts.n, http)
+        measured = [rec.calls[first + i] for i in range(opts.n)]
+        result["admit_s"] = loop.time() - t_admit
+        # every admitted call streaming both ways
+        await _wait_for(
+            lambda: all(c.error is not None or c.down.received > 0 for c in measured), 15
+        )
+        await asyncio.sleep(opts.settle_s)
+        # ---- steady window ----
+        profiler = None
+        if opts.profile is not None:
+            profiler = _Profiler(target.pid, opts.profile, opts.seconds)
+            profiler.start()
+        rss = []
+        # the leftover counters must see live calls, or their zeros later would mean nothing
+        during = {"model_sockets": stat.sockets_to_port(fake.port), "fds": stat.num_fds()}
+        cpu0, lg0, t0 = stat.cpu_seconds(), self_cpu_seconds(), time.perf_counter()
+        rec.window = True
+        end = loop.time() + opts.seconds
+        while loop.time() < end:
+            await asyncio.sleep(min(0.5, max(0.0, end - loop.time())))
+            rss.append(stat.rss_bytes() / 2**20)
+        rec.window = False
+        cpu1, lg1, t1 = stat.cpu_seconds(), self_cpu_seconds(), time.perf_counter()
+        if profiler is not None:
+            await profiler.wait()
+        window_s = t1 - t0
+        frames = rec.frames_up_window + rec.frames_down_window
+        cpu_s = cpu1 - cpu0
+        streaming = sum(1 for c in measured if c.error is None and c.down.received > 0)
+        # ---- hang up, then count what is left ----
+        mixed = opts.mixed_endings and ours  # the bare relay hangs up nobody
+        await _hang_up_all(callers, mixed)
+        t_end = loop.time()
+        clean_after = await _wait_for(
+            lambda: (
+                fake.open_sessions == 0
+                and stat.num_fds() <= base["fds"]
+                and stat.sockets_to_port(fake.port) == 0
+            ),
+            opts.leftover_timeout_s,
+            0.1,
+        )
+        leftovers = {
+            "model_sessions_open": fake.open_sessions,
+            "model_sockets": stat.sockets_to_port(fake.port),
+            "fds_over_baseline": stat.num_fds() - base["fds"],
+            "threads_over_baseline": stat.num_threads() - base["threads"],
+            "clean_after_s": None if clean_after is None else round(clean_after, 3),
+        }
+        # a call that never streamed is counted as failed, not as thousands of lost frames
+        ok = [c for c in measured if c.error is None and c.down.received > 0]
+        lost_up = sum(c.up.lost for c in ok)
+        lost_down = sum(c.down.lost for c in ok)
+        setup = array("d")
+        for c in measured:
+            if c.start_sent_at is not None and c.first_up_at is not None:
+                setup.append(c.first_up_at - c.start_sent_at)
+        rss_steady = max(rss) if rss else base["rss_mb"]
+        result.update(
+            {
+                "calls": {
+                    "admitted": opts.n,
+                    "streaming": streaming,
+                    "failed": opts.n - streaming,
+                    "errors": sorted({c.error for c in measured if c.error})[:5],
+                    "server_close_codes": dict(Counter(str(c.close_code) for c in measured)),
+                },
+                "window_s": round(window_s, 3),
+                "frames_window": {"up": rec.frames_up_window, "down": rec.frames_down_window},
+                "frames_per_s": frames / window_s if window_s else 0.0,
+                "latency_up_ms": _ms(rec.lat_up),
+                "latency_down_ms": _ms(rec.lat_down),
+                "barge_in_ms": _ms(rec.lat_barge),
+                "barge_ins": {
+                    "sent": sum(c.barges_sent for c in measured),
+                    "clears": sum(c.clears for c in measured),
+                },
+                "setup_ms": _ms(setup),
+                "cpu": {
+                    "server_s": round(cpu_s, 4),
+                    "core_pct": 100.0 * cpu_s / window_s if window_s else None,
+                    "us_per_frame": 1e6 * cpu_s / frames if frames else None,
+                    "loadgen_core_pct": 100.0 * (lg1 - lg0) / window_s if window_s else None,
+                    "loadgen_lag_ms": _ms(rec.lag),
+                },
+                "memory": {
+                    "rss_base_mb": round(base["rss_mb"], 2),
+                    "rss_steady_mb": round(rss_steady, 2),
+                    "mb_per_call": (rss_steady - base["rss_mb"]) / opts.n if opts.n else None,
+                },
+                "frames": {
+                    "sent_up": sum(len(c.up.sent) for c in measured),
+                    "sent_down": sum(len(c.down.sent) for c in measured),
+                    "lost_up": lost_up,
+                    "lost_down": lost_down,
+                    "reordered": sum(c.up.reordered + c.down.reordered for c in measured),
+                    "duplicates": sum(c.up.duplicates + c.down.duplicates for c in measured),
+                    "unknown": rec.unknown_markers,
+                },
+                "marks_received": sum(c.marks_received for c in measured),
+                "model_client_events": dict(fake.client_events),
+                "carrier_rest_requests": fake.rest_requests,
+                "endings": dict(Counter(ending(c, mixed) for c in measured)),
+                # a call ended from the model side is hung up through the carrier's API
+                "expected_rest_requests": sum(
+                    1 for c in measured if ending(c, mixed) == "model" and c.error is None
+                ),
+                "hangup_s": round(loop.time() - t_end, 3),
+                "leftovers": leftovers,
+                "during": during,
+                "cpus": {"server": server_cpu, "loadgen": lg_cpu} if opts.pin else None,
+            }
+        )
+    finally:
+        await http.close()
+        result["target_exit"] = await target.stop()
+        await fake.close()
+        if opts.pin:
+            os.sched_setaffinity(0, old_affinity)
+    return result
+
+
+def correctness_problems(result: dict[str, Any]) -> list[str]:
+    """What the smoke asserts: every call streamed, nothing lost or reordered, nothing left."""
+    problems = []
+    calls, frames, left = result["calls"], result["frames"], result["leftovers"]
+    if calls["failed"]:
+        problems.append(f"{calls['failed']} call(s) failed: {calls['errors']}")
+    for key in ("lost_up", "lost_down", "reordered", "duplicates", "unknown"):
+        if frames[key]:
+            problems.append(f"{key}: {frames[key]}")
+    if not result["frames_window"]["up"] or not result["frames_window"]["down"]:
+        problems.append(f"no frames in the window: {result['frames_window']}")
+    for key in ("model_sessions_open", "model_sockets", "fds_over_baseline"):
+        if left[key]:
+            problems.append(f"leftover {key}: {left[key]}")
+    live = calls["admitted"]
+    if result["during"]["model_sockets"] != live:
+        problems.append(
+            f"the socket counter saw {result['during']['model_sockets']} model sockets "
+            f"during {live} calls"
+        )
+    if result.get("carrier_rest_requests") != result.get("expected_rest_requests", 0):
+        problems.append(
+            f"carrier REST requests: {result['carrier_rest_requests']}, expected "
+            f"{result.get('expected_rest_requests', 0)} (hang-ups of model-ended calls)"
+        )
+    return problems
+
+
+async def run_leak(
+    total: int = 1000, wave: int = 50, call_s: float = 1.0, pin: bool = True
+) -> dict[str, Any]:
+    """Leak check: `total` calls through one server, `wave` at a time, each `call_s` long.
+
+    RSS and descriptors are read after every wave, once its calls have ended; a leak shows
+    as growth from the early waves to the last ones.
+    """
+    rec = Recorder()
+    fake = FakeModel(rec, barge_every_frames=int(0.5 / FRAME_S))
+    await fake.start()
+    server_cpu, lg_cpu = pick_cpus() if pin else (None, None)
+    old_affinity = os.sched_getaffinity(0)
+    if lg_cpu is not None:
+        os.sched_setaffinity(0, {lg_cpu})
+    opts = RunOptions(kind="ours", n=wave, seconds=call_s, pin=pin, ramp_per_s=200)
+    target = Target("ours", fake, max_calls=wave + 16, cpu=server_cpu)
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True, limit=64))
+    waves: list[dict[str, Any]] = []
+    try:
+        await target.start()
+        stat = ProcStat(target.pid)
+        index = 0
+        while index < total:
+            n = min(wave, total - index)
+            callers = await _calls(rec, opts, target.port, index, n, http)
+            index += n
+            await asyncio.sleep(call_s)
+            await _hang_up_all(callers)
+            await _wait_for(lambda: fake.open_sessions == 0, 10)
+            await asyncio.sleep(0.2)
+            waves.append(
+                {
+                    "calls": index,
+                    "rss_mb": round(stat.rss_bytes() / 2**20, 2),
+                    "fds": stat.num_fds(),
+                    "model_sockets": stat.sockets_to_port(fake.port),
+                }
+            )
+        measured = [rec.calls[i] for i in range(total)]
+        early = waves[min(3, len(waves) - 1)]  # after a few waves: caches and pools are warm
+        last = waves[-1]
+        calls_between = max(1, last["calls"] - early["calls"])
+        return {
+            "calls": total,
+            "wave": wave,
+            "failed": sum(1 for c in measured if c.error or not c.down.received),
+            "lost": sum(c.up.lost + c.down.lost for c in measured),
+            "reordered": sum(c.up.reordered + c.down.reordered for c in measured),
+            "waves": waves,
+            "rss_growth_mb": round(last["rss_mb"] - early["rss_mb"], 2),
+            "rss_growth_kb_per_100_calls": round(
+                (last["rss_mb"] - early["rss_mb"]) * 1024 * 100 / calls_between, 1
+            ),
+            "fds_growth": last["fds"] - early["fds"],
+            "model_sockets_left": last["model_sockets"],
+        }
+    finally:
+        await http.close()
+        await target.stop()
+        await fake.close()
+        if lg_cpu is not None:
+            os.sched_setaffinity(0, old_affinity)

@@ -1,0 +1,444 @@
+"""One command for the whole benchmark.
+
+    python -m benchmarks.run --n 1,50,100,200,300 --seconds 20
+    python -m benchmarks.run --smoke          # N=5, correctness only, no speed thresholds
+
+For each N it runs our server and the bare relay (same machine, same load generator, same
+run), then writes benchmarks/results/<date>-<commit>.json, a Markdown table beside it,
+PNG plots (latency and CPU against N), refreshes the table in benchmarks/README.md and
+prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarks.loadgen import REPO, RunOptions, correctness_problems, run_leak, run_once
+from benchmarks.profile_summary import summarize as summarize_profile
+
+RESULTS = REPO / "benchmarks" / "results"
+README = REPO / "benchmarks" / "README.md"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def _git(*args: str) -> str:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for name in ("aiohttp", "orjson", "websockets", "psutil"):
+        try:
+            from importlib.metadata import version
+
+            versions[name] = version(name)
+        except Exception:  # noqa: BLE001 - a missing package is just not listed
+            continue
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": versions,
+    }
+
+
+def _median(runs: list[dict[str, Any]], *path: str) -> float | None:
+    values = []
+    for run in runs:
+        node: Any = run
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, int | float):
+            values.append(float(node))
+    return statistics.median(values) if values else None
+
+
+def _worst(runs: list[dict[str, Any]], *path: str) -> int:
+    worst = 0
+    for run in runs:
+        node: Any = run
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, int | float):
+            worst = max(worst, int(node))
+    return worst
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row from repeated runs of one target at one N: medians, and worst counts."""
+    return {
+        "kind": runs[0]["kind"],
+        "n": runs[0]["n"],
+        "repeats": len(runs),
+        "up_p50": _median(runs, "latency_up_ms", "p50"),
+        "up_p99": _median(runs, "latency_up_ms", "p99"),
+        "down_p50": _median(runs, "latency_down_ms", "p50"),
+        "down_p99": _median(runs, "latency_down_ms", "p99"),
+        "us_per_frame": _median(runs, "cpu", "us_per_frame"),
+        "core_pct": _median(runs, "cpu", "core_pct"),
+        "loadgen_pct": _median(runs, "cpu", "loadgen_core_pct"),
+        "loadgen_lag_p99": _median(runs, "cpu", "loadgen_lag_ms", "p99"),
+        "mb_per_call": _median(runs, "memory", "mb_per_call"),
+        "failed": _worst(runs, "calls", "failed"),
+        "lost": max(_worst(runs, "frames", "lost_up") + _worst(runs, "frames", "lost_down"), 0),
+        "reordered": _worst(runs, "frames", "reordered"),
+        "left_sockets": _worst(runs, "leftovers", "model_sockets")
+        + _worst(runs, "leftovers", "model_sessions_open"),
+        "left_fds": _worst(runs, "leftovers", "fds_over_baseline"),
+        "barge_p50": _median(runs, "barge_in_ms", "p50"),
+        "barge_p99": _median(runs, "barge_in_ms", "p99"),
+        "setup_p50": _median(runs, "setup_ms", "p50"),
+        "setup_p99": _median(runs, "setup_ms", "p99"),
+    }
+
+
+def _f(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    bare = {r["n"]: r for r in rows if r["kind"] == "bare"}
+    lines = [
+        "| N | target | caller→model p50 / p99 ms | model→caller p50 / p99 ms | CPU µs/frame "
+        "| ours/bare | core % | MB/call | failed | lost / reordered | leftovers (sockets, fds) "
+        "| barge-in p50 / p99 ms | loadgen core % / lag p99 ms |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["n"], r["kind"].startswith("bare"), r["kind"])):
+        ratio = "–"
+        b = bare.get(r["n"])
+        if r["kind"] != "bare" and b and b["us_per_frame"] and r["us_per_frame"]:
+            ratio = f"{r['us_per_frame'] / b['us_per_frame']:.2f}×"
+        lines.append(
+            f"| {r['n']} | {r['kind']} | {_f(r['up_p50'], 2)} / {_f(r['up_p99'], 2)} "
+            f"| {_f(r['down_p50'], 2)} / {_f(r['down_p99'], 2)} | {_f(r['us_per_frame'])} "
+            f"| {ratio} | {_f(r['core_pct'])} | {_f(r['mb_per_call'], 3)} | {r['failed']} "
+            f"| {r['lost']} / {r['reordered']} | {r['left_sockets']}, {r['left_fds']} "
+            f"| {_f(r['barge_p50'], 2)} / {_f(r['barge_p99'], 2)} "
+            f"| {_f(r['loadgen_pct'], 0)} / {_f(r['loadgen_lag_p99'], 1)} |"
+        )
+    return "\n".join(lines)
+
+
+def setup_table(setup: list[dict[str, Any]]) -> str:
+    lines = [
+        "| set-up case | calls | stream `start` → first caller frame at the model: p50 / p99 "
+        "/ max ms |",
+        "|---|---:|---:|",
+    ]
+    for s in setup:
+        ms = s["setup_ms"]
+        lines.append(
+            f"| {s['label']} | {ms['n']} | {_f(ms['p50'], 2)} / {_f(ms['p99'], 2)} "
+            f"/ {_f(ms['max'], 2)} |"
+        )
+    return "\n".join(lines)
+
+
+def plots(rows: list[dict[str, Any]], stem: Path) -> list[Path]:
+    if importlib.util.find_spec("matplotlib") is None:
+        print("matplotlib is not installed (pip install -e '.[bench]'): no plots")
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = []
+    kinds = sorted({r["kind"] for r in rows}, key=lambda k: (k.startswith("bare"), k))
+    colors = {k: f"C{i}" for i, k in enumerate(kinds)}
+
+    def series(kind: str) -> list[dict[str, Any]]:
+        # a cell with failed calls measured something else: left out of the lines
+        rs = [r for r in rows if r["kind"] == kind and not r["failed"]]
+        return sorted(rs, key=lambda r: r["n"])
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for kind in kinds:
+        rs = series(kind)
+        ns = [r["n"] for r in rs]
+        for ax, key, title in (
+            (axes[0], "up", "caller → model"),
+            (axes[1], "down", "model → caller"),
+        ):
+            c = colors[kind]
+            ax.plot(ns, [r[f"{key}_p50"] for r in rs], "o--", color=c, label=f"{kind} p50")
+            ax.plot(ns, [r[f"{key}_p99"] for r in rs], "o-", color=c, label=f"{kind} p99")
+            ax.set_title(f"frame latency through the relay, {title}")
+            ax.set_xlabel("concurrent calls")
+            ax.set_ylabel("ms (log)")
+            ax.set_yscale("log")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = stem.with_name(stem.name + "-latency.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    out.append(path)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for kind in kinds:
+        rs = [r for r in series(kind) if r["n"] > 1]  # one call is all fixed overhead
+        ns = [r["n"] for r in rs]
+        axes[0].plot(ns, [r["us_per_frame"] for r in rs], "o-", color=colors[kind], label=kind)
+        axes[1].plot(ns, [r["core_pct"] for r in rs], "o-", color=colors[kind], label=kind)
+    axes[0].set_title("server CPU per relayed frame")
+    axes[0].set_ylabel("µs / frame")
+    axes[0].set_ylim(bottom=0)
+    axes[1].set_title("server core used")
+    axes[1].set_ylabel("% of one core")
+    axes[1].axhline(50, color="grey", ls=":", lw=1)
+    for ax in axes:
+        ax.set_xlabel("concurrent calls")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = stem.with_name(stem.name + "-cpu.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    out.append(path)
+    return out
+
+
+def _loadavg() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+async def bench(args: argparse.Namespace) -> int:
+    kinds = [k for k in args.targets.split(",") if k]
+    if importlib.util.find_spec("websockets") is None:
+        print("websockets is not installed (pip install -e '.[bench]'): bare relay skipped")
+        kinds = [k for k in kinds if not k.startswith("bare")]
+    if importlib.util.find_spec("uvloop") is None:
+        kinds = [k for k in kinds if not k.endswith("+uvloop")]
+    ns = [int(x) for x in args.n.split(",") if x]
+    started = dt.datetime.now(dt.UTC)
+    meta: dict[str, Any] = {
+        "date": started.isoformat(timespec="seconds"),
+        "commit": _git("rev-parse", "--short=10", "HEAD") or "unknown",
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "machine": machine(),
+        "loadavg_start": _loadavg(),
+        "loadgen_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
+        "options": vars(args),
+    }
+    print(f"load average at start: {meta['loadavg_start']}", flush=True)
+    runs: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for n in ns:
+        for rep in range(args.repeat):
+            for kind in kinds:
+                opts = RunOptions(
+                    kind=kind,
+                    n=n,
+                    seconds=args.seconds,
+                    pin=not args.no_pin,
+                    barge_every_s=args.barge_every,
+                    ramp_per_s=args.ramp,
+                    answer_gap_s=args.answer_gap,
+                    mixed_endings=not args.stop_only,
+                )
+                print(f"-- {kind} N={n} ({rep + 1}/{args.repeat})", flush=True)
+                result = await run_once(opts)
+                result["repeat"] = rep
+                runs.append(result)
+                bad = correctness_problems(result)
+                problems += [f"{kind} N={n}: {p}" for p in bad]
+                c = result["cpu"]
+                print(
+                    f"   µs/frame {_f(c['us_per_frame'])}  core {_f(c['core_pct'])}%  "
+                    f"up p99 {_f(result['latency_up_ms']['p99'], 2)} ms  "
+                    f"down p99 {_f(result['latency_down_ms']['p99'], 2)} ms  "
+                    f"loadgen {_f(c['loadgen_core_pct'], 0)}%  "
+                    f"{'OK' if not bad else 'PROBLEMS: ' + '; '.join(bad)}",
+                    flush=True,
+                )
+    profiled: dict[str, Any] | None = None
+    ours = next((k for k in kinds if k.startswith("ours")), None)
+    if args.profile and ours is not None:
+        # a run of its own: the sampler pauses the server, so its numbers stay out of the table
+        profile = RESULTS / f"profile-{meta['commit']}-{ours.replace('+', '-')}-n{args.profile}.txt"
+        print(f"-- profile: {ours} N={args.profile} under py-spy", flush=True)
+        profiled = await run_once(
+            RunOptions(
+                kind=ours,
+                n=args.profile,
+                seconds=args.seconds,
+                pin=not args.no_pin,
+                barge_every_s=args.barge_every,
+                ramp_per_s=args.ramp,
+                answer_gap_s=args.answer_gap,
+                profile=profile,
+            )
+        )
+        if profile.exists():
+            summary = profile.with_name(profile.stem + "-summary.txt")
+            summary.write_text(summarize_profile(profile) + "\n")
+            profiled["profile"] = {"raw": str(profile), "summary": str(summary)}
+            print(f"   {summary}", flush=True)
+    setup: list[dict[str, Any]] = []
+    if args.setup_probe and "ours" in kinds:
+        cases = [
+            ("ours, pre-warm (stream opens 200 ms after the answer webhook)", "ours", 0.2),
+            ("ours, no head start (stream opens at once: ≈ pre-warm off)", "ours", 0.0),
+        ]
+        if "bare" in kinds:
+            cases.append(("bare relay (connects the model at `start`)", "bare", 0.2))
+        for label, kind, gap in cases:
+            print(f"-- set-up: {label}", flush=True)
+            result = await run_once(
+                RunOptions(
+                    kind=kind,
+                    n=20,
+                    seconds=0.5,
+                    ramp_per_s=10,
+                    answer_gap_s=gap,
+                    barge_every_s=0,
+                    pin=not args.no_pin,
+                )
+            )
+            setup.append({"label": label, "kind": kind, "gap_s": gap, **result})
+    leak: dict[str, Any] | None = None
+    if args.leak:
+        print(f"-- leak check: {args.leak} sequential calls", flush=True)
+        leak = await run_leak(total=args.leak, pin=not args.no_pin)
+        if leak["failed"] or leak["lost"] or leak["reordered"] or leak["model_sockets_left"]:
+            problems.append(f"leak check: {leak}")
+    rows = []
+    for n in ns:
+        for kind in kinds:
+            group = [r for r in runs if r["n"] == n and r["kind"] == kind]
+            if group:
+                rows.append(summarize(group))
+    meta["loadavg_end"] = _loadavg()
+    stamp = started.strftime("%Y%m%d-%H%M%S")
+    stem = (RESULTS if not args.smoke else Path(args.out or RESULTS)) / (
+        f"{stamp}-{meta['commit']}" + ("-smoke" if args.smoke else "")
+    )
+    header = (
+        f"Machine: {meta['machine']['cpu']} ({meta['machine']['cores']} cores), Python "
+        f"{meta['machine']['python']}; date {meta['date']}; commit {meta['commit']}"
+        f"{' (dirty tree)' if meta['dirty'] else ''}; {args.seconds:g} s steady window per run, "
+        f"{args.repeat} run(s) per cell (medians); load average at start "
+        f"{meta['loadavg_start']}, at end {meta['loadavg_end']}."
+    )
+    md = header + "\n\n" + table(rows)
+    if setup:
+        md += "\n\n" + setup_table(setup)
+    if leak:
+        md += (
+            f"\n\nLeak check: {leak['calls']} calls in waves of {leak['wave']}: RSS "
+            f"{leak['waves'][0]['rss_mb']} → {leak['waves'][-1]['rss_mb']} MB "
+            f"({leak['rss_growth_kb_per_100_calls']:+} KB per 100 calls after the first "
+            f"waves), descriptors {leak['fds_growth']:+}, model sockets left "
+            f"{leak['model_sockets_left']}, failed {leak['failed']}, lost {leak['lost']}."
+        )
+    if problems:
+        md += "\n\nCorrectness problems:\n" + "\n".join(f"- {p}" for p in problems)
+    print()
+    print(md)
+    if not args.no_write:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        data = {
+            **meta,
+            "rows": rows,
+            "setup": setup,
+            "leak": leak,
+            "profiled_run": profiled,
+            "runs": runs,
+            "problems": problems,
+        }
+        stem.with_suffix(".json").write_text(json.dumps(data, indent=1, default=str))
+        images = plots(rows, stem) if not args.smoke else []
+        body = md + "".join(f"\n\n![{p.stem}]({p.name})" for p in images)
+        stem.with_suffix(".md").write_text(body + "\n")
+        print(f"\nwrote {stem}.json, {stem}.md" + "".join(f", {p}" for p in images))
+        if not args.smoke and not args.no_readme and README.exists():
+            _update_readme(md, images)
+    if problems:
+        print(f"\n{len(problems)} correctness problem(s)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _update_readme(md: str, images: list[Path]) -> None:
+    text = README.read_text()
+    if BEGIN not in text or END not in text:
+        return
+    pictures = "".join(f"\n\n![{p.stem}](results/{p.name})" for p in images)
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    README.write_text(f"{head}{BEGIN}\n{md}{pictures}\n{END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--n", default="1,50,100,200,300", help="concurrent calls, comma list")
+    parser.add_argument("--seconds", type=float, default=20.0, help="steady window per run")
+    parser.add_argument(
+        "--targets", default="ours,bare", help="ours, bare, ours+uvloop, bare+uvloop"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per cell (medians)")
+    parser.add_argument("--ramp", type=float, default=100.0, help="calls admitted per second")
+    parser.add_argument("--answer-gap", type=float, default=0.2, help="TwiML → stream open, s")
+    parser.add_argument("--barge-every", type=float, default=5.0, help="s per call; 0: off")
+    parser.add_argument("--profile", type=int, default=0, help="py-spy our server at this N")
+    parser.add_argument("--no-setup-probe", dest="setup_probe", action="store_false")
+    parser.add_argument(
+        "--leak", type=int, default=1000, help="leak check: this many calls (0: skip)"
+    )
+    parser.add_argument("--no-pin", action="store_true", help="do not pin to separate cores")
+    parser.add_argument(
+        "--stop-only",
+        action="store_true",
+        help="end every call with `stop` (default: in turn stop, dropped carrier, model side)",
+    )
+    parser.add_argument(
+        "--std-loadgen", action="store_true", help="load generator on asyncio, not uvloop"
+    )
+    parser.add_argument("--no-readme", action="store_true", help="leave README.md alone")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--out", default=None, help="smoke: where to write (default: none)")
+    parser.add_argument("--smoke", action="store_true", help="N=5, 5 s, correctness only")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.n, args.seconds, args.setup_probe, args.leak = "5", 5.0, False, 0
+        args.barge_every = 1.0
+        args.no_write = args.out is None
+    if not args.std_loadgen and importlib.util.find_spec("uvloop") is not None:
+        import uvloop  # the load generator's own loop: a cheaper generator, truer numbers
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return asyncio.run(bench(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""A benchmark target in its own process: our real server, or the bare relay.
+
+    python -m benchmarks.target --kind ours|bare --model-url ws://... --data-dir D [--cpu C]
+        [--loop uvloop] [--no-connector-limit]
+
+Pins itself to `--cpu`, starts, prints one JSON line `{"port": P}` on stdout and serves
+until SIGTERM (or stdin closes). Our server runs exactly as `voicecall-rt serve` would
+(same `Server`, same logging set-up, the default asyncio loop unless `--loop uvloop`),
+only its outside URLs point at the fake parties.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from benchmarks.loadgen import ACCOUNT_SID, API_KEY, AUTH_TOKEN, FROM_NUMBER, PUBLIC_URL
+
+
+async def _until_stopped() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    snapshots = os.environ.get("VCRT_BENCH_TRACEMALLOC")  # leak hunting: SIGUSR1 → snapshot
+    if snapshots:
+        import tracemalloc
+
+        count = iter(range(1_000_000))
+        loop.add_signal_handler(
+            signal.SIGUSR1,
+            lambda: tracemalloc.take_snapshot().dump(f"{snapshots}.{next(count)}"),
+        )
+
+    def stdin_closed() -> None:  # the load generator died: do not outlive it
+        with contextlib.suppress(OSError):
+            while os.read(0, 4096):  # unbuffered: no lock left behind at shutdown
+                pass
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=stdin_closed, daemon=True).start()
+    await stop.wait()
+
+
+async def _ours(args: argparse.Namespace) -> None:
+    from voicecall_rt.config import Settings
+    from voicecall_rt.logs import settings_secrets, setup_logging
+    from voicecall_rt.simulator.world import tunnel_resolver
+    from voicecall_rt.web.app import Server
+
+    raw: dict[str, Any] = {
+        "twilio": {
+            "accountSid": ACCOUNT_SID,
+            "authToken": AUTH_TOKEN,
+            "apiBaseUrl": args.rest_url,  # hang-ups would land on the fake (counted)
+        },
+        "fromNumber": FROM_NUMBER,
+        "openai": {"apiKey": API_KEY, "realtimeUrl": args.model_url},
+        "publicUrl": PUBLIC_URL,
+        "server": {"port": 0, "bind": "127.0.0.1"},
+        "dataDir": args.data_dir,
+        "calls": {"maxConcurrent": args.max_calls, "maxDurationSeconds": 14400},
+        "inbound": {"enabled": True, "policy": "open"},
+    }
+    settings = Settings.model_validate(raw)
+    setup_logging(settings.debug, "text", settings_secrets(settings))  # as `serve` does
+    server = Server(settings, resolver=tunnel_resolver)
+    if args.no_connector_limit:
+        # Measurement-only workaround, labelled `+nolimit` in reports: the server's one
+        # aiohttp ClientSession (default connector: at most 100 connections) also carries
+        # the model WebSockets, so call 101 waits for a free connection and fails. Sessions
+        # created during start() get an unlimited connector; src is untouched.
+        import aiohttp
+
+        original = aiohttp.ClientSession
+
+        def unlimited(*a: Any, **kw: Any) -> aiohttp.ClientSession:
+            kw.setdefault("connector", aiohttp.TCPConnector(limit=0))
+            return original(*a, **kw)
+
+        aiohttp.ClientSession = unlimited  # type: ignore[misc,assignment]
+        try:
+            await server.start()
+        finally:
+            aiohttp.ClientSession = original  # type: ignore[misc]
+    else:
+        await server.start()
+    print(f'{{"port": {server.port}}}', flush=True)
+    try:
+        await _until_stopped()
+    finally:
+        await server.stop()
+
+
+async def _bare(args: argparse.Namespace) -> None:
+    from benchmarks.bare_relay import serve
+
+    async with serve("127.0.0.1", 0, args.model_url, API_KEY) as port:
+        print(f'{{"port": {port}}}', flush=True)
+        await _until_stopped()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--kind", choices=("ours", "bare"), required=True)
+    parser.add_argument("--model-url", required=True)
+    parser.add_argument("--rest-url", default="http://127.0.0.1:9")
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--max-calls", type=int, default=1000)
+    parser.add_argument("--cpu", type=int, default=None)
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument("--no-connector-limit", action="store_true")
+    args = parser.parse_args()
+    if args.loop == "uvloop":  # what the server would get from `uvloop.install()` at start
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
+    if os.environ.get("VCRT_BENCH_TRACEMALLOC"):
+        import tracemalloc
+
+        tracemalloc.start(12)
+    Path(args.data_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+    asyncio.run(_ours(args) if args.kind == "ours" else _bare(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""The benchmark's CI smoke: 6 calls for 5 s through our real server, correctness only.
+
+A benchmark is not a timed test: nothing here looks at speed. It shows the load generator
+and the server agree on every frame (none lost, none reordered, none unexplained) and that
+when the calls end, nothing of them is left in the server (model sockets, descriptors),
+whether a call ended with the carrier's `stop`, a dropped carrier connection, or the
+model closing its side.
+Needs only the `dev` extra: without psutil the server is read from /proc.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from benchmarks.loadgen import RunOptions, correctness_problems, run_once
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads the server process from /proc"
+)
+
+
+@pytest.mark.timeout(60)
+async def test_benchmark_smoke_six_calls_no_loss_no_leftovers_however_they_end() -> None:
+    result = await run_once(
+        RunOptions(kind="ours", n=6, seconds=5.0, pin=False, barge_every_s=1.0, mixed_endings=True)
+    )
+
+    # correctness_problems also checks that the leftover counters saw the live calls,
+    # and that exactly the model-ended calls were hung up through the carrier's API.
+    assert correctness_problems(result) == [], result
+    assert result["endings"] == {"stop": 2, "drop": 2, "model": 2}
+    frames = result["frames"]
+    # 50 frames a second each way for every call; a relay that dropped a direction would
+    # show zero here rather than as lost frames.
+    assert frames["sent_up"] >= 6 * 5 * 50 * 0.9
+    assert frames["sent_down"] == frames["sent_up"]
+    # every delta was followed by a playback mark (the last ones may be cut by a hang-up),
+    # and barge-in reached the carrier
+    assert result["marks_received"] >= frames["sent_down"] - 6
+    assert result["barge_ins"]["clears"] >= 1
+    assert result["leftovers"]["clean_after_s"] is not None
+    assert result["target_exit"] == 0
