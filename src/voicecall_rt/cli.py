@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -99,7 +99,18 @@ def serve(
         settings.require_for_calls()
     except ConfigError as exc:
         fail(f"{exc} (run `voicecall-rt init` for a template)", EXIT_CONFIG)
-    asyncio.run(_serve(settings, log_format))
+    run_fast(_serve(settings, log_format))
+
+
+def run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """Run the server on uvloop where it is installed: the benchmark measured 10–20 % less
+    CPU per relayed frame and a lower p99 (benchmarks/README.md); plain asyncio otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 async def _serve(settings: Settings, log_format: LogFormat = "text") -> None:
