@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from tests.integration.conftest import MakeWorld
+from tests.integration.phone_helpers import HookedList
 from voicecall_rt.prompts import BRIEF_CLOSE, BRIEF_OPEN
 from voicecall_rt.simulator import fake_carrier
 from voicecall_rt.simulator.fake_carrier import CallUpdate, SimCall
@@ -44,23 +45,11 @@ TASK = "Book a table for two tonight at 8pm under the name Kim."
 # ---- recording hooks -------------------------------------------------------------------
 
 
-class _HookedList(list[Any]):
-    """A list that calls `hook(item)` right after each append (same task, no await between)."""
-
-    def __init__(self, items: list[Any], hook: Callable[[Any], None]) -> None:
-        super().__init__(items)
-        self._hook = hook
-
-    def append(self, item: Any) -> None:
-        super().append(item)
-        self._hook(item)
-
-
 def watch_model(world: SimWorld, hook: Callable[[FakeSession, dict[str, Any]], None]) -> None:
     """Call `hook(session, event)` the moment the fake model records each client event."""
 
     def on_session(session: FakeSession) -> None:
-        session.received = _HookedList(session.received, lambda event: hook(session, event))
+        session.received = HookedList(session.received, lambda event: hook(session, event))
 
     class _Sessions(list[FakeSession]):
         def append(self, session: FakeSession) -> None:
@@ -73,7 +62,7 @@ def watch_model(world: SimWorld, hook: Callable[[FakeSession, dict[str, Any]], N
 def watch_updates(world: SimWorld, hook: Callable[[CallUpdate], None]) -> None:
     """Call `hook(update)` the moment the fake carrier records a REST call update (the update
     has been applied, its teardown has not run yet)."""
-    world.carrier.updates = _HookedList(world.carrier.updates, hook)
+    world.carrier.updates = HookedList(world.carrier.updates, hook)
 
 
 def record_caller_audio(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:

@@ -22,7 +22,7 @@ import aiohttp
 from voicecall_rt import prompts
 from voicecall_rt.call.bridge import CallBridge
 from voicecall_rt.call.journal import CallJournal, Hub
-from voicecall_rt.call.records import CallRecord, CallStatus, Direction, now_ms
+from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
 from voicecall_rt.carrier.media import StreamStart
 from voicecall_rt.carrier.twilio import (
     CarrierError,
@@ -497,5 +497,3 @@ class CallManager:
             await asyncio.sleep(REAP_INTERVAL_S)
             await self.reap()
 
-
-__all__ = ["CallManager", "Direction", "PlaceError"]
