@@ -69,7 +69,7 @@ def test_item_id_with_colons() -> None:
     p = Playback()
     name = p.on_delta("a:b:c", b64(16))
     assert name == "a:b:c:16"
-    p.on_mark(name)
+    assert p.on_mark(name) == ("a:b:c", 16)
     assert p.played_ms("a:b:c") == 2
 
 
@@ -77,7 +77,7 @@ def test_on_mark_advances_played() -> None:
     p = Playback()
     names = [p.on_delta("item_A", b64(800)) for _ in range(3)]
     assert p.played_ms("item_A") == 0
-    p.on_mark(names[0])
+    assert p.on_mark(names[0]) == ("item_A", 800)
     assert p.played_ms("item_A") == 100
     assert p.pending_for("item_A") == 2
     p.on_mark(names[1])
@@ -117,7 +117,8 @@ def test_played_capped_at_generated() -> None:
 def test_malformed_or_unknown_marks_ignored(name: str) -> None:
     p = Playback()
     p.on_delta("item_A", b64(80))
-    p.on_mark(name)
+    audio = p.on_mark(name)
+    assert audio is None or audio[0] != "item_A"  # not this item's audio mark
     assert p.played_ms("item_A") == 0
     assert p.pending_for("item_A") == 1
     assert p.pending_marks == 1

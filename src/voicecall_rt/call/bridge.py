@@ -22,7 +22,6 @@ from typing import Any
 
 import aiohttp
 import orjson
-from aiohttp import web
 
 from voicecall_rt.audio.dtmf import PAUSE_CHARS, frames, tone_audio
 from voicecall_rt.call import tools
@@ -31,6 +30,7 @@ from voicecall_rt.call.playback import Playback
 from voicecall_rt.call.recording import CallRecorder
 from voicecall_rt.call.records import Direction, Outcome
 from voicecall_rt.call.stats import Sampler
+from voicecall_rt.carrier.link import CarrierLink
 from voicecall_rt.carrier.media import StreamStart, StreamWriter
 from voicecall_rt.config import Settings
 from voicecall_rt.model import realtime
@@ -49,6 +49,11 @@ PROMPT_WAIT_S = 3.0  # how long a prompt waits for the model's current response 
 _FAREWELL_MARK = "farewell"
 _DTMF_MARK = "dtmf-"
 _APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"'
+_TEXT = aiohttp.WSMsgType.TEXT
+# What `async for` over an aiohttp WebSocket stops on.
+_SOCKET_ENDED = frozenset(
+    (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
+)
 _USAGE_KEYS = ("input_tokens", "output_tokens", "total_tokens")
 _DETAIL_KEYS = ("text_tokens", "audio_tokens", "cached_tokens")
 # The bridge's own cost per frame is timed on one frame in N (N a power of two).
@@ -103,7 +108,7 @@ class CallBridge:
         self._model: aiohttp.ClientWebSocketResponse | None = None
         self._model_ready = False
         self._pending: deque[str] = deque()
-        self._carrier: web.WebSocketResponse | None = None
+        self._carrier: CarrierLink | None = None
         self._writer: StreamWriter | None = None
         self._playback = Playback()
         self._response_active = False
@@ -283,8 +288,13 @@ class CallBridge:
     async def _read_model(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         handlers = self._handlers()
         sampler = self._cost_out
-        async for message in ws:
-            if message.type is not aiohttp.WSMsgType.TEXT:
+        recorder = self._recorder
+        receive = ws.receive  # not `async for`: one coroutine less per message
+        while True:
+            message = await receive()
+            if message.type is not _TEXT:
+                if message.type in _SOCKET_ENDED:
+                    return
                 continue
             # One delta in 16 is timed, from its arrival to its media + mark sent.
             due = (self.frames_out & _SAMPLE_OUT_MASK) == _SAMPLE_OUT_MASK
@@ -297,8 +307,8 @@ class CallBridge:
                     if t0 and not self.frames_out & _SAMPLE_OUT_MASK:  # it was relayed
                         sampler.add(time.perf_counter_ns() - t0)
                     continue
-                if self._recorder is not None:
-                    self._recorder.from_model(event)
+                if recorder is not None:
+                    recorder.from_model(event)
                 handler = handlers.get(kind)
                 if handler is not None:
                     await handler(event)
@@ -345,8 +355,7 @@ class CallBridge:
             self._first_audio(item_id)
         mark = self._playback.on_delta(item_id, delta)
         try:
-            await carrier.send_str(writer.media(delta))
-            await carrier.send_str(writer.mark(mark))
+            await carrier.send(writer.media(delta), writer.mark(mark))  # one write
         except ConnectionError:
             self.dropped_frames += 1  # the carrier is gone; its reader ends the call
             return
@@ -390,7 +399,7 @@ class CallBridge:
         if not self._playback.audio_queued or carrier is None or writer is None:
             return []
         with contextlib.suppress(ConnectionError):
-            await carrier.send_str(writer.clear)
+            await carrier.send(writer.clear)
         if self._recorder is not None:
             self._recorder.cleared()
         cut = self._playback.cut_queued()
@@ -528,9 +537,10 @@ class CallBridge:
         )
         mark = f"{_DTMF_MARK}{len(self._dtmf_marks)}-{self.journal.t_ms()}"
         try:
-            for frame in frames(audio):
-                await carrier.send_str(writer.media(base64.b64encode(frame).decode()))
-            await carrier.send_str(writer.mark(mark))
+            await carrier.send(
+                *[writer.media(base64.b64encode(frame).decode()) for frame in frames(audio)],
+                writer.mark(mark),
+            )
         except ConnectionError:
             raise tools.ToolError("the call audio is gone") from None
         if self._recorder is not None:
@@ -550,7 +560,7 @@ class CallBridge:
                 carrier, writer = self._carrier, self._writer
                 if carrier is not None and writer is not None and not carrier.closed:
                     with contextlib.suppress(ConnectionError):
-                        await carrier.send_str(writer.mark(_FAREWELL_MARK))
+                        await carrier.send(writer.mark(_FAREWELL_MARK))
                         if self._recorder is not None:
                             self._recorder.sent_mark(_FAREWELL_MARK)
                         await self._farewell_played.wait()
@@ -558,9 +568,10 @@ class CallBridge:
 
     # ---- carrier side -----------------------------------------------------------------
 
-    async def run_carrier(self, ws: web.WebSocketResponse, start: StreamStart) -> None:
+    async def run_carrier(self, carrier: CarrierLink, start: StreamStart) -> None:
         """Pump carrier frames until the stream ends, then end the call."""
-        self._carrier = ws
+        self._carrier = carrier
+        ws = carrier.ws
         self._writer = StreamWriter(start.stream_sid)
         if start.call_sid:
             self.carrier_sid = self.carrier_sid or start.call_sid
@@ -586,11 +597,16 @@ class CallBridge:
         reason = "carrier-closed"
         model_append = _APPEND_PREFIX
         sampler = self._cost_in
-        async for message in ws:
+        recorder = self._recorder
+        receive = ws.receive  # not `async for`: one coroutine less per message
+        while True:
+            message = await receive()
             # One caller frame in 128 is timed, from its arrival to its append sent.
             due = (self.frames_in & _SAMPLE_IN_MASK) == _SAMPLE_IN_MASK
             t0 = time.perf_counter_ns() if due else 0
-            if message.type is not aiohttp.WSMsgType.TEXT:
+            if message.type is not _TEXT:
+                if message.type in _SOCKET_ENDED:
+                    break
                 self.bad_frames += 1
                 continue
             try:
@@ -599,8 +615,8 @@ class CallBridge:
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 self.bad_frames += 1
                 continue
-            if self._recorder is not None:
-                self._recorder.from_carrier(frame, self._model_ready)
+            if recorder is not None:
+                recorder.from_carrier(frame, self._model_ready)
             if event == "media":
                 try:
                     payload = frame["media"]["payload"]
@@ -647,11 +663,13 @@ class CallBridge:
             self.bad_frames += 1
             return
         if ":" in name:
-            self._playback.on_mark(name)
-            item_id, _, offset = name.rpartition(":")
-            if item_id not in self._item_heard and offset.isdigit():
+            audio = self._playback.on_mark(name)
+            if audio is None:
+                return
+            item_id, played = audio
+            if item_id not in self._item_heard:
                 # The first echo comes when the first delta has played: it began that long ago.
-                self._item_heard[item_id] = self.journal.t_ms() - int(offset) // 8
+                self._item_heard[item_id] = self.journal.t_ms() - played // 8
             if item_id in self._assistant_text and not self._playback.pending_for(item_id):
                 self._finish_assistant_line(item_id)
         elif name == _FAREWELL_MARK:

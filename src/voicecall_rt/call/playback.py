@@ -44,16 +44,22 @@ class Playback:
         self.pending_marks += 1
         return f"{item_id}:{end}"
 
-    def on_mark(self, name: str) -> None:
-        """A model-audio mark echoed (names from `on_delta` only)."""
+    def on_mark(self, name: str) -> tuple[str, int] | None:
+        """A mark echoed; returns `(item_id, end_byte)` if it is a model-audio mark.
+
+        Names from `on_delta` only count once each; a cut item's echoes count for nothing.
+        """
         item_id, _, offset = name.rpartition(":")
-        if item_id in self._cut or not offset.isdigit() or not self._pending.get(item_id):
-            return  # a cut item's echoes say nothing about what was heard
-        self._pending[item_id] -= 1
-        self.pending_marks -= 1
+        if not offset.isdigit():
+            return None
         played = int(offset)
-        if played > self._played.get(item_id, 0):
-            self._played[item_id] = played
+        pending = self._pending.get(item_id)
+        if pending and item_id not in self._cut:
+            self._pending[item_id] = pending - 1
+            self.pending_marks -= 1
+            if played > self._played.get(item_id, 0):
+                self._played[item_id] = played
+        return item_id, played
 
     def is_cut(self, item_id: str) -> bool:
         return item_id in self._cut

@@ -9,6 +9,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from voicecall_rt.carrier.link import CarrierLink
 from voicecall_rt.carrier.media import StreamProtocolError, StreamStart, parse
 from voicecall_rt.web.keys import MANAGER
 
@@ -56,5 +57,5 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
         await ws.close(code=POLICY_VIOLATION, message=b"invalid stream token")
         return ws
     assert start is not None
-    await bridge.run_carrier(ws, start)
+    await bridge.run_carrier(CarrierLink(ws, request.transport), start)
     return ws

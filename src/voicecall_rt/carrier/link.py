@@ -1,0 +1,73 @@
+"""The carrier's media WebSocket as the bridge writes to it: messages sent together leave
+in one write.
+
+Every model audio delta goes to the carrier as two messages, its `media` and the `mark`
+that tells us when it has played (call/playback.py). Sending is most of what the bridge
+costs, one `send()` syscall per message (benchmarks/README.md, "Where the time goes"), so
+the messages of one `send(...)` are framed here and handed to the transport in one write:
+the carrier reads the same WebSocket frames; the kernel sees one syscall instead of two.
+
+The shortcut is taken only where it writes exactly what aiohttp would: a server socket
+(RFC 6455 §5.1: server frames are never masked), no compression negotiated, the socket
+open, and nothing already queued in the transport (so no flow-control pause is pending
+and the order of bytes on the wire is the order of calls). Otherwise each message goes
+through aiohttp's `send_str`, with its flow control and its errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+from aiohttp import web
+
+_FIN_TEXT = 0x81  # FIN + opcode 1 (text): every message is one whole frame
+_HEADER_7 = struct.Struct("!BB").pack
+_HEADER_16 = struct.Struct("!BBH").pack
+_HEADER_64 = struct.Struct("!BBQ").pack
+
+
+def text_frame(data: bytes) -> bytes:
+    """One unmasked, uncompressed WebSocket text frame carrying `data` (UTF-8)."""
+    size = len(data)
+    if size < 126:
+        return _HEADER_7(_FIN_TEXT, size) + data
+    if size < 65536:
+        return _HEADER_16(_FIN_TEXT, 126, size) + data
+    return _HEADER_64(_FIN_TEXT, 127, size) + data
+
+
+class CarrierLink:
+    """Write side of one media stream (reads stay on `ws`)."""
+
+    __slots__ = ("_transport", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.WriteTransport | None):
+        self.ws = ws
+        # Compressed frames depend on state aiohttp's writer keeps: those go its way.
+        self._transport = None if ws.compress else transport
+
+    @property
+    def closed(self) -> bool:
+        return self.ws.closed
+
+    async def send(self, *messages: str) -> None:
+        """Send text messages in order; raises ConnectionError once the stream is gone."""
+        transport = self._transport
+        if (
+            transport is not None
+            and not self.ws.closed
+            and not transport.is_closing()
+            and not transport.get_write_buffer_size()
+        ):
+            if len(messages) == 2:  # the hot path: a delta's media and its mark
+                first, second = messages
+                transport.write(text_frame(first.encode()) + text_frame(second.encode()))
+            else:
+                transport.write(b"".join([text_frame(m.encode()) for m in messages]))
+            return
+        for message in messages:
+            await self.ws.send_str(message)
+
+    async def close(self) -> None:
+        await self.ws.close()
