@@ -6,7 +6,11 @@ on disk; the writer drains whatever has accumulated and commits it as one transa
 Reads run on a second connection (WAL lets them proceed while the writer commits) and
 flush first, so a read sees every write enqueued before it.
 
-Only this process may write to the database: the per-call `seq` counters live in memory.
+Only this process may write to the database. A call created by this process numbers its
+transcript lines and events in memory (`seq` is known the moment a line is written, which
+live followers need) until the call is released; after that, or for a call from an earlier
+run, the writer numbers them in SQL (MAX + 1: it is the only writer and runs in order).
+So the counters held never outnumber the calls in progress, however long the server runs.
 """
 
 from __future__ import annotations
@@ -148,6 +152,16 @@ _INSERT_TRANSCRIPT: Final = (
     "INSERT INTO transcript (call_id, seq, t_ms, role, text, interrupted) VALUES (?, ?, ?, ?, ?, ?)"
 )
 _INSERT_EVENT: Final = "INSERT INTO events (call_id, seq, t_ms, kind, data) VALUES (?, ?, ?, ?, ?)"
+# Released calls: numbered by the writer. An aggregate without GROUP BY is one row, even
+# for a call with no rows yet.
+_APPEND_TRANSCRIPT: Final = (
+    "INSERT INTO transcript (call_id, seq, t_ms, role, text, interrupted) "
+    "SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM transcript WHERE call_id = ?"
+)
+_APPEND_EVENT: Final = (
+    "INSERT INTO events (call_id, seq, t_ms, kind, data) "
+    "SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ? FROM events WHERE call_id = ?"
+)
 _SETTLE: Final = f"""
     UPDATE calls SET
         status = CASE WHEN answered_at IS NOT NULL THEN ? ELSE ? END,
@@ -210,13 +224,13 @@ class Store:
     """
 
     def __init__(
-        self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection, seqs: _Seqs
+        self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection
     ) -> None:
         # Private: open() is the constructor, it prepares files, schema and counters.
         self._path = path
         self._wconn = writer
         self._rconn = reader
-        self._seqs = seqs
+        self._seqs = _Seqs()  # the calls this process created and has not released
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._closer: asyncio.Future[None] | None = None
         self._writer = asyncio.create_task(self._run_writer(), name="voicecall_rt.store.writer")
@@ -231,7 +245,6 @@ class Store:
         reader: aiosqlite.Connection | None = None
         try:
             await _migrate(writer)
-            seqs = await _load_seqs(writer)
             reader = await _connect(path)
             await reader.execute("PRAGMA query_only = ON")
             reader.row_factory = sqlite3.Row
@@ -243,7 +256,7 @@ class Store:
             if reader is not None:
                 await reader.close()
             raise
-        return cls(path, writer, reader, seqs)
+        return cls(path, writer, reader)
 
     @property
     def path(self) -> Path:
@@ -281,6 +294,13 @@ class Store:
         self._enqueue(
             _Op("insert_call", record.id, _INSERT_CALL, tuple(row[c] for c in _CALL_COLUMNS))
         )
+        self._seqs.transcript[record.id] = 0
+        self._seqs.events[record.id] = 0
+
+    def release(self, call_id: str) -> None:
+        """Drop a call's counters: its later lines and events are numbered by the writer."""
+        self._seqs.transcript.pop(call_id, None)
+        self._seqs.events.pop(call_id, None)
 
     def update_call(self, call_id: str, **fields: Any) -> None:
         """Set the given columns. Unknown columns or values of the wrong type: ValueError."""
@@ -308,13 +328,18 @@ class Store:
 
     def add_transcript(
         self, call_id: str, t_ms: int, role: Role, text: str, interrupted: bool = False
-    ) -> int:
-        """Enqueue a transcript line; returns its seq (1, 2, … per call)."""
+    ) -> int | None:
+        """Enqueue a transcript line; returns its seq (1, 2, … per call), None once the
+        call is released (the writer numbers it)."""
         if role not in _ROLES:
             raise ValueError(f"add_transcript: unknown role {role!r}")
         self._check_open()
-        seq = self._seqs.transcript.get(call_id, 0) + 1
-        self._seqs.transcript[call_id] = seq
+        last = self._seqs.transcript.get(call_id)
+        if last is None:
+            params = (call_id, t_ms, role, text, int(interrupted), call_id)
+            self._enqueue(_Op("add_transcript", call_id, _APPEND_TRANSCRIPT, params))
+            return None
+        seq = self._seqs.transcript[call_id] = last + 1
         self._enqueue(
             _Op(
                 "add_transcript",
@@ -327,14 +352,19 @@ class Store:
 
     def add_event(
         self, call_id: str, t_ms: int, kind: str, data: dict[str, Any] | None = None
-    ) -> int:
-        """Enqueue a timeline event; returns its seq (1, 2, … per call)."""
+    ) -> int | None:
+        """Enqueue a timeline event; returns its seq (1, 2, … per call), None once the
+        call is released (the writer numbers it)."""
         # Serialised now: it snapshots a dict the caller may go on mutating, and a value
         # that is not JSON fails here rather than in the writer.
         payload = orjson.dumps(data if data is not None else {}).decode()
         self._check_open()
-        seq = self._seqs.events.get(call_id, 0) + 1
-        self._seqs.events[call_id] = seq
+        last = self._seqs.events.get(call_id)
+        if last is None:
+            params = (call_id, t_ms, kind, payload, call_id)
+            self._enqueue(_Op("add_event", call_id, _APPEND_EVENT, params))
+            return None
+        seq = self._seqs.events[call_id] = last + 1
         self._enqueue(_Op("add_event", call_id, _INSERT_EVENT, (call_id, seq, t_ms, kind, payload)))
         return seq
 
@@ -676,22 +706,3 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
 async def _user_version(conn: aiosqlite.Connection) -> int:
     rows = list(await conn.execute_fetchall("PRAGMA user_version"))
     return int(rows[0][0])
-
-
-async def _load_seqs(conn: aiosqlite.Connection) -> _Seqs:
-    # Loaded up front, not on first use: the write methods are synchronous and may not
-    # wait for a query. One indexed MAX lookup per call (FKs guarantee every row has a
-    # call), so this costs O(calls · log rows), not a scan of every line.
-    seqs = _Seqs()
-    rows = await conn.execute_fetchall(
-        "SELECT c.id,"
-        " (SELECT MAX(seq) FROM transcript WHERE call_id = c.id),"
-        " (SELECT MAX(seq) FROM events WHERE call_id = c.id)"
-        " FROM calls AS c"
-    )
-    for call_id, max_transcript, max_event in rows:
-        if max_transcript is not None:
-            seqs.transcript[call_id] = int(max_transcript)
-        if max_event is not None:
-            seqs.events[call_id] = int(max_event)
-    return seqs

@@ -147,6 +147,12 @@ async def test_openclaw_hook_gets_the_result_once(make_world: MakeWorld) -> None
         ("notify.attempt", {"attempt": 1, "status": 200}),
         ("notify.delivered", {"attempts": 1, "status": 200}),
     ]
+    # Written after the call settled and its counters were released: numbered on disk,
+    # after everything the call itself wrote.
+    every = await world.server.store.events(call_id)
+    assert [e.seq for e in every] == list(range(1, len(every) + 1))
+    assert [e.kind for e in every][-2:] == ["notify.attempt", "notify.delivered"]
+    assert call_id not in world.server.store._seqs.events
 
 
 async def test_generic_shape_is_signed_with_hmac(make_world: MakeWorld) -> None:

@@ -246,13 +246,54 @@ async def test_seq_continues_after_reopen(tmp_path: Path) -> None:
 
     s = await Store.open(tmp_path)
     try:
-        assert s.add_transcript("a", 10, "assistant", "after restart") == 4
-        assert s.add_event("a", 10, "k") == 2
-        assert s.add_event("quiet", 10, "k") == 1
+        # Calls of an earlier run: numbered by the writer, so the seq is not known here.
+        assert s.add_transcript("a", 10, "assistant", "after restart") is None
+        assert s.add_event("a", 10, "k") is None
+        assert s.add_event("quiet", 10, "k") is None
+        assert s.add_event("quiet", 11, "k") is None
         assert [x.seq for x in await s.transcript("a")] == [1, 2, 3, 4]
+        assert [x.text for x in await s.transcript("a")][-1] == "after restart"
         assert [e.seq for e in await s.events("a")] == [1, 2]
+        assert [(e.seq, e.t_ms) for e in await s.events("quiet")] == [(1, 10), (2, 11)]
     finally:
         await s.close()
+
+
+async def test_released_call_is_numbered_on_disk_in_order(store: Store) -> None:
+    store.insert_call(make_call("a"))
+    assert store.add_event("a", 0, "first") == 1
+    assert store.add_transcript("a", 1, "caller", "hello") == 1
+    store.release("a")  # nothing written yet: the writer must still number after these
+    store.release("a")  # idempotent
+    assert store.add_event("a", 2, "notify.sent") is None
+    assert store.add_transcript("a", 3, "system", "late line") is None
+    for i in range(3):  # grouped into one executemany by the writer: still one by one
+        assert store.add_event("a", 10 + i, "notify.retry") is None
+    events = await store.events("a")
+    assert [(e.seq, e.kind) for e in events] == [
+        (1, "first"),
+        (2, "notify.sent"),
+        (3, "notify.retry"),
+        (4, "notify.retry"),
+        (5, "notify.retry"),
+    ]
+    assert [(x.seq, x.text) for x in await store.transcript("a")] == [
+        (1, "hello"),
+        (2, "late line"),
+    ]
+
+
+async def test_counters_are_held_only_for_calls_not_released(store: Store) -> None:
+    # The leak check of benchmarks/ found per-call counters kept forever: no more.
+    for i in range(200):
+        store.insert_call(make_call(f"c{i}"))
+        store.add_event(f"c{i}", 0, "k")
+        store.add_transcript(f"c{i}", 0, "caller", "x")
+        if i >= 2:
+            store.release(f"c{i}")
+    assert set(store._seqs.events) == set(store._seqs.transcript) == {"c0", "c1"}
+    await store.flush()
+    assert [e.seq for e in await store.events("c150")] == [1]
 
 
 # -- listing ---------------------------------------------------------------------------

@@ -75,21 +75,22 @@ class CallJournal:
     ) -> None:
         t = self.t_ms() if t_ms is None else t_ms
         seq = self.store.add_transcript(self.call_id, t, role, text, interrupted=interrupted)
-        self.hub.publish(
-            {
-                "call_id": self.call_id,
-                "kind": "transcript",
-                "t_ms": t,
-                "seq": seq,
-                "role": role,
-                "text": text,
-                "interrupted": interrupted,
-            }
-        )
+        entry: dict[str, Any] = {
+            "call_id": self.call_id,
+            "kind": "transcript",
+            "t_ms": t,
+            "role": role,
+            "text": text,
+            "interrupted": interrupted,
+        }
+        self._publish(entry, seq)
 
     def event(self, kind: str, **data: Any) -> None:
         t = self.t_ms()
         seq = self.store.add_event(self.call_id, t, kind, data)
-        self.hub.publish(
-            {"call_id": self.call_id, "kind": kind, "t_ms": t, "seq": seq, "data": data}
-        )
+        self._publish({"call_id": self.call_id, "kind": kind, "t_ms": t, "data": data}, seq)
+
+    def _publish(self, entry: dict[str, Any], seq: int | None) -> None:
+        if seq is not None:  # None: written after the call was released, numbered on disk
+            entry["seq"] = seq
+        self.hub.publish(entry)

@@ -450,6 +450,7 @@ class CallManager:
             self._by_sid.pop(record.carrier_sid, None)
         # `reason` says why it is settled now (the call's own end reason is on the record).
         active.journal.event("settled", status=status.value, reason=reason)
+        self.store.release(record.id)  # what is still written about it is numbered on disk
         self._publish_status(record)
         active.settled.set()
         log.info("call %s settled: %s (%s)", record.id, status.value, record.end_reason)
