@@ -38,6 +38,21 @@ async def _model_to_carrier(model: ClientConnection, carrier: ServerConnection, 
             await carrier.send(orjson.dumps(out), text=True)
 
 
+async def open_model(model_url: str, api_key: str) -> ClientConnection:
+    """Connect the model (`websockets` client) and configure its session."""
+    model = await connect(
+        model_url + "?model=gpt-realtime",
+        additional_headers={"Authorization": f"Bearer {api_key}"},
+        compression=None,
+        ping_interval=None,
+        proxy=None,
+        max_size=2**24,
+    )
+    await model.recv()  # session.created
+    await model.send(orjson.dumps(SESSION), text=True)
+    return model
+
+
 def handler(model_url: str, api_key: str):  # type: ignore[no-untyped-def]
     async def relay(carrier: ServerConnection) -> None:
         model: ClientConnection | None = None
@@ -53,16 +68,7 @@ def handler(model_url: str, api_key: str):  # type: ignore[no-untyped-def]
                     }
                     await model.send(orjson.dumps(append), text=True)
                 elif event == "start":
-                    model = await connect(
-                        model_url + "?model=gpt-realtime",
-                        additional_headers={"Authorization": f"Bearer {api_key}"},
-                        compression=None,
-                        ping_interval=None,
-                        proxy=None,
-                        max_size=2**24,
-                    )
-                    await model.recv()  # session.created
-                    await model.send(orjson.dumps(SESSION), text=True)
+                    model = await open_model(model_url, api_key)
                     pump = asyncio.create_task(
                         _model_to_carrier(model, carrier, message["streamSid"])
                     )

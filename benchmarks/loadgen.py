@@ -562,7 +562,8 @@ _TOKEN = re.compile(r'name="call_token" value="([^"]+)"')
 
 @dataclass
 class RunOptions:
-    # "ours" or "bare", with flags: "+uvloop" (the target's event loop), "+nolimit" (ours:
+    # "ours", "bare" or a bare relay on another stack ("bare-aiohttp", "bare-picows",
+    # "bare-starlette"), with flags: "+uvloop" (the target's event loop), "+nolimit" (ours:
     # no connection limit on the server's HTTP client; see target.py)
     kind: str
     n: int
@@ -706,6 +707,8 @@ class _Profiler:
         exe = str(beside) if beside.exists() else "py-spy"
         base = [exe, "record", "--pid", str(self.pid), "--duration", str(int(self.seconds))]
         base += ["--rate", "100", "--format", "raw", "-o", str(self.out)]
+        if os.environ.get("VCRT_BENCH_NATIVE"):  # C frames too (uvloop, aiohttp's parser)
+            base.append("--native")
         try:
             self.proc = subprocess.Popen(base, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         except FileNotFoundError:

@@ -30,6 +30,14 @@ from benchmarks.profile_summary import summarize as summarize_profile
 RESULTS = REPO / "benchmarks" / "results"
 README = REPO / "benchmarks" / "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+# what each bare relay needs beyond the dev extra (all in the bench extra); `bare` is the
+# yardstick every other row's CPU is compared with, the `bare-*` stacks included
+BARE_NEEDS = {
+    "bare": ("websockets",),
+    "bare-aiohttp": ("aiohttp",),
+    "bare-picows": ("picows",),
+    "bare-starlette": ("starlette", "uvicorn", "websockets"),
+}
 
 
 def _git(*args: str) -> str:
@@ -52,7 +60,8 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     versions = {}
-    for name in ("aiohttp", "orjson", "websockets", "psutil"):
+    names = ("aiohttp", "orjson", "websockets", "psutil", "uvloop", "picows", "aiofastnet")
+    for name in (*names, "starlette", "uvicorn"):
         try:
             from importlib.metadata import version
 
@@ -234,11 +243,14 @@ def _loadavg() -> list[float]:
 
 async def bench(args: argparse.Namespace) -> int:
     kinds = [k for k in args.targets.split(",") if k]
-    if importlib.util.find_spec("websockets") is None:
-        print("websockets is not installed (pip install -e '.[bench]'): bare relay skipped")
-        kinds = [k for k in kinds if not k.startswith("bare")]
+    for kind in list(kinds):
+        needs = BARE_NEEDS.get(kind.split("+")[0], ())
+        missing = [m for m in needs if importlib.util.find_spec(m) is None]
+        if missing:
+            print(f"{', '.join(missing)} not installed (pip install -e '.[bench]'): {kind} skipped")
+            kinds.remove(kind)
     if importlib.util.find_spec("uvloop") is None:
-        kinds = [k for k in kinds if not k.endswith("+uvloop")]
+        kinds = [k for k in kinds if "uvloop" not in k.split("+")[1:]]
     ns = [int(x) for x in args.n.split(",") if x]
     started = dt.datetime.now(dt.UTC)
     meta: dict[str, Any] = {
@@ -404,7 +416,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", default="1,50,100,200,300", help="concurrent calls, comma list")
     parser.add_argument("--seconds", type=float, default=20.0, help="steady window per run")
     parser.add_argument(
-        "--targets", default="ours,bare", help="ours, bare, ours+uvloop, bare+uvloop"
+        "--targets",
+        default="ours,bare",
+        help="comma list of ours, bare (websockets: the yardstick), and bare-aiohttp, "
+        "bare-picows, bare-starlette (the same relay on other server stacks); +uvloop: "
+        "the target on uvloop, +nolimit: ours without its client's connection limit",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell (medians)")
     parser.add_argument("--ramp", type=float, default=100.0, help="calls admitted per second")

@@ -1,7 +1,7 @@
-"""A benchmark target in its own process: our real server, or the bare relay.
+"""A benchmark target in its own process: our real server, or a bare relay.
 
-    python -m benchmarks.target --kind ours|bare --model-url ws://... --data-dir D [--cpu C]
-        [--loop uvloop] [--no-connector-limit]
+    python -m benchmarks.target --kind ours|bare|bare-aiohttp|bare-picows|bare-starlette
+        --model-url ws://... --data-dir D [--cpu C] [--loop uvloop] [--no-connector-limit]
 
 Pins itself to `--cpu`, starts, prints one JSON line `{"port": P}` on stdout and serves
 until SIGTERM (or stdin closes). Our server runs exactly as `voicecall-rt serve` would
@@ -17,10 +17,15 @@ import contextlib
 import os
 import signal
 import threading
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 from benchmarks.loadgen import ACCOUNT_SID, API_KEY, AUTH_TOKEN, FROM_NUMBER, PUBLIC_URL
+
+# `bare`: bare_relay.py (websockets), the yardstick; `bare-*`: bare_stacks.py
+KINDS = ("ours", "bare", "bare-aiohttp", "bare-picows", "bare-starlette")
 
 
 async def _until_stopped() -> None:
@@ -100,8 +105,13 @@ async def _ours(args: argparse.Namespace) -> None:
 
 
 async def _bare(args: argparse.Namespace) -> None:
-    from benchmarks.bare_relay import serve
+    from benchmarks import bare_relay
 
+    serve: Callable[[str, int, str, str], AbstractAsyncContextManager[int]] = bare_relay.serve
+    if args.kind != "bare":  # the same relay on another server stack (bare_stacks.py)
+        from benchmarks.bare_stacks import STACKS
+
+        serve = STACKS[args.kind]
     async with serve("127.0.0.1", 0, args.model_url, API_KEY) as port:
         print(f'{{"port": {port}}}', flush=True)
         await _until_stopped()
@@ -109,7 +119,7 @@ async def _bare(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--kind", choices=("ours", "bare"), required=True)
+    parser.add_argument("--kind", choices=KINDS, required=True)
     parser.add_argument("--model-url", required=True)
     parser.add_argument("--rest-url", default="http://127.0.0.1:9")
     parser.add_argument("--data-dir", required=True)
