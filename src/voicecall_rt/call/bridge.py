@@ -34,6 +34,7 @@ from voicecall_rt.carrier.link import CarrierLink
 from voicecall_rt.carrier.media import StreamStart, StreamWriter
 from voicecall_rt.config import Settings
 from voicecall_rt.model import realtime
+from voicecall_rt.model.link import ModelLink
 from voicecall_rt.model.realtime import ModelConnectError
 from voicecall_rt.prompts import TOOLS
 
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 # 50 frames a second: 10 s, far beyond a slow handshake; past that, oldest frames go.
 PREWARM_BUFFER_FRAMES = 500
 MODEL_CONNECT_ATTEMPTS = 3
+MODEL_CONNECT_TIMEOUT_S = 10.0
 MODEL_READY_TIMEOUT_S = 10.0
 FAREWELL_MAX_WAIT_S = 15.0
 PROMPT_WAIT_S = 3.0  # how long a prompt waits for the model's current response to finish
@@ -75,7 +77,6 @@ class CallBridge:
         call_id: str,
         direction: Direction,
         settings: Settings,
-        http: aiohttp.ClientSession,
         journal: CallJournal,
         instructions: str,
         hang_up: Callable[[CallBridge], Awaitable[None]],
@@ -101,12 +102,18 @@ class CallBridge:
         self._cost_in = Sampler()
         self._cost_out = Sampler()
 
-        self._http = http
         self._instructions = instructions
         self._hang_up = hang_up
         self._on_end = on_end
-        self._model: aiohttp.ClientWebSocketResponse | None = None
+        self._model: ModelLink | None = None
         self._model_ready = False
+        # Model messages the model task has still to handle, in order. Until it has opened
+        # the session, and whenever it is busy or has a backlog, everything waits here; when
+        # it is idle, an audio delta goes to the carrier straight from the socket callback.
+        self._inbox: deque[bytes | dict[str, Any]] = deque()
+        self._inbox_ready = asyncio.Event()
+        self._model_busy = True
+        self._model_gone = False
         self._pending: deque[str] = deque()
         self._carrier: CarrierLink | None = None
         self._writer: StreamWriter | None = None
@@ -217,11 +224,21 @@ class CallBridge:
 
     # ---- model side -------------------------------------------------------------------
 
-    async def _connect_model(self) -> aiohttp.ClientWebSocketResponse:
+    async def _connect_model(self) -> ModelLink:
+        openai = self.settings.openai
+        if openai.api_key is None:
+            raise ModelConnectError("openai.apiKey is not set")
         last: ModelConnectError | None = None
         for attempt in range(MODEL_CONNECT_ATTEMPTS):
             try:
-                return await realtime.connect(self._http, self.settings.openai)
+                return await ModelLink.connect(
+                    openai.realtime_url,
+                    model=openai.model,
+                    api_key=openai.api_key.get_secret_value(),
+                    on_text=self._on_model_text,
+                    on_closed=self._on_model_closed,
+                    timeout_s=MODEL_CONNECT_TIMEOUT_S,
+                )
             except ModelConnectError as exc:
                 last = exc
                 self.journal.event("model.retry", attempt=attempt + 1, error=str(exc))
@@ -232,16 +249,16 @@ class CallBridge:
     async def _run_model(self) -> None:
         started = self.journal.t_ms()
         try:
-            ws = await self._connect_model()
+            link = await self._connect_model()
         except ModelConnectError as exc:
             self.journal.event("model.failed", error=str(exc))
             self._spawn(self.end("model-unavailable", hang_up=True))
             return
-        self._model = ws
+        self._model = link
         reason = "model-disconnected"
         try:
-            await self._open_session(ws, started)
-            await self._read_model(ws)
+            await self._open_session(link, started)
+            await self._read_model()
         except ModelConnectError as exc:
             reason = "model-unavailable"
             self.journal.event("model.failed", error=str(exc))
@@ -252,17 +269,17 @@ class CallBridge:
                 # The model went away under a live call: nobody will speak to the caller again.
                 self._spawn(self.end(reason, hang_up=True))
 
-    async def _open_session(self, ws: aiohttp.ClientWebSocketResponse, started: int) -> None:
+    async def _open_session(self, link: ModelLink, started: int) -> None:
         """Wait for `session.created`, configure the session, flush early caller audio."""
         async with asyncio.timeout(MODEL_READY_TIMEOUT_S):
-            first = await ws.receive()
+            first = await self._next_model_message()
+        if first is None:
+            raise ModelConnectError("the model closed before opening a session")
         if self._recorder is not None:
-            self._recorder.from_model_text(first.data)
+            self._recorder.from_model_text(first)
         try:
-            created = (
-                first.type is aiohttp.WSMsgType.TEXT
-                and orjson.loads(first.data).get("type") == "session.created"
-            )
+            event = first if isinstance(first, dict) else orjson.loads(first)
+            created = event.get("type") == "session.created"
         except (orjson.JSONDecodeError, AttributeError):
             created = False
         if not created:
@@ -276,40 +293,73 @@ class CallBridge:
         if self._recorder is not None:
             self._recorder.to_model(update)
             self._recorder.appends_flushed(self._pending)
-        await ws.send_str(realtime.encode(update))
+        link.send(realtime.encode(update))
         while self._pending:  # caller audio that beat the handshake, in order
-            await ws.send_str(_APPEND_PREFIX + self._pending.popleft() + '"}')
+            link.send(_APPEND_PREFIX + self._pending.popleft() + '"}')
         self._model_ready = True
         self.journal.event("model.ready", connect_ms=self.journal.t_ms() - started)
         if self.settings.debug:
             log.debug("call %s instructions:\n%s", self.call_id, self._instructions)
         await self._maybe_greet()
 
-    async def _read_model(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def _on_model_text(self, data: bytes) -> None:
+        """A whole message from the model (picows callback, on the loop, in arrival order)."""
+        carrier = self._carrier
+        if self._model_busy or self._inbox or carrier is None or not carrier.can_write_now:
+            self._inbox.append(data)
+            self._inbox_ready.set()
+            return
+        # One delta in 16 is timed, from its arrival to its media + mark written.
+        due = (self.frames_out & _SAMPLE_OUT_MASK) == _SAMPLE_OUT_MASK
+        t0 = time.perf_counter_ns() if due else 0
+        try:
+            event = orjson.loads(data)
+            is_delta = event.get("type") == realtime.AUDIO_DELTA
+        except (orjson.JSONDecodeError, AttributeError):
+            event, is_delta = data, False  # the model task counts it as a bad event
+        if not is_delta:
+            self._inbox.append(event)
+            self._inbox_ready.set()
+            return
+        out = self._delta_out(event)
+        if out is not None:
+            media, mark_message, mark = out
+            carrier.write_now(media, mark_message)
+            self._delta_sent(event, mark)
+            if t0 and not self.frames_out & _SAMPLE_OUT_MASK:  # it was relayed
+                self._cost_out.add(time.perf_counter_ns() - t0)
+
+    def _on_model_closed(self) -> None:
+        self._model_gone = True
+        self._inbox_ready.set()
+
+    async def _next_model_message(self) -> bytes | dict[str, Any] | None:
+        """The oldest message not handled yet; None once the connection is gone."""
+        while not self._inbox:
+            if self._model_gone:
+                return None
+            self._inbox_ready.clear()
+            await self._inbox_ready.wait()
+        return self._inbox.popleft()
+
+    async def _read_model(self) -> None:
         handlers = self._handlers()
-        sampler = self._cost_out
         recorder = self._recorder
-        receive = ws.receive  # not `async for`: one coroutine less per message
         while True:
-            message = await receive()
-            if message.type is not _TEXT:
-                if message.type in _SOCKET_ENDED:
-                    return
-                continue
-            # One delta in 16 is timed, from its arrival to its media + mark sent.
-            due = (self.frames_out & _SAMPLE_OUT_MASK) == _SAMPLE_OUT_MASK
-            t0 = time.perf_counter_ns() if due else 0
+            self._model_busy = False  # idle: deltas may go out from the socket callback
+            item = await self._next_model_message()
+            if item is None:
+                return
+            self._model_busy = True
             try:
-                event = orjson.loads(message.data)
+                event: dict[str, Any] = item if isinstance(item, dict) else orjson.loads(item)
                 kind = event.get("type")
                 if kind == realtime.AUDIO_DELTA:
                     await self._on_audio_delta(event)
-                    if t0 and not self.frames_out & _SAMPLE_OUT_MASK:  # it was relayed
-                        sampler.add(time.perf_counter_ns() - t0)
                     continue
                 if recorder is not None:
                     recorder.from_model(event)
-                handler = handlers.get(kind)
+                handler = handlers.get(kind) if isinstance(kind, str) else None
                 if handler is not None:
                     await handler(event)
             except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError, KeyError) as exc:
@@ -329,18 +379,20 @@ class CallBridge:
             "error": self._on_model_error,
         }
 
-    async def _send_model(self, event: dict[str, Any]) -> None:
+    def _send_model(self, event: dict[str, Any]) -> None:
         if self._model is not None and not self._model.closed:
             if self._recorder is not None:
                 self._recorder.to_model(event)
-            await self._model.send_str(realtime.encode(event))
+            self._model.send(realtime.encode(event))
 
-    async def _on_audio_delta(self, event: dict[str, Any]) -> None:
+    def _delta_out(self, event: dict[str, Any]) -> tuple[str, str, str] | None:
+        """Check and account one model audio delta: its `media` and `mark` messages and the
+        mark's name, or None if it is dropped (no stream yet, malformed, or a cut item's)."""
         item_id = event.get("item_id")
         delta = event.get("delta")
-        carrier, writer = self._carrier, self._writer
+        writer = self._writer
         if (
-            carrier is None
+            self._carrier is None
             or writer is None
             or not isinstance(item_id, str)
             or _unsafe(delta)
@@ -349,19 +401,31 @@ class CallBridge:
             self.dropped_frames += 1
             if self._recorder is not None:
                 self._recorder.model_audio(event, None)
-            return
+            return None
         assert isinstance(delta, str)
         if item_id not in self._item_started:
             self._first_audio(item_id)
         mark = self._playback.on_delta(item_id, delta)
-        try:
-            await carrier.send(writer.media(delta), writer.mark(mark))  # one write
-        except ConnectionError:
-            self.dropped_frames += 1  # the carrier is gone; its reader ends the call
-            return
+        return writer.media(delta), writer.mark(mark), mark
+
+    def _delta_sent(self, event: dict[str, Any], mark: str) -> None:
         if self._recorder is not None:
             self._recorder.model_audio(event, mark)
         self.frames_out += 1
+
+    async def _on_audio_delta(self, event: dict[str, Any]) -> None:
+        """A delta the socket callback could not write at once (see `_on_model_text`)."""
+        out = self._delta_out(event)
+        if out is None:
+            return
+        media, mark_message, mark = out
+        assert self._carrier is not None
+        try:
+            await self._carrier.send(media, mark_message)  # one write when it can be
+        except ConnectionError:
+            self.dropped_frames += 1  # the carrier is gone; its reader ends the call
+            return
+        self._delta_sent(event, mark)
 
     def _first_audio(self, item_id: str) -> None:
         now = self.journal.t_ms()
@@ -404,7 +468,7 @@ class CallBridge:
             self._recorder.cleared()
         cut = self._playback.cut_queued()
         for cut_item, audio_end_ms in cut:
-            await self._send_model(realtime.truncate(cut_item, audio_end_ms))
+            self._send_model(realtime.truncate(cut_item, audio_end_ms))
             self._finish_assistant_line(cut_item)
         return [{"item_id": i, "audio_end_ms": ms} for i, ms in cut]
 
@@ -525,8 +589,8 @@ class CallBridge:
     async def _flush_outputs(self) -> None:
         outputs, self._outputs = self._outputs, []
         for output in outputs:
-            await self._send_model(output)
-        await self._send_model(realtime.response_create())
+            self._send_model(output)
+        self._send_model(realtime.response_create())
 
     async def _press(self, call_id: str, digits: str) -> None:
         carrier, writer = self._carrier, self._writer
@@ -631,7 +695,7 @@ class CallBridge:
                     model = self._model
                     assert model is not None
                     try:
-                        await model.send_str(model_append + payload + '"}')
+                        model.send(model_append + payload + '"}')
                     except ConnectionError:
                         self.dropped_frames += 1  # the model reader ends the call
                     else:
@@ -686,7 +750,7 @@ class CallBridge:
             self.bad_frames += 1
             return
         self.journal.line("system", f"caller pressed {digit}")
-        await self._send_model(realtime.user_text(f"[caller pressed {digit}]"))
+        self._send_model(realtime.user_text(f"[caller pressed {digit}]"))
 
     async def _maybe_greet(self) -> None:
         """Inbound: once both sides are up, the model speaks the greeting first."""
@@ -706,10 +770,10 @@ class CallBridge:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(PROMPT_WAIT_S):
                     await self._response_idle.wait()
-        await self._send_model(realtime.system_text(note))
+        self._send_model(realtime.system_text(note))
         if on_send is not None:
             on_send()
-        await self._send_model(realtime.response_create())
+        self._send_model(realtime.response_create())
 
     def _silence_timers(self) -> None:
         """Outbound listens first; a line that stays silent gets one "Hello?", then a hang-up."""
@@ -759,9 +823,9 @@ class CallBridge:
         self._caller_spoke = True  # a machine answered: no nudge, no silent hang-up
         cut = await self._cut_playback()
         if self._response_active:
-            await self._send_model(realtime.response_cancel())
+            self._send_model(realtime.response_cancel())
         # The machine's own sounds must not cancel the message at the model's end.
-        await self._send_model(realtime.listen_only(self.settings.vad))
+        self._send_model(realtime.listen_only(self.settings.vad))
         self.journal.event("voicemail", cut=cut)
         message = self.settings.calls.voicemail.message
         what = (

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from typing import NoReturn, Protocol
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from voicecall_rt import prompts
 from voicecall_rt.call.bridge import CallBridge
 from voicecall_rt.call.journal import CallJournal, Hub
@@ -91,7 +89,6 @@ class CallManager:
         self,
         settings: Settings,
         store: Store,
-        http: aiohttp.ClientSession,
         hub: Hub,
         carrier: Carrier | None,
         resolver: Resolver = system_resolver,
@@ -99,7 +96,6 @@ class CallManager:
         self.settings = settings
         self.store = store
         self.hub = hub
-        self._http = http
         self._carrier = carrier
         self._resolver = resolver
         self._active: dict[str, ActiveCall] = {}
@@ -231,7 +227,6 @@ class CallManager:
             call_id=record.id,
             direction=record.direction,
             settings=self.settings,
-            http=self._http,
             journal=journal,
             instructions=instructions,
             hang_up=self._hang_up_bridge,

@@ -51,20 +51,31 @@ class CarrierLink:
     def closed(self) -> bool:
         return self.ws.closed
 
-    async def send(self, *messages: str) -> None:
-        """Send text messages in order; raises ConnectionError once the stream is gone."""
+    @property
+    def can_write_now(self) -> bool:
+        """Whether `write_now` may be used: nothing queued, socket open, frames ours."""
         transport = self._transport
-        if (
+        return (
             transport is not None
             and not self.ws.closed
             and not transport.is_closing()
             and not transport.get_write_buffer_size()
-        ):
-            if len(messages) == 2:  # the hot path: a delta's media and its mark
-                first, second = messages
-                transport.write(text_frame(first.encode()) + text_frame(second.encode()))
-            else:
-                transport.write(b"".join([text_frame(m.encode()) for m in messages]))
+        )
+
+    def write_now(self, *messages: str) -> None:
+        """Frame the messages and write them in one go; only when `can_write_now`."""
+        transport = self._transport
+        assert transport is not None
+        if len(messages) == 2:  # the hot path: a delta's media and its mark
+            first, second = messages
+            transport.write(text_frame(first.encode()) + text_frame(second.encode()))
+        else:
+            transport.write(b"".join([text_frame(m.encode()) for m in messages]))
+
+    async def send(self, *messages: str) -> None:
+        """Send text messages in order; raises ConnectionError once the stream is gone."""
+        if self.can_write_now:
+            self.write_now(*messages)
             return
         for message in messages:
             await self.ws.send_str(message)

@@ -7,13 +7,11 @@ is built by concatenation because it carries the carrier's base64 payload as-is.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import aiohttp
 import orjson
 
-from voicecall_rt.config import OpenAISettings, VadSettings
+from voicecall_rt.config import VadSettings
 
 TRANSCRIPTION_MODEL = "gpt-4o-mini-transcribe"
 _APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"'
@@ -142,29 +140,3 @@ def user_text(text: str) -> dict[str, Any]:
             "content": [{"type": "input_text", "text": text}],
         },
     }
-
-
-async def connect(
-    http: aiohttp.ClientSession, settings: OpenAISettings, *, timeout_s: float = 10.0
-) -> aiohttp.ClientWebSocketResponse:
-    """Open the Realtime WebSocket for `settings.model` (raises ModelConnectError)."""
-    if settings.api_key is None:
-        raise ModelConnectError("openai.apiKey is not set")
-    try:
-        async with asyncio.timeout(timeout_s):
-            return await http.ws_connect(
-                settings.realtime_url,
-                params={"model": settings.model},
-                headers={"Authorization": "Bearer " + settings.api_key.get_secret_value()},
-                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
-                heartbeat=None,
-                max_msg_size=16 * 1024 * 1024,
-                autoping=True,
-                compress=0,
-            )
-    except aiohttp.WSServerHandshakeError as exc:
-        raise ModelConnectError(
-            f"OpenAI Realtime refused the connection (HTTP {exc.status})"
-        ) from None
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise ModelConnectError(f"cannot reach OpenAI Realtime: {type(exc).__name__}") from None

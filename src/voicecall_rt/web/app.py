@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import aiohttp
 from aiohttp import web
 
 from voicecall_rt.call.journal import Hub
@@ -57,7 +56,6 @@ class Server:
         self.hub = Hub()
         self._resolver = resolver
         self._runner: web.AppRunner | None = None
-        self._http: aiohttp.ClientSession | None = None
         self._carrier: TwilioCarrier | None = None
         self._store: Store | None = None
         self._manager: CallManager | None = None
@@ -90,11 +88,6 @@ class Server:
         self._store = await Store.open(settings.data_dir)
         self.api_token = ensure_api_token(settings.data_dir)
         add_secrets(self.api_token)  # never in a log line
-        # Every live call holds one model WebSocket from this session: the pool must never be
-        # the limit (aiohttp's default of 100 would stall call 101); calls.maxConcurrent is.
-        self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=settings.calls.max_concurrent + 8)
-        )
         if settings.notify.url is not None:  # subscribed before any call can settle
             self.notifier = Notifier(
                 settings.notify,
@@ -109,7 +102,7 @@ class Server:
                 sid, token.get_secret_value(), settings.twilio.api_base_url
             )
         self._manager = CallManager(
-            settings, self._store, self._http, self.hub, self._carrier, self._resolver
+            settings, self._store, self.hub, self._carrier, self._resolver
         )
         self.metrics = web_metrics.CallMetrics(self._manager)
         self.metrics.attach(self.hub)  # before any call can start
@@ -134,9 +127,6 @@ class Server:
         if self._carrier is not None:
             await self._carrier.close()
             self._carrier = None
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
         if self._store is not None:
             await self._store.close()
             self._store = None

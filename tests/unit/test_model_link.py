@@ -1,0 +1,229 @@
+"""ModelLink: the model's WebSocket on picows, against real servers on 127.0.0.1.
+
+aiohttp's server judges the handshake (URL, headers, refusals); picows' server sends what
+aiohttp cannot be made to send (fragmented messages, pings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from aiohttp import WSMsgType, web
+from picows import WSCloseCode, WSFrame, WSListener, WSTransport, WSUpgradeRequest, ws_create_server
+from picows import WSMsgType as PicoType
+
+from voicecall_rt.model.link import ModelLink
+from voicecall_rt.model.realtime import ModelConnectError
+
+KEY = "sk-test-link-0123456789"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.texts: list[bytes] = []
+        self.closed = 0
+        self.changed = asyncio.Event()
+
+    def on_text(self, data: bytes) -> None:
+        self.texts.append(data)
+        self.changed.set()
+
+    def on_closed(self) -> None:
+        self.closed += 1
+        self.changed.set()
+
+    async def until(self, done: Callable[[], bool]) -> None:
+        while not done():
+            self.changed.clear()
+            await self.changed.wait()
+
+
+async def connect(url: str, inbox: Inbox, timeout_s: float = 5.0) -> ModelLink:
+    return await ModelLink.connect(
+        url,
+        model="gpt-realtime",
+        api_key=KEY,
+        on_text=inbox.on_text,
+        on_closed=inbox.on_closed,
+        timeout_s=timeout_s,
+    )
+
+
+@asynccontextmanager
+async def aiohttp_server(handler: Callable[..., object]) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_get("/v1/realtime", handler)  # type: ignore[arg-type]
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"ws://127.0.0.1:{runner.addresses[0][1]}/v1/realtime"
+    finally:
+        await runner.cleanup()
+
+
+async def test_handshake_carries_model_and_key_and_messages_flow_both_ways() -> None:
+    seen: dict[str, str] = {}
+    received: list[str] = []
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        seen["model"] = request.query.get("model", "")
+        seen["auth"] = request.headers.get("Authorization", "")
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str('{"type":"session.created"}')
+        async for message in ws:
+            assert message.type is WSMsgType.TEXT
+            received.append(message.data)
+            await ws.send_str('{"echo":' + message.data + "}")
+        return ws
+
+    inbox = Inbox()
+    async with aiohttp_server(handler) as url:
+        link = await connect(url, inbox)
+        await inbox.until(lambda: len(inbox.texts) == 1)
+        link.send('{"type":"session.update"}')
+        link.send('{"type":"input_audio_buffer.append","audio":"AAAA"}')
+        await inbox.until(lambda: len(inbox.texts) == 3)
+        await link.close()
+        await link.close()  # idempotent
+    assert seen == {"model": "gpt-realtime", "auth": f"Bearer {KEY}"}
+    assert received == [
+        '{"type":"session.update"}',
+        '{"type":"input_audio_buffer.append","audio":"AAAA"}',
+    ]
+    assert inbox.texts[0] == b'{"type":"session.created"}'
+    assert inbox.texts[2] == b'{"echo":{"type":"input_audio_buffer.append","audio":"AAAA"}}'
+    assert inbox.closed == 1
+    with pytest.raises(ConnectionError):
+        link.send("{}")
+
+
+async def test_refused_handshake_names_the_status_not_the_key() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=401, text="bad key " + KEY)
+
+    async with aiohttp_server(handler) as url:
+        with pytest.raises(ModelConnectError, match="HTTP 401") as caught:
+            await connect(url, Inbox())
+    assert KEY not in str(caught.value)
+
+
+async def test_unreachable_and_silent_servers_fail_within_the_timeout() -> None:
+    probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = probe.sockets[0].getsockname()[1]
+    probe.close()
+    await probe.wait_closed()
+    with pytest.raises(ModelConnectError, match="cannot reach"):
+        await connect(f"ws://127.0.0.1:{port}/v1/realtime", Inbox())
+
+    writers: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)  # accepts, reads nothing, never answers the upgrade
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(ModelConnectError):
+            await connect(f"ws://127.0.0.1:{port}/v1/realtime", Inbox(), timeout_s=0.3)
+    finally:
+        for writer in writers:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_server_close_ends_the_link_once() -> None:
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str('{"type":"session.created"}')
+        await ws.close(code=1011, message=b"going")
+        return ws
+
+    inbox = Inbox()
+    async with aiohttp_server(handler) as url:
+        link = await connect(url, inbox)
+        await inbox.until(lambda: inbox.closed > 0)
+        assert link.closed
+        with pytest.raises(ConnectionError):
+            link.send("{}")
+        await link.close()
+    assert inbox.texts == [b'{"type":"session.created"}']
+    assert inbox.closed == 1
+
+
+class _Fragmenting(WSListener):
+    """Sends one message in three fragments with a ping in between; records pongs."""
+
+    pongs: list[bytes]
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.pongs = []
+        transport.send(PicoType.TEXT, b'{"type":"response.', fin=False)
+        transport.send_ping(b"are-you-there")  # control frames may come between fragments
+        transport.send(PicoType.CONTINUATION, b'output_audio.delta","delta":', fin=False)
+        transport.send(PicoType.CONTINUATION, b'"AAAA"}', fin=True)
+        transport.send(PicoType.TEXT, b'{"type":"after"}')
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type == PicoType.PONG:
+            self.pongs.append(frame.get_payload_as_bytes())
+            transport.send(PicoType.TEXT, b'{"type":"ponged"}')
+        elif frame.msg_type == PicoType.CLOSE:
+            transport.send_close(WSCloseCode.OK)
+            transport.disconnect()
+
+
+async def test_fragmented_messages_are_joined_and_pings_answered() -> None:
+    listeners: list[_Fragmenting] = []
+
+    def route(request: WSUpgradeRequest) -> WSListener:
+        listeners.append(_Fragmenting())
+        return listeners[-1]
+
+    server = await ws_create_server(route, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    inbox = Inbox()
+    try:
+        link = await connect(f"ws://127.0.0.1:{port}/v1/realtime", inbox)
+        await inbox.until(lambda: len(inbox.texts) == 3)
+        await link.close()
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert inbox.texts[0] == b'{"type":"response.output_audio.delta","delta":"AAAA"}'
+    assert sorted(inbox.texts[1:]) == [b'{"type":"after"}', b'{"type":"ponged"}']
+    assert listeners[0].pongs == [b"are-you-there"]
+
+
+async def test_no_cap_on_concurrent_links() -> None:
+    # Each live call holds one; the server's old pooled client stalled call 101.
+    open_now = 0
+    peak = 0
+    all_in = asyncio.Event()
+    count = 150
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        nonlocal open_now, peak
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        open_now += 1
+        peak = max(peak, open_now)
+        if open_now == count:
+            all_in.set()
+        async for _ in ws:
+            pass
+        open_now -= 1
+        return ws
+
+    async with aiohttp_server(handler) as url:
+        links = await asyncio.gather(*(connect(url, Inbox()) for _ in range(count)))
+        await all_in.wait()
+        await asyncio.gather(*(link.close() for link in links))
+    assert peak == count
