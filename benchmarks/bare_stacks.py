@@ -16,6 +16,9 @@ Each stack is used on both sides where it has a client:
   carrier and the model send no fragmented messages.
 - `bare-starlette`: a Starlette `WebSocketRoute` served by uvicorn (as Twilio's Python
   sample with FastAPI does), the `websockets` client for the model, as in `bare_relay.py`.
+- `bare-aiohttp-picows`: aiohttp's server for the carrier (one port serves webhooks and
+  streams, as ours must), picows' client for the model, deltas written to the carrier's
+  transport from the callback: what swapping only the model side is worth.
 
 Each `serve_*` is an async context manager like `bare_relay.serve`: it yields the port.
 """
@@ -24,8 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 from typing import Any
 
 import orjson
@@ -49,6 +53,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from benchmarks.bare_relay import SESSION, open_model
+from voicecall_rt.carrier.link import text_frame
 
 PATH = "/voice/realtime-stream"  # where the load generator opens the media stream
 MAX_SIZE = 2**24
@@ -67,6 +72,23 @@ def _append(message: dict[str, Any]) -> bytes:
 
 
 # ---- aiohttp: web server + ClientSession.ws_connect -----------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _aiohttp_site(
+    relay: Callable[[web.Request], Awaitable[web.StreamResponse]], host: str, port: int
+) -> AsyncIterator[int]:
+    """aiohttp's server with the stream route; yields the real port."""
+    app = web.Application()
+    app.router.add_get(PATH, relay)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        yield runner.addresses[0][1]
+    finally:
+        await runner.cleanup()
 
 
 async def _aiohttp_model_to_carrier(
@@ -128,16 +150,10 @@ async def serve_aiohttp(host: str, port: int, model_url: str, api_key: str) -> A
             await carrier.close()
         return carrier
 
-    app = web.Application()
-    app.router.add_get(PATH, relay)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        yield runner.addresses[0][1]
+        async with _aiohttp_site(relay, host, port) as real_port:
+            yield real_port
     finally:
-        await runner.cleanup()
         await session.close()
 
 
@@ -272,6 +288,78 @@ async def serve_picows(host: str, port: int, model_url: str, api_key: str) -> As
         await server.wait_closed()
 
 
+# ---- hybrid: aiohttp's server for the carrier, picows' client for the model ---------------
+
+
+class _HybridModel(WSListener):
+    """Model side: each delta is written to the carrier's transport from the callback."""
+
+    def __init__(self, carrier: asyncio.Transport, sid: str, ready: asyncio.Future[None]):
+        super().__init__()
+        self.carrier, self.sid, self.ready = carrier, sid, ready
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type != PicoMsgType.TEXT:
+            return
+        if not self.ready.done():  # session.created
+            transport.send(PicoMsgType.TEXT, orjson.dumps(SESSION))
+            self.ready.set_result(None)
+            return
+        out = _delta_media(orjson.loads(frame.get_payload_as_memoryview()), self.sid)
+        if out is not None and not self.carrier.is_closing():
+            self.carrier.write(text_frame(out))
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionResetError("model closed"))
+
+
+@contextlib.asynccontextmanager
+async def serve_aiohttp_picows(
+    host: str, port: int, model_url: str, api_key: str
+) -> AsyncIterator[int]:
+    """aiohttp's server for the carrier (one port for webhooks and streams, as ours), the
+    model on picows' client: what swapping only our model side would be worth."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+
+    async def relay(request: web.Request) -> web.StreamResponse:
+        carrier = web.WebSocketResponse(compress=False, max_msg_size=MAX_SIZE)
+        await carrier.prepare(request)
+        out = request.transport
+        assert out is not None
+        model: WSTransport | None = None
+        try:
+            async for msg in carrier:
+                if msg.type is not WSMsgType.TEXT:
+                    break
+                message = orjson.loads(msg.data)
+                event = message.get("event")
+                if event == "media" and model is not None:
+                    model.send(PicoMsgType.TEXT, _append(message))
+                elif event == "start":
+                    ready = asyncio.get_running_loop().create_future()
+                    sid = message["streamSid"]
+                    model, _ = await ws_connect(
+                        partial(_HybridModel, out, sid, ready),
+                        model_url + "?model=gpt-realtime",
+                        extra_headers=headers,
+                        max_frame_size=MAX_SIZE,
+                    )
+                    await ready
+                elif event == "stop":
+                    break
+        finally:
+            if model is not None:
+                model.send_close(WSCloseCode.OK)
+                model.disconnect()
+                await model.wait_disconnected()
+            await carrier.close()
+        return carrier
+
+    async with _aiohttp_site(relay, host, port) as real_port:
+        yield real_port
+
+
 # ---- Starlette on uvicorn + the websockets client ----------------------------------------
 
 
@@ -367,4 +455,5 @@ STACKS: dict[str, ServeFn] = {
     "bare-aiohttp": serve_aiohttp,
     "bare-picows": serve_picows,
     "bare-starlette": serve_starlette,
+    "bare-aiohttp-picows": serve_aiohttp_picows,
 }

@@ -511,6 +511,8 @@ class Target:
             args += ["--cpu", str(self.cpu)]
         if "uvloop" in flags:
             args += ["--loop", "uvloop"]
+        if "fastnet" in flags:
+            args += ["--fastnet"]
         if "nolimit" in flags:
             args += ["--no-connector-limit"]
         env = dict(os.environ)

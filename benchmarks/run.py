@@ -37,6 +37,7 @@ BARE_NEEDS = {
     "bare-aiohttp": ("aiohttp",),
     "bare-picows": ("picows",),
     "bare-starlette": ("starlette", "uvicorn", "websockets"),
+    "bare-aiohttp-picows": ("aiohttp", "picows"),
 }
 
 

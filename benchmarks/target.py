@@ -25,7 +25,7 @@ from typing import Any
 from benchmarks.loadgen import ACCOUNT_SID, API_KEY, AUTH_TOKEN, FROM_NUMBER, PUBLIC_URL
 
 # `bare`: bare_relay.py (websockets), the yardstick; `bare-*`: bare_stacks.py
-KINDS = ("ours", "bare", "bare-aiohttp", "bare-picows", "bare-starlette")
+KINDS = ("ours", "bare", "bare-aiohttp", "bare-picows", "bare-starlette", "bare-aiohttp-picows")
 
 
 async def _until_stopped() -> None:
@@ -127,6 +127,8 @@ def main() -> None:
     parser.add_argument("--cpu", type=int, default=None)
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--no-connector-limit", action="store_true")
+    # aiofastnet's transports under the loop's sockets (`aiofastnet.patch_loop`)
+    parser.add_argument("--fastnet", action="store_true")
     args = parser.parse_args()
     if args.loop == "uvloop":  # what the server would get from `uvloop.install()` at start
         import uvloop
@@ -139,7 +141,14 @@ def main() -> None:
 
         tracemalloc.start(12)
     Path(args.data_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
-    asyncio.run(_ours(args) if args.kind == "ours" else _bare(args))
+    main = _ours(args) if args.kind == "ours" else _bare(args)
+    if args.fastnet:
+        import aiofastnet
+
+        with asyncio.Runner(loop_factory=aiofastnet.loop_factory(asyncio.new_event_loop)) as r:
+            r.run(main)
+    else:
+        asyncio.run(main)
 
 
 if __name__ == "__main__":
