@@ -41,7 +41,9 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) 
     "taskName",
 }
 # Third-party loggers that are chatty (or log request details) below WARNING.
-_NOISY = ("twilio", "aiohttp.access", "httpx2", "httpx", "httpcore")
+# picows logs every model connection and disconnection at INFO (and, below DEBUG, its
+# upgrade request with the API key, which the redactor would blank anyway).
+_NOISY = ("twilio", "aiohttp.access", "httpx2", "httpx", "httpcore", "picows")
 
 
 class SecretFilter(logging.Filter):

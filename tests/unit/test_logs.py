@@ -121,3 +121,12 @@ def test_setting_up_again_replaces_the_handler(restore_logging: None) -> None:
     logging.getLogger("voicecall_rt.test").info("once")
     assert first.getvalue() == ""
     assert json.loads(second.getvalue())["message"] == "once"
+
+
+def test_chatty_clients_are_quiet_unless_debugging(restore_logging: None) -> None:
+    # picows logs each model connection at INFO: one line per call is noise.
+    logs.setup_logging(False, "text", stream=io.StringIO())
+    for name in ("picows.client", "twilio.http_client", "aiohttp.access"):
+        assert logging.getLogger(name).getEffectiveLevel() == logging.WARNING, name
+    logs.setup_logging(True, "text", stream=io.StringIO())
+    assert logging.getLogger("picows.client").getEffectiveLevel() == logging.DEBUG
