@@ -29,6 +29,7 @@ from benchmarks.profile_summary import summarize as summarize_profile
 
 RESULTS = REPO / "benchmarks" / "results"
 README = REPO / "benchmarks" / "README.md"
+TOP_README = REPO / "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 # what each bare relay needs beyond the dev extra (all in the bench extra); `bare` is the
 # yardstick every other row's CPU is compared with, the `bare-*` stacks included
@@ -318,10 +319,10 @@ async def bench(args: argparse.Namespace) -> int:
             profiled["profile"] = {"raw": str(profile), "summary": str(summary)}
             print(f"   {summary}", flush=True)
     setup: list[dict[str, Any]] = []
-    if args.setup_probe and "ours" in kinds:
+    if args.setup_probe and ours is not None:
         cases = [
-            ("ours, pre-warm (stream opens 200 ms after the answer webhook)", "ours", 0.2),
-            ("ours, no head start (stream opens at once: ≈ pre-warm off)", "ours", 0.0),
+            (f"{ours}, pre-warm (stream opens 200 ms after the answer webhook)", ours, 0.2),
+            (f"{ours}, no head start (stream opens at once: ≈ pre-warm off)", ours, 0.0),
         ]
         if "bare" in kinds:
             cases.append(("bare relay (connects the model at `start`)", "bare", 0.2))
@@ -394,7 +395,7 @@ async def bench(args: argparse.Namespace) -> int:
         body = md + "".join(f"\n\n![{p.stem}]({p.name})" for p in images)
         stem.with_suffix(".md").write_text(body + "\n")
         print(f"\nwrote {stem}.json, {stem}.md" + "".join(f", {p}" for p in images))
-        if not args.smoke and not args.no_readme and README.exists():
+        if not args.smoke and not args.no_readme:
             _update_readme(md, images)
     if problems:
         print(f"\n{len(problems)} correctness problem(s)", file=sys.stderr)
@@ -403,13 +404,17 @@ async def bench(args: argparse.Namespace) -> int:
 
 
 def _update_readme(md: str, images: list[Path]) -> None:
-    text = README.read_text()
-    if BEGIN not in text or END not in text:
-        return
-    pictures = "".join(f"\n\n![{p.stem}](results/{p.name})" for p in images)
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    README.write_text(f"{head}{BEGIN}\n{md}{pictures}\n{END}{tail}")
+    """Replace the results between the markers in this folder's README and the project's."""
+    for readme, folder in ((README, "results/"), (TOP_README, "benchmarks/results/")):
+        if not readme.exists():
+            continue
+        text = readme.read_text()
+        if BEGIN not in text or END not in text:
+            continue
+        pictures = "".join(f"\n\n![{p.stem}]({folder}{p.name})" for p in images)
+        head, rest = text.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        readme.write_text(f"{head}{BEGIN}\n{md}{pictures}\n{END}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -418,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="steady window per run")
     parser.add_argument(
         "--targets",
-        default="ours,bare",
+        default="ours+uvloop,bare",
         help="comma list of ours, bare (websockets: the yardstick), and bare-aiohttp, "
         "bare-picows, bare-starlette (the same relay on other server stacks); +uvloop: "
         "the target on uvloop, +nolimit: ours without its client's connection limit",
