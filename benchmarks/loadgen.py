@@ -944,6 +944,9 @@ async def run_leak(
             await _hang_up_all(callers)
             await _wait_for(lambda: fake.open_sessions == 0, 10)
             await asyncio.sleep(0.2)
+            if os.environ.get("VCRT_BENCH_TRACEMALLOC") or os.environ.get("VCRT_BENCH_GC"):
+                os.kill(target.pid, signal.SIGUSR1)  # leak hunting (target.py): snapshot / gc
+                await asyncio.sleep(0.2)
             waves.append(
                 {
                     "calls": index,

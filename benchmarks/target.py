@@ -33,6 +33,10 @@ async def _until_stopped() -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if os.environ.get("VCRT_BENCH_GC"):  # leak hunting: SIGUSR1 → a full collection first
+        import gc
+
+        loop.add_signal_handler(signal.SIGUSR1, gc.collect)
     snapshots = os.environ.get("VCRT_BENCH_TRACEMALLOC")  # leak hunting: SIGUSR1 → snapshot
     if snapshots:
         import tracemalloc

@@ -7,6 +7,8 @@ aiohttp cannot be made to send (fragmented messages, pings).
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -227,3 +229,38 @@ async def test_no_cap_on_concurrent_links() -> None:
         await all_in.wait()
         await asyncio.gather(*(link.close() for link in links))
     assert peak == count
+
+
+async def test_a_closed_link_and_its_owner_are_freed_without_the_cyclic_gc() -> None:
+    # The owner (a call's bridge) holds the link, the link holds the owner's callbacks:
+    # left to the cyclic GC, closed connections kept their buffers for a long time.
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str('{"type":"session.created"}')
+        async for _ in ws:
+            pass
+        return ws
+
+    class Owner(Inbox):
+        link: ModelLink | None = None
+
+    async def call(url: str) -> tuple[weakref.ref[Owner], weakref.ref[ModelLink]]:
+        owner = Owner()
+        link = owner.link = await connect(url, owner)
+        await owner.until(lambda: bool(owner.texts))
+        await link.close()
+        await owner.until(lambda: owner.closed > 0)
+        return weakref.ref(owner), weakref.ref(link)
+
+    async with aiohttp_server(handler) as url:
+        gc.disable()
+        try:
+            owner_ref, link_ref = await call(url)
+            for _ in range(100):  # the transports let go within a few loop iterations
+                if owner_ref() is None and link_ref() is None:
+                    break
+                await asyncio.sleep(0)
+            assert owner_ref() is None and link_ref() is None
+        finally:
+            gc.enable()

@@ -132,9 +132,18 @@ class ModelLink(WSListener):
         # PING is answered by picows (auto-pong); PONG and BINARY mean nothing here.
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
-        if not self.closed:
-            self.closed = True
-            self._on_closed()
+        if self.closed:
+            return
+        self.closed = True
+        on_closed = self._on_closed
+        # Break the cycles (bridge → link → bridge, link ↔ picows transport) now: left to
+        # the cyclic GC, which runs rarely in a large heap, each closed connection's
+        # buffers stayed allocated (the benchmark's leak check: ~12 KB of RSS per call).
+        self._on_text = _ignore_text
+        self._on_closed = _ignore_close
+        self._transport = None
+        self._parts = None
+        on_closed()
 
     def _fail(self, code: WSCloseCode) -> None:
         transport = self._transport
@@ -143,3 +152,11 @@ class ModelLink(WSListener):
             if not transport.is_close_frame_sent:
                 transport.send_close(code)
             transport.disconnect()
+
+
+def _ignore_text(data: bytes) -> None:
+    pass
+
+
+def _ignore_close() -> None:
+    pass
