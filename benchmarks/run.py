@@ -371,8 +371,8 @@ async def bench(args: argparse.Namespace) -> int:
         md += (
             f"\n\nLeak check: {leak['calls']} calls in waves of {leak['wave']}: RSS "
             f"{leak['waves'][0]['rss_mb']} → {leak['waves'][-1]['rss_mb']} MB "
-            f"({leak['rss_growth_kb_per_100_calls']:+} KB per 100 calls after the first "
-            f"waves), descriptors {leak['fds_growth']:+}, model sockets left "
+            f"({leak['rss_growth_kb_per_100_calls']:+} KB per 100 calls over the second "
+            f"half), descriptors {leak['fds_growth']:+}, model sockets left "
             f"{leak['model_sockets_left']}, failed {leak['failed']}, lost {leak['lost']}."
         )
     if problems:
@@ -435,7 +435,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=int, default=0, help="py-spy our server at this N")
     parser.add_argument("--no-setup-probe", dest="setup_probe", action="store_false")
     parser.add_argument(
-        "--leak", type=int, default=1000, help="leak check: this many calls (0: skip)"
+        "--leak",
+        type=int,
+        default=2000,
+        help="leak check: this many calls, growth read over the second half (0: skip)",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin to separate cores")
     parser.add_argument(

@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 PREWARM_BUFFER_FRAMES = 500
 MODEL_CONNECT_ATTEMPTS = 3
 MODEL_CONNECT_TIMEOUT_S = 10.0
+# The model's messages waiting for the model task: past the high mark the socket is not
+# read (TCP pushes back on the model) until the task has caught up to the low one.
+INBOX_HIGH = 512
+INBOX_LOW = 128
 MODEL_READY_TIMEOUT_S = 10.0
 FAREWELL_MAX_WAIT_S = 15.0
 PROMPT_WAIT_S = 3.0  # how long a prompt waits for the model's current response to finish
@@ -114,6 +118,7 @@ class CallBridge:
         self._inbox_ready = asyncio.Event()
         self._model_busy = True
         self._model_gone = False
+        self._model_paused = False
         self._pending: deque[str] = deque()
         self._carrier: CarrierLink | None = None
         self._writer: StreamWriter | None = None
@@ -306,8 +311,7 @@ class CallBridge:
         """A whole message from the model (picows callback, on the loop, in arrival order)."""
         carrier = self._carrier
         if self._model_busy or self._inbox or carrier is None or not carrier.can_write_now:
-            self._inbox.append(data)
-            self._inbox_ready.set()
+            self._to_inbox(data)
             return
         # One delta in 16 is timed, from its arrival to its media + mark written.
         due = (self.frames_out & _SAMPLE_OUT_MASK) == _SAMPLE_OUT_MASK
@@ -318,8 +322,7 @@ class CallBridge:
         except (orjson.JSONDecodeError, AttributeError):
             event, is_delta = data, False  # the model task counts it as a bad event
         if not is_delta:
-            self._inbox.append(event)
-            self._inbox_ready.set()
+            self._to_inbox(event)
             return
         out = self._delta_out(event)
         if out is not None:
@@ -328,6 +331,14 @@ class CallBridge:
             self._delta_sent(event, mark)
             if t0 and not self.frames_out & _SAMPLE_OUT_MASK:  # it was relayed
                 self._cost_out.add(time.perf_counter_ns() - t0)
+
+    def _to_inbox(self, item: bytes | dict[str, Any]) -> None:
+        self._inbox.append(item)
+        self._inbox_ready.set()
+        if len(self._inbox) >= INBOX_HIGH and not self._model_paused and self._model is not None:
+            self._model_paused = True
+            self._model.pause_reading()
+            self.journal.event("model.paused", waiting=len(self._inbox))
 
     def _on_model_closed(self) -> None:
         self._model_gone = True
@@ -340,7 +351,11 @@ class CallBridge:
                 return None
             self._inbox_ready.clear()
             await self._inbox_ready.wait()
-        return self._inbox.popleft()
+        item = self._inbox.popleft()
+        if self._model_paused and len(self._inbox) <= INBOX_LOW and self._model is not None:
+            self._model_paused = False
+            self._model.resume_reading()
+        return item
 
     async def _read_model(self) -> None:
         handlers = self._handlers()

@@ -91,6 +91,15 @@ class ModelLink(WSListener):
             raise ConnectionResetError("the model connection is closed")
         transport.send(WSMsgType.TEXT, text.encode())
 
+    def pause_reading(self) -> None:
+        """Stop reading the socket (TCP pushes back on the model) until `resume_reading`."""
+        if self._transport is not None:
+            self._transport.underlying_transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._transport is not None:
+            self._transport.underlying_transport.resume_reading()
+
     async def close(self) -> None:
         """Close the connection (a close frame, then the socket); idempotent."""
         transport = self._transport
