@@ -513,6 +513,8 @@ class Target:
             args += ["--loop", "uvloop"]
         if "fastnet" in flags:
             args += ["--fastnet"]
+        if "noprewarm" in flags:
+            args += ["--no-prewarm"]
         if "nolimit" in flags:
             args += ["--no-connector-limit"]
         env = dict(os.environ)

@@ -322,7 +322,12 @@ async def bench(args: argparse.Namespace) -> int:
     if args.setup_probe and ours is not None:
         cases = [
             (f"{ours}, pre-warm (stream opens 200 ms after the answer webhook)", ours, 0.2),
-            (f"{ours}, no head start (stream opens at once: ≈ pre-warm off)", ours, 0.0),
+            (f"{ours}, no head start (stream opens at once after the webhook)", ours, 0.0),
+            (
+                f"{ours}+noprewarm (model connected at `start`, stream opens after 200 ms)",
+                f"{ours}+noprewarm",
+                0.2,
+            ),
         ]
         if "bare" in kinds:
             cases.append(("bare relay (connects the model at `start`)", "bare", 0.2))

@@ -79,6 +79,8 @@ async def _ours(args: argparse.Namespace) -> None:
         "inbound": {"enabled": True, "policy": "open"},
     }
     settings = Settings.model_validate(raw)
+    if args.no_prewarm:
+        _connect_model_at_stream_start()
     setup_logging(settings.debug, "text", settings_secrets(settings))  # as `serve` does
     server = Server(settings, resolver=tunnel_resolver)
     if args.no_connector_limit:
@@ -108,6 +110,22 @@ async def _ours(args: argparse.Namespace) -> None:
         await server.stop()
 
 
+def _connect_model_at_stream_start() -> None:
+    """Measurement-only, labelled `+noprewarm`: the model is connected when the stream
+    starts instead of while the phone rings (at the answer webhook, for an inbound call),
+    to show what pre-warm is worth. src has no such setting: pre-warm is always on."""
+    from voicecall_rt.call.bridge import CallBridge
+
+    start_model, run_carrier = CallBridge.start_model, CallBridge.run_carrier
+
+    async def run_carrier_after_connect(self: CallBridge, *args: Any) -> None:
+        start_model(self)
+        await run_carrier(self, *args)
+
+    CallBridge.start_model = lambda self: None  # type: ignore[method-assign]
+    CallBridge.run_carrier = run_carrier_after_connect  # type: ignore[method-assign]
+
+
 async def _bare(args: argparse.Namespace) -> None:
     from benchmarks import bare_relay
 
@@ -131,6 +149,7 @@ def main() -> None:
     parser.add_argument("--cpu", type=int, default=None)
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--no-connector-limit", action="store_true")
+    parser.add_argument("--no-prewarm", action="store_true")
     # aiofastnet's transports under the loop's sockets (`aiofastnet.patch_loop`)
     parser.add_argument("--fastnet", action="store_true")
     args = parser.parse_args()
