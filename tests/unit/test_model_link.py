@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import ssl
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
+import trustme
 from aiohttp import WSMsgType, web
 from picows import WSCloseCode, WSFrame, WSListener, WSTransport, WSUpgradeRequest, ws_create_server
 from picows import WSMsgType as PicoType
@@ -264,3 +266,55 @@ async def test_a_closed_link_and_its_owner_are_freed_without_the_cyclic_gc() -> 
             assert owner_ref() is None and link_ref() is None
         finally:
             gc.enable()
+
+
+@asynccontextmanager
+async def tls_server(ca: trustme.CA) -> AsyncIterator[str]:
+    """A wss:// Realtime stand-in on 127.0.0.1 with a certificate for `localhost`."""
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str('{"type":"session.created"}')
+        async for _ in ws:
+            pass
+        return ws
+
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_context)
+    app = web.Application()
+    app.router.add_get("/v1/realtime", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context)
+    await site.start()
+    try:
+        yield f"wss://localhost:{runner.addresses[0][1]}/v1/realtime"
+    finally:
+        await runner.cleanup()
+
+
+async def test_wss_verifies_the_certificate_by_default() -> None:
+    async with tls_server(trustme.CA()) as url:  # a CA the system does not trust
+        with pytest.raises(ModelConnectError):
+            await connect(url, Inbox())
+
+
+async def test_wss_with_a_trusted_certificate_works() -> None:
+    ca = trustme.CA()
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    inbox = Inbox()
+    async with tls_server(ca) as url:
+        link = await ModelLink.connect(
+            url,
+            model="gpt-realtime",
+            api_key=KEY,
+            on_text=inbox.on_text,
+            on_closed=inbox.on_closed,
+            timeout_s=5.0,
+            ssl_context=client_context,
+        )
+        await inbox.until(lambda: bool(inbox.texts))
+        await link.close()
+    assert inbox.texts == [b'{"type":"session.created"}']

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -58,8 +59,10 @@ class ModelLink(WSListener):
         on_text: Callable[[bytes], None],
         on_closed: Callable[[], None],
         timeout_s: float,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> ModelLink:
-        """Open the WebSocket; raises ModelConnectError."""
+        """Open the WebSocket; raises ModelConnectError. `wss://` verifies the server's
+        certificate and name against the system's CAs unless `ssl_context` says otherwise."""
         sep = "&" if "?" in url else "?"
         try:
             async with asyncio.timeout(timeout_s):
@@ -70,6 +73,7 @@ class ModelLink(WSListener):
                     websocket_handshake_timeout=timeout_s,
                     max_frame_size=MAX_MESSAGE_BYTES,
                     enable_auto_pong=True,
+                    ssl_context=ssl_context,
                 )
         except WSHandshakeError as exc:
             detail = f"HTTP {int(exc.response.status)}" if exc.response else type(exc).__name__
