@@ -226,7 +226,7 @@ class Store:
     def __init__(
         self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection
     ) -> None:
-        # Private: open() is the constructor, it prepares files, schema and counters.
+        # Private: open() is the constructor, it prepares the files and the schema.
         self._path = path
         self._wconn = writer
         self._rconn = reader
