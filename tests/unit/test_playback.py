@@ -1,8 +1,11 @@
-"""Playback accounting: generated vs heard bytes per item, from mark echoes."""
+"""Playback accounting: generated vs heard bytes per item, from mark echoes and a clock."""
 
 from __future__ import annotations
 
 import base64
+import heapq
+import random
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -11,6 +14,27 @@ from voicecall_rt.call.playback import BYTES_PER_MS, Playback, b64_decoded_len
 
 def b64(n: int) -> str:
     return base64.b64encode(bytes(range(256)) * (n // 256) + bytes(range(n % 256))).decode()
+
+
+class Clock:
+    """A controlled monotonic clock in seconds; `at(ms)` moves it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.reads = 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        return self.now
+
+    def at(self, ms: float) -> Clock:
+        self.now = ms / 1000
+        return self
+
+
+def frozen() -> Playback:
+    """Time stands still: only echoes move the heard position (the pre-clock behaviour)."""
+    return Playback(clock=Clock())
 
 
 # --------------------------------------------------------------------------- base64 length
@@ -43,7 +67,7 @@ def test_bytes_per_ms() -> None:
 
 
 def test_on_delta_marks_are_cumulative_end_bytes() -> None:
-    p = Playback()
+    p = frozen()
     assert p.on_delta("item_A", b64(160)) == "item_A:160"
     assert p.on_delta("item_A", b64(800)) == "item_A:960"
     assert p.on_delta("item_A", b64(1)) == "item_A:961"
@@ -55,7 +79,7 @@ def test_on_delta_marks_are_cumulative_end_bytes() -> None:
 
 
 def test_items_counted_separately() -> None:
-    p = Playback()
+    p = frozen()
     assert p.on_delta("item_A", b64(80)) == "item_A:80"
     assert p.on_delta("item_B", b64(40)) == "item_B:40"
     assert p.on_delta("item_A", b64(8)) == "item_A:88"
@@ -66,7 +90,7 @@ def test_items_counted_separately() -> None:
 
 
 def test_item_id_with_colons() -> None:
-    p = Playback()
+    p = frozen()
     name = p.on_delta("a:b:c", b64(16))
     assert name == "a:b:c:16"
     assert p.on_mark(name) == ("a:b:c", 16)
@@ -74,7 +98,7 @@ def test_item_id_with_colons() -> None:
 
 
 def test_on_mark_advances_played() -> None:
-    p = Playback()
+    p = frozen()
     names = [p.on_delta("item_A", b64(800)) for _ in range(3)]
     assert p.played_ms("item_A") == 0
     assert p.on_mark(names[0]) == ("item_A", 800)
@@ -90,7 +114,7 @@ def test_on_mark_advances_played() -> None:
 
 
 def test_played_never_goes_backwards() -> None:
-    p = Playback()
+    p = frozen()
     first = p.on_delta("item_A", b64(80))
     second = p.on_delta("item_A", b64(80))
     p.on_mark(second)
@@ -99,7 +123,7 @@ def test_played_never_goes_backwards() -> None:
 
 
 def test_played_ms_is_bytes_div_8() -> None:
-    p = Playback()
+    p = frozen()
     for size in (7, 9, 3):  # 19 bytes in all
         p.on_mark(p.on_delta("item_A", b64(size)))
     assert p.played_ms("item_A") == 19 // 8
@@ -107,7 +131,7 @@ def test_played_ms_is_bytes_div_8() -> None:
 
 
 def test_played_capped_at_generated() -> None:
-    p = Playback()
+    p = frozen()
     p.on_delta("item_A", b64(160))
     p.on_mark("item_A:999999")  # a forged / mistaken echo beyond what was generated
     assert p.played_ms("item_A") == p.generated_ms("item_A") == 20
@@ -115,7 +139,7 @@ def test_played_capped_at_generated() -> None:
 
 @pytest.mark.parametrize("name", ["", "item_A", "item_A:", "item_A:abc", "item_A:-5", "other:80"])
 def test_malformed_or_unknown_marks_ignored(name: str) -> None:
-    p = Playback()
+    p = frozen()
     p.on_delta("item_A", b64(80))
     audio = p.on_mark(name)
     assert audio is None or audio[0] != "item_A"  # not this item's audio mark
@@ -125,7 +149,7 @@ def test_malformed_or_unknown_marks_ignored(name: str) -> None:
 
 
 def test_extra_echo_beyond_pending_ignored() -> None:
-    p = Playback()
+    p = frozen()
     name = p.on_delta("item_A", b64(80))
     p.on_mark(name)
     p.on_mark(name)  # duplicate echo
@@ -134,7 +158,7 @@ def test_extra_echo_beyond_pending_ignored() -> None:
 
 
 def test_unknown_item_defaults() -> None:
-    p = Playback()
+    p = frozen()
     assert p.pending_for("nope") == 0
     assert p.played_ms("nope") == 0
     assert p.generated_ms("nope") == 0
@@ -148,13 +172,13 @@ def test_unknown_item_defaults() -> None:
 
 
 def test_cut_queued_reports_each_item_with_pending_marks() -> None:
-    p = Playback()
+    p = frozen()
+    done = p.on_delta("item_C", b64(80))
     a1 = p.on_delta("item_A", b64(800))
     p.on_delta("item_A", b64(800))
     p.on_delta("item_B", b64(400))
-    done = p.on_delta("item_C", b64(80))
-    p.on_mark(a1)
     p.on_mark(done)  # item_C fully played: nothing queued, not cut
+    p.on_mark(a1)
     assert sorted(p.cut_queued()) == [("item_A", 100), ("item_B", 0)]
     assert p.is_cut("item_A")
     assert p.is_cut("item_B")
@@ -167,7 +191,7 @@ def test_cut_queued_reports_each_item_with_pending_marks() -> None:
 
 def test_late_echoes_after_clear_change_nothing() -> None:
     """Twilio echoes every pending mark after a `clear` although none of it was heard."""
-    p = Playback()
+    p = frozen()
     names = [p.on_delta("item_A", b64(800)) for _ in range(5)]
     p.on_mark(names[0])
     p.on_mark(names[1])
@@ -181,14 +205,14 @@ def test_late_echoes_after_clear_change_nothing() -> None:
 
 
 def test_second_cut_reports_nothing_new() -> None:
-    p = Playback()
+    p = frozen()
     p.on_delta("item_A", b64(80))
     assert p.cut_queued() == [("item_A", 0)]
     assert p.cut_queued() == []
 
 
 def test_new_item_after_cut_tracked_independently() -> None:
-    p = Playback()
+    p = frozen()
     old = [p.on_delta("item_A", b64(800)) for _ in range(3)]
     p.on_mark(old[0])
     assert p.cut_queued() == [("item_A", 100)]
@@ -216,3 +240,362 @@ def test_new_item_after_cut_tracked_independently() -> None:
     # A later barge-in cuts only what is queued now.
     p.on_delta("item_C", b64(80))
     assert p.cut_queued() == [("item_C", 0)]
+
+
+# --------------------------------------------------------------------------- real time
+
+
+def delta_ms(ms: int) -> str:
+    return b64(ms * BYTES_PER_MS)
+
+
+def test_back_to_back_counts_from_the_first_send_then_from_each_echo() -> None:
+    clock = Clock()
+    p = Playback(clock=clock)
+    names = [p.on_delta("item_A", delta_ms(100)) for _ in range(3)]  # all queued at 0
+    # No echo yet: the carrier had nothing queued, so the first delta began when it was sent.
+    assert p.played_ms("item_A") == 0
+    clock.at(40)
+    assert p.played_ms("item_A") == 40
+    # Never beyond a mark not yet echoed: the carrier would have echoed it.
+    clock.at(130)
+    assert p.played_ms("item_A") == 100
+    # The echo came late (say the first frame began on the carrier's next tick): the rest,
+    # already queued, follows on from the echo, not from the send.
+    p.on_mark(names[0])
+    assert p.played_ms("item_A") == 100
+    clock.at(175)
+    assert p.played_ms("item_A") == 145
+    clock.at(400)
+    assert p.played_ms("item_A") == 200
+    p.on_mark(names[1])
+    assert p.played_ms("item_A") == 200
+    clock.at(450)
+    assert p.played_ms("item_A") == 250
+    clock.at(600)
+    p.on_mark(names[2])
+    assert p.played_ms("item_A") == 300
+    clock.at(2000)
+    assert p.played_ms("item_A") == p.generated_ms("item_A") == 300
+
+
+def test_gap_next_delta_starts_at_its_arrival_not_at_the_echo() -> None:
+    clock = Clock()
+    p = Playback(clock=clock)
+    first = p.on_delta("item_A", delta_ms(100))
+    clock.at(100)
+    p.on_mark(first)  # the carrier ran dry here
+    clock.at(180)
+    assert p.played_ms("item_A") == 100  # nothing more to play yet
+    p.on_delta("item_A", delta_ms(100))
+    assert p.played_ms("item_A") == 100
+    clock.at(200)
+    assert p.played_ms("item_A") == 120  # 20 ms since it arrived, not 100 since the echo
+    clock.at(279)
+    assert p.played_ms("item_A") == 199
+    clock.at(500)
+    assert p.played_ms("item_A") == 200
+
+
+def test_delta_sent_exactly_at_the_echo() -> None:
+    clock = Clock()
+    p = Playback(clock=clock)
+    first = p.on_delta("item_A", delta_ms(100))
+    clock.at(100)
+    p.on_mark(first)
+    p.on_delta("item_A", delta_ms(100))
+    clock.at(160)
+    assert p.played_ms("item_A") == 160
+
+
+def test_capped_by_generated_for_a_short_last_delta() -> None:
+    clock = Clock()
+    p = Playback(clock=clock)
+    p.on_delta("item_A", b64(85))  # 10.6 ms
+    clock.at(1000)
+    assert p.played_ms("item_A") == p.generated_ms("item_A") == 10
+    assert p.cut_queued() == [("item_A", 10)]
+
+
+def test_new_item_into_an_empty_queue_starts_at_its_first_delta() -> None:
+    clock = Clock()
+    p = Playback(clock=clock)
+    a = p.on_delta("item_A", delta_ms(100))
+    clock.at(100)
+    p.on_mark(a)
+    clock.at(700)  # the callee talked, the model answered
+    p.on_delta("item_B", delta_ms(100))
+    p.on_delta("item_B", delta_ms(100))
+    assert p.played_ms("item_B") == 0
+    clock.at(760)
+    assert p.played_ms("item_B") == 60
+    assert p.played_ms("item_A") == 100
+    clock.at(900)
+    assert p.played_ms("item_B") == 100  # its first mark is not back yet
+
+
+def test_new_item_queued_behind_the_previous_one_waits_for_its_last_echo() -> None:
+    clock = Clock()
+    p = Playback(clock=clock)
+    a1 = p.on_delta("item_A", delta_ms(100))
+    a2 = p.on_delta("item_A", delta_ms(100))
+    clock.at(50)
+    b1 = p.on_delta("item_B", delta_ms(100))
+    p.on_delta("item_B", delta_ms(100))
+    clock.at(150)
+    # item_A's last mark is still out: nothing of item_B can have been heard.
+    assert p.played_ms("item_A") == 100
+    assert p.played_ms("item_B") == 0
+    p.on_mark(a1)
+    clock.at(170)
+    assert p.played_ms("item_A") == 120
+    assert p.played_ms("item_B") == 0
+    clock.at(260)
+    p.on_mark(a2)
+    assert p.played_ms("item_A") == 200
+    assert p.played_ms("item_B") == 0
+    # item_B was queued long before: it follows item_A's end, i.e. the echo.
+    clock.at(290)
+    assert p.played_ms("item_B") == 30
+    assert p.cut_queued() == [("item_B", 30)]
+    p.on_mark(b1)  # flushed by the clear
+    clock.at(1000)
+    assert p.played_ms("item_B") == 30
+    assert p.played_ms("item_A") == 200
+
+
+def test_cut_at_the_estimate_and_frozen_there() -> None:
+    clock = Clock()
+    p = Playback(clock=clock)
+    names = [p.on_delta("item_A", delta_ms(100)) for _ in range(5)]
+    clock.at(100)
+    p.on_mark(names[0])
+    clock.at(200)
+    p.on_mark(names[1])
+    clock.at(237)
+    assert p.cut_queued() == [("item_A", 237)]
+    assert p.is_cut("item_A")
+    for name in names[2:]:  # the clear flushes the rest: none of it was heard
+        p.on_mark(name)
+    clock.at(5000)
+    assert p.played_ms("item_A") == 237
+    assert not p.audio_queued
+
+
+def test_cut_before_any_echo() -> None:
+    clock = Clock().at(1000)
+    p = Playback(clock=clock)
+    p.on_delta("item_A", delta_ms(100))
+    p.on_delta("item_A", delta_ms(100))
+    clock.at(1064)
+    assert p.cut_queued() == [("item_A", 64)]
+
+
+def test_cut_reports_every_queued_item_with_its_own_position() -> None:
+    clock = Clock()
+    p = Playback(clock=clock)
+    a = p.on_delta("item_A", delta_ms(100))
+    p.on_delta("item_A", delta_ms(100))
+    p.on_delta("item_B", delta_ms(100))
+    clock.at(100)
+    p.on_mark(a)
+    clock.at(142)
+    assert p.cut_queued() == [("item_A", 142), ("item_B", 0)]
+
+
+def test_after_a_clear_the_next_item_starts_at_its_arrival() -> None:
+    clock = Clock()
+    p = Playback(clock=clock)
+    old = [p.on_delta("item_A", delta_ms(100)) for _ in range(3)]
+    clock.at(50)
+    assert p.cut_queued() == [("item_A", 50)]
+    clock.at(400)
+    first = p.on_delta("item_B", delta_ms(100))
+    p.on_delta("item_B", delta_ms(100))
+    for name in old:  # the flushed echoes arrive late, among the new item's audio
+        p.on_mark(name)
+    clock.at(430)
+    assert p.played_ms("item_B") == 30
+    clock.at(510)
+    p.on_mark(first)
+    clock.at(530)
+    assert p.played_ms("item_B") == 120
+    assert p.played_ms("item_A") == 50
+
+
+def test_clear_right_after_sending_counts_from_the_clear() -> None:
+    """Audio sent before a clear but after its last echo: the carrier dropped it."""
+    clock = Clock()
+    p = Playback(clock=clock)
+    p.on_delta("item_A", delta_ms(100))
+    clock.at(20)
+    p.cut_queued()
+    clock.at(20)
+    p.on_delta("item_B", delta_ms(100))
+    clock.at(35)
+    assert p.played_ms("item_B") == 15
+
+
+def test_an_echo_confirms_every_mark_before_it() -> None:
+    clock = Clock()
+    p = Playback(clock=clock)
+    names = [p.on_delta("item_A", delta_ms(100)) for _ in range(3)]
+    clock.at(210)
+    p.on_mark(names[1])  # the first echo was lost
+    assert p.pending_for("item_A") == 1
+    assert p.pending_marks == 1
+    clock.at(230)
+    assert p.played_ms("item_A") == 220
+    p.on_mark(names[0])  # arrives late: no effect
+    assert p.pending_for("item_A") == 1
+    assert p.played_ms("item_A") == 220
+
+
+def test_an_echo_of_the_next_item_confirms_the_previous_one() -> None:
+    clock = Clock()
+    p = Playback(clock=clock)
+    p.on_delta("item_A", delta_ms(100))
+    b = p.on_delta("item_B", delta_ms(100))
+    p.on_delta("item_B", delta_ms(100))
+    clock.at(200)
+    p.on_mark(b)
+    assert p.pending_for("item_A") == 0
+    assert p.played_ms("item_A") == 100
+    clock.at(250)
+    assert p.played_ms("item_B") == 150
+
+
+def test_empty_delta_marks_count_once_each() -> None:
+    clock = Clock()
+    p = Playback(clock=clock)
+    first = p.on_delta("item_A", delta_ms(100))
+    same = p.on_delta("item_A", "")
+    assert first == same == "item_A:800"
+    p.on_delta("item_A", delta_ms(100))
+    clock.at(100)
+    p.on_mark(first)
+    assert p.pending_for("item_A") == 2
+    p.on_mark(same)
+    assert p.pending_for("item_A") == 1
+    clock.at(150)
+    assert p.played_ms("item_A") == 150
+
+
+def test_other_audio_holds_back_what_follows_until_its_mark() -> None:
+    """Keypad tones between two answers: the next answer starts when the tones' mark is back."""
+    clock = Clock()
+    p = Playback(clock=clock)
+    a = p.on_delta("item_A", delta_ms(100))
+    p.on_other_audio("dtmf-1")
+    clock.at(10)
+    p.on_delta("item_B", delta_ms(100))
+    clock.at(100)
+    p.on_mark(a)
+    clock.at(300)
+    assert p.played_ms("item_B") == 0  # the tones are still playing
+    assert p.pending_marks == 1  # tones are not model audio
+    assert p.on_mark("dtmf-1") is None
+    clock.at(340)
+    assert p.played_ms("item_B") == 40
+    assert p.on_mark("dtmf-1") is None  # a second echo changes nothing
+    assert p.played_ms("item_B") == 40
+
+
+def test_other_audio_dropped_by_a_clear() -> None:
+    clock = Clock()
+    p = Playback(clock=clock)
+    p.on_other_audio("dtmf-1")
+    p.on_delta("item_A", delta_ms(100))
+    clock.at(50)
+    assert p.cut_queued() == [("item_A", 0)]
+    assert p.on_mark("dtmf-1") is None  # flushed
+    p.on_delta("item_B", delta_ms(100))
+    clock.at(80)
+    assert p.played_ms("item_B") == 30
+
+
+def test_hot_path_reads_the_clock_once() -> None:
+    clock = Clock()
+    p = Playback(clock=clock)
+    names = [p.on_delta("item_A", delta_ms(20)) for _ in range(10)]
+    assert clock.reads == 10
+    for name in names:
+        p.on_mark(name)
+    assert clock.reads == 20
+    assert p.on_mark("item_A:999") == ("item_A", 999)  # nothing pending: no clock
+    assert clock.reads == 20
+
+
+# --------------------------------------------------------------------------- against a carrier
+
+
+@dataclass
+class _Segment:
+    item: str
+    size: int
+    sent: float
+    start: float = 0.0
+    end: float = 0.0
+    mark: str = ""
+
+
+@dataclass
+class _Carrier:
+    """Reference carrier: plays its queue back to back at 8 bytes/ms from each arrival."""
+
+    segments: list[_Segment] = field(default_factory=list)
+
+    def send(self, segment: _Segment) -> None:
+        free = self.segments[-1].end if self.segments else 0.0
+        segment.start = max(free, segment.sent)
+        segment.end = segment.start + segment.size / (BYTES_PER_MS * 1000)
+        self.segments.append(segment)
+
+    def heard(self, item: str, now: float) -> float:
+        """Bytes of `item` played by `now`."""
+        return sum(
+            min(s.size, max(0.0, (now - s.start) * BYTES_PER_MS * 1000))
+            for s in self.segments
+            if s.item == item
+        )
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("echo_ms", [0, 7])
+def test_matches_a_reference_carrier(seed: int, echo_ms: int) -> None:
+    """Random sizes, gaps and items: exact when echoes are instant, and behind by at most
+    the echo delay (never ahead) when they are not."""
+    rng = random.Random(seed)
+    carrier = _Carrier()
+    clock = Clock()
+    p = Playback(clock=clock)
+    # Deltas, echoes and probes in time order; at one instant echoes go first, then deltas.
+    events: list[tuple[float, int, int, str, _Segment | str]] = []
+    n = 0
+    t = 0.0
+    items = [f"item_{i}" for i in range(4)]
+    for item in items:
+        t += rng.choice([0.0, 0.0, rng.uniform(0.0, 0.5)])  # the next answer, maybe at once
+        for _ in range(rng.randint(1, 12)):
+            size = rng.choice([800, 800, 480, 160, rng.randint(1, 1600)])
+            events.append((t, 1, n := n + 1, "delta", _Segment(item, size, t)))
+            # Faster than real time, about real time, or slower (gaps).
+            t += size / 8000 * rng.choice([0.0, 0.2, 1.0, 1.3, 2.0])
+    for _ in range(300):
+        events.append((rng.uniform(0.0, t + 1.0), 2, n := n + 1, "probe", rng.choice(items)))
+    heapq.heapify(events)
+    while events:
+        when, _, _, kind, what = heapq.heappop(events)
+        clock.now = when
+        if isinstance(what, _Segment):
+            what.mark = p.on_delta(what.item, b64(what.size))
+            carrier.send(what)
+            echo = (what.end + echo_ms / 1000, 0, n := n + 1, "echo", what.mark)
+            heapq.heappush(events, echo)
+        elif kind == "echo":
+            p.on_mark(what)
+        else:
+            truth = carrier.heard(what, when) / BYTES_PER_MS
+            estimate = p.played_ms(what)
+            assert estimate <= p.generated_ms(what)
+            assert -1 <= truth - estimate <= echo_ms + 1, (what, when, truth, estimate)
