@@ -437,7 +437,9 @@ class Store:
     async def transcript(self, call_id: str) -> list[TranscriptLine]:
         rows = await self._read(
             "SELECT call_id, seq, t_ms, role, text, interrupted FROM transcript "
-            "WHERE call_id = ? ORDER BY seq",
+            # In the order things were said: a caller's words are often transcribed (and so
+            # written) after the model began answering them.
+            "WHERE call_id = ? ORDER BY t_ms, seq",
             (call_id,),
         )
         return [

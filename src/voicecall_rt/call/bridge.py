@@ -25,6 +25,7 @@ import orjson
 
 from voicecall_rt.audio.dtmf import PAUSE_CHARS, frames, tone_audio
 from voicecall_rt.call import tools
+from voicecall_rt.call.history import History
 from voicecall_rt.call.journal import CallJournal
 from voicecall_rt.call.playback import Playback
 from voicecall_rt.call.recording import CallRecorder
@@ -33,9 +34,10 @@ from voicecall_rt.call.stats import Sampler
 from voicecall_rt.carrier.link import CarrierLink
 from voicecall_rt.carrier.media import StreamStart, StreamWriter
 from voicecall_rt.config import Settings
-from voicecall_rt.model import realtime
+from voicecall_rt.model import catalog, realtime
 from voicecall_rt.model.link import ModelLink
-from voicecall_rt.model.realtime import ModelConnectError
+from voicecall_rt.model.realtime import ModelConnectError, SessionRefused
+from voicecall_rt.model.session import OpenedSession, SessionTarget, open_session
 from voicecall_rt.prompts import TOOLS
 
 log = logging.getLogger(__name__)
@@ -43,25 +45,32 @@ log = logging.getLogger(__name__)
 # Caller audio that arrives before the model session is ready waits here, in order.
 # 50 frames a second: 10 s, far beyond a slow handshake; past that, oldest frames go.
 PREWARM_BUFFER_FRAMES = 500
-MODEL_CONNECT_ATTEMPTS = 3
-MODEL_CONNECT_TIMEOUT_S = 10.0
 # The model's messages waiting for the model task: past the high mark the socket is not
 # read (TCP pushes back on the model) until the task has caught up to the low one.
 INBOX_HIGH = 512
 INBOX_LOW = 128
-MODEL_READY_TIMEOUT_S = 10.0
+# A lost session is renewed at most this many times in a row without a turn in between.
+RENEW_ATTEMPTS = 3
+# A session with a known end is replaced this long before it (or a quarter of its life,
+# for short ones), at the first quiet moment; `RENEW_LAST_CALL_S` before the end it is
+# replaced whatever is happening.
+RENEW_AHEAD_S = 120.0
+RENEW_LAST_CALL_S = 10.0
+QUIET_POLL_S = 0.05
 FAREWELL_MAX_WAIT_S = 15.0
 PROMPT_WAIT_S = 3.0  # how long a prompt waits for the model's current response to finish
 _FAREWELL_MARK = "farewell"
 _DTMF_MARK = "dtmf-"
-_APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"'
+_APPEND_HEAD = '{"type":"input_audio_buffer.append","event_id":"' + realtime.APPEND_ID_PREFIX
+_APPEND_MID = '","audio":"'
 _TEXT = aiohttp.WSMsgType.TEXT
 # What `async for` over an aiohttp WebSocket stops on.
 _SOCKET_ENDED = frozenset(
     (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
 )
 _USAGE_KEYS = ("input_tokens", "output_tokens", "total_tokens")
-_DETAIL_KEYS = ("text_tokens", "audio_tokens", "cached_tokens")
+_INPUT_DETAIL_KEYS = ("text_tokens", "audio_tokens", "cached_tokens")
+_OUTPUT_DETAIL_KEYS = ("text_tokens", "audio_tokens")  # output has no cached tokens
 # The bridge's own cost per frame is timed on one frame in N (N a power of two).
 _SAMPLE_IN_MASK = 127  # caller frames: 50 a second, so one sample every ~2.6 s
 _SAMPLE_OUT_MASK = 15  # model deltas are fewer and longer (often 100 ms+): one in 16
@@ -93,6 +102,9 @@ class CallBridge:
         self.carrier_sid: str | None = None
         self.outcome: Outcome | None = None
         self.end_reason: str | None = None
+        # Why the model side failed the call, in OpenAI's words (never a secret): stored
+        # as the call's `error`.
+        self.error: str | None = None
         self.usage: dict[str, Any] = {}
         # counters, never per-frame logs
         self.frames_in = 0
@@ -111,6 +123,13 @@ class CallBridge:
         self._on_end = on_end
         self._model: ModelLink | None = None
         self._model_ready = False
+        self._ids = realtime.EventIds()
+        self._history = History()
+        self._renewals = 0  # sessions opened after the first
+        self._lost_t: int | None = None  # when the session under a live call went away
+        self._expired = False  # the server said the session hit its maximum duration
+        self._fatal = False  # an account error: no session will do better
+        self._renew_task: asyncio.Task[None] | None = None
         # Model messages the model task has still to handle, in order. Until it has opened
         # the session, and whenever it is busy or has a backlog, everything waits here; when
         # it is idle, an audio delta goes to the carrier straight from the socket callback.
@@ -120,12 +139,20 @@ class CallBridge:
         self._model_gone = False
         self._model_paused = False
         self._pending: deque[str] = deque()
+        self._flushed = 0  # buffered caller frames sent so far (their appends' ids)
         self._carrier: CarrierLink | None = None
         self._writer: StreamWriter | None = None
         self._playback = Playback()
         self._response_active = False
+        self._response_id: str | None = None
         self._response_idle = asyncio.Event()
         self._response_idle.set()
+        # Responses whose audio is being cut: deltas still in flight for them are dropped.
+        self._cancelled: set[str] = set()
+        self._failed_in_a_row = 0
+        self._caller_speaking = False
+        self._reply_due = False  # the caller pressed a key during a response: answer after it
+        self._in_response_done = False  # its tools run: their results wait for the end of it
         self._outputs: list[dict[str, Any]] = []
         self._dtmf_marks: dict[str, tuple[str, str]] = {}
         self._assistant_text: dict[str, tuple[int, str]] = {}
@@ -229,83 +256,204 @@ class CallBridge:
 
     # ---- model side -------------------------------------------------------------------
 
-    async def _connect_model(self) -> ModelLink:
+    def _session_update(self) -> dict[str, Any]:
+        """The configuration every session of this call gets, first or renewed."""
+        openai = self.settings.openai
+        return realtime.session_update(
+            instructions=self._instructions,
+            voice=openai.voice,
+            vad=self.settings.vad,
+            tools=TOOLS,
+            transcription_model=openai.transcription_model,
+            language=openai.transcription_language,
+            reasoning_effort=(
+                openai.reasoning_effort if catalog.supports_reasoning(openai.model) else None
+            ),
+        )
+
+    async def _open(self) -> OpenedSession:
+        """A new, confirmed session (SessionRefused / ModelConnectError otherwise)."""
         openai = self.settings.openai
         if openai.api_key is None:
             raise ModelConnectError("openai.apiKey is not set")
-        last: ModelConnectError | None = None
-        for attempt in range(MODEL_CONNECT_ATTEMPTS):
-            try:
-                return await ModelLink.connect(
-                    openai.realtime_url,
-                    model=openai.model,
-                    api_key=openai.api_key.get_secret_value(),
-                    on_text=self._on_model_text,
-                    on_closed=self._on_model_closed,
-                    timeout_s=MODEL_CONNECT_TIMEOUT_S,
-                )
-            except ModelConnectError as exc:
-                last = exc
-                self.journal.event("model.retry", attempt=attempt + 1, error=str(exc))
-                await asyncio.sleep(0.25 * (attempt + 1))
-        assert last is not None
-        raise last
+        target = SessionTarget(openai.realtime_url, openai.model, openai.api_key.get_secret_value())
+        update = self._session_update()
+        self._ids.stamp(update)
+        if self._recorder is not None:
+            self._recorder.to_model(update)
+        return await open_session(target, update, on_retry=self._connect_retry)
+
+    def _connect_retry(self, attempt: int, error: str) -> None:
+        self.journal.event("model.retry", attempt=attempt, error=error)
 
     async def _run_model(self) -> None:
-        started = self.journal.t_ms()
-        try:
-            link = await self._connect_model()
-        except ModelConnectError as exc:
-            self.journal.event("model.failed", error=str(exc))
-            self._spawn(self.end("model-unavailable", hang_up=True))
-            return
-        self._model = link
         reason = "model-disconnected"
         try:
-            await self._open_session(link, started)
-            await self._read_model()
+            opened = await self._open()
+            if self._ended:
+                await opened.link.close()
+                return
+            self._attach(opened)
+            self.journal.event("model.ready", connect_ms=opened.connect_ms)
+            if self.settings.debug:
+                log.debug("call %s instructions:\n%s", self.call_id, self._instructions)
+            await self._maybe_greet()
+            while True:
+                await self._read_model()
+                if self._ended or self._fatal:
+                    return
+                # The session ended under a live call: the call goes on in a new one.
+                await self._renew_lost()
+        except SessionRefused as exc:
+            reason = "model-refused"
+            self._fail(reason, str(exc))
         except ModelConnectError as exc:
             reason = "model-unavailable"
-            self.journal.event("model.failed", error=str(exc))
+            self._fail(reason, str(exc))
         except (TimeoutError, ConnectionError) as exc:
             self.journal.event("model.failed", error=str(exc) or type(exc).__name__)
         finally:
             if not self._ended:
-                # The model went away under a live call: nobody will speak to the caller again.
-                self._spawn(self.end(reason, hang_up=True))
+                self._spawn(self.end(self.end_reason or reason, hang_up=True))
 
-    async def _open_session(self, link: ModelLink, started: int) -> None:
-        """Wait for `session.created`, configure the session, flush early caller audio."""
-        async with asyncio.timeout(MODEL_READY_TIMEOUT_S):
-            first = await self._next_model_message()
-        if first is None:
-            raise ModelConnectError("the model closed before opening a session")
+    def _fail(self, reason: str, error: str) -> None:
+        """Journal why the model side cannot carry the call; the caller ends it."""
+        self.error = self.error or error
+        kind = "model.refused" if reason == "model-refused" else "model.failed"
+        self.journal.event(kind, error=error)
+        self.end_reason = self.end_reason or reason
+
+    def _attach(self, opened: OpenedSession) -> None:
+        """Make `opened` the call's session: its messages to the bridge, then the caller
+        audio that waited for it, in order."""
         if self._recorder is not None:
-            self._recorder.from_model_text(first)
-        try:
-            event = first if isinstance(first, dict) else orjson.loads(first)
-            created = event.get("type") == "session.created"
-        except (orjson.JSONDecodeError, AttributeError):
-            created = False
-        if not created:
-            raise ModelConnectError("the model did not open a session")
-        update = realtime.session_update(
-            instructions=self._instructions,
-            voice=self.settings.openai.voice,
-            vad=self.settings.vad,
-            tools=TOOLS,
-        )
+            for raw in opened.seen:
+                self._recorder.from_model_text(raw)
+        self._model = opened.link
+        self._model_gone = False
+        self._model_paused = False
+        opened.attach(self._on_model_text, self._on_model_closed)
         if self._recorder is not None:
-            self._recorder.to_model(update)
             self._recorder.appends_flushed(self._pending)
-        link.send(realtime.encode(update))
-        while self._pending:  # caller audio that beat the handshake, in order
-            link.send(_APPEND_PREFIX + self._pending.popleft() + '"}')
+        link = opened.link
+        while self._pending:  # caller audio that beat the session, in order
+            self._flushed += 1
+            link.send(realtime.append_event(self._pending.popleft(), f"p{self._flushed}"))
         self._model_ready = True
-        self.journal.event("model.ready", connect_ms=self.journal.t_ms() - started)
-        if self.settings.debug:
-            log.debug("call %s instructions:\n%s", self.call_id, self._instructions)
-        await self._maybe_greet()
+        if opened.lifetime_s is not None and not self._ended:
+            self._renew_task = asyncio.create_task(
+                self._renew_ahead(opened.link, opened.lifetime_s),
+                name=f"renew-{self.call_id}",
+            )
+            self._tasks.add(self._renew_task)
+            self._renew_task.add_done_callback(self._tasks.discard)
+
+    # ---- session renewal --------------------------------------------------------------
+
+    async def _renew_lost(self) -> None:
+        """The session went away under the call (expiry, a dropped socket): open a new one,
+        give it the conversation so far, then the caller audio that waited, in order.
+
+        Raises SessionRefused / ModelConnectError when no new session can be had."""
+        lost = self._lost_t if self._lost_t is not None else self.journal.t_ms()
+        cause = "expired" if self._expired else "lost"
+        self._expired = False
+        self.journal.event("model.lost", cause=cause)
+        self._session_gone()
+        last: ModelConnectError | None = None
+        for attempt in range(RENEW_ATTEMPTS):
+            if self._ended:
+                return
+            try:
+                opened = await self._open()
+            except SessionRefused:
+                raise
+            except ModelConnectError as exc:
+                last = exc
+                self.journal.event("model.retry", attempt=attempt + 1, error=str(exc))
+                continue
+            if self._ended:
+                await opened.link.close()
+                return
+            self._switch(opened, cause=cause, gap_from=lost)
+            return
+        assert last is not None
+        raise last
+
+    def _session_gone(self) -> None:
+        """What was in progress on a session that is gone will never finish there."""
+        self._model_ready = False  # caller audio waits in `_pending` until the next one
+        if self._renew_task is not None:
+            self._renew_task.cancel()
+            self._renew_task = None
+        if self._response_active:
+            self._response_active = False
+            self._response_id = None
+            self._response_idle.set()
+
+    def _switch(self, opened: OpenedSession, *, cause: str, gap_from: int | None) -> None:
+        """Make `opened` the session: replay the conversation into it, then attach it (which
+        flushes the caller audio buffered meanwhile) — all in one step of the loop, so no
+        caller frame can slip between."""
+        link = opened.link
+        replay = self._history.replay()
+        for event in replay:
+            self._ids.stamp(event)
+            if self._recorder is not None:
+                self._recorder.to_model(event)
+            link.send(realtime.encode(event))
+        buffered = len(self._pending)
+        self._attach(opened)
+        self._renewals += 1
+        gap = None if gap_from is None else self.journal.t_ms() - gap_from
+        self._lost_t = None
+        self.journal.event(
+            "model.renewed",
+            cause=cause,
+            gap_ms=gap,
+            replayed_items=len(replay),
+            buffered_frames=buffered,
+            session=self._renewals,
+        )
+        if cause != "ahead" and self._history.awaiting_reply() and not self._closing:
+            # The caller's last words went unanswered when the session was lost.
+            self._send_model(realtime.response_create())
+
+    async def _renew_ahead(self, link: ModelLink, lifetime_s: float) -> None:
+        """Replace a session before the server ends it: open the next one early, switch at
+        the first quiet moment (nobody speaking, nothing queued), so nothing is lost."""
+        lead = min(RENEW_AHEAD_S, lifetime_s / 4)
+        loop = asyncio.get_running_loop()
+        end_at = loop.time() + lifetime_s
+        await asyncio.sleep(max(0.0, lifetime_s - lead))
+        try:
+            opened = await self._open()
+        except ModelConnectError as exc:
+            # The current session still runs; when it ends, the lost-session path retries.
+            self.journal.event("model.renew_failed", error=str(exc))
+            return
+        deadline = end_at - min(RENEW_LAST_CALL_S, lead / 2)
+        # Polled: this runs once a session (an hour), for seconds at most, and "quiet" is
+        # the conjunction of five states that change on the hot path.
+        while loop.time() < deadline and not self._quiet():  # noqa: ASYNC110
+            await asyncio.sleep(QUIET_POLL_S)
+        if self._ended or self._model is not link or link.closed:
+            await opened.link.close()  # the call ended, or the session was lost meanwhile
+            return
+        self._renew_task = None
+        link.detach()  # its last messages (the end of nothing) reach nobody
+        self._session_gone()
+        self._switch(opened, cause="ahead", gap_from=None)
+        await link.close()
+
+    def _quiet(self) -> bool:
+        return not (
+            self._response_active
+            or self._caller_speaking
+            or self._playback.audio_queued
+            or self._outputs
+            or self._dtmf_marks
+        )
 
     def _on_model_text(self, data: bytes) -> None:
         """A whole message from the model (picows callback, on the loop, in arrival order)."""
@@ -342,6 +490,9 @@ class CallBridge:
 
     def _on_model_closed(self) -> None:
         self._model_gone = True
+        self._model_ready = False  # from now on caller audio waits for the next session
+        if self._lost_t is None:
+            self._lost_t = self.journal.t_ms()
         self._inbox_ready.set()
 
     async def _next_model_message(self) -> bytes | dict[str, Any] | None:
@@ -387,18 +538,23 @@ class CallBridge:
             "input_audio_buffer.speech_started": self._on_speech_started,
             "input_audio_buffer.speech_stopped": self._on_speech_stopped,
             "conversation.item.input_audio_transcription.completed": self._on_caller_text,
+            "conversation.item.input_audio_transcription.failed": self._on_caller_inaudible,
+            "rate_limits.updated": self._on_rate_limits,
             "response.output_audio_transcript.done": self._on_assistant_text,
-            "response.function_call_arguments.done": self._on_function_call,
             "response.created": self._on_response_created,
             "response.done": self._on_response_done,
             "error": self._on_model_error,
         }
 
     def _send_model(self, event: dict[str, Any]) -> None:
-        if self._model is not None and not self._model.closed:
+        """Send a control event (stamped with its `event_id`) if a session is up; while one
+        is being renewed it is dropped: the replay carries what the conversation needs."""
+        model = self._model
+        if model is not None and not model.closed and self._model_ready:
+            self._ids.stamp(event)
             if self._recorder is not None:
                 self._recorder.to_model(event)
-            self._model.send(realtime.encode(event))
+            model.send(realtime.encode(event))
 
     def _delta_out(self, event: dict[str, Any]) -> tuple[str, str, str] | None:
         """Check and account one model audio delta: its `media` and `mark` messages and the
@@ -412,6 +568,7 @@ class CallBridge:
             or not isinstance(item_id, str)
             or _unsafe(delta)
             or self._playback.is_cut(item_id)
+            or (self._cancelled and event.get("response_id") in self._cancelled)
         ):
             self.dropped_frames += 1
             if self._recorder is not None:
@@ -461,6 +618,7 @@ class CallBridge:
             self._item_started[item_id] = self.journal.t_ms()
         self._speech_stopped_t = None
         self._caller_spoke = True
+        self._caller_speaking = True
         if self._closing or self._dtmf_marks or self._voicemail is not None:
             return  # a goodbye, keypad tones or a voicemail must not be cut
         cut = await self._cut_playback()
@@ -481,6 +639,9 @@ class CallBridge:
             await carrier.send(writer.clear)
         if self._recorder is not None:
             self._recorder.cleared()
+        if self._response_id is not None:
+            # VAD (or our cancel) stops it; deltas already on their way must not play.
+            self._cancelled.add(self._response_id)
         cut = self._playback.cut_queued()
         for cut_item, audio_end_ms in cut:
             self._send_model(realtime.truncate(cut_item, audio_end_ms))
@@ -489,12 +650,32 @@ class CallBridge:
 
     async def _on_speech_stopped(self, event: dict[str, Any]) -> None:
         self._speech_stopped_t = self.journal.t_ms()
+        self._caller_speaking = False
 
     async def _on_caller_text(self, event: dict[str, Any]) -> None:
+        """The caller's words, often transcribed after the reply began: the line is dated
+        when they were said, so the transcript reads in the order things were said."""
+        usage = event.get("usage")
+        if isinstance(usage, dict):
+            self._add_transcription_usage(usage)
         text = event.get("transcript")
         if isinstance(text, str) and text.strip():
             started = self._item_started.pop(str(event.get("item_id")), None)
-            self.journal.line("caller", text.strip(), t_ms=started)
+            t_ms = self.journal.t_ms() if started is None else started
+            self.journal.line("caller", text.strip(), t_ms=t_ms)
+            self._history.said(t_ms, "caller", text)
+
+    async def _on_caller_inaudible(self, event: dict[str, Any]) -> None:
+        """Speech the transcriber could not make out: the line is kept, as "(inaudible)"."""
+        started = self._item_started.pop(str(event.get("item_id")), None)
+        t_ms = self.journal.t_ms() if started is None else started
+        self.journal.line("caller", "(inaudible)", t_ms=t_ms)
+        self.journal.event("transcription.failed", error=realtime.error_text(event.get("error")))
+
+    async def _on_rate_limits(self, event: dict[str, Any]) -> None:
+        limits = event.get("rate_limits")
+        if isinstance(limits, list):
+            self.journal.event("model.rate_limits", limits=limits[:8])
 
     async def _on_assistant_text(self, event: dict[str, Any]) -> None:
         item_id, text = event.get("item_id"), event.get("transcript")
@@ -519,6 +700,7 @@ class CallBridge:
             text = (heard + " —") if heard else "—"
         if text.strip():
             self.journal.line("assistant", text.strip(), t_ms=started, interrupted=interrupted)
+            self._history.said(started, "assistant", text)
 
     def _finish_assistant_lines(self) -> None:
         for item_id in list(self._assistant_text):
@@ -527,32 +709,106 @@ class CallBridge:
     async def _on_response_created(self, event: dict[str, Any]) -> None:
         # Never `clear` here: it would clip a goodbye or queued keypad tones.
         self._response_active = True
+        response = event.get("response")
+        rid = response.get("id") if isinstance(response, dict) else None
+        self._response_id = rid if isinstance(rid, str) else None
         self._response_idle.clear()
         if self._voicemail == "requested":
             self._voicemail = "speaking"
 
     async def _on_response_done(self, event: dict[str, Any]) -> None:
+        """A response ended: completed, cancelled, incomplete or failed (each read)."""
         self._response_active = False
         self._response_idle.set()
-        response = event.get("response") or {}
+        response = event.get("response")
+        if not isinstance(response, dict):
+            response = {}
+        self._cancelled.discard(str(response.get("id")))
+        self._response_id = None
         usage = response.get("usage")
         if isinstance(usage, dict):
             self._add_usage(usage)
+        status = response.get("status")
+        details = response.get("status_details")
+        if not isinstance(details, dict):
+            details = {}
+        calls = [
+            item
+            for item in response.get("output") or ()
+            if isinstance(item, dict) and item.get("type") == "function_call"
+        ]
+        if status == "completed":
+            self._failed_in_a_row = 0
+            self._in_response_done = True
+            try:
+                for item in calls:
+                    await self._run_tool(item)
+            finally:
+                self._in_response_done = False
+        elif status == "failed":
+            await self._on_response_failed(details, calls)
+            return
+        else:
+            # Cancelled (the caller spoke, or we stopped it) or incomplete (cut short by a
+            # limit or the safety filter): its tools did not happen.
+            reason = details.get("reason")
+            if status == "incomplete":
+                self.journal.event("model.incomplete", reason=reason)
+            for item in calls:
+                self._not_run(item, f"not done: the response was {status} ({reason})")
         if self._outputs and not self._closing:
-            await self._flush_outputs()
+            # After a barge-in the caller is talking: VAD answers them when they stop, with
+            # these results already in the conversation; a response now would talk over them.
+            await self._flush_outputs(reply=not self._caller_speaking and status != "cancelled")
+        elif self._reply_due and not self._closing and not self._caller_speaking:
+            self._reply_due = False
+            self._send_model(realtime.response_create())
         elif self._voicemail == "speaking" and not self._closing:
             # The message is said; hang up once it has played, whether or not the model
             # remembered end_call.
             self._closing = True
             self._spawn(self._farewell())
 
+    async def _on_response_failed(
+        self, details: dict[str, Any], calls: list[dict[str, Any]]
+    ) -> None:
+        """A failed response: an account error ends the call at once; a passing one (server
+        error, rate limit) is retried once, and ends the call if the retry fails too."""
+        error = details.get("error") if isinstance(details.get("error"), dict) else {}
+        assert isinstance(error, dict)
+        code = error.get("code") or error.get("type")
+        text = realtime.error_text(error)
+        self.journal.event("model.response_failed", code=code, error=text)
+        for item in calls:
+            self._not_run(item, "not done: the response failed")
+        if code in realtime.FATAL_CODES:
+            self._fatal_error(text)
+            return
+        self._failed_in_a_row += 1
+        if self._failed_in_a_row > 1:
+            self._fail("model-failed", text)
+            self._spawn(self.end("model-failed", hang_up=True))
+            return
+        if self._outputs:
+            await self._flush_outputs(reply=True)
+        else:
+            self._send_model(realtime.response_create())
+
+    def _fatal_error(self, text: str) -> None:
+        """An account error (quota, key, billing): no retry or new session can help."""
+        self._fatal = True
+        self.error = self.error or text
+        self.journal.event("model.fatal", error=text)
+        self.end_reason = self.end_reason or "model-fatal"
+        self._spawn(self.end("model-fatal", hang_up=True))
+
     def _add_usage(self, usage: dict[str, Any]) -> None:
         self.usage.setdefault("model", self.settings.openai.model)  # what the tokens cost
         for key in _USAGE_KEYS:
             self.usage[key] = self.usage.get(key, 0) + int(usage.get(key) or 0)
-        for side in ("input", "output"):
+        for side, keys in (("input", _INPUT_DETAIL_KEYS), ("output", _OUTPUT_DETAIL_KEYS)):
             details = usage.get(f"{side}_token_details") or {}
-            for key in _DETAIL_KEYS:
+            for key in keys:
                 name = f"{side}_{key}"
                 self.usage[name] = self.usage.get(name, 0) + int(details.get(key) or 0)
         # Cached input is priced apart for text and audio (PROTOCOLS §1.6).
@@ -561,22 +817,58 @@ class CallBridge:
             name = f"input_cached_{key}"
             self.usage[name] = self.usage.get(name, 0) + int(cached.get(key) or 0)
 
+    def _add_transcription_usage(self, usage: dict[str, Any]) -> None:
+        """Input transcription is billed apart from the model, by tokens or by seconds."""
+        self.usage.setdefault("transcription_model", self.settings.openai.transcription_model)
+        if usage.get("type") == "duration":
+            seconds = usage.get("seconds")
+            if isinstance(seconds, int | float) and seconds > 0:
+                total = float(self.usage.get("transcription_seconds", 0.0)) + float(seconds)
+                self.usage["transcription_seconds"] = round(total, 3)
+            return
+        details = usage.get("input_token_details")
+        if not isinstance(details, dict):
+            details = {}
+        for name, value in (
+            ("transcription_input_text_tokens", details.get("text_tokens")),
+            ("transcription_input_audio_tokens", details.get("audio_tokens")),
+            ("transcription_output_tokens", usage.get("output_tokens")),
+        ):
+            self.usage[name] = self.usage.get(name, 0) + (
+                int(value) if isinstance(value, int) and value > 0 else 0
+            )
+
     async def _on_model_error(self, event: dict[str, Any]) -> None:
-        error = event.get("error") or {}
+        error = event.get("error")
+        if not isinstance(error, dict):
+            error = {}
         code = error.get("code")
-        # Racing a response that just finished is routine (PROTOCOLS §1.3); the rest is kept.
+        if code == "session_expired":
+            self._expired = True  # the close follows; the call goes on in a new session
+        # Racing a response that just finished is routine (PROTOCOLS §1.3); the rest is kept,
+        # with the client event it answers.
         if code not in ("response_cancel_not_active", "conversation_already_has_active_response"):
             self.journal.event(
-                "model.error", code=code, type=error.get("type"), message=error.get("message")
+                "model.error",
+                code=code,
+                type=error.get("type"),
+                message=error.get("message"),
+                client_event=self._ids.describe(error.get("event_id")),
             )
+        if code in realtime.FATAL_CODES:
+            self._fatal_error(realtime.error_text(error))
 
     # ---- tools ------------------------------------------------------------------------
 
-    async def _on_function_call(self, event: dict[str, Any]) -> None:
-        call_id = str(event.get("call_id", ""))
-        name = str(event.get("name", ""))
+    async def _run_tool(self, item: dict[str, Any]) -> None:
+        """A function call from a *completed* response (a cut-off one's arguments may be
+        cut too, and its caller has moved on): act on it; its result goes back later."""
+        call_id = str(item.get("call_id", ""))
+        name = str(item.get("name", ""))
+        raw = str(item.get("arguments", ""))
+        self._history.tool_call(self.journal.t_ms(), call_id, name, raw)
         try:
-            arguments = tools.parse_arguments(str(event.get("arguments", "")))
+            arguments = tools.parse_arguments(raw)
             if name == "report_outcome":
                 self.outcome = tools.outcome_from(arguments)
                 self.journal.store.update_call(self.call_id, outcome=self.outcome)
@@ -595,17 +887,35 @@ class CallBridge:
             self.journal.event("tool.error", name=name, error=str(exc))
             await self._tool_result(call_id, {"ok": False, "error": str(exc)})
 
-    async def _tool_result(self, call_id: str, result: dict[str, Any]) -> None:
-        """Queue a tool result; it goes out with one `response.create` once the model is idle."""
-        self._outputs.append(realtime.function_output(call_id, result))
-        if not self._response_active and not self._closing:
-            await self._flush_outputs()
+    def _not_run(self, item: dict[str, Any], why: str) -> None:
+        """A function call that was not acted on still gets its answer, saying so."""
+        call_id = str(item.get("call_id", ""))
+        self._history.tool_call(
+            self.journal.t_ms(), call_id, str(item.get("name", "")), str(item.get("arguments", ""))
+        )
+        self.journal.event("tool.skipped", name=item.get("name"), reason=why)
+        self._queue_output(call_id, {"ok": False, "error": why})
 
-    async def _flush_outputs(self) -> None:
+    def _queue_output(self, call_id: str, result: dict[str, Any]) -> None:
+        output = realtime.function_output(call_id, result)
+        self._outputs.append(output)
+        self._history.tool_output(self.journal.t_ms(), call_id, output["item"]["output"])
+
+    async def _tool_result(self, call_id: str, result: dict[str, Any]) -> None:
+        """Queue a tool result. Results from a response's own tools go out when it is done;
+        a later one (keypad tones confirmed played) goes out now if the model is idle."""
+        self._queue_output(call_id, result)
+        if not self._response_active and not self._closing and not self._in_response_done:
+            await self._flush_outputs(reply=not self._caller_speaking)
+
+    async def _flush_outputs(self, *, reply: bool) -> None:
+        """Tool results into the conversation; `reply` asks the model to go on from them
+        (not while the caller talks: VAD starts the reply to what they say, results known)."""
         outputs, self._outputs = self._outputs, []
         for output in outputs:
             self._send_model(output)
-        self._send_model(realtime.response_create())
+        if reply:
+            self._send_model(realtime.response_create())
 
     async def _press(self, call_id: str, digits: str) -> None:
         carrier, writer = self._carrier, self._writer
@@ -674,7 +984,7 @@ class CallBridge:
         if self._amd_verdict is not None:
             self.on_amd(self._amd_verdict)
         reason = "carrier-closed"
-        model_append = _APPEND_PREFIX
+        append_head, append_mid = _APPEND_HEAD, _APPEND_MID
         sampler = self._cost_in
         recorder = self._recorder
         receive = ws.receive  # not `async for`: one coroutine less per message
@@ -710,7 +1020,7 @@ class CallBridge:
                     model = self._model
                     assert model is not None
                     try:
-                        model.send(model_append + payload + '"}')
+                        model.send(append_head + str(self.frames_in) + append_mid + payload + '"}')
                     except ConnectionError:
                         self.dropped_frames += 1  # the model reader ends the call
                     else:
@@ -746,7 +1056,7 @@ class CallBridge:
             if audio is None:
                 return
             item_id, played = audio
-            if item_id not in self._item_heard:
+            if item_id not in self._item_heard and not self._playback.is_cut(item_id):
                 # The first echo comes when the first delta has played: it began that long ago.
                 self._item_heard[item_id] = self.journal.t_ms() - played // 8
             if item_id in self._assistant_text and not self._playback.pending_for(item_id):
@@ -765,7 +1075,15 @@ class CallBridge:
             self.bad_frames += 1
             return
         self.journal.line("system", f"caller pressed {digit}")
-        self._send_model(realtime.user_text(f"[caller pressed {digit}]"))
+        note = f"[caller pressed {digit}]"
+        self._history.said(self.journal.t_ms(), "keypad", note)
+        self._send_model(realtime.user_text(note))
+        # A key press is a turn of its own and deserves an answer — but not over the caller
+        # (VAD answers when they stop) nor over a response under way (answered after it).
+        if self._response_active:
+            self._reply_due = True
+        elif not self._caller_speaking and not self._closing and self._voicemail is None:
+            self._send_model(realtime.response_create())
 
     async def _maybe_greet(self) -> None:
         """Inbound: once both sides are up, the model speaks the greeting first."""
@@ -786,6 +1104,7 @@ class CallBridge:
                 async with asyncio.timeout(PROMPT_WAIT_S):
                     await self._response_idle.wait()
         self._send_model(realtime.system_text(note))
+        self._history.said(self.journal.t_ms(), "system", note)
         if on_send is not None:
             on_send()
         self._send_model(realtime.response_create())
@@ -838,6 +1157,8 @@ class CallBridge:
         self._caller_spoke = True  # a machine answered: no nudge, no silent hang-up
         cut = await self._cut_playback()
         if self._response_active:
+            if self._response_id is not None:
+                self._cancelled.add(self._response_id)  # its deltas in flight must not play
             self._send_model(realtime.response_cancel())
         # The machine's own sounds must not cancel the message at the model's end.
         self._send_model(realtime.listen_only(self.settings.vad))

@@ -416,11 +416,14 @@ class CallManager:
         record.ended_at = now_ms()
         if bridge.outcome is not None:
             record.outcome = bridge.outcome
+        if bridge.error and not record.error:
+            record.error = bridge.error
         self.store.update_call(
             record.id,
             end_reason=record.end_reason,
             ended_at=record.ended_at,
             usage=bridge.usage or None,
+            error=record.error,
         )
         if record.direction == "inbound":
             # No status callback is asked for on an inbound call (the number's Voice URL is

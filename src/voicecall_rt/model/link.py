@@ -95,6 +95,20 @@ class ModelLink(WSListener):
             raise ConnectionResetError("the model connection is closed")
         transport.send(WSMsgType.TEXT, text.encode())
 
+    def attach(self, on_text: Callable[[bytes], None], on_closed: Callable[[], None]) -> None:
+        """Hand the link's messages to a new owner from now on (a session opened by one
+        reader is used by another); on a link already closed, `on_closed` runs at once."""
+        if self.closed:
+            on_closed()
+            return
+        self._on_text = on_text
+        self._on_closed = on_closed
+
+    def detach(self) -> None:
+        """Nothing more reaches the owner, not even the close (a replaced session)."""
+        self._on_text = _ignore_text
+        self._on_closed = _ignore_close
+
     def pause_reading(self) -> None:
         """Stop reading the socket (TCP pushes back on the model) until `resume_reading`."""
         if self._transport is not None:

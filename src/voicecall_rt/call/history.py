@@ -1,0 +1,139 @@
+"""The conversation so far, as text, to give a renewed model session.
+
+A Realtime session lasts at most 60 minutes and a socket can drop; a new session knows
+nothing of the call. What it needs to carry on is replayed as conversation items: both
+sides' words as text (the API cannot be given audio the assistant said), the system notes
+that steered the model, and each tool call with its result. Instructions and tools are
+not items: the renewed session gets the same `session.update` as the first.
+
+Entries are kept in the order they were said (`t_ms`): a caller's words are often
+transcribed after the model has begun answering them. Only what the callee heard of an
+interrupted answer is kept. Past `MAX_REPLAY_CHARS` the oldest entries are folded into
+one system note, so a long call's replay stays well inside the context window.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from voicecall_rt.model import realtime
+
+# ~4 characters a token: about 6,000 tokens of a 32,768-token context.
+MAX_REPLAY_CHARS = 24_000
+_FOLDED_HEAD = "Earlier in this call (oldest first, shortened):"
+
+Said = Literal["caller", "assistant", "system", "keypad"]
+Kind = Literal["caller", "assistant", "system", "keypad", "call", "output"]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    t_ms: int
+    kind: Kind
+    text: str  # the words; for a tool call its arguments, for a result its output
+    call_id: str = ""
+    name: str = ""
+
+    @property
+    def size(self) -> int:
+        return len(self.text) + len(self.name)
+
+
+class History:
+    """What has been said and done in the call, oldest first."""
+
+    __slots__ = ("_entries", "_keys")
+
+    def __init__(self) -> None:
+        self._entries: list[Entry] = []
+        self._keys: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, entry: Entry) -> None:
+        # After every entry with the same time: arrival order breaks ties.
+        at = bisect.bisect_right(self._keys, entry.t_ms)
+        self._keys.insert(at, entry.t_ms)
+        self._entries.insert(at, entry)
+
+    def said(self, t_ms: int, who: Said, text: str) -> None:
+        if text.strip():
+            self.add(Entry(t_ms, who, text.strip()))
+
+    def tool_call(self, t_ms: int, call_id: str, name: str, arguments: str) -> None:
+        self.add(Entry(t_ms, "call", arguments, call_id=call_id, name=name))
+
+    def tool_output(self, t_ms: int, call_id: str, output: str) -> None:
+        self.add(Entry(t_ms, "output", output, call_id=call_id))
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        return tuple(self._entries)
+
+    def awaiting_reply(self) -> bool:
+        """Whether the last thing in the call was for the model to answer."""
+        for entry in reversed(self._entries):
+            if entry.kind == "system":
+                continue
+            return entry.kind in ("caller", "keypad", "output")
+        return False
+
+    def replay(self, max_chars: int = MAX_REPLAY_CHARS) -> list[dict[str, Any]]:
+        """`conversation.item.create` events that rebuild the conversation, oldest first."""
+        kept: list[Entry] = []
+        size = 0
+        for entry in reversed(self._entries):
+            if size + entry.size > max_chars and kept:
+                break
+            kept.append(entry)
+            size += entry.size
+        kept.reverse()
+        older = self._entries[: len(self._entries) - len(kept)]
+        # A tool result is only valid after its call: never keep one whose call was folded.
+        kept_calls = {e.call_id for e in kept if e.kind == "call"}
+        folded_outputs = [e for e in kept if e.kind == "output" and e.call_id not in kept_calls]
+        events: list[dict[str, Any]] = []
+        if older or folded_outputs:
+            events.append(realtime.system_text(_fold([*older, *folded_outputs], max_chars // 4)))
+        for entry in kept:
+            if entry.kind == "output" and entry.call_id not in kept_calls:
+                continue
+            events.append(_item(entry))
+        return events
+
+
+def _item(entry: Entry) -> dict[str, Any]:
+    if entry.kind == "caller":
+        return realtime.user_text(entry.text)
+    if entry.kind == "keypad":
+        return realtime.user_text(entry.text)
+    if entry.kind == "assistant":
+        return realtime.assistant_text(entry.text)
+    if entry.kind == "call":
+        return realtime.function_call(entry.call_id, entry.name, entry.text)
+    if entry.kind == "output":
+        item = {"type": "function_call_output", "call_id": entry.call_id, "output": entry.text}
+        return {"type": "conversation.item.create", "item": item}
+    return realtime.system_text(entry.text)
+
+
+def _fold(entries: list[Entry], max_chars: int) -> str:
+    lines = [_FOLDED_HEAD]
+    for entry in entries:
+        if entry.kind == "call":
+            lines.append(f"- you used {entry.name}({entry.text})")
+        elif entry.kind == "output":
+            lines.append(f"- a tool answered: {entry.text}")
+        else:
+            who = {"caller": "caller", "keypad": "caller", "assistant": "you"}.get(
+                entry.kind, "note"
+            )
+            lines.append(f"- {who}: {entry.text}")
+    text = "\n".join(lines)
+    if len(text) > max_chars:
+        # Keep the most recent of what was folded: it matters most to what comes next.
+        text = _FOLDED_HEAD + "\n…" + text[len(text) - max_chars :]
+    return text
