@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from voicecall_rt.phone import normalize_e164
-from voicecall_rt.pricing import DEFAULT_CARRIER_PER_MINUTE, PRICE_FIELDS, list_price
+from voicecall_rt.pricing import DEFAULT_CARRIER_PER_MINUTE, price_problem
 from voicecall_rt.public_url import validate_public_url
 
 PLUGIN_ID = "openclaw-voice-gpt-realtime"
@@ -67,11 +67,43 @@ class TwilioSettings(_Section):
         return value
 
 
+# `reasoning.effort` of the reasoning Realtime models (openai: RealtimeReasoningEffort).
+ReasoningEffort = Literal["minimal", "low", "medium", "high", "xhigh"]
+
+
+def _model_name(value: str) -> str:
+    # The name goes into a URL query and a price table key: a name's shape, nothing more.
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}", value):
+        raise ValueError("must be a model name such as 'gpt-realtime-2.1'")
+    return value
+
+
+ModelName = Annotated[str, AfterValidator(_model_name)]
+
+
 class OpenAISettings(_Section):
     api_key: SecretStr | None = None
-    model: str = Field(default="gpt-realtime", min_length=1)
+    # gpt-realtime shuts down on 2027-01-20 (see model/catalog.py); this is its successor.
+    model: ModelName = "gpt-realtime-2.1"
+    # Every reasoning step is time the caller waits in silence: "low" keeps turns quick
+    # while still reasoning over tool use (sent only to models that reason).
+    reasoning_effort: ReasoningEffort = "low"
     voice: Voice = "coral"
     realtime_url: str = "wss://api.openai.com/v1/realtime"
+    # Transcribes the caller's turns for the transcript; gpt-4o-mini-transcribe (the old
+    # fixed choice) shuts down on 2027-02-26, gpt-transcribe has no announced date.
+    transcription_model: ModelName = "gpt-transcribe"
+    # ISO-639-1 ("en"): the callee's language, when known, helps accuracy and latency.
+    transcription_language: str | None = None
+
+    @field_validator("transcription_language", mode="before")
+    @classmethod
+    def _iso_639_1(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower() or None
+            if value is not None and not re.fullmatch(r"[a-z]{2}", value):
+                raise ValueError("must be a two-letter ISO-639-1 language code such as 'en'")
+        return value
 
     @field_validator("realtime_url")
     @classmethod
@@ -187,7 +219,8 @@ class NotifySettings(_Section):
 
 
 class ModelPriceSettings(_Section):
-    """USD per million tokens; a key left out keeps the model's list price."""
+    """USD per million tokens, or per minute of audio (`perMinute`: transcription models
+    billed by duration); a key left out keeps the model's list price."""
 
     text_in: float | None = Field(default=None, ge=0, le=10_000)
     cached_text_in: float | None = Field(default=None, ge=0, le=10_000)
@@ -195,10 +228,12 @@ class ModelPriceSettings(_Section):
     audio_in: float | None = Field(default=None, ge=0, le=10_000)
     cached_audio_in: float | None = Field(default=None, ge=0, le=10_000)
     audio_out: float | None = Field(default=None, ge=0, le=10_000)
+    per_minute: float | None = Field(default=None, ge=0, le=100)
 
 
 class PricingSettings(_Section):
-    """What calls cost (see pricing.py): token prices per model, carrier minutes."""
+    """What calls cost (see pricing.py): prices per model (Realtime and transcription),
+    carrier minutes."""
 
     carrier_per_minute: float = Field(default=DEFAULT_CARRIER_PER_MINUTE, ge=0, le=100)
     models: dict[str, ModelPriceSettings] = Field(default_factory=dict)
@@ -212,13 +247,8 @@ class PricingSettings(_Section):
         for name, price in value.items():
             if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}", name):
                 problems.append(f"{name[:40]!r} is not a model name")
-            elif list_price(name) is None:
-                missing = [to_camel(key) for key in PRICE_FIELDS if getattr(price, key) is None]
-                if missing:
-                    problems.append(
-                        f"{name} has no list price, so every price must be given"
-                        f" (missing: {', '.join(missing)})"
-                    )
+            elif problem := price_problem(name, set(price.model_dump(exclude_none=True))):
+                problems.append(problem)
         if problems:
             raise ValueError("; ".join(problems))
         return value
@@ -386,9 +416,15 @@ authToken = "replace-me"
 
 [openai]
 apiKey = "sk-replace-me"
-model = "gpt-realtime"
+# A reasoning model; "gpt-realtime-2.1-mini" costs about a third as much for audio.
+model = "gpt-realtime-2.1"
+# minimal, low, medium, high, xhigh: more reasoning, longer silences before each answer
+reasoningEffort = "low"
 # alloy ash ballad coral echo sage shimmer verse marin cedar
 voice = "coral"
+# Transcribes what the other side says, for the transcript.
+transcriptionModel = "gpt-transcribe"
+# transcriptionLanguage = "en"   # ISO-639-1, when you know the language of your calls
 
 [vad]
 type = "semantic_vad"   # or "server_vad"
@@ -429,11 +465,13 @@ format = "openclaw"     # or "generic": our own JSON, signed with HMAC-SHA256
 [pricing]
 # Call costs are estimates from OpenAI's and Twilio's list prices: check them and override.
 carrierPerMinute = 0.014    # USD per started minute of an answered call
-# [pricing.models.gpt-realtime]   # USD per 1M tokens; keys left out keep the list price
+# [pricing.models."gpt-realtime-2.1"]   # USD per 1M tokens; keys left out keep the list price
 # textIn = 4.0
 # cachedTextIn = 0.4
-# textOut = 16.0
+# textOut = 24.0
 # audioIn = 32.0
 # cachedAudioIn = 0.4
 # audioOut = 64.0
+# [pricing.models.gpt-transcribe]       # a transcription model: USD per minute of audio
+# perMinute = 0.0045                    # (or audioIn, textIn, textOut per 1M tokens)
 """

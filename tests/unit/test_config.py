@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -79,9 +80,12 @@ def test_defaults_of_every_key(isolated_home: Path) -> None:
     assert s.twilio.api_base_url == "https://api.twilio.com"
     assert s.from_number is None
     assert s.openai.api_key is None
-    assert s.openai.model == "gpt-realtime"
+    assert s.openai.model == "gpt-realtime-2.1"
+    assert s.openai.reasoning_effort == "low"
     assert s.openai.voice == "coral"
     assert s.openai.realtime_url == "wss://api.openai.com/v1/realtime"
+    assert s.openai.transcription_model == "gpt-transcribe"
+    assert s.openai.transcription_language is None
     assert s.vad.type == "semantic_vad"
     assert s.vad.eagerness == "medium"
     assert s.public_url is None
@@ -120,8 +124,11 @@ def test_every_key_set_by_camel_case_name(tmp_path: Path) -> None:
             "openai": {
                 "apiKey": "sk-test",
                 "model": "gpt-realtime-mini",
+                "reasoningEffort": "minimal",
                 "voice": "marin",
                 "realtimeUrl": "ws://127.0.0.1:8765/v1/realtime/",
+                "transcriptionModel": "gpt-4o-transcribe",
+                "transcriptionLanguage": "de",
             },
             "vad": {"type": "server_vad", "eagerness": "high"},
             "publicUrl": "https://voice.example.com/",
@@ -151,6 +158,9 @@ def test_every_key_set_by_camel_case_name(tmp_path: Path) -> None:
     assert s.openai.api_key is not None
     assert s.openai.api_key.get_secret_value() == "sk-test"
     assert s.openai.model == "gpt-realtime-mini"
+    assert s.openai.reasoning_effort == "minimal"
+    assert s.openai.transcription_model == "gpt-4o-transcribe"
+    assert s.openai.transcription_language == "de"
     assert s.openai.voice == "marin"
     assert s.openai.realtime_url == "ws://127.0.0.1:8765/v1/realtime"
     assert (s.vad.type, s.vad.eagerness) == ("server_vad", "high")
@@ -302,6 +312,13 @@ def test_public_url_validated_and_normalised(tmp_path: Path) -> None:
         ({"inbound": {"greeting": "x" * 501}}, "inbound.greeting"),
         ({"debug": "loud"}, "debug"),
         ({"openai": {"model": ""}}, "openai.model"),
+        ({"openai": {"model": "gpt realtime"}}, "openai.model"),
+        ({"openai": {"reasoningEffort": "max"}}, "openai.reasoningEffort"),
+        ({"openai": {"transcriptionModel": ""}}, "openai.transcriptionModel"),
+        ({"openai": {"transcriptionModel": "x&y=1"}}, "openai.transcriptionModel"),
+        ({"openai": {"transcriptionLanguage": "english"}}, "openai.transcriptionLanguage"),
+        ({"openai": {"transcriptionLanguage": "en-US"}}, "openai.transcriptionLanguage"),
+        ({"openai": {"transcriptionLanguage": 7}}, "openai.transcriptionLanguage"),
         ({"openai": {"realtimeUrl": "https://api.openai.com/v1/realtime"}}, "openai.realtimeUrl"),
     ],
 )
@@ -665,7 +682,9 @@ def test_missing_for_calls_treats_empty_secrets_as_missing(tmp_path: Path) -> No
 def test_template_parses_to_valid_settings(tmp_path: Path) -> None:
     data = tomllib.loads(TEMPLATE)
     s = Settings.model_validate(data)
-    assert s.openai.model == "gpt-realtime"
+    assert s.openai.model == "gpt-realtime-2.1"
+    assert s.openai.reasoning_effort == "low"
+    assert s.openai.transcription_model == "gpt-transcribe"
     assert s.openai.voice == "coral"
     assert s.server.port == 3335
     assert s.server.bind == "127.0.0.1"
@@ -677,6 +696,59 @@ def test_template_parses_to_valid_settings(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(TEMPLATE, encoding="utf-8")
     assert load_settings(path, env={}).twilio.account_sid == s.twilio.account_sid
+
+
+def test_template_prices_parse_when_uncommented() -> None:
+    lines = TEMPLATE.splitlines()
+    start = lines.index("[pricing]")
+    # Only the commented-out settings, not the comments about them.
+    uncommented = [line[2:] if re.match(r"# (\[|\w+ = )", line) else line for line in lines[start:]]
+    data = tomllib.loads("\n".join(lines[:start] + uncommented))
+    models = Settings.model_validate(data).pricing.models
+    assert models["gpt-realtime-2.1"].text_out == 24.0
+    assert models["gpt-transcribe"].per_minute == 0.0045
+
+
+@pytest.mark.parametrize("effort", ["minimal", "low", "medium", "high", "xhigh"])
+def test_every_reasoning_effort_the_sdk_knows(tmp_path: Path, effort: str) -> None:
+    from typing import get_args
+
+    from openai.types.realtime.realtime_reasoning_effort import RealtimeReasoningEffort
+
+    assert effort in get_args(RealtimeReasoningEffort)
+    assert load_dict(tmp_path, {"openai": {"reasoningEffort": effort}}).openai.reasoning_effort == (
+        effort
+    )
+    assert set(get_args(config.ReasoningEffort)) == set(get_args(RealtimeReasoningEffort))
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"), [("en", "en"), (" FR ", "fr"), ("", None), (None, None)]
+)
+def test_transcription_language_is_iso_639_1(
+    tmp_path: Path, given: str | None, stored: str | None
+) -> None:
+    s = load_dict(tmp_path, {"openai": {"transcriptionLanguage": given}})
+    assert s.openai.transcription_language == stored
+
+
+def test_default_transcription_model_is_one_the_sdk_lists_without_a_shutdown() -> None:
+    from typing import get_args
+
+    from openai.types.realtime.audio_transcription import AudioTranscription
+
+    from voicecall_rt.model import catalog
+
+    listed = {
+        value
+        for arg in get_args(AudioTranscription.model_fields["model"].annotation)
+        for value in get_args(arg)
+    }
+    default = Settings().openai
+    assert default.transcription_model in listed
+    assert catalog.shutdown_date(default.transcription_model) is None
+    assert catalog.shutdown_date(default.model) is None
+    assert catalog.supports_reasoning(default.model)
 
 
 def test_template_mentions_every_ga_voice() -> None:
