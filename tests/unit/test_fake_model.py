@@ -6,20 +6,26 @@ or a condition, never on a sleep, so the tests are fast and deterministic.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import math
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import Any
 
 import aiohttp
 import openai
 import orjson
-import pydantic
 import pytest
-from openai.types.realtime import RealtimeServerEvent
 
+from tests.unit.fake_model_client import (
+    BETA_UPDATE,
+    GA_UPDATE,
+    KEY,
+    assert_sdk_valid,
+    compress_runs,
+    configured,
+    connect,
+    goertzel_power,
+    rms,
+    send_audio,
+    silence,
+)
 from voicecall_rt.audio import g711
 from voicecall_rt.simulator.client_event_check import check_client_event, diagnose_client_event
 from voicecall_rt.simulator.fake_model import (
@@ -28,179 +34,8 @@ from voicecall_rt.simulator.fake_model import (
     voice_like_pcm,
     voice_like_ulaw,
 )
+from voicecall_rt.simulator.realtime_rules import REALTIME_MODELS
 from voicecall_rt.simulator.scenario import CallTool, ModelScript, Say
-
-KEY = "sk-test"
-
-GA_UPDATE: dict[str, Any] = {
-    "type": "session.update",
-    "event_id": "evt_update_1",
-    "session": {
-        "type": "realtime",
-        "output_modalities": ["audio"],
-        "instructions": "You are a polite phone agent.",
-        "audio": {
-            "input": {
-                "format": {"type": "audio/pcmu"},
-                "noise_reduction": {"type": "near_field"},
-                "transcription": {"model": "gpt-4o-mini-transcribe", "language": "en"},
-                "turn_detection": {"type": "semantic_vad", "eagerness": "auto"},
-            },
-            "output": {"format": {"type": "audio/pcmu"}, "voice": "marin"},
-        },
-        "tools": [
-            {
-                "type": "function",
-                "name": "end_call",
-                "description": "Hang up when the conversation is over.",
-                "parameters": {
-                    "type": "object",
-                    "properties": {"reason": {"type": "string"}},
-                    "required": ["reason"],
-                },
-            }
-        ],
-        "tool_choice": "auto",
-        "max_output_tokens": "inf",
-    },
-}
-
-BETA_UPDATE: dict[str, Any] = {
-    "type": "session.update",
-    "session": {"modalities": ["audio"], "input_audio_format": "g711_ulaw"},
-}
-
-_SERVER_EVENT = pydantic.TypeAdapter(RealtimeServerEvent)
-
-
-# ---- helpers -------------------------------------------------------------------------------
-
-
-class Client:
-    """A WebSocket client that records every server event and lets tests wait on them."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.events: list[dict[str, Any]] = []
-        self.closed = False
-        self._changed = asyncio.Condition()
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async for msg in self.ws:
-            if msg.type is aiohttp.WSMsgType.TEXT:
-                self.events.append(orjson.loads(msg.data))
-                async with self._changed:
-                    self._changed.notify_all()
-        self.closed = True
-        async with self._changed:
-            self._changed.notify_all()
-
-    async def send(self, event: dict[str, Any]) -> None:
-        await self.ws.send_str(orjson.dumps(event).decode())
-
-    async def wait(self, predicate: Callable[[], bool]) -> None:
-        async with asyncio.timeout(3), self._changed:
-            await self._changed.wait_for(predicate)
-
-    def of_type(self, type_: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["type"] == type_]
-
-    async def wait_type(self, type_: str, count: int = 1) -> dict[str, Any]:
-        """The `count`-th event of this type, once it has arrived."""
-        await self.wait(lambda: len(self.of_type(type_)) >= count or self.closed)
-        found = self.of_type(type_)
-        assert len(found) >= count, f"socket closed before {type_} #{count}: {self.types()}"
-        return found[count - 1]
-
-    def types(self) -> list[str]:
-        return [e["type"] for e in self.events]
-
-    async def close(self) -> None:
-        await self.ws.close()
-        await self._reader
-
-
-@asynccontextmanager
-async def connect(
-    server: FakeRealtimeServer,
-    *,
-    key: str = KEY,
-    model: str = "gpt-realtime",
-    extra_headers: dict[str, str] | None = None,
-) -> AsyncIterator[Client]:
-    headers = {"Authorization": f"Bearer {key}", **(extra_headers or {})}
-    async with aiohttp.ClientSession() as http:
-        ws = await http.ws_connect(server.realtime_url, params={"model": model}, headers=headers)
-        client = Client(ws)
-        try:
-            yield client
-        finally:
-            await client.close()
-
-
-async def configured(client: Client) -> None:
-    await client.wait_type("session.created")
-    await client.send(GA_UPDATE)
-    await client.wait_type("session.updated")
-
-
-async def send_audio(client: Client, ulaw: bytes, frame_ms: int = 20) -> None:
-    """Send µ-law the way Twilio does: one append per 20 ms frame."""
-    step = frame_ms * 8
-    for i in range(0, len(ulaw), step):
-        chunk = base64.b64encode(ulaw[i : i + step]).decode()
-        await client.send({"type": "input_audio_buffer.append", "audio": chunk})
-
-
-def compress_runs(types: list[str]) -> list[str]:
-    """Collapse runs of deltas so sequences read like PROTOCOLS §1.7."""
-    out: list[str] = []
-    for t in types:
-        if t.endswith(".delta") and out and out[-1] == t + "*":
-            continue
-        out.append(t + "*" if t.endswith(".delta") else t)
-    return out
-
-
-def first_extra(value: object, path: str = "") -> str | None:
-    if isinstance(value, pydantic.BaseModel):
-        if value.model_extra:
-            return f"{path}.{next(iter(value.model_extra))}"
-        for name in type(value).model_fields:
-            found = first_extra(getattr(value, name), f"{path}.{name}")
-            if found:
-                return found
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            found = first_extra(v, f"{path}[{i}]")
-            if found:
-                return found
-    return None
-
-
-def assert_sdk_valid(events: list[dict[str, Any]]) -> None:
-    """Every server event parses with the SDK's types and carries no undeclared keys,
-    except the server-only session fields (`id`, `object`, `expires_at`) the API adds."""
-    for event in events:
-        assert event["event_id"].startswith("event_")
-        parsed = _SERVER_EVENT.validate_python(event)
-        extra = first_extra(parsed)
-        assert extra is None or extra.startswith(".session."), (event["type"], extra)
-
-
-def rms(ulaw: bytes) -> float:
-    samples = g711.decode(ulaw)
-    return math.sqrt(sum(s * s for s in samples) / len(samples))
-
-
-def goertzel_power(samples: Any, freq: float, rate: int = 8000) -> float:
-    coeff = 2 * math.cos(2 * math.pi * freq / rate)
-    s1 = s2 = 0.0
-    for x in samples:
-        s1, s2 = x + coeff * s1 - s2, s1
-    return s1 * s1 + s2 * s2 - coeff * s1 * s2
-
 
 # ---- connection ------------------------------------------------------------------------
 
@@ -238,11 +73,30 @@ async def test_beta_header_gets_error_event_and_close() -> None:
 async def test_unknown_model_gets_error_event_and_close() -> None:
     async with (
         FakeRealtimeServer(ModelScript()) as server,
-        connect(server, model="gpt-4o-realtime-preview") as client,
+        connect(server, model="gpt-realtime-nope") as client,
     ):
         await client.wait(lambda: client.closed)
         assert client.types() == ["error"]
         assert client.events[0]["error"]["code"] == "model_not_found"
+
+
+async def test_every_sdk_realtime_model_is_served_by_default_and_a_list_narrows_it() -> None:
+    # A model the SDK adds (gpt-realtime-2.1, say) works without touching the fake.
+    assert {"gpt-realtime", "gpt-realtime-1.5", "gpt-realtime-2.1", "gpt-realtime-2.1-mini"} <= set(
+        REALTIME_MODELS
+    )
+    async with FakeRealtimeServer(ModelScript()) as server:
+        assert server.models == REALTIME_MODELS
+        async with connect(server, model="gpt-realtime-2.1") as client:
+            created = await client.wait_type("session.created")
+            assert created["session"]["model"] == "gpt-realtime-2.1"
+    async with (
+        FakeRealtimeServer(ModelScript(), models=("gpt-realtime-2.1",)) as server,
+        connect(server, model="gpt-realtime") as client,
+    ):
+        await client.wait(lambda: client.closed)
+        assert client.events[0]["error"]["code"] == "model_not_found"
+        assert server.sessions[0].rejected == "unknown model"
 
 
 async def test_session_created_then_update_returns_full_config() -> None:
@@ -327,21 +181,23 @@ async def test_caller_speech_triggers_the_exact_ga_turn_sequence() -> None:
     )
     async with FakeRealtimeServer(script, delta_ms=100) as server, connect(server) as client:
         await configured(client)
-        await send_audio(client, bytes([g711.SILENCE]) * 8 * 200)
+        await send_audio(client, silence(200))
         await send_audio(client, voice_like_ulaw(600))
-        await send_audio(client, bytes([g711.SILENCE]) * 8 * 700)
+        await send_audio(client, silence(900))
         done = await client.wait_type("response.done")
+        await client.wait_type("conversation.item.input_audio_transcription.completed")
 
         start = client.types().index("input_audio_buffer.speech_started")
-        turn = client.events[start:]
+        # Input transcription runs beside the response; its place is checked below.
+        turn = [e for e in client.events[start:] if ".input_audio_transcription." not in e["type"]]
         assert [e["type"] for e in turn] == [
             "input_audio_buffer.speech_started",
             "input_audio_buffer.speech_stopped",
             "input_audio_buffer.committed",
             "conversation.item.added",
             "conversation.item.done",
-            "conversation.item.input_audio_transcription.completed",
             "response.created",
+            "rate_limits.updated",
             "response.output_item.added",
             "conversation.item.added",
             "response.content_part.added",
@@ -355,13 +211,21 @@ async def test_caller_speech_triggers_the_exact_ga_turn_sequence() -> None:
         ]
         started, stopped, committed, user_added = turn[:4]
         assert started["audio_start_ms"] == 200 + 60  # 60 ms of voice makes it speech
-        assert stopped["audio_end_ms"] == 200 + 600 + 500  # after 500 ms of quiet
+        # Semantic VAD, eagerness auto (= medium), after a finished question: 800 ms.
+        assert stopped["audio_end_ms"] == 200 + 600 + 800
         assert started["item_id"] == stopped["item_id"] == committed["item_id"]
         assert user_added["item"]["role"] == "user"
         assert user_added["item"]["content"][0]["type"] == "input_audio"
-        transcription = turn[5]
+        # The transcript streams in after the reply has begun, as the real one does.
+        pieces = client.of_type("conversation.item.input_audio_transcription.delta")
+        transcription = client.of_type("conversation.item.input_audio_transcription.completed")[0]
+        assert "".join(p["delta"] for p in pieces) == transcription["transcript"]
         assert transcription["transcript"] == "Hi, is this the bakery?"
+        assert transcription["item_id"] == committed["item_id"]
         assert transcription["usage"]["type"] == "tokens"
+        first_delta = client.index("conversation.item.input_audio_transcription.delta")
+        assert client.index("response.output_audio.delta") < first_delta
+        assert first_delta < client.index("conversation.item.input_audio_transcription.completed")
 
         audio = b"".join(
             base64.b64decode(e["delta"]) for e in turn if e["type"].endswith("o.delta")
@@ -393,8 +257,8 @@ async def test_caller_speech_triggers_the_exact_ga_turn_sequence() -> None:
         item_id = response["output"][0]["id"]
         session = server.sessions[0]
         assert session.item_audio_ms(item_id) == 300
-        assert session.audio_ms_received == 200 + 600 + 700
-        assert_sdk_valid(client.events)
+        assert session.audio_ms_received == 200 + 600 + 900
+        assert_sdk_valid(client.events, server)
 
 
 async def test_no_vad_when_turn_detection_is_null() -> None:
@@ -406,7 +270,7 @@ async def test_no_vad_when_turn_detection_is_null() -> None:
         }
         await client.send(manual)
         await client.wait_type("session.updated", 2)
-        await send_audio(client, voice_like_ulaw(300) + bytes([g711.SILENCE]) * 8 * 600)
+        await send_audio(client, voice_like_ulaw(300) + silence(600))
         await client.send({"type": "input_audio_buffer.commit"})
         await client.wait_type("input_audio_buffer.committed")
         assert "input_audio_buffer.speech_started" not in client.types()
@@ -431,6 +295,7 @@ async def test_tool_call_turn_then_next_turn_after_function_output() -> None:
         created = client.types().index("response.created")
         assert compress_runs(client.types()[created:]) == [
             "response.created",
+            "rate_limits.updated",
             "response.output_item.added",
             "conversation.item.added",
             "response.function_call_arguments.delta*",
@@ -475,7 +340,7 @@ async def test_tool_call_turn_then_next_turn_after_function_output() -> None:
         third = await client.wait_type("response.done", 3)
         assert third["response"]["output"] == []
         assert third["response"]["status"] == "completed"
-        assert_sdk_valid(client.events)
+        assert_sdk_valid(client.events, server)
 
 
 # ---- cancel and barge-in ---------------------------------------------------------------
@@ -587,7 +452,10 @@ async def test_truncate_within_and_beyond_generated_audio() -> None:
 
 
 async def test_models_endpoints_plain_http() -> None:
-    async with FakeRealtimeServer(ModelScript()) as server, aiohttp.ClientSession() as http:
+    async with (
+        FakeRealtimeServer(ModelScript(), models=("gpt-realtime",)) as server,
+        aiohttp.ClientSession() as http,
+    ):
         auth = {"Authorization": f"Bearer {KEY}"}
         async with http.get(f"{server.rest_base_url}/models", headers=auth) as r:
             assert r.status == 200
@@ -605,7 +473,7 @@ async def test_models_endpoints_plain_http() -> None:
 
 
 async def test_models_endpoints_with_the_openai_sdk() -> None:
-    async with FakeRealtimeServer(ModelScript()) as server:
+    async with FakeRealtimeServer(ModelScript(), models=("gpt-realtime",)) as server:
         good = openai.AsyncOpenAI(api_key=KEY, base_url=server.rest_base_url, max_retries=0)
         bad = openai.AsyncOpenAI(api_key="sk-bad", base_url=server.rest_base_url, max_retries=0)
         try:

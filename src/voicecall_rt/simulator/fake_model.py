@@ -5,19 +5,41 @@ instead, over the same wire protocol: Bearer auth on the upgrade, `?model=`, JSO
 GA event names and payload shapes, and the event orders of PROTOCOLS §1.7. What the "model" says
 comes from a `ModelScript`: every response plays the next scripted turn.
 
-Fidelity choices worth knowing:
+Fidelity choices worth knowing (issue 9: the fake is as strict as the real API; a bad day
+at OpenAI is opt-in, what the real API always does is the default):
 - Every client event is checked against the openai SDK's own types *and* for unknown keys
-  (`client_event_check`), because the real API rejects beta leftovers the SDK would accept.
+  (`client_event_check`), because the real API rejects beta leftovers the SDK would accept,
+  and then against what the real server refuses beyond the types (`realtime_rules`: PCM
+  without `rate`, `reasoning` for a non-reasoning model, truncating a non-audio item, an
+  output for an unknown `call_id`, …). Every error echoes the client's `event_id`. Refusals
+  are recorded in `FakeSession.invalid` (except harmless races, `realtime_rules.RACE_CODES`).
+- Every server event sent is checked against the SDK's types (`server_event_check`); a
+  malformed one lands in `FakeRealtimeServer.malformed`.
 - Generation is faster than real time by default (`pace=0`), like the real API; the bridge must
-  pace playback itself.
-- Caller speech is found with a plain energy VAD on the decoded audio (no ML). Keypad tones
-  never reach the model, so they need no special casing.
+  pace playback itself. A cancelled response (client `response.cancel` or a VAD barge-in)
+  still delivers `tail_deltas` audio deltas already in flight (default 1), which count as
+  generated audio, then `response.done` with status `cancelled`.
+- Each response starts with `response.created` then `rate_limits.updated` (`rate_limits`).
+- Caller speech is found with a plain energy VAD on the decoded audio (no ML); the end of a
+  turn follows `turn_timing` (semantic VAD waits hundreds of ms to seconds by eagerness and
+  by how finished the scripted words sound; server VAD its `silence_duration_ms`). Keypad
+  tones never reach the model, so they need no special casing.
+- Input transcription is asynchronous: deltas then `.completed` (or `.failed` for a
+  `TranscriptionFailure`/None entry) arrive after the response that utterance started has
+  begun and sent its first audio (`late_transcripts=False`: before it, the old order).
+- Scripted `Fail`/`Incomplete` actions end a response `failed`/`incomplete`
+  (`model_errors` has the real account and server failures); an integer
+  `max_output_tokens` cuts a response `incomplete` too.
+- A session lives `session_lifetime_s` (default 3600, as `expires_at` says), then gets
+  `error` `session_expired` and a 1001 close.
 - The script cursors (next turn, next caller transcript) belong to the server, not to a
   connection: a bridge that reconnects after a drop continues the same scripted conversation,
   the way a real model would keep following the call.
 
-Not modelled: idle timeouts, MCP tools, rate-limit events, transcription sessions, A-law output
-(pcma is accepted but answered in µ-law, with a warning in the log).
+Not modelled: idle timeouts (`idle_timeout_ms`), MCP tools, transcription sessions, A-law
+output (pcma is accepted but answered in µ-law, with a warning in the log), reasoning
+latency, real rate-limit enforcement (script a `Fail` instead), transcript removal on
+truncation.
 """
 
 from __future__ import annotations
@@ -34,7 +56,7 @@ import string
 import sys
 import time
 from array import array
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, Self
@@ -43,8 +65,19 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from voicecall_rt.audio import g711
-from voicecall_rt.simulator.client_event_check import diagnose_client_event
-from voicecall_rt.simulator.scenario import CallTool, ModelAction, ModelScript, Say
+from voicecall_rt.simulator import caller_transcription, model_errors, realtime_rules, turn_timing
+from voicecall_rt.simulator.client_event_check import ClientEventProblem, diagnose_client_event
+from voicecall_rt.simulator.rate_limits import DEFAULT_RATE_LIMITS, RateLimitBook
+from voicecall_rt.simulator.scenario import (
+    CallerTranscript,
+    CallTool,
+    Fail,
+    Incomplete,
+    ModelAction,
+    ModelScript,
+    Say,
+)
+from voicecall_rt.simulator.server_event_check import check_server_event
 
 __all__ = [
     "VAD_RMS_THRESHOLD",
@@ -63,11 +96,10 @@ JSON = dict[str, Any]
 VAD_RMS_THRESHOLD: Final = 500.0  # linear 16-bit RMS (≈ -36 dBFS): well above line hiss
 _VAD_FRAME_MS: Final = 20  # one Twilio media frame
 _SPEECH_START_MS: Final = 60  # loud this long → speech_started
-_DEFAULT_SILENCE_MS: Final = 500  # quiet this long → speech_stopped (semantic_vad too)
 _MIN_COMMIT_MS: Final = 100  # the real API refuses to commit less than this
 _MAX_MSG_BYTES: Final = 16 * 1024 * 1024  # one append may carry up to 15 MiB of audio
 _MODEL_CREATED: Final = 1756339200  # 2025-08-28, gpt-realtime's GA date
-_SESSION_TTL_S: Final = 3600  # GA sessions are capped at 60 min (PROTOCOLS §1.1)
+SESSION_LIFETIME_S: Final = 3600.0  # GA sessions end at 60 min (scale-reliability.md §3)
 _AUDIO_TOKENS_PER_S_IN: Final = 10  # PROTOCOLS §1.9: ≈10 tokens/s caller audio
 _AUDIO_TOKENS_PER_S_OUT: Final = 20  # ≈20 tokens/s model audio
 _CACHE_MIN_TOKENS: Final = 1024  # prompt caching starts at 1024 tokens, in 64-token steps
@@ -195,7 +227,7 @@ def _default_turn_detection(turn_detection: JSON | None) -> JSON | None:
             "type": "server_vad",
             "threshold": 0.5,
             "prefix_padding_ms": 300,
-            "silence_duration_ms": _DEFAULT_SILENCE_MS,
+            "silence_duration_ms": turn_timing.SERVER_VAD_SILENCE_MS,
             "idle_timeout_ms": None,
             "create_response": True,
             "interrupt_response": True,
@@ -206,10 +238,8 @@ def _default_turn_detection(turn_detection: JSON | None) -> JSON | None:
     return base
 
 
-def _normalize_format(fmt: JSON | None) -> JSON | None:
-    if fmt is not None and fmt.get("type") == "audio/pcm" and fmt.get("rate") is None:
-        return {**fmt, "rate": 24000}
-    return fmt
+def _not_found(item_id: str) -> ClientEventProblem:
+    return ClientEventProblem("invalid_value", f"Item with item_id not found: {item_id}", "item_id")
 
 
 class _SessionGone(Exception):
@@ -230,9 +260,32 @@ class _Response:
     input_usage: JSON
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
     cancel_reason: str | None = None
+    failure: Fail | None = None  # a scripted `Fail` was reached
+    incomplete_reason: str | None = None  # a scripted `Incomplete`, or max_output_tokens
+    # Set at the first audio delta, or when the response ends without one: a late caller
+    # transcript waits for it.
+    first_audio: asyncio.Event = field(default_factory=asyncio.Event)
     audio_ms: int = 0
     text_tokens: int = 0
     task: asyncio.Task[None] | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return (
+            self.cancel_reason is not None
+            or self.failure is not None
+            or self.incomplete_reason is not None
+        )
+
+
+@dataclass
+class _PendingTranscript:
+    """A committed caller utterance waiting for its input transcription events."""
+
+    item: JSON
+    entry: CallerTranscript
+    audio_ms: int
+    model: str | None
 
 
 # ---- one connection -----------------------------------------------------------------------
@@ -243,10 +296,12 @@ class FakeSession:
 
     Public, read-mostly attributes for tests:
     `id`, `model`, `headers`, `query`, `config` (effective session config), `received` (every
-    parsed client event), `invalid` ((event, reason) pairs that were rejected), `sent` (every
-    server event), `truncations` ((item_id, audio_end_ms)), `responses` (final response objects
-    as sent in `response.done`), `audio_ms_received`, `rejected` (why the connection was refused
-    after the upgrade, else None), `closed` (set once the socket is gone).
+    parsed client event), `invalid` ((event, reason) pairs the real API would refuse: bad
+    types or bad requests, not the harmless races of `realtime_rules.RACE_CODES`), `sent`
+    (every server event), `truncations` ((item_id, audio_end_ms)), `responses` (final response
+    objects as sent in `response.done`), `audio_ms_received`, `rejected` (why the connection
+    was refused after the upgrade, else None), `expired` (the lifetime ran out), `closed` (set
+    once the socket is gone).
     """
 
     def __init__(
@@ -272,7 +327,9 @@ class FakeSession:
         self.responses: list[JSON] = []
         self.audio_ms_received = 0
         self.rejected: str | None = None
+        self.expired = False
         self.closed = asyncio.Event()
+        self.lifetime_s = server.session_lifetime_s
 
         self._send_lock = asyncio.Lock()
         self._items: dict[str, JSON] = {}  # conversation items by id
@@ -293,6 +350,10 @@ class FakeSession:
         self._speech_item: str | None = None
         self._speech_start_ms = 0
         self._warned_undecodable = False
+        self._expiry: asyncio.Task[None] | None = None
+        # The latest input transcription still to be sent: the next one waits for it, so
+        # transcripts keep the order the caller spoke in.
+        self._last_transcription: asyncio.Task[None] | None = None
 
     # ---- public helpers --------------------------------------------------------------
 
@@ -336,6 +397,7 @@ class FakeSession:
                 return
             self.config = self._initial_config()
             await self._emit("session.created", session=copy.deepcopy(self.config))
+            self._expiry = asyncio.create_task(self._expire_later(), name=f"{self.id}-expiry")
             async for msg in self._ws:
                 if msg.type is WSMsgType.TEXT:
                     await self._on_text(str(msg.data))
@@ -347,9 +409,31 @@ class FakeSession:
             log.info("session %s: socket went away while sending", self.id)
         finally:
             await self._stop_response_task()
+            await self._stop_expiry()
             self.closed.set()
             log.info("session %s closed (code %s)", self.id, self._ws.close_code)
             await self._server.notify()
+
+    async def _expire_later(self) -> None:
+        """At the end of the session's lifetime: `session_expired`, then close 1001, as the
+        real API does (no warning before; the error carries no client event id)."""
+        await asyncio.sleep(self.lifetime_s)
+        self.expired = True
+        message = model_errors.session_expired_message(self.lifetime_s)
+        log.info("session %s expired after %ss", self.id, self.lifetime_s)
+        with contextlib.suppress(_SessionGone):
+            await self._error(message, code="session_expired")
+        await self.close(WSCloseCode.GOING_AWAY, message.encode())
+
+    async def _stop_expiry(self) -> None:
+        task = self._expiry
+        if task is None or task.done():
+            return
+        if not self.expired:
+            task.cancel()
+        # An expiry under way is finishing its close handshake: let it, so nothing is left.
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def _refused(self) -> bool:
         """Beta header or bad model: answer with an `error` event and close, like the API."""
@@ -395,7 +479,7 @@ class FakeSession:
             "tracing": None,
             "truncation": "auto",
             "prompt": None,
-            "expires_at": int(time.time()) + _SESSION_TTL_S,
+            "expires_at": math.ceil(time.time() + self.lifetime_s),
             "audio": {
                 "input": {
                     "format": {"type": "audio/pcm", "rate": 24000},
@@ -416,6 +500,8 @@ class FakeSession:
 
     async def _emit(self, type_: str, **fields: Any) -> JSON:
         event: JSON = {"type": type_, "event_id": self._server.new_id("event_"), **fields}
+        if self._server.check_events:
+            self._server.check_sent(event)
         # One lock per socket: the reader and the response task both send, and event order
         # on the wire must match the order we record.
         async with self._send_lock:
@@ -447,6 +533,16 @@ class FakeSession:
         }
         await self._emit("error", error=error)
 
+    async def _refuse(self, event: JSON, event_id: str | None, problem: ClientEventProblem) -> None:
+        """Answer a client event the real API would refuse, and keep it on record unless it
+        is only a race a correct client can lose."""
+        if problem.code not in realtime_rules.RACE_CODES:
+            log.warning("session %s: refused %s: %s", self.id, event.get("type"), problem.message)
+            self.invalid.append((event, problem.message))
+        await self._error(
+            problem.message, code=problem.code, param=problem.param, event_id=event_id
+        )
+
     # ---- receiving -------------------------------------------------------------------
 
     async def _on_text(self, text: str) -> None:
@@ -463,19 +559,18 @@ class FakeSession:
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         problem = diagnose_client_event(event)
         if problem is not None:
-            log.warning("session %s: invalid %s: %s", self.id, event.get("type"), problem.message)
-            self.invalid.append((event, problem.message))
-            await self._error(
-                problem.message, code=problem.code, param=problem.param, event_id=event_id
-            )
+            await self._refuse(event, event_id, problem)
             return
         handler = self._handlers().get(str(event["type"]))
         if handler is None:  # valid for the SDK but outside what a WebSocket session serves
-            await self._error(
-                f"'{event['type']}' is only supported for WebRTC and SIP connections.",
-                code="invalid_value",
-                param="type",
-                event_id=event_id,
+            await self._refuse(
+                event,
+                event_id,
+                ClientEventProblem(
+                    "invalid_value",
+                    f"'{event['type']}' is only supported for WebRTC and SIP connections.",
+                    "type",
+                ),
             )
             return
         await handler(event, event_id)
@@ -504,10 +599,14 @@ class FakeSession:
 
     async def _on_session_update(self, event: JSON, event_id: str | None) -> None:
         update: JSON = event["session"]
-        problem = self._session_update_problem(update)
+        problem = realtime_rules.session_update_problem(
+            update,
+            model=self.model,
+            voice=self.config["audio"]["output"]["voice"],
+            audio_started=self._assistant_audio_started,
+        )
         if problem is not None:
-            code, param, message = problem
-            await self._error(message, code=code, param=param, event_id=event_id)
+            await self._refuse(event, event_id, problem)
             return
         config = copy.deepcopy(self.config)
         for key, value in update.items():
@@ -516,8 +615,6 @@ class FakeSession:
                     for sub_key, sub_value in ((value or {}).get(side) or {}).items():
                         if sub_key == "turn_detection":
                             sub_value = _default_turn_detection(sub_value)
-                        elif sub_key == "format":
-                            sub_value = _normalize_format(sub_value)
                         config["audio"][side][sub_key] = sub_value
             else:
                 config[key] = value
@@ -528,29 +625,6 @@ class FakeSession:
             self._reset_vad()
         self.config = config
         await self._emit("session.updated", session=copy.deepcopy(config))
-
-    def _session_update_problem(self, update: JSON) -> tuple[str, str, str] | None:
-        """Semantic checks the SDK types cannot express: (code, param, message) or None."""
-        if update.get("type") != "realtime":
-            return ("invalid_value", "session.type", "This server only serves 'realtime' sessions.")
-        if update.get("model") not in (None, self.model):
-            return ("invalid_value", "session.model", "The session model cannot be changed.")
-        modalities = update.get("output_modalities")
-        if modalities is not None and len(modalities) != 1:
-            return (
-                "invalid_value",
-                "session.output_modalities",
-                "output_modalities must be either ['audio'] or ['text'].",
-            )
-        voice = ((update.get("audio") or {}).get("output") or {}).get("voice")
-        current = self.config["audio"]["output"]["voice"]
-        if voice is not None and voice != current and self._assistant_audio_started:
-            return (
-                "cannot_update_voice",
-                "session.audio.output.voice",
-                "Cannot update a conversation's voice if assistant audio is present.",
-            )
-        return None
 
     # ---- input audio -----------------------------------------------------------------
 
@@ -565,11 +639,14 @@ class FakeSession:
         try:
             data = base64.b64decode(event["audio"], validate=True)
         except binascii.Error:
-            await self._error(
-                "Invalid 'audio'. Expected base64-encoded audio bytes.",
-                code="invalid_value",
-                param="audio",
-                event_id=event_id,
+            await self._refuse(
+                event,
+                event_id,
+                ClientEventProblem(
+                    "invalid_value",
+                    "Invalid 'audio'. Expected base64-encoded audio bytes.",
+                    "audio",
+                ),
             )
             return
         fmt = self._input_format()
@@ -605,10 +682,11 @@ class FakeSession:
                 await self._speech_stopped()
 
     def _silence_ms(self) -> int:
-        td = self._turn_detection() or {}
-        if td.get("type") == "server_vad":
-            return int(td.get("silence_duration_ms") or _DEFAULT_SILENCE_MS)
-        return _DEFAULT_SILENCE_MS  # semantic_vad: "keep it simple"
+        # The utterance being heard is the next scripted one: its words set how long
+        # semantic VAD waits (turn_timing).
+        upcoming = self._server.peek_caller_transcript()
+        words = upcoming if isinstance(upcoming, str) else None
+        return turn_timing.end_of_turn_ms(self._turn_detection() or {}, words)
 
     async def _speech_started(self) -> None:
         item_id = self._server.new_id("item_")
@@ -630,18 +708,26 @@ class FakeSession:
         await self._emit(
             "input_audio_buffer.speech_stopped", audio_end_ms=self._frames_ms, item_id=item_id
         )
-        await self._commit(item_id, self._frames_ms - self._speech_start_ms)
+        pending = await self._commit(item_id, self._frames_ms - self._speech_start_ms)
+        late = self._server.late_transcripts
+        if pending is not None and not late:
+            await self._transcribe(pending)
+            pending = None
+        response: _Response | None = None
         td = self._turn_detection() or {}
         if td.get("create_response", True):
             if self._active is None:
-                await self._start_response(None)
+                response = await self._start_response(None)
             else:
                 log.info(
                     "session %s: speech ended during %s, no new response", self.id, self._active.id
                 )
+        if pending is not None:
+            self._transcribe_later(pending, response)
 
-    async def _commit(self, item_id: str, audio_ms: int) -> None:
-        """Buffer → user message item (+ transcript when transcription is on)."""
+    async def _commit(self, item_id: str, audio_ms: int) -> _PendingTranscript | None:
+        """Buffer → user message item. Returns the transcription still to be sent (None when
+        transcription is off); the caller decides when it goes out."""
         previous = self._order[-1] if self._order else None
         self._buffer_ms = 0
         await self._emit("input_audio_buffer.committed", item_id=item_id, previous_item_id=previous)
@@ -662,45 +748,87 @@ class FakeSession:
         await self._emit(
             "conversation.item.done", previous_item_id=previous, item=copy.deepcopy(item)
         )
+        # Every utterance uses up its scripted words, heard or not, so the script stays
+        # aligned with what the caller said when transcription is switched on later.
+        entry = self._server.next_caller_transcript()
         transcription: JSON | None = self.config["audio"]["input"]["transcription"]
         if transcription is None:
+            return None
+        return _PendingTranscript(item, entry, audio_ms, transcription.get("model"))
+
+    def _transcribe_later(self, pending: _PendingTranscript, response: _Response | None) -> None:
+        """Send the transcription from a task, once `response` (the one this utterance
+        started, if any) has begun speaking, and after any earlier transcription."""
+        gate = response.first_audio if response is not None else None
+        before = self._last_transcription
+
+        async def run() -> None:
+            if before is not None:
+                await asyncio.wait([before])  # its outcome is its own business
+            if gate is not None:
+                await gate.wait()
+            try:
+                await self._transcribe(pending)
+            except _SessionGone:
+                log.info("session %s: socket gone before a transcript", self.id)
+
+        task = asyncio.create_task(run(), name=f"{pending.item['id']}-transcription")
+        self._last_transcription = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _transcribe(self, pending: _PendingTranscript) -> None:
+        """`.delta`* then `.completed`, or `.failed`, for one committed utterance."""
+        item_id = pending.item["id"]
+        error = caller_transcription.failure_error(pending.entry)
+        if error is not None:
+            await self._emit(
+                "conversation.item.input_audio_transcription.failed",
+                item_id=item_id,
+                content_index=0,
+                error=error,
+            )
             return
-        transcript = self._server.next_caller_transcript()
-        item["content"][0]["transcript"] = transcript
-        if transcription.get("model") == "whisper-1":
-            usage: JSON = {"type": "duration", "seconds": round(audio_ms / 1000, 2)}
-        else:
-            audio_tokens = _audio_tokens(audio_ms, _AUDIO_TOKENS_PER_S_IN)
-            text_tokens = _text_tokens(transcript)
-            usage = {
-                "type": "tokens",
-                "input_tokens": audio_tokens,
-                "output_tokens": text_tokens,
-                "total_tokens": audio_tokens + text_tokens,
-                "input_token_details": {"text_tokens": 0, "audio_tokens": audio_tokens},
-            }
+        transcript = pending.entry if isinstance(pending.entry, str) else ""
+        for piece in caller_transcription.delta_pieces(transcript, pending.model):
+            await self._emit(
+                "conversation.item.input_audio_transcription.delta",
+                item_id=item_id,
+                content_index=0,
+                delta=piece,
+            )
+        pending.item["content"][0]["transcript"] = transcript
         await self._emit(
             "conversation.item.input_audio_transcription.completed",
             item_id=item_id,
             content_index=0,
             transcript=transcript,
-            usage=usage,
+            usage=caller_transcription.completed_usage(transcript, pending.audio_ms, pending.model),
         )
 
     async def _on_commit(self, event: JSON, event_id: str | None) -> None:
         if self._buffer_ms < _MIN_COMMIT_MS:
-            await self._error(
-                "Error committing input audio buffer: buffer too small. Expected at least "
-                f"{_MIN_COMMIT_MS}ms of audio, but buffer only has {self._buffer_ms:.2f}ms of "
-                "audio.",
-                code="input_audio_buffer_commit_empty",
-                event_id=event_id,
+            await self._refuse(
+                event,
+                event_id,
+                ClientEventProblem(
+                    "input_audio_buffer_commit_empty",
+                    "Error committing input audio buffer: buffer too small. Expected at least "
+                    f"{_MIN_COMMIT_MS}ms of audio, but buffer only has {self._buffer_ms:.2f}ms "
+                    "of audio.",
+                ),
             )
             return
         item_id = self._speech_item or self._server.new_id("item_")
         self._speech_item = None
         self._loud_ms = self._quiet_ms = 0
-        await self._commit(item_id, self._buffer_ms)
+        pending = await self._commit(item_id, self._buffer_ms)
+        if pending is None:
+            return
+        if self._server.late_transcripts:
+            self._transcribe_later(pending, None)
+        else:
+            await self._transcribe(pending)
 
     async def _on_clear(self, event: JSON, event_id: str | None) -> None:
         self._buffer_ms = 0
@@ -727,36 +855,10 @@ class FakeSession:
     async def _on_item_create(self, event: JSON, event_id: str | None) -> None:
         item: JSON = copy.deepcopy(event["item"])
         previous: str | None = event.get("previous_item_id")
-        if previous is not None and previous != "root" and previous not in self._items:
-            await self._error(
-                f"Previous item with id '{previous}' not found in conversation.",
-                code="invalid_value",
-                param="previous_item_id",
-                event_id=event_id,
-            )
+        problem = realtime_rules.item_create_problem(item, previous, self._items)
+        if problem is not None:
+            await self._refuse(event, event_id, problem)
             return
-        if item.get("type") not in ("message", "function_call", "function_call_output"):
-            await self._error(
-                f"Item type '{item.get('type')}' cannot be created on this server.",
-                code="invalid_value",
-                param="item.type",
-                event_id=event_id,
-            )
-            return
-        if item.get("id") in self._items:
-            await self._error(
-                f"Item with id '{item['id']}' already exists.",
-                code="invalid_value",
-                param="item.id",
-                event_id=event_id,
-            )
-            return
-        if item["type"] == "function_call_output" and not any(
-            i.get("call_id") == item["call_id"] for i in self._items.values()
-        ):
-            # Not an error here (a reconnected bridge may legitimately answer an old call),
-            # but worth seeing in the log when a test misbehaves.
-            log.warning("session %s: output for unknown call_id %s", self.id, item["call_id"])
         item.setdefault("id", self._server.new_id("item_"))
         item["object"] = "realtime.item"
         item.setdefault("status", "completed")
@@ -768,11 +870,14 @@ class FakeSession:
             try:
                 audio_bytes = base64.b64decode(audio, validate=True)
             except binascii.Error:
-                await self._error(
-                    "Invalid 'audio'. Expected base64-encoded audio bytes.",
-                    code="invalid_value",
-                    param="item.content.audio",
-                    event_id=event_id,
+                await self._refuse(
+                    event,
+                    event_id,
+                    ClientEventProblem(
+                        "invalid_value",
+                        "Invalid 'audio'. Expected base64-encoded audio bytes.",
+                        "item.content.audio",
+                    ),
                 )
                 return
             audio_ms += len(audio_bytes) // self._input_format().bytes_per_ms
@@ -790,40 +895,17 @@ class FakeSession:
     async def _on_truncate(self, event: JSON, event_id: str | None) -> None:
         item_id: str = event["item_id"]
         end_ms: int = event["audio_end_ms"]
-        item = self._items.get(item_id)
-        if item is None:
-            await self._error(
-                f"Item with item_id not found: {item_id}",
-                code="invalid_value",
-                param="item_id",
-                event_id=event_id,
-            )
-            return
-        if item.get("type") != "message" or item.get("role") != "assistant":
-            await self._error(
-                "Only assistant messages can be truncated.",
-                code="invalid_value",
-                param="item_id",
-                event_id=event_id,
-            )
-            return
-        if event["content_index"] != 0:
-            await self._error(
-                f"Content index {event['content_index']} does not exist.",
-                code="invalid_value",
-                param="content_index",
-                event_id=event_id,
-            )
-            return
         # Checked against what is left after any earlier truncation, as the API does.
-        available = self._kept_ms(item_id)
-        if end_ms < 0 or end_ms > available:
-            await self._error(
-                f"Audio content of {available}ms is already shorter than {end_ms}ms",
-                code="invalid_value",
-                param="audio_end_ms",
-                event_id=event_id,
-            )
+        problem = realtime_rules.truncate_problem(
+            self._items.get(item_id),
+            item_id=item_id,
+            content_index=event["content_index"],
+            end_ms=end_ms,
+            generated_ms=self._item_audio_ms.get(item_id, 0),
+            kept_ms=self._kept_ms(item_id),
+        )
+        if problem is not None:
+            await self._refuse(event, event_id, problem)
             return
         self.truncations.append((item_id, end_ms))
         # The real API drops the unheard part from the context; token accounting follows.
@@ -835,12 +917,7 @@ class FakeSession:
     async def _on_item_delete(self, event: JSON, event_id: str | None) -> None:
         item_id: str = event["item_id"]
         if item_id not in self._items:
-            await self._error(
-                f"Item with item_id not found: {item_id}",
-                code="invalid_value",
-                param="item_id",
-                event_id=event_id,
-            )
+            await self._refuse(event, event_id, _not_found(item_id))
             return
         del self._items[item_id]
         self._order.remove(item_id)
@@ -849,37 +926,37 @@ class FakeSession:
     async def _on_item_retrieve(self, event: JSON, event_id: str | None) -> None:
         item = self._items.get(event["item_id"])
         if item is None:
-            await self._error(
-                f"Item with item_id not found: {event['item_id']}",
-                code="invalid_value",
-                param="item_id",
-                event_id=event_id,
-            )
+            await self._refuse(event, event_id, _not_found(event["item_id"]))
             return
         await self._emit("conversation.item.retrieved", item=copy.deepcopy(item))
 
     # ---- responses ---------------------------------------------------------------------
 
     async def _on_response_create(self, event: JSON, event_id: str | None) -> None:
-        if self._active is not None:
-            await self._error(
+        params: JSON = event.get("response") or {}
+        problem = realtime_rules.response_create_problem(params, model=self.model)
+        if problem is None and self._active is not None:
+            problem = ClientEventProblem(
+                "conversation_already_has_active_response",
                 "Conversation already has an active response in progress: "
                 f"{self._active.id}. Wait until the response is finished before creating a "
                 "new response.",
-                code="conversation_already_has_active_response",
-                event_id=event_id,
             )
+        if problem is not None:
+            await self._refuse(event, event_id, problem)
             return
-        await self._start_response(event.get("response"))
+        await self._start_response(params)
 
     async def _on_response_cancel(self, event: JSON, event_id: str | None) -> None:
         wanted = event.get("response_id")
         active = self._active
         if active is None or (wanted is not None and wanted != active.id):
-            await self._error(
-                "Cancellation failed: no active response found",
-                code="response_cancel_not_active",
-                event_id=event_id,
+            await self._refuse(
+                event,
+                event_id,
+                ClientEventProblem(
+                    "response_cancel_not_active", "Cancellation failed: no active response found"
+                ),
             )
             return
         self._request_cancel(active, "client_cancelled")
@@ -889,11 +966,12 @@ class FakeSession:
             response.cancel_reason = reason
             response.cancel_requested.set()
 
-    async def _start_response(self, params: JSON | None) -> None:
+    async def _start_response(self, params: JSON | None) -> _Response:
         params = params or {}
         session_output = self.config["audio"]["output"]
         override = (params.get("audio") or {}).get("output") or {}
-        fmt_json = _normalize_format(override.get("format")) or session_output["format"]
+        # A PCM format without `rate` never gets here (realtime_rules refuses it).
+        fmt_json = override.get("format") or session_output["format"]
         modalities = list(params.get("output_modalities") or self.config["output_modalities"])
         response_id = self._server.new_id("resp_")
         obj: JSON = {
@@ -929,9 +1007,15 @@ class FakeSession:
         )
         self._active = response
         await self._emit("response.created", response=copy.deepcopy(obj))
+        rate_limits = self._server.rate_book.on_response(
+            response.input_usage["input_tokens"], obj["max_output_tokens"]
+        )
+        if rate_limits:
+            await self._emit("rate_limits.updated", rate_limits=rate_limits)
         response.task = asyncio.create_task(self._run_response(response), name=response_id)
         self._tasks.add(response.task)
         response.task.add_done_callback(self._response_task_done)
+        return response
 
     def _response_task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -955,17 +1039,26 @@ class FakeSession:
         self._active = None
 
     async def _run_response(self, response: _Response) -> None:
+        turn = response.turn
         try:
-            for output_index, action in enumerate(response.turn):
-                if response.cancel_reason is not None:
+            for output_index, action in enumerate(turn):
+                if response.stopping:
                     break
                 if isinstance(action, Say):
-                    await self._play_say(response, output_index, action)
+                    after = turn[output_index + 1] if output_index + 1 < len(turn) else None
+                    cut_ms = after.after_ms if isinstance(after, Incomplete) else None
+                    await self._play_say(response, output_index, action, cut_ms)
                 elif isinstance(action, CallTool):
                     await self._play_call(response, output_index, action)
+                elif isinstance(action, Fail):
+                    response.failure = action
+                elif isinstance(action, Incomplete):
+                    response.incomplete_reason = action.reason
             await self._finish_response(response)
         except _SessionGone:
             log.info("session %s: socket gone during %s", self.id, response.id)
+        finally:
+            response.first_audio.set()  # a transcript waiting for it must not wait forever
 
     async def _pace(self, response: _Response) -> None:
         """Between deltas: yield (pace 0) or wait delta_ms×pace, waking early on cancel."""
@@ -1009,7 +1102,9 @@ class FakeSession:
                 "conversation.item.done", previous_item_id=previous, item=copy.deepcopy(item)
             )
 
-    async def _play_say(self, response: _Response, output_index: int, say: Say) -> None:
+    async def _play_say(
+        self, response: _Response, output_index: int, say: Say, cut_ms: int | None
+    ) -> None:
         audio_out = "audio" in response.modalities
         item_id = self._server.new_id("item_")
         item: JSON = {
@@ -1038,11 +1133,19 @@ class FakeSession:
         text_delta = (
             "response.output_audio_transcript.delta" if audio_out else "response.output_text.delta"
         )
+        play_ms = say.ms if cut_ms is None else max(0, min(say.ms, cut_ms))
+        token_cap = response.obj["max_output_tokens"]
+        tail_left = self._server.tail_deltas
         sent_chars = 0
-        for start_ms in range(0, say.ms, step_ms):
+        for start_ms in range(0, play_ms, step_ms):
             if response.cancel_reason is not None:
+                # Deltas generated before the cancel was seen are still on their way.
+                if tail_left <= 0 or not audio_out:
+                    break
+                tail_left -= 1
+            elif response.stopping:
                 break
-            end_ms = min(say.ms, start_ms + step_ms)
+            end_ms = min(play_ms, start_ms + step_ms)
             if audio_out:
                 chunk = fmt.synthesize(start_ms, end_ms)
                 await self._emit(
@@ -1053,13 +1156,19 @@ class FakeSession:
                 self._assistant_audio_started = True
                 self._item_audio_ms[item_id] = end_ms
                 response.audio_ms += end_ms - start_ms
+                response.first_audio.set()
             upto = round(len(say.text) * end_ms / say.ms)
             if upto > sent_chars:
                 await self._emit(text_delta, **where, delta=say.text[sent_chars:upto])
                 sent_chars = upto
-            await self._pace(response)
+            spent = self._output_tokens(response, say.text[:sent_chars])
+            if isinstance(token_cap, int) and spent >= token_cap:
+                response.incomplete_reason = "max_output_tokens"
+            if response.cancel_reason is None:
+                await self._pace(response)
 
-        if response.cancel_reason is None and sent_chars < len(say.text):  # e.g. ms=0
+        cut = play_ms < say.ms  # a scripted `Incomplete(after_ms=…)` stops the words here too
+        if not response.stopping and not cut and sent_chars < len(say.text):  # e.g. ms=0
             await self._emit(text_delta, **where, delta=say.text[sent_chars:])
             sent_chars = len(say.text)
         text = say.text[:sent_chars]
@@ -1075,8 +1184,13 @@ class FakeSession:
             content = {"type": "output_text", "text": text}
         await self._emit("response.content_part.done", **where, part=part)
         item["content"] = [content]
-        item["status"] = "incomplete" if response.cancel_reason is not None else "completed"
+        item["status"] = "incomplete" if response.stopping or cut else "completed"
         await self._done_output_item(response, output_index, item, previous)
+
+    def _output_tokens(self, response: _Response, current_text: str) -> int:
+        """Output tokens spent so far: earlier items, this item's words, all audio."""
+        audio = _audio_tokens(response.audio_ms, _AUDIO_TOKENS_PER_S_OUT)
+        return response.text_tokens + _text_tokens(current_text) + audio
 
     async def _play_call(self, response: _Response, output_index: int, call: CallTool) -> None:
         item_id = self._server.new_id("item_")
@@ -1118,6 +1232,20 @@ class FakeSession:
         if response.cancel_reason is not None:
             obj["status"] = "cancelled"
             obj["status_details"] = {"type": "cancelled", "reason": response.cancel_reason}
+        elif response.failure is not None:
+            failure = response.failure
+            obj["status"] = "failed"
+            obj["status_details"] = {
+                "type": "failed",
+                "error": {
+                    "type": failure.type,
+                    "code": failure.code,
+                    "message": failure.message.replace("{session_id}", self.id),
+                },
+            }
+        elif response.incomplete_reason is not None:
+            obj["status"] = "incomplete"
+            obj["status_details"] = {"type": "incomplete", "reason": response.incomplete_reason}
         else:
             obj["status"] = "completed"
         audio_tokens = _audio_tokens(response.audio_ms, _AUDIO_TOKENS_PER_S_OUT)
@@ -1187,6 +1315,19 @@ class FakeRealtimeServer:
 
     Usage: `async with FakeRealtimeServer(script) as server:` then point the client at
     `server.realtime_url` / `server.rest_base_url` with `Authorization: Bearer <api_key>`.
+
+    Knobs (also plain attributes, read when a session or response needs them, so a test
+    holding a `SimWorld` can change them before placing a call):
+    - `models`: model ids served (default: every Realtime model the openai SDK lists).
+    - `delta_ms`, `pace`: audio per delta, and generation speed relative to real time.
+    - `session_lifetime_s` (3600): then `session_expired` and close 1001.
+    - `tail_deltas` (1): audio deltas still sent after a cancel.
+    - `late_transcripts` (True): caller transcripts after the response they started begins.
+    - `rate_limits` ({"requests": 5000, "tokens": 40000}): `rate_limits.updated` entries
+      ({} sends none).
+    - `check_events` (True): validate every sent event with the SDK (see `malformed`).
+    - `refuse_next` / `refuse_with`: refuse the next N upgrades with this failure (HTTP status
+      from `model_errors.connect_status`); `drop_sessions()` kills open sockets.
     """
 
     def __init__(
@@ -1194,18 +1335,31 @@ class FakeRealtimeServer:
         script: ModelScript,
         *,
         api_key: str = "sk-test",
-        models: tuple[str, ...] = ("gpt-realtime",),
+        models: tuple[str, ...] = realtime_rules.REALTIME_MODELS,
         delta_ms: int = 100,
         pace: float = 0.0,
+        session_lifetime_s: float = SESSION_LIFETIME_S,
+        tail_deltas: int = 1,
+        late_transcripts: bool = True,
+        rate_limits: Mapping[str, int] = DEFAULT_RATE_LIMITS,
+        check_events: bool = True,
     ) -> None:
         self.script = script
         self.api_key = api_key
         self.models = models
         self.delta_ms = delta_ms
         self.pace = pace
+        self.session_lifetime_s = session_lifetime_s
+        self.tail_deltas = tail_deltas
+        self.late_transcripts = late_transcripts
+        self.rate_book = RateLimitBook(rate_limits)
+        self.check_events = check_events
+        # (event, reason) for every sent event the SDK's types reject: a bug in this fake.
+        self.malformed: list[tuple[JSON, str]] = []
         self.sessions: list[FakeSession] = []
-        # Answer the next N WebSocket upgrade requests with HTTP 503 (reconnect tests).
+        # Answer the next N WebSocket upgrade requests with an HTTP error (reconnect tests).
         self.refuse_next = 0
+        self.refuse_with: Fail = model_errors.OVERLOADED
         self.refused = 0  # how many upgrades were refused that way
         self.turns_played = 0
         self.transcripts_used = 0
@@ -1315,12 +1469,24 @@ class FakeRealtimeServer:
         self.turns_played += 1
         return turn
 
-    def next_caller_transcript(self) -> str:
+    def peek_caller_transcript(self) -> CallerTranscript:
+        """The scripted words of the utterance being heard now ("" once the script is out)."""
         if self.transcripts_used >= len(self.script.caller_transcripts):
             return ""
-        text = self.script.caller_transcripts[self.transcripts_used]
-        self.transcripts_used += 1
-        return text
+        return self.script.caller_transcripts[self.transcripts_used]
+
+    def next_caller_transcript(self) -> CallerTranscript:
+        entry = self.peek_caller_transcript()
+        if self.transcripts_used < len(self.script.caller_transcripts):
+            self.transcripts_used += 1
+        return entry
+
+    def check_sent(self, event: JSON) -> None:
+        """Record (and log) a server event the real API could not have sent."""
+        problem = check_server_event(event)
+        if problem is not None:
+            log.error("fake model sent a malformed %s: %s", event.get("type"), problem)
+            self.malformed.append((copy.deepcopy(event), problem))
 
     def new_id(self, prefix: str, length: int = 22) -> str:
         return prefix + "".join(self._rng.choice(_ID_ALPHABET) for _ in range(length))
@@ -1376,8 +1542,12 @@ class FakeRealtimeServer:
             self.refuse_next -= 1
             self.refused += 1
             await self.notify()
+            refusal = self.refuse_with
             return _openai_error(
-                503, "The server is overloaded or not ready yet.", type_="server_error"
+                model_errors.connect_status(refusal),
+                refusal.message,
+                type_=refusal.type,
+                code=refusal.code,
             )
         failure = self._auth_failure(request)
         if failure is not None:

@@ -87,7 +87,47 @@ class CallTool:
     arguments: dict[str, Any] = field(default_factory=dict)
 
 
-ModelAction = Say | CallTool
+@dataclass(frozen=True)
+class Fail:
+    """The response fails here: `response.done` with status `failed` and this error in
+    `status_details.error` (output items played before it stay). Ready-made account and
+    server failures: `simulator.model_errors`. `{session_id}` in the message is filled in."""
+
+    type: str = "server_error"
+    code: str | None = None
+    message: str = (
+        "The server had an error while processing your request. Sorry about that! Please "
+        "contact us through our help center at help.openai.com if the error persists. "
+        "(include session ID in your message: {session_id}). We recommend you retry your "
+        "request."
+    )
+
+
+@dataclass(frozen=True)
+class Incomplete:
+    """The response stops here with status `incomplete` for `reason`. With `after_ms`, the
+    `Say` just before it is cut after that much audio (its item ends `incomplete`)."""
+
+    reason: Literal["max_output_tokens", "content_filter"] = "max_output_tokens"
+    after_ms: int | None = None
+
+
+ModelAction = Say | CallTool | Fail | Incomplete
+
+
+@dataclass(frozen=True)
+class TranscriptionFailure:
+    """A caller utterance whose transcription fails
+    (`conversation.item.input_audio_transcription.failed` with this error)."""
+
+    type: str = "transcription_error"
+    code: str = "audio_unintelligible"
+    message: str = "The audio could not be transcribed."
+
+
+# What the input transcription makes of one caller utterance; None fails like the default
+# `TranscriptionFailure()`.
+CallerTranscript = str | TranscriptionFailure | None
 
 
 @dataclass(frozen=True)
@@ -96,8 +136,9 @@ class ModelScript:
     plays the next turn; when turns run out, responses are empty."""
 
     turns: tuple[tuple[ModelAction, ...], ...] = ()
-    # Transcript given to each detected caller utterance, in order.
-    caller_transcripts: tuple[str, ...] = ()
+    # Transcript given to each detected caller utterance, in order. Its wording also sets
+    # how long semantic VAD waits before ending the turn (`simulator.turn_timing`).
+    caller_transcripts: tuple[CallerTranscript, ...] = ()
 
 
 @dataclass(frozen=True)
