@@ -44,7 +44,8 @@ _OPEN_FACTOR: Final = 2.5  # no final punctuation: neither finished nor trailing
 _TRAILING_WORDS: Final = frozenset(
     {
         "uh", "um", "umm", "uhm", "uhhm", "hmm", "er", "erm", "ah", "so", "and", "but", "or",
-        "because", "like", "well", "the", "a", "to", "of", "with", "then",
+        "because", "like", "well", "then", "if", "that", "the", "a", "an", "my", "your",
+        "to", "of", "for", "with", "at", "in", "on",
     }
 )  # fmt: skip
 _TRAILING_MARKS: Final = (",", "-", "—", "–", "…", "...", ":", ";")
