@@ -13,6 +13,7 @@ from typing import Annotated, Any, NoReturn
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from voicecall_rt import __version__
@@ -20,10 +21,12 @@ from voicecall_rt.call.stats import describe_latency
 from voicecall_rt.config import TEMPLATE, ConfigError, Settings, default_config_paths, load_settings
 from voicecall_rt.local_client import LocalApiError, LocalClient
 from voicecall_rt.logs import LogFormat, settings_secrets, setup_logging
+from voicecall_rt.model import catalog
+from voicecall_rt.model.catalog import ShutdownNotice
 from voicecall_rt.pricing import describe_cost, format_usd
 from voicecall_rt.private_files import write_private
 from voicecall_rt.public_url import PublicUrlError, check_public_dns
-from voicecall_rt.render import print_entry, print_outcome
+from voicecall_rt.render import describe_error, print_entry, print_model_notices, print_outcome
 
 app = typer.Typer(
     help="AI phone calls over Twilio, bridged straight to OpenAI's Realtime API.",
@@ -99,7 +102,8 @@ def serve(
         settings.require_for_calls()
     except ConfigError as exc:
         fail(f"{exc} (run `voicecall-rt init` for a template)", EXIT_CONFIG)
-    run_fast(_serve(settings, log_format))
+    notices = catalog.log_shutdown_notices(settings)
+    run_fast(_serve(settings, log_format, notices))
 
 
 def run_fast(main: Coroutine[Any, Any, None]) -> None:
@@ -113,7 +117,9 @@ def run_fast(main: Coroutine[Any, Any, None]) -> None:
     uvloop.run(main)
 
 
-async def _serve(settings: Settings, log_format: LogFormat = "text") -> None:
+async def _serve(
+    settings: Settings, log_format: LogFormat = "text", notices: list[ShutdownNotice] | None = None
+) -> None:
     from voicecall_rt.web.app import Server
 
     assert settings.public_url is not None
@@ -133,6 +139,8 @@ async def _serve(settings: Settings, log_format: LogFormat = "text") -> None:
     # With JSON logs, stderr stays one JSON object a line.
     say = err.print if log_format == "text" else logging.getLogger("voicecall_rt.cli").info
     say(f"voicecall-rt {__version__} listening on {server.local_url} (Ctrl-C to stop)")
+    if log_format == "text":  # JSON: the log has them, and stderr stays JSON lines
+        print_model_notices(notices or [], err)
     try:
         await stop.wait()
     finally:
@@ -304,7 +312,7 @@ def report_call(data: dict[str, Any], json_output: bool) -> int:
     if not ok:  # also with --json: callers read the reason on stderr
         why = record.get("error") or record.get("end_reason") or record["status"]
         reason = "no outcome was reported" if record["status"] == "completed" else f"call {why}"
-        err.print(f"[red]error:[/red] {reason}")
+        err.print(f"[red]error:[/red] {escape(reason)}", highlight=False)
     return 0 if ok else EXIT_FAILED
 
 
@@ -321,6 +329,9 @@ def show_call(data: dict[str, Any]) -> None:
         f"answered by: {record.get('answered_by') or '-'}"
         + (f" (AMD {record['amd_duration_ms']} ms)" if record.get("amd_duration_ms") else "")
     )
+    error = describe_error(record)
+    if error:
+        out.print(f"[red]error:[/red] {escape(error)}", highlight=False)
     outcome = record.get("outcome")
     if outcome:
         mark = "[green]success[/green]" if outcome["success"] else "[red]not achieved[/red]"

@@ -37,6 +37,7 @@ from voicecall_rt import __version__
 from voicecall_rt.call.journal import ALL_CALLS, Hub
 from voicecall_rt.call.records import CallRecord, CallStatus, TranscriptLine, now_ms
 from voicecall_rt.config import NotifySettings
+from voicecall_rt.render import describe_error
 from voicecall_rt.store import Store
 
 __all__ = [
@@ -168,8 +169,9 @@ def summary_message(record: CallRecord, lines: list[TranscriptLine], cost: Any =
         text.append(f"Outcome: {verdict}. {_clip(outcome.summary, 600)}")
         if outcome.details:
             text.append(f"Details: {_details_text(outcome.details)}")
-    if record.error:
-        text.append(f"Error: {_clip(record.error, 300)}")
+    error = describe_error({"error": record.error, "end_reason": record.end_reason})
+    if error:  # with what a model end reason means: an account error is not worth a retry
+        text.append(f"Error: {_clip(error, 400)}")
     cost_text = _cost_text(cost)
     if cost_text is not None:
         text.append(f"Cost: {cost_text}")

@@ -6,17 +6,46 @@ ones the call journal publishes live and the local API streams as server-sent ev
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from voicecall_rt.model.catalog import ShutdownNotice
 from voicecall_rt.pricing import describe_cost
 
 _ROLE_STYLE = {"caller": ("callee", "cyan"), "assistant": ("AI", "green"), "system": ("·", "dim")}
 _QUIET_EVENTS = {"model.retry", "model.first_audio", "status", "created", "answered", "settled"}
 _QUIET_EVENTS |= {"latency.answer_to_stream", "latency.stream_to_audio", "latency.bridge"}
+# Journal events of a model in trouble (call/bridge.py), and what each one means.
+_MODEL_TROUBLE = {
+    "model.fatal": "account error, the call ends",
+    "model.refused": "session refused, the call ends",
+    "model.failed": "model failed",
+    "model.response_failed": "response failed",
+    "model.error": "error",
+    "model.renew_failed": "could not renew the session",
+    "transcription.failed": "could not transcribe the caller",
+}
+# What a model end reason tells the reader beyond OpenAI's own message.
+MODEL_END_REASONS = {
+    "model-fatal": "OpenAI refused the account (quota, billing, API key): every call will fail"
+    " until that is fixed",
+    "model-refused": "OpenAI refused the session the call needed",
+    "model-failed": "the model failed again after one retry",
+}
+
+
+def describe_error(record: Mapping[str, Any]) -> str | None:
+    """A call's error for people, with what its end reason means; None without one."""
+    error = record.get("error")
+    if not error:
+        return None
+    hint = MODEL_END_REASONS.get(str(record.get("end_reason")))
+    return f"{error} ({hint})" if hint else str(error)
 
 
 def print_entry(console: Console, entry: dict[str, Any]) -> None:
@@ -61,6 +90,12 @@ def print_entry(console: Console, entry: dict[str, Any]) -> None:
         console.print(f"{t}  [dim]model answered {data['ms']} ms after the callee stopped[/dim]")
     elif kind == "end":
         console.print(f"{t}  [yellow]   end[/yellow]  {data['reason']}")
+    elif kind in _MODEL_TROUBLE:
+        said = data.get("error") or data.get("message") or data.get("code") or ""
+        console.print(
+            f"{t}  [red] model[/red]  {_MODEL_TROUBLE[kind]}: {escape(str(said))}",
+            highlight=False,
+        )
     elif kind not in _QUIET_EVENTS:
         console.print(f"{t}  [dim]{kind}[/dim]")
 
@@ -73,6 +108,9 @@ def print_outcome(console: Console, data: dict[str, Any]) -> bool:
     body.add_row("status", f"{record['status']} ({record.get('end_reason')})")
     body.add_row("duration", f"{record.get('duration_s') or 0:.1f} s")
     body.add_row("cost", describe_cost(record.get("cost")))
+    error = describe_error(record)
+    if error:
+        body.add_row("[red]error[/red]", escape(error))
     if outcome:
         body.add_row(
             "outcome", ("success: " if outcome["success"] else "failed: ") + outcome["summary"]
@@ -91,3 +129,13 @@ def print_outcome(console: Console, data: dict[str, Any]) -> bool:
         body.add_row("pre-warm", f"model session ready {ready[0]} ms after the call was placed")
     console.print(Panel(body, title="call outcome", border_style="green" if ok else "red"))
     return ok
+
+
+def print_model_notices(notices: list[ShutdownNotice], console: Console) -> None:
+    """Configured models' announced shutdowns, for the person at the console (`serve` shows
+    them next to where it says it is listening: the log lines may have scrolled away)."""
+    for notice in notices:
+        style = "red" if notice.level == "error" else "yellow"
+        console.print(
+            f"[{style}]{notice.level}:[/{style}] {escape(notice.message)}", highlight=False
+        )

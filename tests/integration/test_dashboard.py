@@ -8,6 +8,7 @@ own browser download is never used. Missing either: skip locally, fail in CI
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import io
 import logging
@@ -22,10 +23,12 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from tests.integration.conftest import MakeWorld
+from voicecall_rt.call.records import CallRecord, CallStatus
 from voicecall_rt.private_files import write_private
+from voicecall_rt.simulator.scenario import CallPlan, ModelScript
 from voicecall_rt.simulator.scenarios import pizza_booking
 from voicecall_rt.simulator.world import SimWorld
-from voicecall_rt.web import session
+from voicecall_rt.web import api, session
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -233,6 +236,124 @@ async def test_dashboard_follows_a_live_call_and_shows_it(
     assert (await page.request.get(base + "/api/calls")).status == 401
     assert problems == []
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+QUOTA = "insufficient_quota: You exceeded your current quota, please check your plan."
+# Markup in an error from elsewhere is shown as text, never run.
+QUOTA_SHOWN = QUOTA + ' <img src="/x" onerror="window.__injected = 1">'
+
+
+def _fatal_call(world: SimWorld) -> str:
+    """A call the model ended on an account error, as the bridge leaves it in the store."""
+    record = CallRecord(
+        id="call_fatal0123456789",
+        direction="outbound",
+        from_number="+14155550100",
+        to_number="+14155550123",
+        task="Ask about Sunday opening hours.",
+        status=CallStatus.COMPLETED,
+        answered_at=1_790_000_001_000,
+        created_at=1_790_000_000_000,
+        ended_at=1_790_000_004_000,
+        end_reason="model-fatal",
+        error=QUOTA_SHOWN,
+    )
+    world.server.store.insert_call(record)
+    return record.id
+
+
+async def test_dashboard_shows_model_shutdowns_and_a_fatal_model_error(
+    make_world: MakeWorld, browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.async_api import expect
+
+    monkeypatch.setattr(api, "today", lambda: dt.date(2026, 11, 24))
+    world = await make_world(
+        CallPlan(), ModelScript(), **{"openai.transcriptionModel": "gpt-4o-mini-transcribe"}
+    )
+    call_id = _fatal_call(world)
+    await world.server.store.flush()
+    base = world.server.local_url
+    page = browser.pages[0] if browser.pages else await browser.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    await page.goto(base + "/login")
+    await page.fill("#token", world.server.api_token)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(base + "/")
+
+    # The transcription model has a date: a warning banner with it and the successor.
+    banner = page.locator('#model-notices .banner[data-model="gpt-4o-mini-transcribe"]')
+    await expect(banner).to_be_visible()
+    await expect(banner).to_have_attribute("data-level", "warning")
+    await expect(banner).to_contain_text("shuts down on 2027-02-26 (in 94 days)")
+    await expect(banner).to_contain_text("'gpt-transcribe'")
+    await expect(page.locator("#model-notices .banner")).to_have_count(1)  # the default is fine
+
+    # The list: the call, with the model's end reason.
+    row = page.locator(f'#calls-body tr[data-call-id="{call_id}"]')
+    await expect(row.locator("td.outcome")).to_have_text("model-fatal")
+    # Its page: the error above everything, with what it means, as text.
+    await row.locator("a").click()
+    box = page.locator("#call-error")
+    await expect(box).to_be_visible()
+    await expect(box).to_have_attribute("data-reason", "model-fatal")
+    await expect(page.locator("#call-error-title")).to_contain_text("OpenAI refused the account")
+    await expect(page.locator("#call-error-text")).to_have_text(QUOTA_SHOWN)
+    await expect(page.locator("#call-facts")).to_contain_text("insufficient_quota")
+    assert await page.locator("#call-error img, #call-facts img").count() == 0
+    assert await page.evaluate("window.__injected") is None
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "dashboard-model-error.png"), full_page=True)
+
+    # Past the date: the banner turns to an error.
+    monkeypatch.setattr(api, "today", lambda: dt.date(2027, 3, 1))
+    await page.goto(base + "/")
+    await expect(banner).to_have_attribute("data-level", "error")
+    await expect(banner).to_contain_text("was shut down by OpenAI on 2027-02-26")
+    assert problems == []
+
+
+async def test_models_api_reports_configured_models_and_shutdowns(
+    make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jsonschema
+
+    monkeypatch.setattr(api, "today", lambda: dt.date(2027, 1, 20))
+    world = await make_world(
+        CallPlan(),
+        ModelScript(),
+        **{
+            "openai.model": "gpt-realtime",
+            "openai.transcriptionLanguage": "en",
+            "openai.reasoningEffort": "medium",
+        },
+    )
+    status, body = await world.api("GET", "/api/models", token="wrong")
+    assert status == 401
+    status, body = await world.api("GET", "/api/models")
+    assert status == 200
+    assert body["realtime"] == {
+        "model": "gpt-realtime",
+        "shutdown_date": "2027-01-20",
+        "reasoning": False,
+        "reasoning_effort": "medium",
+    }
+    assert body["transcription"] == {
+        "model": "gpt-transcribe",
+        "shutdown_date": None,
+        "language": "en",
+    }
+    [notice] = body["notices"]
+    assert notice["level"] == "error"  # the day has come
+    assert notice["setting"] == "openai.model" and notice["successor"] == "gpt-realtime-2.1"
+    assert notice["shutdown_date"] == "2027-01-20" and notice["days_left"] == 0
+    assert "shuts down today" in notice["message"]
+    status, document = await world.api("GET", "/api/openapi.json")
+    assert "/api/models" in document["paths"]
+    jsonschema.validate(
+        body, {"$ref": "#/components/schemas/ModelsStatus", "components": document["components"]}
+    )
 
 
 # ---- the same rules over plain HTTP ---------------------------------------------------

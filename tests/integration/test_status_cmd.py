@@ -4,6 +4,7 @@ place, and each way it can be wrong fails its own check with a reason, leaving t
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import json
 import os
@@ -17,18 +18,38 @@ from rich.console import Console
 
 from tests.integration.conftest import MakeWorld
 from voicecall_rt import status
+from voicecall_rt.call.records import CallRecord, CallStatus
 from voicecall_rt.carrier.twilio import mask_sid
 from voicecall_rt.config import Settings
 from voicecall_rt.simulator import world as sim
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript
 from voicecall_rt.simulator.world import SimWorld
 from voicecall_rt.status import CheckResult, HealthFetcher, print_report, run_checks
+from voicecall_rt.store import DB_FILENAME
 
-ALL_CHECKS = ["config", "twilio", "fromNumber", "openai", "publicUrl", "tunnel", "server"]
+ALL_CHECKS = [
+    "config",
+    "twilio",
+    "fromNumber",
+    "openai",
+    "models",
+    "publicUrl",
+    "tunnel",
+    "server",
+    "modelError",
+]
+BEFORE_SHUTDOWNS = dt.date(2026, 11, 24)
 
 
-async def _world(make_world: MakeWorld) -> SimWorld:
-    return await make_world(CallPlan(), ModelScript())
+async def _world(make_world: MakeWorld, *also_known: str) -> SimWorld:
+    world = await make_world(CallPlan(), ModelScript())
+    # The fake model's `/v1/models` knows a fixed list; it must know the configured model
+    # (the default moved to gpt-realtime-2.1) for the openai check to pass.
+    known = getattr(world.model, "models", None)
+    wanted = (world.server.settings.openai.model, *also_known)
+    if isinstance(known, tuple):
+        world.model.models = (*known, *(m for m in wanted if m not in known))
+    return world
 
 
 def _settings(world: SimWorld, **changes: Any) -> Settings:
@@ -83,9 +104,10 @@ async def _checks(
     *,
     resolver: Any = sim.tunnel_resolver,
     fetch: HealthFetcher | None = None,
+    today: dt.date | None = None,
 ) -> dict[str, CheckResult]:
     results = await run_checks(
-        settings, None, resolver=resolver, fetch=fetch or _fetch_via_tunnel(world)
+        settings, None, resolver=resolver, fetch=fetch or _fetch_via_tunnel(world), today=today
     )
     for json_output in (False, True):
         _assert_no_secrets(_render(results, json_output=json_output))
@@ -116,7 +138,13 @@ async def test_all_checks_pass_against_a_live_world(make_world: MakeWorld) -> No
     assert "active" in checks["twilio"].detail
     assert sim.FROM_NUMBER in checks["fromNumber"].detail
     assert "belongs to the account" in checks["fromNumber"].detail
-    assert "gpt-realtime" in checks["openai"].detail
+    assert "gpt-realtime-2.1" in checks["openai"].detail
+    assert checks["models"].detail == (
+        "gpt-realtime-2.1 (reasoning effort low), transcription gpt-transcribe:"
+        " no shutdown announced"
+    )
+    assert not any(c.warning for c in checks.values())
+    assert "no call ended on a fatal model error" in checks["modelError"].detail
     assert sim.TUNNEL_ADDRESS in checks["publicUrl"].detail
     assert f"{sim.PUBLIC_URL}/voice/answer" in checks["tunnel"].detail
     assert str(world.server.port) in checks["server"].detail
@@ -306,3 +334,92 @@ async def test_status_cli_with_an_invalid_config_exits_nonzero(tmp_path: Path) -
     check = report["checks"][0]
     assert check["name"] == "config" and check["ok"] is False
     assert "publicUrl" in check["detail"]
+
+
+# ---- models about to shut down, and fatal model errors ------------------------------------
+
+OLD_MODELS = {"openai.model": "gpt-realtime", "openai.transcriptionModel": "gpt-4o-mini-transcribe"}
+
+
+async def test_models_with_a_shutdown_date_warn_with_the_date(make_world: MakeWorld) -> None:
+    world = await _world(make_world, "gpt-realtime")
+    checks = await _checks(world, _settings(world, **OLD_MODELS), today=BEFORE_SHUTDOWNS)
+    _assert_only_failed(checks)  # a warning is not a failure while there is time
+    models = checks["models"]
+    assert models.ok and models.warning
+    assert "openai.model 'gpt-realtime' shuts down on 2027-01-20 (in 57 days)" in models.detail
+    assert "set openai.model = 'gpt-realtime-2.1'" in models.detail
+    assert "openai.transcriptionModel 'gpt-4o-mini-transcribe' shuts down on 2027-02-26" in (
+        models.detail
+    )
+    report = json.loads(_render(list(checks.values()), json_output=True))
+    assert report["ok"] is True
+    [shown] = [c for c in report["checks"] if c["name"] == "models"]
+    assert shown["warning"] is True and shown["ok"] is True
+    assert all("warning" not in c for c in report["checks"] if c["name"] != "models")
+    text = _render(list(checks.values()), json_output=False)
+    assert any(
+        line.startswith("warning models") and "2027-01-20" in line for line in text.splitlines()
+    ), text
+
+
+async def test_a_model_past_its_shutdown_fails_the_models_check(make_world: MakeWorld) -> None:
+    world = await _world(make_world, "gpt-realtime")
+    settings = _settings(world, **{"openai.model": "gpt-realtime"})
+    checks = await _checks(world, settings, today=dt.date(2027, 1, 21))
+    _assert_only_failed(checks, "models")
+    assert "was shut down by OpenAI on 2027-01-20" in checks["models"].detail
+    report = json.loads(_render(list(checks.values()), json_output=True))
+    assert report["ok"] is False
+    assert any(
+        line.startswith("failed  models")
+        for line in _render(list(checks.values()), json_output=False).splitlines()
+    )
+
+
+def _ended(call_id: str, ended_at: int, reason: str, error: str | None) -> CallRecord:
+    return CallRecord(
+        id=call_id,
+        direction="outbound",
+        from_number=sim.FROM_NUMBER,
+        to_number="+14155550123",
+        status=CallStatus.FAILED,
+        created_at=ended_at - 5_000,
+        ended_at=ended_at,
+        end_reason=reason,
+        error=error,
+    )
+
+
+async def test_the_last_fatal_model_error_is_shown(make_world: MakeWorld) -> None:
+    world = await _world(make_world)
+    store = world.server.store
+    base = 1_790_000_000_000
+    quota = "insufficient_quota: You exceeded your current quota, please check your plan."
+    for record in (
+        _ended("call_refused0000001", base, "model-refused", "invalid_value: bad format"),
+        _ended("call_fatal000000002", base + 60_000, "model-fatal", quota),
+        # Later, but neither is fatal: a passing failure, and an ordinary end.
+        _ended("call_failed00000003", base + 120_000, "model-failed", "server_error: retry"),
+        _ended("call_hangup00000004", base + 180_000, "callee-hangup", None),
+    ):
+        store.insert_call(record)
+    await store.flush()
+    checks = await _checks(world, _settings(world))
+    _assert_only_failed(checks)
+    check = checks["modelError"]
+    assert check.ok and check.warning
+    when = dt.datetime.fromtimestamp((base + 60_000) / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    assert check.detail == (
+        f"last fatal model error {when} (call call_fatal000000002, model-fatal): {quota}"
+    )
+
+
+async def test_no_history_reads_as_none_and_creates_nothing(
+    make_world: MakeWorld, tmp_path: Path
+) -> None:
+    world = await _world(make_world)
+    empty = tmp_path / "no-history-here"
+    checks = await _checks(world, _settings(world, dataDir=str(empty)))
+    assert checks["modelError"].ok and not checks["modelError"].warning
+    assert not (empty / DB_FILENAME).exists() and not empty.exists()

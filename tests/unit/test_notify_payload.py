@@ -153,3 +153,32 @@ def test_backoff(
 ) -> None:
     monkeypatch.setattr(notify, "BACKOFF_BASE_S", 1.0)
     assert notify._backoff(attempt, retry_after) == expected
+
+
+QUOTA = "insufficient_quota: You exceeded your current quota, please check your plan."
+
+
+def test_a_fatal_model_error_is_in_both_bodies_with_what_it_means() -> None:
+    rec = record(status=CallStatus.COMPLETED, end_reason="model-fatal", error=QUOTA)
+    message = notify.summary_message(rec, lines(2))
+    assert message.split("\n")[0].endswith("completed (model-fatal), 1m 15s.")
+    [line] = [x for x in message.split("\n") if x.startswith("Error: ")]
+    assert line.startswith("Error: " + QUOTA)
+    assert "OpenAI refused the account" in line and "until that is fixed" in line
+    body = notify.build_generic(rec, lines(2), "d1")
+    assert body["call"]["error"] == QUOTA and body["call"]["end_reason"] == "model-fatal"
+    assert "Error: " + QUOTA in body["summary"]
+    assert "Error: " + QUOTA in notify.build_openclaw(rec, [])["message"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "meaning"),
+    [
+        ("model-refused", "OpenAI refused the session"),
+        ("model-failed", "failed again after one retry"),
+    ],
+)
+def test_other_model_end_reasons_are_explained(reason: str, meaning: str) -> None:
+    rec = record(status=CallStatus.COMPLETED, end_reason=reason, error="server_error: oops")
+    [line] = [x for x in notify.summary_message(rec, []).split("\n") if x.startswith("Error:")]
+    assert line.startswith("Error: server_error: oops (") and meaning in line

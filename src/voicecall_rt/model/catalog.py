@@ -29,6 +29,7 @@ alias and snapshots are retired together in every deprecation the package lists.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -202,3 +203,14 @@ def shutdown_notices(
 def shutdown_warnings(settings: Settings, today: dt.date | None = None) -> list[str]:
     """`shutdown_notices` as lines for people."""
     return [notice.message for notice in shutdown_notices(settings, today)]
+
+
+def log_shutdown_notices(settings: Settings, today: dt.date | None = None) -> list[ShutdownNotice]:
+    """Log each notice (WARNING; ERROR once the day has come) so that a date weeks away is
+    seen in the log, not learned from failing calls; `serve` calls this as it starts."""
+    log = logging.getLogger("voicecall_rt.models")
+    notices = shutdown_notices(settings, today)
+    for notice in notices:
+        level = logging.ERROR if notice.level == "error" else logging.WARNING
+        log.log(level, "%s", notice.message, extra={"model_shutdown": notice.as_json()})
+    return notices

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hmac
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from aiohttp import web
@@ -14,6 +15,7 @@ from voicecall_rt.call.manager import PlaceError
 from voicecall_rt.call.records import CallRecord
 from voicecall_rt.call.stats import latency_summary
 from voicecall_rt.config import Settings
+from voicecall_rt.model import catalog
 from voicecall_rt.pricing import call_cost
 from voicecall_rt.web import session
 from voicecall_rt.web.keys import API_TOKEN, MANAGER, SETTINGS, STORE
@@ -39,6 +41,42 @@ class PlaceCallRequest(BaseModel):
     session_key: str | None = Field(
         default=None, alias="sessionKey", max_length=256, pattern=r"^[^\x00-\x20\x7f]+$"
     )
+
+
+class RealtimeModelStatus(BaseModel):
+    model: str
+    shutdown_date: dt.date | None = Field(description="announced shutdown; null: none")
+    reasoning: bool = Field(description="a reasoning model (it gets the reasoning effort)")
+    reasoning_effort: str = Field(description="openai.reasoningEffort, as configured")
+
+
+class TranscriptionModelStatus(BaseModel):
+    model: str
+    shutdown_date: dt.date | None = Field(description="announced shutdown; null: none")
+    language: str | None
+
+
+class ModelNotice(BaseModel):
+    """A configured model with an announced shutdown: a warning, an error once it is due."""
+
+    level: Literal["warning", "error"]
+    setting: str
+    model: str
+    shutdown_date: dt.date
+    successor: str | None
+    days_left: int
+    message: str
+
+
+class ModelsStatus(BaseModel):
+    realtime: RealtimeModelStatus
+    transcription: TranscriptionModelStatus
+    notices: list[ModelNotice]
+
+
+def today() -> dt.date:
+    """Today, for shutdown notices (a module function so that tests can move the clock)."""
+    return dt.date.today()
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -101,6 +139,30 @@ async def openapi(request: web.Request) -> web.Response:
     from voicecall_rt.web.openapi import openapi_document  # imports this module
 
     return _json(openapi_document())
+
+
+async def models_status(request: web.Request) -> web.Response:
+    """`GET /api/models`: the configured models and any announced shutdown (the dashboard
+    shows the notices as a banner)."""
+    ai = request.app[SETTINGS].openai
+    status = ModelsStatus(
+        realtime=RealtimeModelStatus(
+            model=ai.model,
+            shutdown_date=catalog.shutdown_date(ai.model),
+            reasoning=catalog.supports_reasoning(ai.model),
+            reasoning_effort=ai.reasoning_effort,
+        ),
+        transcription=TranscriptionModelStatus(
+            model=ai.transcription_model,
+            shutdown_date=catalog.shutdown_date(ai.transcription_model),
+            language=ai.transcription_language,
+        ),
+        notices=[
+            ModelNotice.model_validate(n.as_json())
+            for n in catalog.shutdown_notices(request.app[SETTINGS], today())
+        ],
+    )
+    return _json(status.model_dump(mode="json"))
 
 
 async def list_calls(request: web.Request) -> web.Response:

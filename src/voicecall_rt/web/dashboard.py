@@ -7,7 +7,9 @@ Routes:
   (the API token from a form: sets the session cookie), `POST /logout`;
 - `GET /static/{name}` the page's own files, a fixed list;
 - `GET /api/calls/{id}/recordings` and `GET /api/calls/{id}/recordings/{name}`: the known
-  debug WAV files of a call, behind the API's token check like the rest of `/api/`.
+  debug WAV files of a call, behind the API's token check like the rest of `/api/`;
+- `GET /api/models` (web/api.py): the configured models and their announced shutdowns,
+  which the page shows as a banner.
 Every response outside `/voice/` carries the security headers below.
 """
 
@@ -22,7 +24,7 @@ import orjson
 from aiohttp import web
 
 from voicecall_rt.call.recording import CALL_WAV, CALLER_WAV, MODEL_WAV, RECORDINGS_DIR
-from voicecall_rt.web import session
+from voicecall_rt.web import api, session
 from voicecall_rt.web.keys import API_TOKEN, SETTINGS
 
 ASSETS = Path(__file__).with_name("dashboard")
@@ -71,6 +73,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/static/{name}", static, allow_head=False)
     app.router.add_get("/api/calls/{call_id}/recordings", list_recordings, allow_head=False)
     app.router.add_get("/api/calls/{call_id}/recordings/{name}", recording, allow_head=False)
+    app.router.add_get("/api/models", api.models_status, allow_head=False)
     app.on_response_prepare.append(_security_headers)
 
 

@@ -11,7 +11,7 @@ from voicecall_rt import __version__
 from voicecall_rt.call.records import CallEvent, CallRecord, TranscriptLine
 from voicecall_rt.call.stats import LatencySummary
 from voicecall_rt.pricing import CallCost
-from voicecall_rt.web.api import PlaceCallRequest
+from voicecall_rt.web.api import ModelsStatus, PlaceCallRequest
 
 _REF = "#/components/schemas/"
 
@@ -45,7 +45,7 @@ def openapi_document() -> dict[str, Any]:
     schemas = _schemas(PlaceCallRequest, mode="validation")
     schemas |= _schemas(CallRecord, TranscriptLine, CallEvent, mode="serialization")
     # The API's call is the stored record plus its cost (web/api.py call_json).
-    schemas |= _schemas(CallCost, LatencySummary, mode="serialization")
+    schemas |= _schemas(CallCost, LatencySummary, ModelsStatus, mode="serialization")
     schemas["CallRecord"]["properties"]["cost"] = {"$ref": _REF + "CallCost"}
     schemas["CallRecord"]["required"].append("cost")
     schemas["Error"] = {
@@ -197,6 +197,13 @@ def openapi_document() -> dict[str, Any]:
                         },
                         **_ERRORS,
                     },
+                }
+            },
+            "/api/models": {
+                "get": {
+                    "summary": "The configured Realtime and transcription models, and a notice "
+                    "for each with an announced shutdown (an error once its date has come)",
+                    "responses": {"200": _ok("ModelsStatus", "the models"), "401": _ERRORS["401"]},
                 }
             },
             "/api/openapi.json": {

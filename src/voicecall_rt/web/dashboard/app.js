@@ -16,7 +16,15 @@
     "transcript", "call.status", "status", "outcome", "tool", "tool.error", "dtmf",
     "barge_in", "voicemail", "amd", "turn.latency", "answered", "placed", "settled",
     "silence.nudge", "model.error", "model.failed", "hangup.failed",
+    "model.fatal", "model.refused", "model.response_failed", "model.incomplete", "model.lost",
+    "model.renewed", "model.renew_failed", "transcription.failed",
   ];
+  // Calls the model ended (call/bridge.py): what the end reason tells the reader.
+  const MODEL_END_REASONS = {
+    "model-fatal": "OpenAI refused the account — every call will fail until it is fixed",
+    "model-refused": "OpenAI refused the session this call needed",
+    "model-failed": "The model failed again after one retry",
+  };
 
   // ---- small helpers ---------------------------------------------------------------
 
@@ -273,6 +281,14 @@
       case "silence.nudge": return ["status", "Silence on the line: the AI was nudged"];
       case "model.error": return ["error", "Model error: " + (data.message || data.code || "")];
       case "model.failed": return ["error", "Model connection failed: " + (data.error || "")];
+      case "model.fatal": return ["error", "Model account error, the call ends: " + (data.error || "")];
+      case "model.refused": return ["error", "Model session refused, the call ends: " + (data.error || "")];
+      case "model.response_failed": return ["error", "Model response failed: " + (data.error || data.code || "")];
+      case "model.incomplete": return ["status", "Model response incomplete" + (data.reason ? ` (${data.reason})` : "")];
+      case "model.lost": return ["status", "Model session lost" + (data.cause ? ` (${data.cause})` : "") + ": renewing"];
+      case "model.renewed": return ["status", "Model session renewed" + (typeof data.gap_ms === "number" ? ` after ${data.gap_ms} ms` : "")];
+      case "model.renew_failed": return ["error", "Model session could not be renewed: " + (data.error || "")];
+      case "transcription.failed": return ["error", "The other side's words could not be transcribed: " + (data.error || "")];
       case "hangup.failed": return ["error", "Hang-up failed: " + (data.error || "")];
       case "settled": return ["status", `Call ended: ${data.status}` + (data.reason ? ` (${data.reason})` : "")];
       default: return null;
@@ -387,10 +403,15 @@
     ];
     const cost = call.cost;
     if (cost !== undefined && cost !== null) {
-      let text = costTotal(cost) || "unknown (no price for this model)";
+      const unpricedTranscription = typeof cost === "object" && cost.transcription_usd === null &&
+        cost.model_usd !== null;
+      let text = costTotal(cost) || (unpricedTranscription
+        ? `unknown (no price for transcription model ${cost.transcription_model})`
+        : "unknown (no price for this model)");
       if (typeof cost === "object") {
         const parts = [];
         if (formatUsd(cost.model_usd)) parts.push(`model ${formatUsd(cost.model_usd)}`);
+        if (cost.transcription_usd) parts.push(`transcription ${formatUsd(cost.transcription_usd)}`);
         if (formatUsd(cost.carrier_usd)) {
           parts.push(`carrier ${formatUsd(cost.carrier_usd)}` +
             (typeof cost.carrier_minutes === "number" ? ` (${cost.carrier_minutes} min)` : ""));
@@ -500,9 +521,20 @@
         el("audio", { controls: true, preload: "none", src: rec.url }))));
   }
 
+  // A call that ended on an error says so above everything else, with what it means.
+  function renderCallError(call) {
+    const box = $("call-error");
+    box.hidden = !call.error;
+    if (!call.error) return;
+    box.dataset.reason = call.end_reason || "";
+    $("call-error-title").textContent = (MODEL_END_REASONS[call.end_reason] || "The call failed") + ":";
+    $("call-error-text").textContent = call.error;
+  }
+
   function renderCall(state) {
     const call = state.call;
     if (!call) return;
+    renderCallError(call);
     const direction = call.direction === "inbound" ? "Call from " : "Call to ";
     $("call-title").textContent = direction + (numberOf(call) || "unknown number");
     document.title = $("call-title").textContent + " · voicecall-rt";
@@ -623,6 +655,7 @@
     }
 
     ["call-title", "call-facts", "outcome", "latency", "timeline", "recordings"].forEach((id) => $(id).replaceChildren());
+    $("call-error").hidden = true;
     $("call-status").textContent = "";
     $("call-live").hidden = true;
     $("hangup").hidden = true;
@@ -662,6 +695,27 @@
     };
   }
 
+  // ---- configured models ------------------------------------------------------------
+
+  // A banner for each configured model with an announced shutdown (warning; error once due).
+  async function showModelNotices() {
+    let status;
+    try {
+      status = await api("/api/models");
+    } catch (error) {
+      report(error);
+      return;
+    }
+    const box = $("model-notices");
+    const notices = (status && status.notices) || [];
+    box.replaceChildren(...notices.map((notice) =>
+      el("p", { class: "banner " + (notice.level === "error" ? "error" : "warning"),
+        "data-model": notice.model, "data-level": notice.level },
+        el("strong", null, notice.level === "error" ? "Model shut down: " : "Model shutting down: "),
+        notice.message)));
+    box.hidden = notices.length === 0;
+  }
+
   // ---- pages -----------------------------------------------------------------------
 
   function startLogin() {
@@ -676,6 +730,7 @@
     }
     window.addEventListener("hashchange", route);
     route();
+    showModelNotices();
   }
 
   document.addEventListener("DOMContentLoaded", () => {
