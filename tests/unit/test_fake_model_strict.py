@@ -631,3 +631,15 @@ def test_a_malformed_server_event_is_recorded() -> None:
         "rate_limits.updated",
         "response.done",
     ]
+
+
+async def test_an_over_long_event_id_is_refused_and_still_echoed() -> None:
+    async with FakeRealtimeServer(ModelScript()) as server, connect(server) as client:
+        await client.wait_type("session.created")
+        long_id = "evt_" + "x" * 509
+        error = await error_for(client, {"type": "response.cancel", "event_id": long_id}, 1)
+        assert (error["code"], error["param"]) == ("string_above_max_length", "event_id")
+        await client.send({"type": "response.cancel", "event_id": long_id[:512]})
+        second = await client.wait_type("error", 2)
+        assert second["error"]["code"] == "response_cancel_not_active"
+        assert len(server.sessions[0].invalid) == 1

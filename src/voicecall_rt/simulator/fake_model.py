@@ -557,7 +557,7 @@ class FakeSession:
         self.received.append(event)
         await self._server.notify()
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
-        problem = diagnose_client_event(event)
+        problem = diagnose_client_event(event) or realtime_rules.event_id_problem(event_id)
         if problem is not None:
             await self._refuse(event, event_id, problem)
             return

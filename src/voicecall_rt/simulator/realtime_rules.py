@@ -30,6 +30,7 @@ __all__ = [
     "REASONING_MODELS",
     "TRANSCRIPTION_MODELS",
     "VOICES",
+    "event_id_problem",
     "item_create_problem",
     "response_create_problem",
     "session_update_problem",
@@ -62,6 +63,7 @@ REASONING_MODELS: Final = frozenset({"gpt-realtime-2", "gpt-realtime-2.1", "gpt-
 _MAX_OUTPUT_TOKENS: Final = 4096
 _MAX_OUTPUT_TOKENS_REASONING: Final = 32768
 _SPEED_RANGE: Final = (0.25, 1.5)  # `audio.output.speed`
+_MAX_EVENT_ID: Final = 512
 # livekit/agents#5652: the API requires call ids to match this.
 _CALL_ID_PATTERN: Final = re.compile(r"^[a-zA-Z0-9_-]+$")
 _TOOL_NAME_PATTERN: Final = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -74,6 +76,22 @@ RACE_CODES: Final = frozenset(
 
 def _problem(code: str, param: str | None, message: str) -> ClientEventProblem:
     return ClientEventProblem(code=code, message=message, param=param)
+
+
+# ---- any client event ----------------------------------------------------------------------
+
+
+def event_id_problem(event_id: str | None) -> ClientEventProblem | None:
+    """Client `event_id`s are at most 512 characters (PROTOCOLS §1.1). The wording and code
+    are the API's for over-long strings elsewhere (NousResearch/hermes-agent#10788)."""
+    if event_id is None or len(event_id) <= _MAX_EVENT_ID:
+        return None
+    return _problem(
+        "string_above_max_length",
+        "event_id",
+        "Invalid 'event_id': string too long. Expected a string with maximum length "
+        f"{_MAX_EVENT_ID}, but got a string with length {len(event_id)} instead.",
+    )
 
 
 # ---- session.update and response.create -------------------------------------------------
