@@ -296,6 +296,7 @@ def report_call(data: dict[str, Any], json_output: bool) -> int:
                     "call_id": record["id"],
                     "status": record["status"],
                     "end_reason": record.get("end_reason"),
+                    "error": record.get("error"),
                     "duration_s": record.get("duration_s"),
                     "answered_by": record.get("answered_by"),
                     "outcome": outcome,
@@ -310,8 +311,14 @@ def report_call(data: dict[str, Any], json_output: bool) -> int:
     else:
         show_call(data)
     if not ok:  # also with --json: callers read the reason on stderr
-        why = record.get("error") or record.get("end_reason") or record["status"]
-        reason = "no outcome was reported" if record["status"] == "completed" else f"call {why}"
+        ended = record.get("end_reason") or record["status"]
+        error = describe_error(record)
+        if error:  # a completed call may still have ended on an error (the model's, say)
+            reason = f"call {ended}: {error}"
+        elif record["status"] == "completed":
+            reason = "no outcome was reported"
+        else:
+            reason = f"call {ended}"
         err.print(f"[red]error:[/red] {escape(reason)}", highlight=False)
     return 0 if ok else EXIT_FAILED
 

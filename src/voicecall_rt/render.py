@@ -122,7 +122,8 @@ def print_outcome(console: Console, data: dict[str, Any]) -> bool:
         body.add_row(
             "turn latency",
             f"{min(latencies)}–{max(latencies)} ms from end of speech to the first model audio "
-            "(the simulated model answers at once; gpt-realtime takes ~200–300 ms)",
+            "(the simulated model answers at once; a real one takes longer, the more so the"
+            " more it reasons)",
         )
     ready = [e["data"]["connect_ms"] for e in data["events"] if e["kind"] == "model.ready"]
     if ready:

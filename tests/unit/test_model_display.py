@@ -167,3 +167,14 @@ def test_outcome_panel_and_followed_timeline_show_the_model_error() -> None:
     entry = {"t_ms": 1500, "kind": "model.fatal", "data": {"error": QUOTA + " [x]"}}
     print_entry(console, entry)
     assert buffer.getvalue().strip() == (f"1.5s   model  account error, the call ends: {QUOTA} [x]")
+
+
+def test_call_wait_json_carries_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    console, printed = _console()
+    errors, stderr = _console()
+    monkeypatch.setattr(cli, "out", console)
+    monkeypatch.setattr(cli, "err", errors)
+    assert cli.report_call({"call": _record(), "transcript": []}, json_output=True) == 1
+    result = json.loads(printed.getvalue())
+    assert (result["end_reason"], result["error"]) == ("model-fatal", QUOTA)
+    assert stderr.getvalue().strip().startswith(f"error: call model-fatal: {QUOTA} (OpenAI")
