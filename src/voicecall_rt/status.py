@@ -21,6 +21,7 @@ import aiohttp
 import openai
 import orjson
 from rich.console import Console
+from rich.markup import escape
 
 from voicecall_rt.call.records import CallRecord
 from voicecall_rt.carrier.twilio import HEALTH_HEADER, CarrierError, TwilioCarrier, mask_sid
@@ -280,4 +281,5 @@ def print_report(results: list[CheckResult], console: Console, *, json_output: b
             mark = "[yellow]warning[/yellow]"
         else:
             mark = "[green]ok[/green]     "
-        console.print(f"{mark} {result.name:<11} {result.detail}", highlight=False)
+        # Details quote other parties (OpenAI's error messages): text, never markup.
+        console.print(f"{mark} {result.name:<11} {escape(result.detail)}", highlight=False)

@@ -395,7 +395,8 @@ async def test_the_last_fatal_model_error_is_shown(make_world: MakeWorld) -> Non
     world = await _world(make_world)
     store = world.server.store
     base = 1_790_000_000_000
-    quota = "insufficient_quota: You exceeded your current quota, please check your plan."
+    # OpenAI's words, brackets and all: shown as text, never as console markup.
+    quota = "insufficient_quota: You exceeded your current quota [bold]check your plan[/bold]."
     for record in (
         _ended("call_refused0000001", base, "model-refused", "invalid_value: bad format"),
         _ended("call_fatal000000002", base + 60_000, "model-fatal", quota),
@@ -413,6 +414,7 @@ async def test_the_last_fatal_model_error_is_shown(make_world: MakeWorld) -> Non
     assert check.detail == (
         f"last fatal model error {when} (call call_fatal000000002, model-fatal): {quota}"
     )
+    assert quota in _render(list(checks.values()), json_output=False)
 
 
 async def test_no_history_reads_as_none_and_creates_nothing(
