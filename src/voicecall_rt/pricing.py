@@ -189,11 +189,15 @@ def price_problem(model: str, given: set[str]) -> str | None:
         if list_transcription_price(model) is not None or _complete_transcription(given):
             return None
         return f"{model} has no list price: give audioIn, textIn and textOut, or perMinute"
-    if given == set(PRICE_FIELDS) or (not realtime_only and _complete_transcription(given)):
+    if given == set(PRICE_FIELDS):
         return None
-    missing = [f for f in PRICE_FIELDS if f not in given]
+    missing = _camel([f for f in PRICE_FIELDS if f not in given])
+    if kind == "realtime":  # known to be a Realtime model: a transcription price is no use
+        return f"{model} has no list price, so every price must be given (missing: {missing})"
+    if not realtime_only and _complete_transcription(given):
+        return None
     return (
-        f"{model} has no list price, so every price must be given (missing: {_camel(missing)};"
+        f"{model} has no list price, so every price must be given (missing: {missing};"
         " or, for a transcription model: audioIn, textIn and textOut, or perMinute)"
     )
 

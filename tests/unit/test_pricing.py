@@ -342,6 +342,11 @@ def test_transcription_prices_overridden_in_config() -> None:
             r" perMinute",
         ),
         (
+            {"gpt-4o-realtime-preview": {"perMinute": 1}},
+            r"gpt-4o-realtime-preview has no list price, so every price must be given"
+            r" \(missing: textIn, cachedTextIn, textOut, audioIn, cachedAudioIn, audioOut\)$",
+        ),
+        (
             {"other-model": {"audioIn": 1, "cachedAudioIn": 1}},
             r"other-model has no list price, so every price must be given \(missing: textIn",
         ),
