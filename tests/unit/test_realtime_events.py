@@ -45,14 +45,19 @@ def valid(event: dict[str, Any]) -> None:
 
 
 def make_session(
-    vad: VadSettings | None = None, voice: str = "coral", language: str | None = None
+    vad: VadSettings | None = None,
+    voice: str = "coral",
+    language: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     return realtime.session_update(
         instructions=build_instructions(direction="outbound", task="Book a table."),
         voice=voice,
         vad=vad or VadSettings(),
         tools=TOOLS,
+        transcription_model=extra.pop("transcription_model", "gpt-4o-mini-transcribe"),
         language=language,
+        **extra,
     )
 
 
@@ -93,6 +98,78 @@ def test_session_update_transcription_on(language: str | None) -> None:
         assert "language" not in transcription
     else:
         assert transcription["language"] == language
+
+
+def test_newer_transcription_models_take_a_language_list() -> None:
+    event = make_session(language="fr", transcription_model="gpt-transcribe", language_as_list=True)
+    valid(event)
+    transcription = event["session"]["audio"]["input"]["transcription"]
+    assert transcription == {"model": "gpt-transcribe", "languages": ["fr"]}
+
+
+@pytest.mark.parametrize("effort", [None, "minimal", "low", "high"])
+def test_reasoning_effort_only_when_asked(effort: str | None) -> None:
+    event = make_session(reasoning_effort=effort)
+    valid(event)
+    if effort is None:
+        assert "reasoning" not in event["session"]
+    else:
+        assert event["session"]["reasoning"] == {"effort": effort}
+
+
+def test_event_ids_name_what_an_error_answers() -> None:
+    ids = realtime.EventIds()
+    update, create = make_session(), realtime.response_create()
+    assert ids.stamp(update) == "c1" and update["event_id"] == "c1"
+    assert ids.stamp(create) == "c2"
+    valid(update)
+    valid(create)
+    truncate = realtime.truncate("item_1", 250)
+    ids.stamp(truncate)
+    assert ids.describe("c3") == {
+        "type": "conversation.item.truncate",
+        "event_id": "c3",
+        "item_id": "item_1",
+        "audio_end_ms": 250,
+    }
+    # Never the instructions: the journal does not need a copy of the brief.
+    assert ids.describe("c1") == {"type": "session.update", "event_id": "c1"}
+    assert ids.describe("a17") == {"type": "input_audio_buffer.append", "event_id": "a17"}
+    assert ids.describe("zzz") is None and ids.describe(None) is None
+    for _ in range(400):
+        ids.stamp(realtime.response_create())
+    assert ids.describe("c1") is None  # only the recent ones are kept
+
+
+@pytest.mark.parametrize(
+    ("audio", "problem"),
+    [
+        (
+            {
+                "input": {"format": {"type": "audio/pcmu"}},
+                "output": {"format": {"type": "audio/pcmu"}},
+            },
+            None,
+        ),
+        (
+            {
+                "input": {"format": {"type": "audio/pcmu"}},
+                "output": {"format": {"type": "audio/pcm", "rate": 24000}},
+            },
+            "the session kept audio/pcmu in and audio/pcm out, not audio/pcmu both ways",
+        ),
+        ({}, "the session kept None in and None out, not audio/pcmu both ways"),
+    ],
+)
+def test_session_must_be_pcmu_both_ways(audio: dict[str, Any], problem: str | None) -> None:
+    assert realtime.pcmu_both_ways({"audio": audio}) == problem
+
+
+def test_error_text_is_one_line() -> None:
+    error = {"type": "invalid_request_error", "code": "x", "message": "a\n  b"}
+    assert realtime.error_text(error) == "x: a b"
+    assert realtime.error_text({"type": "server_error"}) == "server_error"
+    assert realtime.error_text(None) == "unknown error"
 
 
 def test_session_update_ga_shape() -> None:
@@ -138,17 +215,17 @@ def test_checker_rejects_beta_leftovers() -> None:
 @pytest.mark.parametrize("size", [0, 1, 160, 800])
 def test_append_event(size: int) -> None:
     payload = base64.b64encode(b"\x7f" * size).decode()
-    text = realtime.append_event(payload)
+    text = realtime.append_event(payload, "12")
     assert isinstance(text, str)
     event = orjson.loads(text)
-    assert event == {"type": "input_audio_buffer.append", "audio": payload}
+    assert event == {"type": "input_audio_buffer.append", "event_id": "a12", "audio": payload}
     valid(event)
 
 
 def test_append_event_forwards_carrier_payload_verbatim() -> None:
     payload = "fn5+fn5+/w=="  # base64 '+', '/', '=' need no JSON escaping
-    assert realtime.append_event(payload) == (
-        '{"type":"input_audio_buffer.append","audio":"fn5+fn5+/w=="}'
+    assert realtime.append_event(payload, "p3") == (
+        '{"type":"input_audio_buffer.append","event_id":"ap3","audio":"fn5+fn5+/w=="}'
     )
 
 

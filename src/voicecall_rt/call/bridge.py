@@ -25,7 +25,7 @@ import orjson
 
 from voicecall_rt.audio.dtmf import PAUSE_CHARS, frames, tone_audio
 from voicecall_rt.call import tools
-from voicecall_rt.call.history import History
+from voicecall_rt.call.history import Entry, History
 from voicecall_rt.call.journal import CallJournal
 from voicecall_rt.call.playback import Playback
 from voicecall_rt.call.recording import CallRecorder
@@ -266,6 +266,7 @@ class CallBridge:
             tools=TOOLS,
             transcription_model=openai.transcription_model,
             language=openai.transcription_language,
+            language_as_list=catalog.takes_language_list(openai.transcription_model),
             reasoning_effort=(
                 openai.reasoning_effort if catalog.supports_reasoning(openai.model) else None
             ),
@@ -396,7 +397,15 @@ class CallBridge:
         flushes the caller audio buffered meanwhile) — all in one step of the loop, so no
         caller frame can slip between."""
         link = opened.link
-        replay = self._history.replay()
+        # Words still playing will be heard in full (a cut line is written at once).
+        playing = [
+            Entry(
+                self._item_heard.get(item_id, self._item_started.get(item_id, t)), "assistant", text
+            )
+            for item_id, (t, text) in self._assistant_text.items()
+            if text.strip() and not self._playback.is_cut(item_id)
+        ]
+        replay = self._history.replay(extra=playing)
         for event in replay:
             self._ids.stamp(event)
             if self._recorder is not None:
@@ -415,7 +424,7 @@ class CallBridge:
             buffered_frames=buffered,
             session=self._renewals,
         )
-        if cause != "ahead" and self._history.awaiting_reply() and not self._closing:
+        if cause != "ahead" and not self._closing and self._history.awaiting_reply(extra=playing):
             # The caller's last words went unanswered when the session was lost.
             self._send_model(realtime.response_create())
 

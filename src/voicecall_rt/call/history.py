@@ -15,6 +15,7 @@ one system note, so a long call's replay stays well inside the context window.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -73,25 +74,30 @@ class History:
     def entries(self) -> tuple[Entry, ...]:
         return tuple(self._entries)
 
-    def awaiting_reply(self) -> bool:
-        """Whether the last thing in the call was for the model to answer."""
-        for entry in reversed(self._entries):
+    def awaiting_reply(self, *, extra: Iterable[Entry] = ()) -> bool:
+        """Whether the last thing in the call (`extra`: entries not final yet) was for the
+        model to answer."""
+        for entry in reversed(sorted([*self._entries, *extra], key=_time)):
             if entry.kind == "system":
                 continue
             return entry.kind in ("caller", "keypad", "output")
         return False
 
-    def replay(self, max_chars: int = MAX_REPLAY_CHARS) -> list[dict[str, Any]]:
-        """`conversation.item.create` events that rebuild the conversation, oldest first."""
+    def replay(
+        self, max_chars: int = MAX_REPLAY_CHARS, *, extra: Iterable[Entry] = ()
+    ) -> list[dict[str, Any]]:
+        """`conversation.item.create` events that rebuild the conversation, oldest first;
+        `extra` are entries not final yet (words still playing), put in their place."""
+        entries = sorted([*self._entries, *extra], key=_time)  # stable: ties keep order
         kept: list[Entry] = []
         size = 0
-        for entry in reversed(self._entries):
+        for entry in reversed(entries):
             if size + entry.size > max_chars and kept:
                 break
             kept.append(entry)
             size += entry.size
         kept.reverse()
-        older = self._entries[: len(self._entries) - len(kept)]
+        older = entries[: len(entries) - len(kept)]
         # A tool result is only valid after its call: never keep one whose call was folded.
         kept_calls = {e.call_id for e in kept if e.kind == "call"}
         folded_outputs = [e for e in kept if e.kind == "output" and e.call_id not in kept_calls]
@@ -103,6 +109,10 @@ class History:
                 continue
             events.append(_item(entry))
         return events
+
+
+def _time(entry: Entry) -> int:
+    return entry.t_ms
 
 
 def _item(entry: Entry) -> dict[str, Any]:

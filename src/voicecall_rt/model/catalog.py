@@ -55,6 +55,9 @@ class ModelInfo:
     shutdown: dt.date | None = None  # None: no shutdown announced
     successor: str | None = None
     reasoning: bool = False  # accepts `reasoning.effort` (the others refuse the field)
+    # Transcription: takes the caller's language as a `languages` list (the SDK: "Supported
+    # by gpt-transcribe and gpt-live-transcribe"); the older models take one `language`.
+    languages: bool = False
 
 
 def _realtime(shutdown: dt.date | None = None, successor: str | None = None) -> ModelInfo:
@@ -66,6 +69,7 @@ _OLD_REALTIME = _realtime(REALTIME_SHUTDOWN, REALTIME_SUCCESSOR)
 _OLD_MINI = _realtime(REALTIME_SHUTDOWN, REALTIME_MINI_SUCCESSOR)
 _OLD_TRANSCRIBE = ModelInfo("transcription", TRANSCRIPTION_SHUTDOWN, TRANSCRIPTION_SUCCESSOR)
 _TRANSCRIBE = ModelInfo("transcription")
+_TRANSCRIBE_LANGUAGES = ModelInfo("transcription", languages=True)
 
 # Every model the installed SDK lists for a Realtime session's `model` and for its input
 # transcription's `model`, plus snapshots we know of.
@@ -90,8 +94,8 @@ MODELS: Mapping[str, ModelInfo] = {
     "gpt-4o-realtime-preview-2025-06-03": _realtime(),
     "gpt-4o-mini-realtime-preview": _realtime(),
     "gpt-4o-mini-realtime-preview-2024-12-17": _realtime(),
-    "gpt-transcribe": _TRANSCRIBE,
-    "gpt-live-transcribe": _TRANSCRIBE,
+    "gpt-transcribe": _TRANSCRIBE_LANGUAGES,
+    "gpt-live-transcribe": _TRANSCRIBE_LANGUAGES,
     "gpt-realtime-whisper": _TRANSCRIBE,
     "whisper-1": _OLD_TRANSCRIBE,
     "gpt-4o-mini-transcribe": _OLD_TRANSCRIBE,
@@ -117,6 +121,12 @@ def supports_reasoning(model: str) -> bool:
     own default effort without it."""
     info = lookup(model)
     return info is not None and info.reasoning
+
+
+def takes_language_list(model: str) -> bool:
+    """Whether a transcription model is told the language as `languages: [code]`."""
+    info = lookup(model)
+    return info is not None and info.languages
 
 
 def shutdown_date(model: str) -> dt.date | None:

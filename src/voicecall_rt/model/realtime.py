@@ -124,13 +124,18 @@ def session_update(
     tools: list[dict[str, Any]],
     transcription_model: str,
     language: str | None = None,
+    language_as_list: bool = False,
     reasoning_effort: str | None = None,
 ) -> dict[str, Any]:
     """The whole configuration a call needs; `reasoning_effort` only for reasoning models
-    (the others refuse the field)."""
+    (the others refuse the field); the caller's `language` as the transcription model
+    takes it (`language_as_list`: the newer models' `languages`)."""
     transcription: dict[str, Any] = {"model": transcription_model}
     if language:
-        transcription["language"] = language
+        if language_as_list:
+            transcription["languages"] = [language]
+        else:
+            transcription["language"] = language
     session: dict[str, Any] = {
         "type": "realtime",
         "output_modalities": ["audio"],

@@ -155,8 +155,9 @@ async def _configure(link: ModelLink, setup: _Setup, update: dict[str, Any]) -> 
     session = event.get("session") if isinstance(event.get("session"), dict) else {}
     assert isinstance(session, dict)
     expires_at = session.get("expires_at")
+    # `expires_at` is in whole seconds (of the server's clock): a second early is safe.
     lifetime = (
-        float(expires_at) - time.time()
+        float(expires_at) - time.time() - 1.0
         if isinstance(expires_at, int | float) and expires_at > 0
         else None
     )
