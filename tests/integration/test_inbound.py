@@ -267,6 +267,16 @@ async def test_caller_keypad_reaches_the_model_and_transcript(make_world: MakeWo
     [item] = pressed()
     assert item["type"] == "message"
     assert item["content"] == [{"type": "input_text", "text": "[caller pressed 5]"}]
+    # A key press is a turn: the model is asked to answer it (nobody is talking).
+    at = next(
+        i
+        for i, e in enumerate(session.received)
+        if e.get("type") == "conversation.item.create" and e["item"].get("role") == "user"
+    )
+    await world.model.wait_for(lambda: len(session.received) > at + 1)
+    # The next control event after it (caller audio aside).
+    following = [t for t in session.received_types()[at + 1 :] if t != "input_audio_buffer.append"]
+    assert following[0] == "response.create"
 
     await call.hang_up()
     [stored] = await _stored_calls(world)

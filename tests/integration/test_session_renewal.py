@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
 from tests.integration.conftest import MakeWorld
 from voicecall_rt.simulator.fake_model import FakeSession
 from voicecall_rt.simulator.scenario import (
@@ -59,15 +62,31 @@ def _replayed(session: FakeSession) -> list[dict[str, Any]]:
     return items
 
 
+async def _metrics(world: SimWorld) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    headers = {"Authorization": f"Bearer {world.server.api_token}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(world.server.local_url + "/metrics", headers=headers) as response,
+    ):
+        text = await response.text()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
 def _events(data: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [e["data"] for e in data["events"] if e["kind"] == kind]
 
 
 async def _first_reply_heard(world: SimWorld) -> None:
     await world.model.wait_for(
-        lambda: bool(world.model.sessions)
-        and world.model.turns_played >= 1
-        and world.model.last_session.active_response_id is None
+        lambda: (
+            bool(world.model.sessions)
+            and world.model.turns_played >= 1
+            and world.model.last_session.active_response_id is None
+        )
     )
 
 
@@ -117,6 +136,11 @@ async def test_a_dropped_socket_is_renewed_and_the_call_goes_on(make_world: Make
     assert end["dropped_frames"] == 0
     assert _appends(second) >= renewed["buffered_frames"]
     assert _appends(first) + _appends(second) <= end["frames_in"]
+    # Counted for whoever runs the server.
+    metric = await _metrics(world)
+    assert metric[("voicecall_model_renewals_total", (("cause", "lost"),))] == 1
+    assert metric[("voicecall_model_renewal_gap_seconds_count", ())] == 1
+    assert metric[("voicecall_model_renewal_gap_seconds_sum", ())] == renewed["gap_ms"] / 1000
 
 
 async def test_renewal_ahead_of_the_session_s_end_loses_nothing(make_world: MakeWorld) -> None:
@@ -162,9 +186,7 @@ async def test_an_expired_session_is_renewed(make_world: MakeWorld) -> None:
     assert data["call"]["end_reason"] == "model-ended"
     assert data["call"]["outcome"]["success"] is True
     first = world.model.sessions[0]
-    assert any(
-        e["type"] == "error" and e["error"]["code"] == "session_expired" for e in first.sent
-    )
+    assert any(e["type"] == "error" and e["error"]["code"] == "session_expired" for e in first.sent)
     (failed,) = _events(data, "model.renew_failed")
     assert "503" in failed["error"]
     (lost,) = _events(data, "model.lost")

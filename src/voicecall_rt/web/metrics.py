@@ -15,7 +15,13 @@ everything else is counted from journal entries as they are published (a Hub lis
 - `voicecall_frames_dropped_total`: audio frames that could not be relayed.
 - `voicecall_turn_latency_seconds` (histogram): the callee stops speaking → the first
   model audio of the reply (the `turn.latency` events).
+- `voicecall_model_renewals_total{cause}`: model sessions renewed under a live call:
+  `lost` (the socket went away), `expired` (the session hit its maximum duration) or
+  `ahead` (replaced before its end, at a quiet moment).
+- `voicecall_model_renewal_gap_seconds` (histogram): how long caller audio waited for the
+  new session (0 for a renewal ahead of time).
 - `voicecall_errors_total{kind}`: error events by kind (`model.error`, `model.failed`,
+  `model.refused`, `model.fatal`, `model.response_failed`, `model.renew_failed`,
   `model.retry`, `tool.error`, `hangup.failed`, any other `*.error`/`*.failed`), and
   `bad_frame`: malformed frames from either socket.
 """
@@ -36,7 +42,19 @@ from voicecall_rt.call.journal import Hub
 from voicecall_rt.call.manager import CallManager
 
 TURN_LATENCY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
-ERROR_EVENTS = frozenset({"model.error", "model.failed", "model.retry", "tool.error"})
+RENEWAL_GAP_BUCKETS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0)
+ERROR_EVENTS = frozenset(
+    {
+        "model.error",
+        "model.failed",
+        "model.refused",
+        "model.fatal",
+        "model.response_failed",
+        "model.renew_failed",
+        "model.retry",
+        "tool.error",
+    }
+)
 BAD_FRAME = "bad_frame"
 
 
@@ -65,6 +83,18 @@ class CallMetrics:
             buckets=TURN_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.renewals = Counter(
+            "voicecall_model_renewals",
+            "Model sessions renewed under a live call, by cause.",
+            ["cause"],
+            registry=self.registry,
+        )
+        self.renewal_gap = Histogram(
+            "voicecall_model_renewal_gap_seconds",
+            "How long caller audio waited for a renewed model session.",
+            buckets=RENEWAL_GAP_BUCKETS,
+            registry=self.registry,
+        )
         # Totals journaled by bridges that have ended; live ones are read at scrape time.
         self.ended_frames_in = 0
         self.ended_frames_out = 0
@@ -90,6 +120,10 @@ class CallMetrics:
             self.ended_frames_out += _count(data, "frames_out")
             self.ended_dropped += _count(data, "dropped_frames")
             self.ended_bad += _count(data, "bad_frames")
+        elif kind == "model.renewed":
+            self.renewals.labels(cause=str(data.get("cause", "unknown"))).inc()
+            gap = data.get("gap_ms")
+            self.renewal_gap.observe(gap / 1000 if isinstance(gap, int | float) else 0.0)
         elif kind == "settled":
             self.calls.labels(status=str(data.get("status", "unknown"))).inc()
         elif is_error(kind):
