@@ -268,11 +268,9 @@ async def test_an_error_is_journaled_with_the_event_it_answers(
     await world.model.wait_for(lambda: bool(world.model.sessions))
     session = world.model.last_session
     await world.model.wait_for(lambda: "session.updated" in session.sent_types())
-    # A truncate of an item that does not exist, as if sent by the bridge: the real API
-    # answers with an error naming the event.
-    await session._error(  # noqa: SLF001 - the fake's own error path
-        "Conversation item not found.", code="item_not_found", event_id="c1"
-    )
+    # The real API names the client event an error answers; the fake's own error path
+    # sends one naming our session.update (c1), as if it had been refused late.
+    await session._error("Conversation item not found.", code="item_not_found", event_id="c1")
     data = await world.wait_call(call_id)
     errors = _events(data, "model.error")
     assert errors and errors[0]["client_event"]["type"] == "session.update"
