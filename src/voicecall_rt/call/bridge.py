@@ -424,6 +424,9 @@ class CallBridge:
             buffered_frames=buffered,
             session=self._renewals,
         )
+        if self._voicemail is not None:
+            # Recording a voicemail: the machine's sounds must not cut the message.
+            self._send_model(realtime.listen_only(self.settings.vad))
         if cause != "ahead" and not self._closing and self._history.awaiting_reply(extra=playing):
             # The caller's last words went unanswered when the session was lost.
             self._send_model(realtime.response_create())
@@ -442,12 +445,17 @@ class CallBridge:
             self.journal.event("model.renew_failed", error=str(exc))
             return
         deadline = end_at - min(RENEW_LAST_CALL_S, lead / 2)
-        # Polled: this runs once a session (an hour), for seconds at most, and "quiet" is
-        # the conjunction of five states that change on the hot path.
-        while loop.time() < deadline and not self._quiet():  # noqa: ASYNC110
-            await asyncio.sleep(QUIET_POLL_S)
-        if self._ended or self._model is not link or link.closed:
-            await opened.link.close()  # the call ended, or the session was lost meanwhile
+        try:
+            # Polled: this runs once a session (an hour), for seconds at most, and "quiet"
+            # is the conjunction of five states that change on the hot path.
+            while loop.time() < deadline and not self._quiet():  # noqa: ASYNC110
+                await asyncio.sleep(QUIET_POLL_S)
+        finally:
+            if self._ended or self._model is not link or link.closed:
+                # The call ended, or the session was lost meanwhile (and this task
+                # cancelled): the spare session is not needed.
+                await opened.link.close()
+        if opened.link.closed:
             return
         self._renew_task = None
         link.detach()  # its last messages (the end of nothing) reach nobody

@@ -16,7 +16,6 @@ caller then `attach`es the link to its own reader, taking over whatever came ear
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -134,7 +133,8 @@ async def open_session(
         except TimeoutError:
             await link.close()
             raise ModelConnectError("the model did not confirm the session in time") from None
-        except ModelConnectError:
+        except BaseException:
+            # Refused, or the call ended while waiting (cancelled): no socket is left open.
             await link.close()
             raise
         opened.connect_ms = round((time.monotonic() - started) * 1000)
@@ -185,8 +185,3 @@ async def _configure(link: ModelLink, setup: _Setup, update: dict[str, Any]) -> 
             if answers in (None, update_id):
                 raise SessionRefused(realtime.error_text(error))
         # Anything else before the confirmation (rate limits, …) changes nothing here.
-
-
-async def close_quietly(link: ModelLink) -> None:
-    with contextlib.suppress(ConnectionError):
-        await link.close()
