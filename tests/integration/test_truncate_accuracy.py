@@ -101,6 +101,8 @@ async def test_truncate_is_within_30ms_of_what_the_carrier_played(
             before_item += size
     played_ms = min(max(sent - dropped - before_item, 0), item_sent) / BYTES_PER_MS
     assert 0 < played_ms < LONG_ANSWER.ms, "the barge-in did not land inside the answer"
+    if talk_over_ms < delta_ms:
+        assert played_ms < delta_ms, "meant to cut the first delta, before any echo"
 
     error_ms = audio_end_ms - played_ms
     assert abs(error_ms) <= TOLERANCE_MS, (
