@@ -91,8 +91,8 @@ async def test_barge_in_clears_and_truncates_at_what_was_played(make_world: Make
     assert played_at_clear + dropped == sent_before_clear  # the carrier's books balance
     assert 0 < played_at_clear < sent_before_clear
 
-    # One truncate for that item, content 0, at what was heard: within one delta of the
-    # carrier's count (marks come once per delta) and never above what was generated.
+    # One truncate for that item, content 0, at what was heard, never above what was
+    # generated.
     truncates = [e for e in session.received if e["type"] == "conversation.item.truncate"]
     assert len(truncates) == 1
     truncate = truncates[0]
@@ -100,7 +100,9 @@ async def test_barge_in_clears_and_truncates_at_what_was_played(make_world: Make
     audio_end_ms = truncate["audio_end_ms"]
     assert session.truncations == [(cut_item, audio_end_ms)]
     generated_ms = session.item_audio_ms(cut_item)
-    assert 0 <= played_at_clear / BYTES_PER_MS - audio_end_ms <= delta_ms
+    # Within 30 ms of what the carrier had played (issue 9): counted at real time from
+    # the last mark echo, not stuck a whole delta behind it.
+    assert abs(played_at_clear / BYTES_PER_MS - audio_end_ms) <= 30
     assert audio_end_ms <= generated_ms
     # The flushed echoes (for audio nobody heard) did not count as played.
     assert audio_end_ms < LONG_ANSWER.ms

@@ -942,6 +942,8 @@ class CallBridge:
             digits, on_ms=self.settings.calls.dtmf_tone_ms, off_ms=self.settings.calls.dtmf_gap_ms
         )
         mark = f"{_DTMF_MARK}{len(self._dtmf_marks)}-{self.journal.t_ms()}"
+        # Model audio queued behind the tones starts playing only when they have.
+        self._playback.on_other_audio(mark)
         try:
             await carrier.send(
                 *[writer.media(base64.b64encode(frame).decode()) for frame in frames(audio)],
@@ -1081,6 +1083,7 @@ class CallBridge:
         elif name == _FAREWELL_MARK:
             self._farewell_played.set()
         elif name in self._dtmf_marks:
+            self._playback.on_mark(name)  # the tones have played: what follows plays now
             call_id, digits = self._dtmf_marks.pop(name)
             pressed = " ".join(d for d in digits if d not in PAUSE_CHARS)
             self._spawn(self._tool_result(call_id, {"ok": True, "pressed": pressed}))
