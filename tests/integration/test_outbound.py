@@ -322,7 +322,7 @@ async def test_session_update_is_ga_shaped(
     session = world.model.last_session
 
     # GA connection: bearer key, model in the query, no beta header.
-    assert session.model == "gpt-realtime"
+    assert session.model == "gpt-realtime-2.1"  # the default: gpt-realtime shuts down 2027-01-20
     assert session.headers.get("Authorization") == "Bearer sk-sim-offline"
     assert "OpenAI-Beta" not in session.headers
     assert session.rejected is None
@@ -338,7 +338,9 @@ async def test_session_update_is_ga_shaped(
     assert audio_in["turn_detection"].items() >= turn_detection.items()
     if turn_detection["type"] == "server_vad":
         assert "eagerness" not in audio_in["turn_detection"]
-    assert audio_in["transcription"] and audio_in["transcription"]["model"]
+    assert audio_in["transcription"] == {"model": "gpt-transcribe"}  # no shutdown announced
+    # A reasoning model: the effort suited to a phone call (README, "Choosing a model").
+    assert config["reasoning"] == {"effort": "low"}
     assert {t["name"] for t in config["tools"]} == {"send_dtmf", "report_outcome", "end_call"}
     assert all(t["type"] == "function" for t in config["tools"])
     assert f"{BRIEF_OPEN}\n{TASK}\n{BRIEF_CLOSE}" in config["instructions"]
@@ -520,19 +522,25 @@ async def test_carrier_hangs_up_mid_sentence(make_world: MakeWorld) -> None:
     assert len(heard) <= len(speech) * 0.6
 
 
-async def test_model_socket_drop_hangs_up(make_world: MakeWorld) -> None:
+async def test_model_socket_drop_with_no_new_session_hangs_up(make_world: MakeWorld) -> None:
+    """A lost session is renewed (test_session_renewal); when no new one can be had, the
+    call ends at once rather than leaving the caller with silence."""
     world = await make_world(CallPlan(ring_ms=100, callee=(Pause(20_000),)), SILENT)
     call_id = await world.place(TO, TASK)
     sim = await world.carrier.wait_call()
     await wait_model_audio(world)
+    world.model.refuse_next = 100
     await world.model.drop_sessions()
     data = await world.wait_call(call_id)
 
     record = data["call"]
     assert record["status"] == "completed"
-    assert record["end_reason"] == "model-disconnected"
+    assert record["end_reason"] == "model-unavailable"
+    assert "503" in record["error"]
     assert hang_ups(world, sim) == ["completed"]
-    assert len(world.model.sessions) == 1  # ended, not silently reconnected
+    assert len(world.model.sessions) == 1  # every new connection was refused
+    kinds = event_kinds(data)
+    assert kinds.index("model.lost") < kinds.index("model.retry") < kinds.index("model.failed")
 
 
 @pytest.mark.parametrize(
