@@ -24,11 +24,11 @@ async def test_follow_shows_the_call_live_and_its_outcome(
         config=world_config(world, tmp_path),
     )
     assert code == 0, err
-    # the conversation, in the order it happened, then the outcome panel
+    # What the model did, in the order it happened, then the outcome panel. The caller's
+    # words are printed when transcribed, which is often after the model began its reply
+    # (real transcription is asynchronous), each with the time it was said.
     order = [
-        "Thanks for calling Tony's Pizza",
         "pressed 1",
-        "Reservations, this is Maria",
         "(interrupted)",
         "Four people, at 7 pm",
         "report_outcome",
@@ -40,6 +40,15 @@ async def test_follow_shows_the_call_live_and_its_outcome(
     assert all(p >= 0 for p in positions), list(zip(order, positions, strict=True))
     assert positions == sorted(positions), list(zip(order, positions, strict=True))
     assert "completed (model-ended)" in out
+    said = [
+        (float(line.split()[0].removesuffix("s")), line.split(None, 2)[2])
+        for line in out.splitlines()
+        if len(line.split()) > 2 and line.split()[1] == "callee"
+    ]
+    caller = [(t, text) for t, text in said if text.startswith(("Thanks for", "Reservations"))]
+    assert len(caller) == 2
+    # Dated when said: the IVR's greeting before the person who picked up after it.
+    assert caller[0][0] < caller[1][0]
 
 
 async def test_follow_and_json_do_not_mix(make_world: MakeWorld, tmp_path: Path) -> None:

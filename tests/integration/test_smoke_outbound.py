@@ -21,5 +21,6 @@ async def test_outbound_call_completes_with_outcome(make_world: MakeWorld) -> No
     assert roles.count("caller") == 5 and roles.count("assistant") == 5
     assert [line["text"] for line in lines if line["role"] == "system"] == ["pressed 1"]
     interrupted = [line for line in lines if line["interrupted"]]
-    assert len(interrupted) == 1 and interrupted[0]["text"].startswith("Hi Maria!")
+    # Where the cut lands depends on when VAD hears the callee: "Hi Maria" at least.
+    assert len(interrupted) == 1 and interrupted[0]["text"].startswith("Hi Maria")
     assert [e["kind"] for e in data["events"]].count("barge_in") == 1
