@@ -20,6 +20,8 @@ from voicecall_rt.pricing import describe_cost
 _ROLE_STYLE = {"caller": ("callee", "cyan"), "assistant": ("AI", "green"), "system": ("·", "dim")}
 _QUIET_EVENTS = {"model.retry", "model.first_audio", "status", "created", "answered", "settled"}
 _QUIET_EVENTS |= {"latency.answer_to_stream", "latency.stream_to_audio", "latency.bridge"}
+# The model's rate-limit figures come with every response: kept in the record, not shown.
+_QUIET_EVENTS |= {"model.rate_limits"}
 # Journal events of a model in trouble (call/bridge.py), and what each one means.
 _MODEL_TROUBLE = {
     "model.fatal": "account error, the call ends",
