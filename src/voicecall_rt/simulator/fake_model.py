@@ -26,7 +26,9 @@ at OpenAI is opt-in, what the real API always does is the default):
   tones never reach the model, so they need no special casing.
 - Input transcription is asynchronous: deltas then `.completed` (or `.failed` for a
   `TranscriptionFailure`/None entry) arrive after the response that utterance started has
-  begun and sent its first audio (`late_transcripts=False`: before it, the old order).
+  begun and sent its first audio delta, or has ended when it has no audio (a tool call);
+  in spoken order; at once when no response was started (`late_transcripts=False`: before
+  `response.created`, the old order).
 - Scripted `Fail`/`Incomplete` actions end a response `failed`/`incomplete`
   (`model_errors` has the real account and server failures); an integer
   `max_output_tokens` cuts a response `incomplete` too.
