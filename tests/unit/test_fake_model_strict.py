@@ -643,3 +643,14 @@ async def test_an_over_long_event_id_is_refused_and_still_echoed() -> None:
         second = await client.wait_type("error", 2)
         assert second["error"]["code"] == "response_cancel_not_active"
         assert len(server.sessions[0].invalid) == 1
+
+
+async def test_expire_sessions_ends_the_lifetime_now() -> None:
+    async with FakeRealtimeServer(ModelScript()) as server, connect(server) as client:
+        await configured(client)
+        await server.expire_sessions()
+        await client.wait(lambda: client.closed)
+        assert client.events[-1]["error"]["code"] == "session_expired"
+        assert client.events[-1]["error"]["message"].endswith("of 60 minutes.")
+        assert client.ws.close_code == 1001
+        assert server.sessions[0].expired

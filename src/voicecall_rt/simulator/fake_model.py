@@ -353,6 +353,7 @@ class FakeSession:
         self._speech_start_ms = 0
         self._warned_undecodable = False
         self._expiry: asyncio.Task[None] | None = None
+        self._expire_now = asyncio.Event()  # `expire()`: the lifetime ends now
         # The latest input transcription still to be sent: the next one waits for it, so
         # transcripts keep the order the caller spoke in.
         self._last_transcription: asyncio.Task[None] | None = None
@@ -384,6 +385,11 @@ class FakeSession:
 
     async def close(self, code: int = WSCloseCode.GOING_AWAY, message: bytes = b"") -> None:
         await self._ws.close(code=code, message=message)
+
+    def expire(self) -> None:
+        """End the session's lifetime now (`session_expired`, close 1001), as if an hour had
+        passed."""
+        self._expire_now.set()
 
     def drop(self) -> None:
         """Kill the TCP connection without a close frame (the client sees 1006)."""
@@ -419,7 +425,9 @@ class FakeSession:
     async def _expire_later(self) -> None:
         """At the end of the session's lifetime: `session_expired`, then close 1001, as the
         real API does (no warning before; the error carries no client event id)."""
-        await asyncio.sleep(self.lifetime_s)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.lifetime_s):
+                await self._expire_now.wait()
         self.expired = True
         message = model_errors.session_expired_message(self.lifetime_s)
         log.info("session %s expired after %ss", self.id, self.lifetime_s)
@@ -1329,7 +1337,8 @@ class FakeRealtimeServer:
       ({} sends none).
     - `check_events` (True): validate every sent event with the SDK (see `malformed`).
     - `refuse_next` / `refuse_with`: refuse the next N upgrades with this failure (HTTP status
-      from `model_errors.connect_status`); `drop_sessions()` kills open sockets.
+      from `model_errors.connect_status`); `drop_sessions()` kills open sockets;
+      `expire_sessions()` ends their lifetime now.
     """
 
     def __init__(
@@ -1454,6 +1463,15 @@ class FakeRealtimeServer:
         for session in open_sessions:
             session.drop()
         # Bounded so a regression here fails the test instead of hanging it.
+        async with asyncio.timeout(5):
+            for session in open_sessions:
+                await session.closed.wait()
+
+    async def expire_sessions(self) -> None:
+        """Every open session reaches the end of its lifetime now (see `session_lifetime_s`)."""
+        open_sessions = [s for s in self.sessions if not s.closed.is_set()]
+        for session in open_sessions:
+            session.expire()
         async with asyncio.timeout(5):
             for session in open_sessions:
                 await session.closed.wait()
