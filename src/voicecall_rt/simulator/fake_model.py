@@ -442,8 +442,10 @@ class FakeSession:
         if not self.expired:
             task.cancel()
         # An expiry under way is finishing its close handshake: let it, so nothing is left.
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # (`wait`, not `await task`: a cancellation of our own must still reach us.)
+        await asyncio.wait([task])
+        if not task.cancelled() and task.exception() is not None:
+            log.error("session %s: expiry failed", self.id, exc_info=task.exception())
 
     async def _refused(self) -> bool:
         """Beta header or bad model: answer with an `error` event and close, like the API."""
