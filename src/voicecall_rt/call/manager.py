@@ -56,7 +56,7 @@ class Carrier(Protocol):
 
     async def create_call(self, request: OutboundRequest) -> str: ...
 
-    async def hang_up(self, call_sid: str, *, before_answer: bool = False) -> None: ...
+    async def hang_up(self, call_sid: str) -> None: ...
 
 
 class PlaceError(Exception):
@@ -399,9 +399,9 @@ class CallManager:
             return
         if active is not None and active.record.status.terminal:
             return
-        before_answer = active is not None and active.record.answered_at is None
+        # One status whatever the state: `canceled` would not end a call answered meanwhile.
         try:
-            await self._carrier.hang_up(sid, before_answer=before_answer)
+            await self._carrier.hang_up(sid)
         except CarrierError as exc:
             bridge.journal.event("hangup.failed", error=str(exc))
             log.warning("call %s: hang-up failed: %s", bridge.call_id, exc)

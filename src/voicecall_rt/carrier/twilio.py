@@ -7,14 +7,14 @@ REST goes through the official `twilio` SDK's async client; its base URL is conf
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import HMAC_SHA1, RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -99,12 +99,20 @@ class TwilioCarrier:
             raise _carrier_error(exc, self.account_sid) from None
         return str(call.sid)
 
-    async def hang_up(self, call_sid: str, *, before_answer: bool = False) -> None:
-        """End a call: `completed` when in progress, `canceled` while queued or ringing."""
+    async def hang_up(self, call_sid: str) -> None:
+        """End the call, whatever state it is in.
+
+        Always `Status=completed`. Twilio's Call resource (update, `Status`): "Specifying
+        `canceled` will attempt to hang up calls that are queued or ringing; however, it will
+        not affect calls already in progress. Specifying `completed` will attempt to hang up a
+        call even if it's already in progress." So `completed` also ends a queued or ringing
+        call, while `canceled` sent just as the callee picks up would leave the call running.
+        Its status table says a call "hung up while it was queued or ringing" ends `canceled`,
+        so that is the final status we expect back for a call still ringing (inferred from
+        the table; the update section does not say it in so many words).
+        """
         try:
-            await self._client.calls(call_sid).update_async(
-                status="canceled" if before_answer else "completed"
-            )
+            await self._client.calls(call_sid).update_async(status="completed")
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
             raise _carrier_error(exc, self.account_sid) from None
 
@@ -126,12 +134,44 @@ class TwilioCarrier:
 
 
 def signature_valid(
-    auth_token: str, url: str, params: Mapping[str, Any], signature: str | None
+    auth_token: str,
+    url: str,
+    params: Mapping[str, Any],
+    signature: str | None,
+    *,
+    signature_settings: str | None = None,
+    shared_key_secrets: Iterable[str] = (),
 ) -> bool:
-    """Check `X-Twilio-Signature` over the public URL Twilio requested (PROTOCOLS §4.3)."""
-    if not signature or not auth_token:
+    """Check `X-Twilio-Signature` over the public URL Twilio requested (PROTOCOLS §4.3).
+
+    Without `X-Twilio-Webhooks-Signature-Settings` (passed as `signature_settings`) Twilio
+    signed with the Auth Token and HMAC-SHA1. With it, a Webhook Rule matched the URL and
+    Twilio signed with that Setting's SharedKey secret and the header's algorithm
+    (`key=<sharedKeyId>,algorithm=HMAC_SHA256`); the Auth Token is then not the key, so it is
+    never tried. Any configured SharedKey secret may match, so a key can be rotated by
+    listing the old and the new one for a while. Validation is the twilio package's own.
+    """
+    if not signature:
         return False
-    return bool(RequestValidator(auth_token).validate(url, params, signature))
+    if not signature_settings:
+        secrets: list[str] = [auth_token] if auth_token else []
+        algorithm = HMAC_SHA1
+    else:
+        secrets = [secret for secret in shared_key_secrets if secret]
+        algorithm = get_signature_algorithm(signature_settings)
+    return any(
+        RequestValidator(secret).validate(url, params, signature, algorithm=algorithm)
+        for secret in secrets
+    )
+
+
+def signature_key_id(signature_settings: str | None) -> str | None:
+    """The SharedKey named by `X-Twilio-Webhooks-Signature-Settings` (an id, not a secret)."""
+    for part in (signature_settings or "").split(","):
+        name, separator, value = part.partition("=")
+        if separator and name.strip() == "key" and value.strip():
+            return value.strip()
+    return None
 
 
 def stream_twiml(stream_url: str, token: str) -> str:
