@@ -24,6 +24,7 @@ from tests.unit.fake_model_client import (
     vad,
 )
 from voicecall_rt.simulator import model_errors
+from voicecall_rt.simulator.caller_transcription import completed_usage
 from voicecall_rt.simulator.fake_model import FakeRealtimeServer, voice_like_ulaw
 from voicecall_rt.simulator.scenario import (
     CallTool,
@@ -654,3 +655,12 @@ async def test_expire_sessions_ends_the_lifetime_now() -> None:
         assert client.events[-1]["error"]["message"].endswith("of 60 minutes.")
         assert client.ws.close_code == 1001
         assert server.sessions[0].expired
+
+
+def test_transcription_usage_is_in_seconds_for_models_billed_by_duration() -> None:
+    for model in ("whisper-1", "gpt-transcribe", "gpt-live-transcribe", "gpt-realtime-whisper"):
+        assert completed_usage("Hello there.", 1530, model) == {"type": "duration", "seconds": 1.53}
+    usage = completed_usage("Hello there.", 1500, "gpt-4o-mini-transcribe")
+    assert usage["type"] == "tokens"
+    assert usage["input_token_details"] == {"text_tokens": 0, "audio_tokens": 15}
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]

@@ -22,6 +22,13 @@ from voicecall_rt.simulator.scenario import CallerTranscript, TranscriptionFailu
 __all__ = ["completed_usage", "delta_pieces", "failure_error"]
 
 _WORDS_PER_DELTA: Final = 3
+# Priced by audio duration, so their usage is reported in seconds (OpenAI's model pages:
+# whisper-1; gpt-transcribe $0.0045/min; gpt-live-transcribe and gpt-realtime-whisper
+# $0.017/min, "priced by audio duration rather than text tokens"). The gpt-4o-* models report
+# tokens.
+_BILLED_BY_DURATION: Final = frozenset(
+    {"whisper-1", "gpt-transcribe", "gpt-live-transcribe", "gpt-realtime-whisper"}
+)
 _AUDIO_TOKENS_PER_S: Final = 10  # caller audio, as in the response usage estimate
 
 
@@ -40,8 +47,9 @@ def delta_pieces(transcript: str, model: str | None) -> list[str]:
 
 
 def completed_usage(transcript: str, audio_ms: int, model: str | None) -> dict[str, Any]:
-    """`usage` of the `.completed` event: seconds for whisper-1, tokens for the rest."""
-    if model == "whisper-1":
+    """`usage` of the `.completed` event: seconds for the models billed by duration, tokens
+    for the rest."""
+    if model in _BILLED_BY_DURATION:
         return {"type": "duration", "seconds": round(audio_ms / 1000, 2)}
     audio_tokens = math.ceil(audio_ms * _AUDIO_TOKENS_PER_S / 1000)
     text_tokens = math.ceil(len(transcript) / 4)
