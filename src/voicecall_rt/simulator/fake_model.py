@@ -55,9 +55,7 @@ import logging
 import math
 import random
 import string
-import sys
 import time
-from array import array
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -66,7 +64,6 @@ from typing import Any, Final, Self
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from voicecall_rt.audio import g711
 from voicecall_rt.simulator import caller_transcription, model_errors, realtime_rules, turn_timing
 from voicecall_rt.simulator.client_event_check import ClientEventProblem, diagnose_client_event
 from voicecall_rt.simulator.rate_limits import DEFAULT_RATE_LIMITS, RateLimitBook
@@ -80,6 +77,9 @@ from voicecall_rt.simulator.scenario import (
     Say,
 )
 from voicecall_rt.simulator.server_event_check import check_server_event
+from voicecall_rt.simulator.synthetic_audio import AudioFormat as _Format
+from voicecall_rt.simulator.synthetic_audio import format_of as _format_of
+from voicecall_rt.simulator.synthetic_audio import voice_like_pcm, voice_like_ulaw
 
 __all__ = [
     "VAD_RMS_THRESHOLD",
@@ -106,86 +106,6 @@ _AUDIO_TOKENS_PER_S_IN: Final = 10  # PROTOCOLS §1.9: ≈10 tokens/s caller aud
 _AUDIO_TOKENS_PER_S_OUT: Final = 20  # ≈20 tokens/s model audio
 _CACHE_MIN_TOKENS: Final = 1024  # prompt caching starts at 1024 tokens, in 64-token steps
 _ID_ALPHABET: Final = string.ascii_letters + string.digits
-
-# ---- synthetic voice ----------------------------------------------------------------------
-
-# A buzzy vowel: fundamental ~125 Hz with a slight vibrato and four decaying harmonics, its
-# loudness swinging at a syllable rate. Harmonics stay below 650 Hz, clear of every DTMF
-# frequency (697 Hz and up), so a keypad-tone detector on the line never fires on it, and the
-# envelope never drops to silence, so an energy VAD sees one continuous utterance.
-_HARMONICS: Final = (1.0, 0.6, 0.4, 0.25, 0.15)
-_PEAK: Final = 9000.0
-
-
-def voice_like_pcm(
-    ms: int, *, rate: int = 8000, f0: float = 125.0, start_ms: int = 0
-) -> array[int]:
-    """`ms` milliseconds of non-silent, voice-like 16-bit samples at `rate` Hz.
-
-    The signal is a pure function of time, so consecutive pieces (`start_ms` = where the
-    previous piece ended) join without clicks and a long utterance can be made piecewise.
-    """
-    first = start_ms * rate // 1000
-    count = (start_ms + ms) * rate // 1000 - first
-    out = array("h", bytes(2 * count))
-    scale = _PEAK / sum(_HARMONICS)
-    two_pi = 2.0 * math.pi
-    vibrato = 0.03 * f0 / 5.0  # phase of f0·(1 + 0.03·sin(2π·5t)), integrated in closed form
-    for i in range(count):
-        t = (first + i) / rate
-        phase = two_pi * f0 * t + vibrato * (1.0 - math.cos(two_pi * 5.0 * t))
-        envelope = 0.35 + 0.65 * math.sin(math.pi * 3.5 * t) ** 2
-        value = sum(a * math.sin((k + 1) * phase) for k, a in enumerate(_HARMONICS))
-        out[i] = int(scale * envelope * value)
-    return out
-
-
-def voice_like_ulaw(ms: int, *, f0: float = 125.0, start_ms: int = 0) -> bytes:
-    """`voice_like_pcm` at 8 kHz, G.711 µ-law encoded (what a phone leg carries)."""
-    return g711.encode(voice_like_pcm(ms, rate=8000, f0=f0, start_ms=start_ms))
-
-
-# ---- audio formats ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Format:
-    kind: str  # audio/pcmu | audio/pcma | audio/pcm
-    rate: int
-
-    @property
-    def bytes_per_ms(self) -> int:
-        return self.rate // 1000 * (2 if self.kind == "audio/pcm" else 1)
-
-    def decode(self, data: bytes) -> array[int] | None:
-        """Linear samples, or None when this fake cannot decode the format (A-law)."""
-        if self.kind == "audio/pcmu":
-            return g711.decode(data)
-        if self.kind == "audio/pcm":
-            samples = array("h")
-            samples.frombytes(data[: len(data) - len(data) % 2])
-            if sys.byteorder == "big":  # the wire format is little-endian
-                samples.byteswap()
-            return samples
-        return None
-
-    def synthesize(self, start_ms: int, end_ms: int) -> bytes:
-        """Audio for [start_ms, end_ms) of an utterance, made per delta so that a long,
-        soon-cancelled answer costs nothing up front."""
-        if self.kind == "audio/pcm":
-            samples = voice_like_pcm(end_ms - start_ms, rate=self.rate, start_ms=start_ms)
-            if sys.byteorder == "big":
-                samples.byteswap()
-            return samples.tobytes()
-        return voice_like_ulaw(end_ms - start_ms, start_ms=start_ms)  # pcma: see docstring
-
-
-def _format_of(fmt: JSON | None) -> _Format:
-    if not fmt:
-        return _Format("audio/pcm", 24000)
-    kind = str(fmt.get("type", "audio/pcm"))
-    return _Format(kind, int(fmt.get("rate") or 24000) if kind == "audio/pcm" else 8000)
-
 
 # ---- helpers ------------------------------------------------------------------------------
 
