@@ -6,11 +6,15 @@ One asyncio loop plays
   160-byte µ-law frame every 20 ms on an absolute schedule (frame k is due at
   t0 + k·20 ms, so a late tick never shifts the ones after it), plays what it receives at
   real pace and echoes each `mark` when the audio before it has "played", as Twilio does;
-- the model: a minimal Realtime GA server (`session.created`/`session.updated`) that
-  answers every `input_audio_buffer.append` with one `response.output_audio.delta`, so
-  audio flows 50 frames a second each way, and (optionally) every few seconds sends
+- the model: a minimal Realtime GA server (`session.created` with `expires_at`,
+  `session.updated` echoing the effective session, as the real one does: our server only
+  relays once it confirms µ-law both ways) that answers every
+  `input_audio_buffer.append` with one `response.output_audio.delta`, so audio flows 50
+  frames a second each way, and (optionally) every few seconds sends
   `input_audio_buffer.speech_started` while the caller still has audio queued, followed
-  by transcripts, to exercise barge-in and the store.
+  by transcripts, to exercise barge-in and the store. It can end a session under a live
+  call as the real service does at its maximum duration (`session_expired`, close 1001):
+  the session-renewal probe (`run_renewals`).
 
 Every frame carries a marker in its first 12 bytes (magic, call index, frame index), in
 both directions, so the far side can tell its send time (same process, same monotonic
@@ -21,12 +25,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import bisect
 import contextlib
 import json
 import os
+import random
 import re
 import secrets
 import signal
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -133,6 +140,11 @@ class Call:
     close_code: int | None = None
     model: ModelSession | None = None
     caller: Caller | None = None
+    # renewal probe only (FakeModel(track=True)): every model session that received this
+    # call's audio, in order, and when each caller frame first reached a live session
+    sessions: list[ModelSession] = field(default_factory=list)
+    up_at: dict[int, float] = field(default_factory=dict)
+    after_end: int = 0  # caller frames that reached a session the model had already ended
 
 
 class Recorder:
@@ -168,16 +180,51 @@ class Recorder:
 
 # ---- the fake Realtime server -----------------------------------------------------------
 
-_APPEND = b'{"type":"input_audio_buffer.append","audio":"'
+# Our server puts an `event_id` between the type and the audio, the bare relays do not:
+# the audio is looked for right after the type, a few dozen bytes in at most.
+_APPEND = b'{"type":"input_audio_buffer.append",'
 _APPEND_LEN = len(_APPEND)
+_AUDIO = b'"audio":"'
+_AUDIO_LEN = len(_AUDIO)
+_AUDIO_WITHIN = _APPEND_LEN + 64
+_MODEL_Q = re.compile(rb"[?&]model=([A-Za-z0-9._-]{1,64})")
+
+# What the real service sends when a session reaches its maximum duration (then close 1001).
+EXPIRED_MESSAGE = b"Your session hit the maximum duration of 60 minutes."
+_EXPIRED = (
+    b'{"type":"error","event_id":"ev_x","error":{"type":"invalid_request_error","code":'
+    b'"session_expired","message":"' + EXPIRED_MESSAGE + b'","param":null,"event_id":null}}'
+)
+# An account error: no new session can help, so our server ends the call (a session that
+# merely closes is renewed instead).
+_QUOTA = (
+    b'{"type":"error","event_id":"ev_q","error":{"type":"insufficient_quota","code":'
+    b'"insufficient_quota","message":"You exceeded your current quota, please check your plan '
+    b'and billing details.","param":null,"event_id":null}}'
+)
+# An ended session waits this long for the client's close frame, then drops the socket.
+CLOSE_WAIT_S = 2.0
+SESSION_LIFETIME_S = 3600.0  # the real service's 60 minutes
 
 
 class FakeModel:
     """A Realtime GA endpoint just rich enough for the relay path (one per run)."""
 
-    def __init__(self, rec: Recorder, *, barge_every_frames: int = 0) -> None:
+    def __init__(
+        self,
+        rec: Recorder,
+        *,
+        barge_every_frames: int = 0,
+        turn_every_frames: int = 0,
+        session_lifetime_s: float = SESSION_LIFETIME_S,
+        track: bool = False,
+    ) -> None:
         self.rec = rec
         self.barge_every = barge_every_frames
+        # a finished turn (both sides' transcripts, no barge-in): a conversation to replay
+        self.turn_every = turn_every_frames
+        self.lifetime_s = session_lifetime_s
+        self.track = track
         self.port = 0
         self.open_sessions = 0
         self.sessions_total = 0
@@ -215,12 +262,29 @@ class ModelSession(wsraw.WsConnection):
         self.rec = fake.rec
         self.loop = asyncio.get_running_loop()
         self.call: Call | None = None
-        self.item = b"item_a0"
+        # ids are unique across sessions, as the real service's are (set at the handshake)
+        self.ids = b"item_0_"
+        self.item = b"item_0_a0"
+        self.delta_head = b""
+        self.response = b"resp_0"
         self.items = 0
         self.appends = 0
         self.counted = False
+        self.model_name = "gpt-realtime"
+        self.config: dict[str, Any] = {}
+        self.ended = False  # the model ended the session; what arrives now is not heard
+        self.ended_at: float | None = None
+        self.after_end = 0
+        # tracked sessions only: the first and last caller frame this session heard
+        self.first_seq = self.last_seq = -1
+        self.first_at = self.last_at = 0.0
+        self.opened_at = self.updated_at = 0.0  # handshake done, session.updated sent
+        self.expire_after_frame = False  # expire() as soon as the next caller frame is in
 
     def accept_request(self, head: bytes) -> bool:
+        found = _MODEL_Q.search(head[: head.find(b"\r\n")])
+        if found is not None:
+            self.model_name = found.group(1).decode()
         return head.startswith(b"GET /v1/realtime") and (b"Bearer " + API_KEY.encode() in head)
 
     def on_http(self, head: bytes) -> bool:
@@ -235,12 +299,37 @@ class ModelSession(wsraw.WsConnection):
         return True
 
     def on_open(self) -> None:
+        self.opened_at = clock()
         self.counted = True
         self.fake.open_sessions += 1
         self.fake.sessions_total += 1
+        number = self.fake.sessions_total
+        self.ids = b"item_%d_" % number
+        self.item = self.ids + b"a0"
+        self.response = b"resp_%d" % number
+        self.delta_head = (
+            b'{"type":"response.output_audio.delta","event_id":"ev_d","response_id":"'
+            + self.response
+            + b'","item_id":"'
+        )
+        # The server's defaults, as the real one starts a session (24 kHz PCM both ways);
+        # `expires_at` is whole unix seconds, as the real one sends it.
+        self.config = {
+            "type": "realtime",
+            "object": "realtime.session",
+            "id": f"sess_bench{number}",
+            "model": self.model_name,
+            "expires_at": int(time.time() + self.fake.lifetime_s),
+            "output_modalities": ["audio"],
+            "audio": {
+                "input": {"format": {"type": "audio/pcm", "rate": 24000}},
+                "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "marin"},
+            },
+        }
         self.send_text(
-            b'{"type":"session.created","event_id":"ev_0","session":{"type":"realtime",'
-            b'"id":"sess_bench","object":"realtime.session","model":"gpt-realtime"}}'
+            b'{"type":"session.created","event_id":"ev_0","session":'
+            + orjson.dumps(self.config)
+            + b"}"
         )
 
     def on_closed(self) -> None:
@@ -251,7 +340,8 @@ class ModelSession(wsraw.WsConnection):
     def on_text(self, data: bytes) -> None:
         if data.startswith(_APPEND):
             now = clock()
-            marker = read_marker(data[_APPEND_LEN : _APPEND_LEN + _MARK_B64])
+            at = data.find(_AUDIO, _APPEND_LEN, _AUDIO_WITHIN) + _AUDIO_LEN
+            marker = read_marker(data[at : at + _MARK_B64]) if at >= _AUDIO_LEN else None
             if marker is None:
                 self.rec.unknown_markers += 1
                 return
@@ -261,24 +351,42 @@ class ModelSession(wsraw.WsConnection):
                 if call is None:
                     self.rec.unknown_markers += 1
                     return
-                self.call, call.model, call.first_up_at = call, self, now
-            self.rec.up(call, marker[1], now)
+                self.call, call.model = call, self
+                if call.first_up_at is None:
+                    call.first_up_at = now
+                if self.fake.track:
+                    call.sessions.append(self)
+                    self.first_seq, self.first_at = marker[1], now
+            if self.ended:
+                # Sent before our server saw the end: the real service does not hear it.
+                self.after_end += 1
+                call.after_end += 1
+                return
+            seq = marker[1]
+            self.rec.up(call, seq, now)
+            if self.fake.track:
+                self.last_seq, self.last_at = seq, now
+                call.up_at.setdefault(seq, now)
             self.appends += 1
             every = self.fake.barge_every
             if every and self.appends % every == call.index % every:
                 self._barge(call, now)
+            every = self.fake.turn_every
+            if every and self.appends % every == call.index % every:
+                self._turn()
             # one delta back per append: model audio at the caller's own real pace
             down = call.down
             seq = len(down.sent)
             down.sent.append(clock())
             self.send_text(
-                b'{"type":"response.output_audio.delta","event_id":"ev_d","response_id":'
-                b'"resp_1","item_id":"'
+                self.delta_head
                 + self.item
                 + b'","output_index":0,"content_index":0,"delta":"'
                 + frame_payload(call.index, seq)
                 + b'"}'
             )
+            if self.expire_after_frame:
+                self.expire()
             return
         try:
             event = orjson.loads(data)
@@ -286,25 +394,72 @@ class ModelSession(wsraw.WsConnection):
         except (orjson.JSONDecodeError, AttributeError):
             kind = "<invalid>"
         self.fake.client_events[kind] += 1
-        if kind == "session.update":
-            self.send_text(b'{"type":"session.updated","event_id":"ev_1","session":{}}')
+        if kind == "session.update" and not self.ended:
+            self._update(event.get("session"))
+
+    def _update(self, update: object) -> None:
+        """Apply a `session.update` and confirm it with the effective session, as the real
+        server does (our server checks the audio formats in it). Once a session: off the
+        hot path."""
+        config = self.config
+        if isinstance(update, dict):
+            for key, value in update.items():
+                if key == "audio" and isinstance(value, dict):
+                    for side in ("input", "output"):
+                        part = value.get(side)
+                        if isinstance(part, dict):
+                            config["audio"][side].update(part)
+                elif key not in ("id", "object", "expires_at"):
+                    config[key] = value
+        self.send_text(
+            b'{"type":"session.updated","event_id":"ev_1","session":' + orjson.dumps(config) + b"}"
+        )
+        if not self.updated_at:
+            self.updated_at = clock()
+
+    def expire(self) -> None:
+        """End the session under a live call as the real service does at its maximum
+        duration: `error` session_expired, then close 1001, and nothing heard after."""
+        if self.ended or self.closed or not self.is_open:
+            return
+        self.send_text(_EXPIRED)
+        self.ended = True
+        self.ended_at = clock()
+        self.close(1001, EXPIRED_MESSAGE, linger=True)
+        self.loop.call_later(CLOSE_WAIT_S, self._drop_if_open)
+
+    def end_call(self) -> None:
+        """End the call from the model side: an account error, then the close."""
+        self.send_text(_QUOTA)
+        self.close(1000)
+
+    def _drop_if_open(self) -> None:
+        if not self.closed:
+            self.abort()
 
     def _barge(self, call: Call, now: float) -> None:
         """The caller starts talking over queued model audio (VAD's speech_started)."""
-        self.items += 1
-        cut_item, self.item = self.item, b"item_a%d" % self.items
-        user_item = b"item_u%d" % self.items
         call.barge_sent_at = now
         call.barges_sent += 1
         self.send_text(
             b'{"type":"input_audio_buffer.speech_started","event_id":"ev_s","audio_start_ms":'
-            b'0,"item_id":"' + user_item + b'"}'
+            b'0,"item_id":"%su%d"}' % (self.ids, self.items + 1)
         )
-        # what a turn leaves in the store: the cut item's transcript and the caller's words
+        self._turn()
+
+    def _turn(self) -> None:
+        """What a turn leaves in the store (and in a renewed session's replay): the model
+        item's transcript and the caller's words; the model goes on in a new item."""
+        self.items += 1
+        cut_item, self.item = self.item, self.ids + b"a%d" % self.items
+        user_item = self.ids + b"u%d" % self.items
         self.send_text(
-            b'{"type":"response.output_audio_transcript.done","event_id":"ev_t",'
-            b'"response_id":"resp_1","item_id":"' + cut_item + b'","output_index":0,'
-            b'"content_index":0,"transcript":"Sure, I can help with that booking."}'
+            b'{"type":"response.output_audio_transcript.done","event_id":"ev_t","response_id":"'
+            + self.response
+            + b'","item_id":"'
+            + cut_item
+            + b'","output_index":0,"content_index":0,'
+            b'"transcript":"Sure, I can help with that booking."}'
         )
         self.send_text(
             b'{"type":"conversation.item.input_audio_transcription.completed","event_id":'
@@ -439,7 +594,8 @@ class Caller(wsraw.WsConnection):
     async def hang_up(self, drain_s: float = 2.0, how: str = "stop") -> None:
         """Stop talking, let the audio in flight arrive, then end the call `how`:
         `stop` (Twilio's stop message, then the server closes), `drop` (the carrier's TCP
-        connection just goes away) or `model` (the model side closes its WebSocket; the
+        connection just goes away) or `model` (the model side ends it with an account
+        error and closes its WebSocket — a session that merely closes is renewed; the
         server must hang up through the carrier REST API and close the stream)."""
         self.stopping = True
         if self.handle is not None:
@@ -456,7 +612,7 @@ class Caller(wsraw.WsConnection):
             await asyncio.shield(self.done)
             return
         if how == "model" and call.model is not None:
-            call.model.close()
+            call.model.end_call()
         else:
             self.send_text(
                 b'{"event":"stop","sequenceNumber":"%d","streamSid":"%s","stop":{"accountSid":'
@@ -983,3 +1139,296 @@ async def run_leak(
         await fake.close()
         if lg_cpu is not None:
             os.sched_setaffinity(0, old_affinity)
+
+
+# ---- session renewal ----------------------------------------------------------------------
+
+# Far beyond the probe: our server must not renew ahead of time (that kind has no gap); the
+# probe measures the unplanned kind, a session ended under a live call.
+RENEWAL_LIFETIME_S = 30 * 24 * 3600.0
+# Caller frames sent from this long before a renewal to this long after it (or after the
+# new session's first frame, if later) are the ones it can delay or lose.
+_AROUND_BEFORE_S = 0.2
+_AROUND_AFTER_S = 1.0
+
+
+@dataclass
+class Renewal:
+    call: Call
+    old: ModelSession
+    asked_at: float
+
+    @property
+    def at(self) -> float:
+        """When the model wrote `session_expired` and its close (measuring clock)."""
+        return self.old.ended_at if self.old.ended_at is not None else self.asked_at
+
+
+def _renewal_row(r: Renewal) -> dict[str, Any]:
+    """One renewal seen from outside: the worst delay of the caller frames around it (from
+    the carrier sending each to a live model session receiving it), the arrival gap, and
+    the frames that never reached a live session."""
+    call, old = r.call, r.old
+    idx = next((i for i, s in enumerate(call.sessions) if s is old), -1)
+    new = call.sessions[idx + 1] if 0 <= idx < len(call.sessions) - 1 else None
+    end = r.at + _AROUND_AFTER_S
+    if new is not None:
+        end = max(end, new.first_at + _AROUND_BEFORE_S)
+    sent = call.up.sent
+    lo, hi = bisect.bisect_left(sent, r.at - _AROUND_BEFORE_S), bisect.bisect_right(sent, end)
+    worst, lost = 0.0, []
+    for seq in range(lo, hi):
+        got = call.up_at.get(seq)
+        if got is None:
+            lost.append(seq)
+        else:
+            worst = max(worst, got - sent[seq])
+    row: dict[str, Any] = {
+        "call": call.index,
+        "session": idx + 1,
+        "observed": new is not None,
+        "frames_around": hi - lo,
+        "worst_delay_ms": round(worst * 1000, 3),
+        "lost": len(lost),
+        "lost_seqs": lost[:10],
+        # when the carrier sent each lost frame, from the moment the model ended the session
+        "lost_sent_ms": [round((sent[seq] - r.at) * 1000, 3) for seq in lost[:10]],
+        "after_end": old.after_end,
+    }
+    if new is not None:
+        # from the last frame the old session heard to the first the new one heard, less
+        # the 20 ms a frame is due anyway: the hole in what the model hears
+        row["arrival_gap_ms"] = round((new.first_at - old.last_at - FRAME_S) * 1000, 3)
+        row["first_seq_new"] = new.first_seq
+        row["last_seq_old"] = old.last_seq
+        # from the end of the old session: the new one connected, confirmed, first heard
+        # the caller (the confirmation is the worst gap a caller frame could see, had one
+        # been due just as the old session ended)
+        row["reconnect_ms"] = round((new.opened_at - r.at) * 1000, 3)
+        row["ready_ms"] = round((new.updated_at - r.at) * 1000, 3)
+        row["first_frame_ms"] = round((new.first_at - r.at) * 1000, 3)
+    return row
+
+
+def _server_renewals(db: Path, sids: dict[str, int]) -> dict[str, Any]:
+    """What our server journaled about the renewals (`model.renewed` and friends), read
+    from its store once it has stopped; {} if there is no store."""
+    if not db.exists():
+        return {}
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            rows = con.execute(
+                "SELECT c.carrier_sid, c.end_reason, e.kind, e.data FROM events e "
+                "JOIN calls c ON c.id = e.call_id WHERE e.kind IN "
+                "('model.renewed', 'model.lost', 'model.retry', 'model.renew_failed', 'end')"
+            ).fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        return {"error": str(exc)}
+    renewed: list[dict[str, Any]] = []
+    causes: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    ends: Counter[str] = Counter()
+    dropped = 0
+    for sid, end_reason, kind, raw in rows:
+        if sid not in sids:
+            continue  # the warm-up call
+        data = json.loads(raw)
+        kinds[kind] += 1
+        if kind == "model.renewed":
+            causes[str(data.get("cause"))] += 1
+            renewed.append(data)
+        elif kind == "end":
+            dropped += int(data.get("dropped_frames") or 0)
+            ends[str(end_reason)] += 1
+    gaps = array("d", (d["gap_ms"] / 1000 for d in renewed if isinstance(d.get("gap_ms"), int)))
+    return {
+        "renewed": len(renewed),
+        "causes": dict(causes),
+        "events": dict(kinds),
+        "gap_ms": _ms(gaps),
+        "buffered_frames": sum(int(d.get("buffered_frames") or 0) for d in renewed),
+        "replayed_items": [int(d.get("replayed_items") or 0) for d in renewed],
+        "dropped_frames": dropped,
+        "end_reasons": dict(ends),
+    }
+
+
+async def run_renewals(
+    kind: str = "ours+uvloop",
+    renewals: int = 20,
+    calls: int = 4,
+    every_s: float = 3.0,
+    turn_every_s: float = 1.0,
+    phase: str = "random",
+    pin: bool = True,
+) -> dict[str, Any]:
+    """Session renewal under live calls: `calls` calls, the model ending one of their
+    sessions every `every_s / calls` seconds in turn (`session_expired`, close 1001, no
+    advance `expires_at`), `renewals` in all; every caller frame followed by marker.
+
+    `phase`: when in the 20 ms frame cycle a session ends. `random` (a seeded uniform
+    offset), as a real expiry falls; `after-frame`, just after a caller frame reached the
+    model, so the next one is ~20 ms away: the server has that long to renew before any
+    frame can meet the closing session (the smoke's deterministic case)."""
+    loop = asyncio.get_running_loop()
+    rec = Recorder()
+    calls = max(1, min(calls, renewals))
+    fake = FakeModel(
+        rec,
+        turn_every_frames=int(turn_every_s / FRAME_S),
+        session_lifetime_s=RENEWAL_LIFETIME_S,
+        track=True,
+    )
+    await fake.start()
+    server_cpu, lg_cpu = pick_cpus() if pin else (None, None)
+    old_affinity = os.sched_getaffinity(0)
+    if lg_cpu is not None:
+        os.sched_setaffinity(0, {lg_cpu})
+    opts = RunOptions(kind=kind, n=calls, seconds=0.0, pin=pin, ramp_per_s=10, barge_every_s=0)
+    target = Target(kind, fake, max_calls=calls + 16, cpu=server_cpu)
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True, limit=64))
+    result: dict[str, Any] = {
+        "kind": kind,
+        "calls": calls,
+        "renewals_asked": renewals,
+        "every_s": every_s,
+        "phase": phase,
+    }
+    try:
+        await target.start()
+        stat = ProcStat(target.pid)
+        base_fds = stat.num_fds()
+        callers = await _calls(rec, opts, target.port, 0, calls, http)
+        measured = [rec.calls[i] for i in range(calls)]
+        await _wait_for(
+            lambda: all(c.error is not None or c.down.received > 0 for c in measured), 15
+        )
+        await asyncio.sleep(1.0)  # past the greeting and the first turns
+        rec.window = True  # the carrier's send lag, for the generator's own health
+        done: list[Renewal] = []
+        skipped = 0
+        spacing = every_s / calls
+        due = loop.time()
+        rng = random.Random(9)  # the same phases run after run
+        for i in range(renewals):
+            jitter = rng.uniform(0.0, FRAME_S) if phase == "random" else 0.0
+            await asyncio.sleep(max(0.0, due + jitter - loop.time()))
+            due += spacing
+            call = measured[i % calls]
+            session = call.model
+            if call.error is None and session is not None and not session.ended:
+                done.append(Renewal(call, session, clock()))
+                if phase == "after-frame":
+                    session.expire_after_frame = True
+                else:
+                    session.expire()
+            else:  # the call failed, or its last renewal has not happened yet
+                skipped += 1
+        renewed = await _wait_for(lambda: all(r.call.model is not r.old for r in done), 10)
+        await asyncio.sleep(_AROUND_AFTER_S)  # the frames after the last renewal arrive
+        rec.window = False
+        await _hang_up_all(callers)
+        clean = await _wait_for(
+            lambda: (
+                fake.open_sessions == 0
+                and stat.num_fds() <= base_fds
+                and stat.sockets_to_port(fake.port) == 0
+            ),
+            10,
+            0.1,
+        )
+        rows = [_renewal_row(r) for r in done]
+        observed = [row for row in rows if row["observed"]]
+        around: set[tuple[int, int]] = set()
+        for r in done:
+            sent = r.call.up.sent
+            lo = bisect.bisect_left(sent, r.at - _AROUND_BEFORE_S)
+            hi = bisect.bisect_right(sent, r.at + _AROUND_AFTER_S)
+            around.update((r.call.index, seq) for seq in range(lo, hi))
+        # every other frame: what a caller frame takes through our server meanwhile
+        steady = array(
+            "d",
+            (
+                t - c.up.sent[seq]
+                for c in measured
+                for seq, t in c.up_at.items()
+                if (c.index, seq) not in around and seq < len(c.up.sent)
+            ),
+        )
+        result.update(
+            {
+                "renewals": len(done),
+                "skipped": skipped,
+                "observed": len(observed),
+                "all_observed_s": None if renewed is None else round(renewed, 3),
+                "gap_ms": _ms(array("d", (row["worst_delay_ms"] / 1000 for row in observed))),
+                "arrival_gap_ms": _ms(
+                    array("d", (row["arrival_gap_ms"] / 1000 for row in observed))
+                ),
+                "ready_ms": _ms(array("d", (row["ready_ms"] / 1000 for row in observed))),
+                "steady_delay_ms": _ms(steady),
+                "frames": {
+                    "sent_up": sum(len(c.up.sent) for c in measured),
+                    "received_up": sum(len(c.up_at) for c in measured),
+                    "lost_up": sum(c.up.lost for c in measured),
+                    "lost_down": sum(c.down.lost for c in measured),
+                    "duplicates": sum(c.up.duplicates for c in measured),
+                    "reordered": sum(c.up.reordered for c in measured),
+                    "after_end": sum(c.after_end for c in measured),
+                    "lost_around_renewals": sum(row["lost"] for row in rows),
+                    "unknown": rec.unknown_markers,
+                },
+                "failed": sum(1 for c in measured if c.error or not c.down.received),
+                "errors": sorted({c.error for c in measured if c.error})[:5],
+                "sessions_total": fake.sessions_total,
+                "model_client_events": dict(fake.client_events),
+                "loadgen_lag_ms": _ms(rec.lag),
+                "leftovers": {
+                    "model_sessions_open": fake.open_sessions,
+                    "model_sockets": stat.sockets_to_port(fake.port),
+                    "fds_over_baseline": stat.num_fds() - base_fds,
+                    "clean_after_s": None if clean is None else round(clean, 3),
+                },
+                "per_renewal": rows,
+            }
+        )
+    finally:
+        await http.close()
+        result["target_exit"] = await target.stop()
+        await fake.close()
+        if lg_cpu is not None:
+            os.sched_setaffinity(0, old_affinity)
+    sids = {c.call_sid: c.index for c in rec.calls.values()}
+    result["server"] = _server_renewals(target.data_dir / "data" / "calls.sqlite3", sids)
+    return result
+
+
+def renewal_problems(result: dict[str, Any]) -> list[str]:
+    """What the smoke asserts of the renewal probe: every renewal asked for happened and
+    was seen by our server as the expiry it was, and no caller frame was lost or doubled."""
+    problems = []
+    if result.get("failed"):
+        problems.append(f"{result['failed']} call(s) failed: {result.get('errors')}")
+    asked = result["renewals_asked"]
+    if result["renewals"] != asked or result["observed"] != asked:
+        problems.append(
+            f"renewals: asked {asked}, made {result['renewals']}, observed (a new session "
+            f"heard the caller) {result['observed']}"
+        )
+    frames = result["frames"]
+    for key in ("lost_up", "lost_down", "duplicates", "reordered", "unknown"):
+        if frames[key]:
+            problems.append(
+                f"{key}: {frames[key]} (after the end of a session: {frames['after_end']})"
+            )
+    server = result.get("server") or {}
+    if server.get("causes") != {"expired": asked}:
+        problems.append(f"the server's model.renewed causes: {server.get('causes')}")
+    left = result["leftovers"]
+    for key in ("model_sessions_open", "model_sockets", "fds_over_baseline"):
+        if left[key]:
+            problems.append(f"leftover {key}: {left[key]}")
+    return problems

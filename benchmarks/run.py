@@ -24,7 +24,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.loadgen import REPO, RunOptions, correctness_problems, run_leak, run_once
+from benchmarks.loadgen import (
+    REPO,
+    RunOptions,
+    correctness_problems,
+    renewal_problems,
+    run_leak,
+    run_once,
+    run_renewals,
+)
 from benchmarks.profile_summary import summarize as summarize_profile
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -169,6 +177,32 @@ def setup_table(setup: list[dict[str, Any]]) -> str:
             f"| {s['label']} | {ms['n']} | {_f(ms['p50'], 2)} / {_f(ms['p99'], 2)} "
             f"/ {_f(ms['max'], 2)} |"
         )
+    return "\n".join(lines)
+
+
+def renewal_table(r: dict[str, Any]) -> str:
+    gap, ready, server, frames = r["gap_ms"], r["ready_ms"], r["server"], r["frames"]
+    sgap = server.get("gap_ms") or {}
+    lost = frames["lost_up"]
+    detail = ""
+    if lost:
+        # in flight: relayed to the old session after the model had ended it; the rest
+        # never left our server
+        late = frames["after_end"]
+        detail = f" ({late} in flight as the session ended, {lost - late} never relayed)"
+    lines = [
+        "| session renewal (the model ends the session under a live call: `session_expired`, "
+        "close 1001) | renewals | caller-audio gap: worst caller-frame delay around each "
+        "renewal, p50 / p99 / max ms | session ended → new one confirmed, p50 / p99 / max ms "
+        "| caller frames lost / duplicated | server's `model.renewed` gap_ms p50 / p99 / max |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| {r['kind']}, {r['calls']} calls, a session ended every {r['every_s'] / r['calls']:g} s "
+        f"in turn ({r['phase']} phase in the 20 ms frame cycle) | {r['observed']} of "
+        f"{r['renewals_asked']} | {_f(gap['p50'], 2)} / {_f(gap['p99'], 2)} / {_f(gap['max'], 2)} "
+        f"| {_f(ready['p50'], 2)} / {_f(ready['p99'], 2)} / {_f(ready['max'], 2)} "
+        f"| {lost}{detail} / {frames['duplicates']} "
+        f"| {_f(sgap.get('p50'), 0)} / {_f(sgap.get('p99'), 0)} / {_f(sgap.get('max'), 0)} |",
+    ]
     return "\n".join(lines)
 
 
@@ -345,6 +379,23 @@ async def bench(args: argparse.Namespace) -> int:
                 )
             )
             setup.append({"label": label, "kind": kind, "gap_s": gap, **result})
+    renewal: dict[str, Any] | None = None
+    if args.renewals and ours is not None:
+        print(f"-- session renewal: {args.renewals} renewals, {ours}", flush=True)
+        renewal = await run_renewals(
+            kind=ours,
+            renewals=args.renewals,
+            calls=args.renewal_calls,
+            phase=args.renewal_phase,
+            pin=not args.no_pin,
+        )
+        bad = renewal_problems(renewal)
+        problems += [f"session renewal: {p}" for p in bad]
+        print(
+            f"   gap p99 {_f(renewal['gap_ms']['p99'], 2)} ms  lost "
+            f"{renewal['frames']['lost_up']}  {'OK' if not bad else 'PROBLEMS: ' + '; '.join(bad)}",
+            flush=True,
+        )
     leak: dict[str, Any] | None = None
     if args.leak:
         print(f"-- leak check: {args.leak} sequential calls", flush=True)
@@ -369,9 +420,11 @@ async def bench(args: argparse.Namespace) -> int:
         f"{args.repeat} run(s) per cell (medians); load average at start "
         f"{meta['loadavg_start']}, at end {meta['loadavg_end']}."
     )
-    md = header + "\n\n" + table(rows)
+    md = header + ("\n\n" + table(rows) if rows else "")
     if setup:
         md += "\n\n" + setup_table(setup)
+    if renewal:
+        md += "\n\n" + renewal_table(renewal)
     if leak:
         md += (
             f"\n\nLeak check: {leak['calls']} calls in waves of {leak['wave']}: RSS "
@@ -390,6 +443,7 @@ async def bench(args: argparse.Namespace) -> int:
             **meta,
             "rows": rows,
             "setup": setup,
+            "renewal": renewal,
             "leak": leak,
             "profiled_run": profiled,
             "runs": runs,
@@ -400,7 +454,8 @@ async def bench(args: argparse.Namespace) -> int:
         body = md + "".join(f"\n\n![{p.stem}]({p.name})" for p in images)
         stem.with_suffix(".md").write_text(body + "\n")
         print(f"\nwrote {stem}.json, {stem}.md" + "".join(f", {p}" for p in images))
-        if not args.smoke and not args.no_readme:
+        # a run of the probes alone (`--n ""`) must not replace the full results
+        if not args.smoke and not args.no_readme and rows:
             _update_readme(md, images)
     if problems:
         print(f"\n{len(problems)} correctness problem(s)", file=sys.stderr)
@@ -424,7 +479,11 @@ def _update_readme(md: str, images: list[Path]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
-    parser.add_argument("--n", default="1,50,100,200,300", help="concurrent calls, comma list")
+    parser.add_argument(
+        "--n",
+        default="1,50,100,200,300",
+        help='concurrent calls, comma list ("": no load table, the probes alone)',
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="steady window per run")
     parser.add_argument(
         "--targets",
@@ -439,6 +498,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--barge-every", type=float, default=5.0, help="s per call; 0: off")
     parser.add_argument("--profile", type=int, default=0, help="py-spy our server at this N")
     parser.add_argument("--no-setup-probe", dest="setup_probe", action="store_false")
+    parser.add_argument(
+        "--renewals",
+        type=int,
+        default=20,
+        help="session-renewal probe: this many model sessions ended under live calls "
+        "(session_expired, close 1001), the caller-audio gap measured (0: skip)",
+    )
+    parser.add_argument(
+        "--renewal-calls", type=int, default=4, help="renewal probe: calls sharing them"
+    )
+    parser.add_argument(
+        "--renewal-phase",
+        choices=("random", "after-frame"),
+        default="random",
+        help="renewal probe: when in the 20 ms frame cycle a session ends",
+    )
     parser.add_argument(
         "--leak",
         type=int,
@@ -461,6 +536,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.smoke:
         args.n, args.seconds, args.setup_probe, args.leak = "5", 5.0, False, 0
+        # renewal mechanics only: a session ends just after a caller frame, never racing one
+        args.renewals, args.renewal_calls, args.renewal_phase = 2, 2, "after-frame"
         args.barge_every = 1.0
         args.no_write = args.out is None
     if not args.std_loadgen and importlib.util.find_spec("uvloop") is not None:

@@ -108,15 +108,18 @@ class WsConnection(asyncio.Protocol):
             return
         transport.write(_header(OP_TEXT, len(data), self.is_client) + data)
 
-    def close(self, code: int = 1000) -> None:
+    def close(self, code: int = 1000, reason: bytes = b"", linger: bool = False) -> None:
+        """Send a close frame. The server side then closes TCP at once, unless `linger`:
+        then it keeps reading until the peer's close frame (the closing handshake a real
+        server completes), so what the peer sent meanwhile is still seen."""
         transport = self.transport
         if transport is None or transport.is_closing():
             return
         if not self._close_sent:
             self._close_sent = True
-            body = code.to_bytes(2, "big")
+            body = code.to_bytes(2, "big") + reason[:123]
             transport.write(_header(OP_CLOSE, len(body), self.is_client) + body)
-        if not self.is_client:
+        if not self.is_client and not linger:
             transport.close()  # the server side closes TCP first (RFC 6455 §7.1.1)
 
     def abort(self) -> None:

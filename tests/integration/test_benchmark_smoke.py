@@ -1,10 +1,13 @@
-"""The benchmark's CI smoke: 6 calls for 5 s through our real server, correctness only.
+"""The benchmark's CI smoke: 6 calls for 5 s through our real server, correctness only,
+and a small session-renewal probe.
 
 A benchmark is not a timed test: nothing here looks at speed. It shows the load generator
 and the server agree on every frame (none lost, none reordered, none unexplained) and that
 when the calls end, nothing of them is left in the server (model sockets, descriptors),
 whether a call ended with the carrier's `stop`, a dropped carrier connection, or the
-model closing its side.
+model ending it (an account error). The renewal probe shows a session the model ends
+under a live call (`session_expired`, close 1001) is renewed and no caller frame is lost
+or doubled on the way.
 Needs only the `dev` extra: without psutil the server is read from /proc.
 """
 
@@ -13,7 +16,13 @@ from __future__ import annotations
 import sys
 
 import pytest
-from benchmarks.loadgen import RunOptions, correctness_problems, run_once
+from benchmarks.loadgen import (
+    RunOptions,
+    correctness_problems,
+    renewal_problems,
+    run_once,
+    run_renewals,
+)
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads the server process from /proc"
@@ -39,5 +48,27 @@ async def test_benchmark_smoke_six_calls_no_loss_no_leftovers_however_they_end()
     # and barge-in reached the carrier
     assert result["marks_received"] >= frames["sent_down"] - 6
     assert result["barge_ins"]["clears"] >= 1
+    assert result["leftovers"]["clean_after_s"] is not None
+    assert result["target_exit"] == 0
+
+
+@pytest.mark.timeout(60)
+async def test_benchmark_renewal_probe_every_session_renewed_no_caller_frame_lost() -> None:
+    # Each session ends just after a caller frame reached it: the next one is ~20 ms away,
+    # so the renewal itself is checked, not a frame racing the close (the probe's random
+    # phase measures that).
+    result = await run_renewals(kind="ours", renewals=2, calls=2, phase="after-frame", pin=False)
+
+    assert renewal_problems(result) == [], result
+    assert [row["observed"] for row in result["per_renewal"]] == [True, True]
+    frames = result["frames"]
+    assert frames["sent_up"] > 0
+    assert frames["received_up"] == frames["sent_up"]
+    assert frames["lost_up"] == frames["duplicates"] == frames["after_end"] == 0
+    # two calls, each on a first session and one renewed: each configured the same way
+    assert result["sessions_total"] == 4
+    assert result["model_client_events"]["session.update"] == 4
+    assert result["server"]["causes"] == {"expired": 2}
+    assert result["server"]["end_reasons"] == {"carrier-stop": 2}
     assert result["leftovers"]["clean_after_s"] is not None
     assert result["target_exit"] == 0
