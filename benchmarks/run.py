@@ -416,9 +416,13 @@ async def bench(args: argparse.Namespace) -> int:
     header = (
         f"Machine: {meta['machine']['cpu']} ({meta['machine']['cores']} cores), Python "
         f"{meta['machine']['python']}; date {meta['date']}; commit {meta['commit']}"
-        f"{' (dirty tree)' if meta['dirty'] else ''}; {args.seconds:g} s steady window per run, "
-        f"{args.repeat} run(s) per cell (medians); load average at start "
-        f"{meta['loadavg_start']}, at end {meta['loadavg_end']}."
+        f"{' (dirty tree)' if meta['dirty'] else ''}; "
+        + (
+            f"{args.seconds:g} s steady window per run, {args.repeat} run(s) per cell (medians); "
+            if rows
+            else "probes only; "
+        )
+        + f"load average at start {meta['loadavg_start']}, at end {meta['loadavg_end']}."
     )
     md = header + ("\n\n" + table(rows) if rows else "")
     if setup:
@@ -450,7 +454,7 @@ async def bench(args: argparse.Namespace) -> int:
             "problems": problems,
         }
         stem.with_suffix(".json").write_text(json.dumps(data, indent=1, default=str))
-        images = plots(rows, stem) if not args.smoke else []
+        images = plots(rows, stem) if rows and not args.smoke else []
         body = md + "".join(f"\n\n![{p.stem}]({p.name})" for p in images)
         stem.with_suffix(".md").write_text(body + "\n")
         print(f"\nwrote {stem}.json, {stem}.md" + "".join(f", {p}" for p in images))
