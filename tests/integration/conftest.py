@@ -20,8 +20,9 @@ async def make_world(tmp_path: Path) -> AsyncIterator[MakeWorld]:
     """`world = await make_world(plans, script, **{"calls.maxConcurrent": 1})`.
 
     After the test, every world is shut down and checked: each event our bridge sent to the
-    fake model was valid by the openai SDK's own types (with no unknown keys), every model
-    socket is closed, and no task of ours is left running.
+    fake model was valid by the openai SDK's own types (with no unknown keys) and was not
+    refused as the real API would refuse it, each event the fake model sent was valid too,
+    every model socket is closed, and no task of ours is left running.
     """
     worlds: list[SimWorld] = []
 
@@ -40,6 +41,8 @@ async def make_world(tmp_path: Path) -> AsyncIterator[MakeWorld]:
     for world in reversed(worlds):
         await world.__aexit__(None, None, None)
     for world in worlds:
+        # The fake model itself never sent an event the SDK's types reject.
+        assert world.model.malformed == [], f"the fake model sent: {world.model.malformed}"
         for session in world.model.sessions:
             assert session.invalid == [], (
                 f"invalid client events sent to the model: {session.invalid}"

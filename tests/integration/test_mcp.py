@@ -205,9 +205,12 @@ async def test_make_phone_call_waits_and_reports_progress(
         for milestone in ("ringing", "answered"):
             assert messages.count(milestone) == 1, messages
         assert messages.index("ringing") < messages.index("answered")
+        # Every line once, as it was transcribed: a caller's words are often transcribed
+        # after the model began its reply, while the transcript is in the order said.
         spoken = [m for m in messages if m.startswith(("callee: ", "AI: ", "["))]
-        assert spoken == lines, messages
-        assert messages.index("answered") < messages.index(lines[0])
+        assert sorted(spoken) == sorted(lines), messages
+        assert len(set(spoken)) == len(spoken)
+        assert messages.index("answered") < min(messages.index(line) for line in lines)
         outcome = [m for m in messages if m.startswith("outcome: ")]
         assert outcome == ["outcome: success: " + scenario_summary()]
         assert messages[-1].startswith("call ended: completed")

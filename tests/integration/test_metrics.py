@@ -19,15 +19,17 @@ from tests.integration.test_cli_call import cli, world_config
 from voicecall_rt.simulator.scenarios import pizza_booking
 from voicecall_rt.simulator.world import SimWorld
 
-# gpt-realtime list prices, USD per 1M tokens (PROTOCOLS §1.9), and Twilio's per minute.
+# gpt-realtime-2.1 list prices, USD per 1M tokens (README, "Models"), gpt-transcribe's per
+# minute of audio, and Twilio's per minute.
 PRICE = {
     "text_in": 4.0,
     "cached_text_in": 0.40,
-    "text_out": 16.0,
+    "text_out": 24.0,
     "audio_in": 32.0,
     "cached_audio_in": 0.40,
     "audio_out": 64.0,
 }
+TRANSCRIBE_PER_MINUTE = 0.0045
 CARRIER_PER_MINUTE = 0.014
 
 
@@ -71,6 +73,16 @@ def model_usage_sum(world: SimWorld) -> dict[str, int]:
             total["text_out"] += out["text_tokens"]
             total["audio_out"] += out["audio_tokens"]
     return total
+
+
+def transcribed_seconds(world: SimWorld) -> float:
+    """The audio the fake model's transcription billed, from the usage it sent."""
+    return sum(
+        event["usage"]["seconds"]
+        for session in world.model.sessions
+        for event in session.sent
+        if event["type"] == "conversation.item.input_audio_transcription.completed"
+    )
 
 
 def expected_cost(world: SimWorld, call: dict[str, Any]) -> tuple[float, float]:
@@ -152,11 +164,14 @@ async def test_metrics_latency_and_cost_after_a_call(make_world: MakeWorld, tmp_
     # ---- cost (API) ----------------------------------------------------------------------
     model_usd, carrier_usd = expected_cost(world, call)
     cost = call["cost"]
-    assert cost["model"] == "gpt-realtime" and cost["priced"]
+    assert cost["model"] == "gpt-realtime-2.1" and cost["priced"]
     assert cost["model_usd"] == pytest.approx(model_usd, abs=1e-6)
     assert cost["carrier_usd"] == pytest.approx(carrier_usd, abs=1e-6)
-    assert cost["total_usd"] == pytest.approx(model_usd + carrier_usd, abs=1e-6)
-    assert model_usd > 0
+    transcription_usd = transcribed_seconds(world) / 60 * TRANSCRIBE_PER_MINUTE
+    assert cost["transcription_model"] == "gpt-transcribe"
+    assert cost["transcription_usd"] == pytest.approx(transcription_usd, abs=1e-6)
+    assert cost["total_usd"] == pytest.approx(model_usd + transcription_usd + carrier_usd, abs=1e-6)
+    assert model_usd > 0 and transcription_usd > 0
 
     # ---- the CLI shows the same figures ---------------------------------------------------
     config = world_config(world, tmp_path)
