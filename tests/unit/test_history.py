@@ -6,9 +6,9 @@ from typing import Any
 
 import orjson
 import pytest
+from openai.types.realtime import RealtimeClientEvent
 from pydantic import TypeAdapter
 
-from openai.types.realtime import RealtimeClientEvent
 from voicecall_rt.call.history import MAX_REPLAY_CHARS, History
 
 _CLIENT_EVENT: TypeAdapter[Any] = TypeAdapter(RealtimeClientEvent)
