@@ -16,6 +16,7 @@ import aiohttp
 import orjson
 from twilio.request_validator import RequestValidator
 
+from voicecall_rt.simulator.signing import SharedKey, signature_headers
 from voicecall_rt.simulator.world import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, PUBLIC_URL, SimWorld
 
 STREAM_PATH = "/voice/realtime-stream"
@@ -56,18 +57,30 @@ async def post(
     path: str,
     params: dict[str, str],
     signature: str | None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, str]:
-    """POST a form to our server's loopback address; `signature=None` sends no header."""
-    headers = {} if signature is None else {"X-Twilio-Signature": signature}
-    async with http.post(world.server.local_url + path, data=params, headers=headers) as response:
+    """POST a form to our server's loopback address; `signature=None` sends no signature
+    header; `headers` are added as they are (e.g. X-Twilio-Webhooks-Signature-Settings)."""
+    sent = dict(headers or {})
+    if signature is not None:
+        sent["X-Twilio-Signature"] = signature
+    async with http.post(world.server.local_url + path, data=params, headers=sent) as response:
         return response.status, await response.text()
 
 
 async def post_signed(
-    http: aiohttp.ClientSession, world: SimWorld, path: str, params: dict[str, str]
+    http: aiohttp.ClientSession,
+    world: SimWorld,
+    path: str,
+    params: dict[str, str],
+    shared_key: SharedKey | None = None,
 ) -> tuple[int, str]:
-    """POST signed correctly: over the public URL, as a tunnel delivers it."""
-    return await post(http, world, path, params, sign(PUBLIC_URL + path, params))
+    """POST signed correctly: over the public URL, as a tunnel delivers it; with the Auth
+    Token, or with `shared_key` as a Twilio Webhook Setting would sign it."""
+    headers = signature_headers(
+        PUBLIC_URL + path, params, auth_token=AUTH_TOKEN, shared_key=shared_key
+    )
+    return await post(http, world, path, params, None, headers)
 
 
 def stream_token(twiml: str) -> str:
@@ -84,10 +97,15 @@ def verbs(twiml: str) -> list[str]:
 
 
 async def answer_inbound(
-    http: aiohttp.ClientSession, world: SimWorld, call_sid: str, caller: str = "+14155550177"
+    http: aiohttp.ClientSession,
+    world: SimWorld,
+    call_sid: str,
+    caller: str = "+14155550177",
+    shared_key: SharedKey | None = None,
 ) -> str:
     """Deliver a signed inbound answer webhook; returns the stream token of the TwiML."""
-    status, body = await post_signed(http, world, "/voice/answer", inbound_params(call_sid, caller))
+    params = inbound_params(call_sid, caller)
+    status, body = await post_signed(http, world, "/voice/answer", params, shared_key)
     assert status == 200, (status, body)
     assert verbs(body) == ["Connect"], body
     return stream_token(body)

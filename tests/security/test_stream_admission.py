@@ -103,6 +103,9 @@ async def test_carrier_that_starts_too_late_is_closed(
     monkeypatch.setattr(stream_module, "START_TIMEOUT_S", 0.2)
     world = await _world(make_world)
     world.carrier.delay_start_ms = 600
+    # Real Twilio ends the call once the refused stream leaves no TwiML; kept up here so the
+    # live call can be checked (the strict ending: tests/integration/test_carrier_strictness).
+    world.carrier.stay_up_after_stream = True
     call = await world.carrier.place_inbound_call(
         from_number="+14155550177", to_number=FROM_NUMBER, plan=LISTEN_PLAN
     )
@@ -184,6 +187,7 @@ async def test_token_is_single_use(make_world: MakeWorld, http: aiohttp.ClientSe
 async def test_fake_twilio_with_a_wrong_token_is_not_bridged(make_world: MakeWorld) -> None:
     world = await _world(make_world)
     world.carrier.start_token_override = "call_0123456789abcdef.not-the-secret"
+    world.carrier.stay_up_after_stream = True  # as above: look at the live call
     call = await world.carrier.place_inbound_call(
         from_number="+14155550177", to_number=FROM_NUMBER, plan=LISTEN_PLAN
     )

@@ -5,10 +5,18 @@ from __future__ import annotations
 import asyncio
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from twilio.request_validator import (
+    HMAC_SHA1,
+    HMAC_SHA256,
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+)
 
 from tests.integration.conftest import MakeWorld
 from tests.twilio_wire import (
@@ -21,7 +29,8 @@ from tests.twilio_wire import (
     sign,
 )
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Say, WaitForModel
-from voicecall_rt.simulator.world import ACCOUNT_SID, FROM_NUMBER, PUBLIC_URL, SimWorld
+from voicecall_rt.simulator.signing import SharedKey, signature_headers
+from voicecall_rt.simulator.world import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, PUBLIC_URL, SimWorld
 
 OPEN = {"inbound.enabled": True, "inbound.policy": "open"}
 LISTEN_PLAN = CallPlan(callee=(WaitForModel(quiet_ms=200),))
@@ -147,6 +156,88 @@ async def test_unsigned_webhooks_are_refused_and_change_nothing(
     data = await world.wait_call(call_id)
     assert data["call"]["status"] == "completed"
     assert world.server.manager.active_count == 0
+
+
+SHARED = SharedKey("webhook-shared-key-secret-abcdef", key_id="webhooks_sharedkey_sec0001")
+SETTINGS = f"key={SHARED.key_id},algorithm=HMAC_SHA256"
+
+
+def _sha256_forgery(variant: str, path: str, params: dict[str, str]) -> Any:
+    """(headers, params actually sent) for one kind of forgery under the SharedKey scheme."""
+    url = PUBLIC_URL + path
+
+    def signed(secret: str, algorithm: str, settings: str | None = SETTINGS) -> dict[str, str]:
+        signature = RequestValidator(secret).compute_signature(url, params, algorithm=algorithm)
+        headers = {SIGNATURE_HEADER: str(signature)}
+        if settings is not None:
+            headers[SIGNATURE_SETTINGS_HEADER] = settings
+        return headers
+
+    if variant == "auth-token-as-key":  # the Auth Token is not the key under this scheme
+        return signed(AUTH_TOKEN, HMAC_SHA256), params
+    if variant == "sha1-under-sha256-header":
+        return signed(SHARED.secret, HMAC_SHA1), params
+    if variant == "wrong-secret":
+        return signed(SHARED.secret + "x", HMAC_SHA256), params
+    if variant == "sha256-without-header":  # read as the Auth Token scheme: SHA-1, token
+        return signed(SHARED.secret, HMAC_SHA256, settings=None), params
+    if variant == "unsupported-algorithm":
+        settings = f"key={SHARED.key_id},algorithm=HMAC_MD5"
+        return {**signed(SHARED.secret, HMAC_SHA256), SIGNATURE_SETTINGS_HEADER: settings}, params
+    if variant == "header-without-signature":
+        return {SIGNATURE_SETTINGS_HEADER: SETTINGS}, params
+    if variant == "tampered":
+        forged = dict(params)
+        forged["CallSid"] = "CA" + "0" * 32
+        return signature_headers(url, params, auth_token=AUTH_TOKEN, shared_key=SHARED), forged
+    raise AssertionError(variant)
+
+
+SHA256_VARIANTS = [
+    "auth-token-as-key",
+    "sha1-under-sha256-header",
+    "wrong-secret",
+    "sha256-without-header",
+    "unsupported-algorithm",
+    "header-without-signature",
+    "tampered",
+]
+
+
+@pytest.mark.parametrize("variant", SHA256_VARIANTS)
+async def test_sha256_forgeries_are_refused_and_both_schemes_work(
+    tmp_path: Path, http: aiohttp.ClientSession, variant: str
+) -> None:
+    async with SimWorld(
+        LISTEN_PLAN, GREET_ONLY, tmp_path / "data", settings=OPEN, shared_key=SHARED
+    ) as world:
+        live_sid = new_call_sid()
+        await answer_inbound(http, world, live_sid, shared_key=SHARED)
+        call_id = await call_id_for(world, live_sid)
+        before = await _one_call(world)
+        attempts = [
+            ("/voice/answer", inbound_params(new_call_sid(), "+14155550123")),
+            (f"/voice/status?call={call_id}", _status_params(live_sid, "completed")),
+            (f"/voice/amd?call={call_id}", _amd_params(live_sid)),
+        ]
+        for path, params in attempts:
+            headers, sent = _sha256_forgery(variant, path, params)
+            status, body = await post(http, world, path, sent, None, headers)
+            assert status == 403, (path, status, body)
+            assert "<Response" not in body
+        assert await _one_call(world) == before
+        assert world.server.manager.active_ids() == [call_id]
+
+        # Positive controls: SharedKey-signed and Auth-Token-signed requests both count.
+        amd = _amd_params(live_sid)
+        assert (await post_signed(http, world, f"/voice/amd?call={call_id}", amd, SHARED))[0] == 204
+        assert (await _one_call(world))["answered_by"] == "machine_end_beep"
+        completed = _status_params(live_sid, "completed")
+        status, _ = await post_signed(http, world, f"/voice/status?call={call_id}", completed)
+        assert status == 204
+        assert (await world.wait_call(call_id))["call"]["status"] == "completed"
+    for session in world.model.sessions:
+        assert session.invalid == [] and session.closed.is_set()
 
 
 async def test_replayed_or_unknown_status_callbacks_are_harmless(

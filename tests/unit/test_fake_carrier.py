@@ -22,12 +22,28 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import (
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
 from twilio.rest import Client
 
 from voicecall_rt.audio import dtmf, g711
+from voicecall_rt.audio.goertzel import DtmfDetector
 from voicecall_rt.simulator.fake_carrier import FakeTwilio, SimCall, voice_audio
-from voicecall_rt.simulator.scenario import CallPlan, HangUp, Speak, WaitForDigits, WaitForModel
+from voicecall_rt.simulator.keypad import key_frames
+from voicecall_rt.simulator.line import Line
+from voicecall_rt.simulator.scenario import (
+    CallPlan,
+    HangUp,
+    PressKeys,
+    Speak,
+    WaitForDigits,
+    WaitForModel,
+)
+from voicecall_rt.simulator.signing import SharedKey
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2
 TOKEN = "test-auth-token"
@@ -57,6 +73,7 @@ class Hook:
     params: dict[str, str]
     signature_ok: bool
     host: str
+    signature_settings: str | None = None
 
 
 class OurServer:
@@ -64,11 +81,14 @@ class OurServer:
 
     def __init__(self) -> None:
         self.validator = RequestValidator(TOKEN)
+        # The SharedKey webhooks may be signed with (the Auth Token when no header says so).
+        self.shared_key: SharedKey | None = None
         self.cond = asyncio.Condition()
         self.hooks: list[Hook] = []
         self.twiml: Callable[[dict[str, str]], str] = lambda _params: STREAM_TWIML
         self.ws: web.WebSocketResponse | None = None
         self.ws_signature_ok: bool | None = None
+        self.ws_query: str | None = None
         self.ws_log: list[tuple[float, dict[str, Any]]] = []
         self.ws_closed = False
         self.stream_sid: str | None = None
@@ -110,15 +130,27 @@ class OurServer:
     def messages(self, event: str) -> list[dict[str, Any]]:
         return [m for _, m in self.ws_log if m["event"] == event]
 
+    def signature_ok(self, url: str, params: Any, request: web.Request) -> bool:
+        """Checked as a server should: the Auth Token and SHA-1 unless the settings header
+        announces a SharedKey, then that key's secret and the header's algorithm."""
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        settings = request.headers.get(SIGNATURE_SETTINGS_HEADER)
+        if settings is None:
+            return bool(self.validator.validate(url, params, signature))
+        if self.shared_key is None:
+            return False
+        algorithm = get_signature_algorithm(settings)
+        validator = RequestValidator(self.shared_key.secret)
+        return bool(validator.validate(url, params, signature, algorithm=algorithm))
+
     def _hook(self, kind: str) -> Callable[[web.Request], Any]:
         async def handler(request: web.Request) -> web.Response:
             form = await request.post()
             assert isinstance(form, MultiDictProxy)
-            ok = self.validator.validate(
-                PUBLIC + request.raw_path, form, request.headers.get("X-Twilio-Signature", "")
-            )
+            ok = self.signature_ok(PUBLIC + request.raw_path, form, request)
             params = {k: str(v) for k, v in form.items()}
-            self.hooks.append(Hook(kind, params, bool(ok), request.host))
+            settings = request.headers.get(SIGNATURE_SETTINGS_HEADER)
+            self.hooks.append(Hook(kind, params, ok, request.host, settings))
             await self.changed()
             if kind in ("answer", "action"):
                 return web.Response(text=self.twiml(params), content_type="text/xml")
@@ -127,10 +159,10 @@ class OurServer:
         return handler
 
     async def _stream(self, request: web.Request) -> web.WebSocketResponse:
-        signature = request.headers.get("X-Twilio-Signature", "")
-        self.ws_signature_ok = bool(
-            self.validator.validate(f"wss://voice.demo.test{request.path}", {}, signature)
+        self.ws_signature_ok = self.signature_ok(
+            f"wss://voice.demo.test{request.path}", {}, request
         )
+        self.ws_query = request.query_string
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self.ws = ws
@@ -510,15 +542,40 @@ async def test_far_party_script_speaks_waits_for_model_and_keys_then_hangs_up(
     assert len(voiced()) == 10  # no more voice after the script
 
 
-async def test_our_server_closing_the_stream_leaves_the_call_up_until_rest_hangup(
+async def test_our_server_closing_the_stream_ends_the_call_when_the_twiml_runs_out(
     server: OurServer, http: aiohttp.ClientSession
 ) -> None:
+    """Twilio resumes the TwiML after our server closes the socket; with nothing after
+    `<Connect>` the call is over: no REST hang-up needed (and none would be seen)."""
     async with make_fake(server) as fake:
         call = await dial(http, fake)
         await server.wait_started()
         assert server.ws is not None
         await server.ws.close(code=1000)
+        async with asyncio.timeout(TIMEOUT):
+            await call.ended.wait()
+
+    assert call.ws_closed_by == "server" and call.ws_close_code == 1000
+    assert server.messages("stop") == []  # the socket was already gone
+    assert call.statuses[-1] == "completed"
+    assert [h.params["CallStatus"] for h in server.hooks_of("status")][-1] == "completed"
+    assert fake.updates == []
+
+
+async def test_lenient_carrier_keeps_the_call_up_after_the_stream_until_rest_hangup(
+    server: OurServer, http: aiohttp.ClientSession
+) -> None:
+    async with make_fake(server, stay_up_after_stream=True) as fake:
+        call = await dial(http, fake)
+        await server.wait_started()
+        assert server.ws is not None
+        await server.ws.close(code=1000)
         await call.wait_for(lambda: call.ws_closed_by == "server")
+        # The TwiML has run out: its runner is done, and the call is still up.
+        runner = call._runner
+        assert runner is not None
+        async with asyncio.timeout(TIMEOUT):
+            await asyncio.wait([runner])
         assert call.ws_close_code == 1000
         assert call.status == "in-progress" and not call.ended.is_set()
         assert [h.params["CallStatus"] for h in server.hooks_of("status")][-1] != "completed"
@@ -722,3 +779,254 @@ async def test_close_hangs_up_everything_and_leaves_no_tasks(
     assert server.messages("stop")
     assert server.hooks_of("status")[-1].params["CallStatus"] == "completed"
     assert not fake._tasks
+
+
+# ---- as strict as Twilio ------------------------------------------------------------------
+
+
+def stream_twiml(url: str, after: str = "") -> str:
+    return (
+        f'<Response><Connect><Stream url="{url}">'
+        '<Parameter name="call_token" value="tok-123"/></Stream></Connect>'
+        f"{after}</Response>"
+    )
+
+
+async def test_shared_key_signing_announces_the_key_and_is_not_the_auth_token(
+    server: OurServer, http: aiohttp.ClientSession
+) -> None:
+    key = SharedKey("shared-key-secret-for-tests", key_id="webhooks_sharedkey_test")
+    server.shared_key = key
+    async with make_fake(server, shared_key=key) as fake:
+        call = await dial(http, fake)
+        await server.wait_started()
+        await hang_up_via_rest(http, fake, call)
+
+    settings = "key=webhooks_sharedkey_test,algorithm=HMAC_SHA256"
+    assert server.hooks and all(h.signature_ok for h in server.hooks)
+    assert {h.signature_settings for h in server.hooks} == {settings}
+    assert {w.signature_settings for w in call.webhooks} == {settings}
+    assert server.ws_signature_ok is True
+    # Really the SharedKey under SHA-256: neither the Auth Token nor SHA-1 verifies it.
+    answer = call.webhooks[[w.kind for w in call.webhooks].index("voice")]
+    assert not RequestValidator(TOKEN).validate(answer.url, answer.params, answer.signature)
+    sha1 = RequestValidator(key.secret).compute_signature(answer.url, answer.params)
+    assert sha1 != answer.signature
+    assert key.secret not in repr(key)
+
+
+async def test_shared_key_forgery_and_default_scheme(
+    server: OurServer, http: aiohttp.ClientSession
+) -> None:
+    key = SharedKey("shared-key-secret-for-tests")
+    server.shared_key = key
+    async with make_fake(server, shared_key=key, bad_signature=True) as fake:
+        call = await dial(http, fake)
+        await server.wait_started()
+        await hang_up_via_rest(http, fake, call)
+    assert server.hooks and not any(h.signature_ok for h in server.hooks)
+    assert server.ws_signature_ok is False
+    # The default scheme sends no settings header.
+    server.hooks.clear()
+    async with make_fake(server) as fake:
+        call = await dial(http, fake)
+        await server.wait_for(lambda: bool(server.hooks_of("answer")))
+        await hang_up_via_rest(http, fake, call)
+    assert all(h.signature_ok and h.signature_settings is None for h in server.hooks)
+
+
+async def test_stream_url_loses_its_query_string(
+    server: OurServer, http: aiohttp.ClientSession
+) -> None:
+    requested = "wss://voice.demo.test/voice/stream?token=abc&x=1"
+    server.twiml = lambda _params: stream_twiml(requested.replace("&", "&amp;"))
+    async with make_fake(server) as fake:
+        call = await dial(http, fake)
+        await server.wait_started()
+        await hang_up_via_rest(http, fake, call)
+    assert server.ws_query == ""
+    assert call.stream_url == "wss://voice.demo.test/voice/stream"
+    assert call.stream_url_requested == requested
+    assert server.ws_signature_ok is True  # signed over the URL it really requested
+
+    server.ws_query = None
+    async with make_fake(server, keep_stream_query=True) as fake:
+        call = await dial(http, fake)
+        await server.wait_for(lambda: server.ws_query is not None)
+        await hang_up_via_rest(http, fake, call)
+    assert server.ws_query == "token=abc&x=1" and call.stream_url == requested
+
+
+async def test_ws_stream_url_is_refused_and_the_call_goes_on(
+    server: OurServer, http: aiohttp.ClientSession
+) -> None:
+    server.twiml = lambda _params: stream_twiml(
+        "ws://voice.demo.test/voice/stream", after="<Say>Stream failed</Say>"
+    )
+    async with make_fake(server) as fake:
+        call = await dial(http, fake)
+        async with asyncio.timeout(TIMEOUT):
+            await call.ended.wait()
+    assert server.ws is None and call.stream_sid is None
+    assert [n.code for n in call.notifications] == [31922]
+    assert call.stream_url_requested == "ws://voice.demo.test/voice/stream"
+    assert call.said == ["Stream failed"]  # the TwiML went on, then ran out
+    assert call.statuses == ["initiated", "ringing", "in-progress", "completed"]
+
+    async with make_fake(server, allow_ws_stream=True) as fake:
+        fake.route("http://voice.demo.test", f"http://127.0.0.1:{server.port}")  # plain ws
+        call = await dial(http, fake)
+        await server.wait_started()
+        await hang_up_via_rest(http, fake, call)
+    assert call.notifications == [] and call.stream_url == "ws://voice.demo.test/voice/stream"
+
+
+async def test_time_limit_over_the_account_limit_is_refused(
+    server: OurServer, http: aiohttp.ClientSession
+) -> None:
+    async with make_fake(server) as fake:
+        form = [*create_form(), ("TimeLimit", "14401")]
+        status, body = await rest(http, fake, "POST", CALLS, form)
+        assert status == 400
+        assert body["status"] == 400 and body["code"] == 20001
+        assert "14400" in body["message"] and body["more_info"].startswith("https://")
+        assert fake.created == [] and fake.calls == {}
+
+        call = await dial(http, fake, TimeLimit="14400")
+        path = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{call.sid}.json"
+        status, body = await rest(http, fake, "POST", path, [("TimeLimit", "20000")])
+        assert (status, body["code"]) == (400, 20001)
+        assert call._config.time_limit_s == 14400
+        await hang_up_via_rest(http, fake, call)
+
+    async with make_fake(server, max_time_limit_s=86_400) as fake:  # a raised account limit
+        call = await dial(http, fake, TimeLimit="86400")
+        assert call._config.time_limit_s == 86_400
+        await hang_up_via_rest(http, fake, call)
+
+
+async def test_canceled_leaves_an_answered_call_and_completed_ends_any_call(
+    server: OurServer, http: aiohttp.ClientSession
+) -> None:
+    plans = {CALLEE: CallPlan(ring_ms=20), "+15550003333": CallPlan(ring_ms=60_000)}
+    async with make_fake(server, plans.__getitem__) as fake:
+        call = await dial(http, fake)
+        await server.wait_started()
+        path = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{call.sid}.json"
+        status, body = await rest(http, fake, "POST", path, [("Status", "canceled")])
+        assert status == 200 and body["status"] == "in-progress"
+        media = len(server.messages("media"))
+        await server.wait_for(lambda: len(server.messages("media")) > media + 5)
+        assert call.status == "in-progress" and not call.ended.is_set() and call.streaming
+        await hang_up_via_rest(http, fake, call)  # Status=completed
+        assert call.statuses[-1] == "completed"
+
+        form = [(k, v) for k, v in create_form() if k != "To"] + [("To", "+15550003333")]
+        status, _ = await rest(http, fake, "POST", CALLS, form)
+        assert status == 201
+        ringing = await fake.wait_call(TIMEOUT)
+        await ringing.wait_status("ringing", TIMEOUT)
+        await hang_up_via_rest(http, fake, ringing)
+    assert ringing.statuses == ["initiated", "ringing", "canceled"]
+    final = [h for h in server.hooks_of("status") if h.params["CallSid"] == ringing.sid]
+    assert final[-1].params["CallStatus"] == "canceled"
+
+
+def test_line_schedule_is_seeded_ordered_and_bounded() -> None:
+    def schedule(seed: int) -> list[tuple[bool, float]]:
+        line = Line(jitter_ms=60, loss_rate=0.1, seed=seed)
+        out = []
+        for n in range(500):
+            fate = line.next(n * 0.02)
+            out.append((fate.lost, fate.delay_s))
+        return out
+
+    first = schedule(7)
+    assert schedule(7) == first
+    assert schedule(8) != first
+    lost = sum(1 for is_lost, _ in first if is_lost)
+    assert 25 <= lost <= 80  # about 10 % of 500
+    sent = [(n * 0.02 + delay) for n, (is_lost, delay) in enumerate(first) if not is_lost]
+    assert sent == sorted(sent)  # order kept
+    delays = [delay for is_lost, delay in first if not is_lost]
+    assert max(delays) > 0.03 and min(delays) >= 0.0
+    # Held-back frames wait at most for the latest frame before them (60 ms jitter).
+    assert max(delays) <= 0.06 + 1e-9
+    assert Line().clean and schedule(0) != [(False, 0.0)] * 500
+    with pytest.raises(ValueError, match="loss_rate"):
+        Line(loss_rate=1.0)
+    with pytest.raises(ValueError, match="jitter_ms"):
+        Line(jitter_ms=-1)
+
+
+async def test_jitter_and_loss_on_the_caller_media(
+    server: OurServer, http: aiohttp.ClientSession
+) -> None:
+    plan = CallPlan(ring_ms=20, jitter_ms=60, loss_rate=0.2, line_seed=11)
+    async with make_fake(server, plan) as fake:
+        call = await dial(http, fake)
+        await server.wait_started()
+        await call.wait_for(lambda: call.stream_ms >= 1400)
+        await hang_up_via_rest(http, fake, call)
+
+    timed = [(t, m) for t, m in server.ws_log if m["event"] == "media"]
+    stamps = [int(m["media"]["timestamp"]) for _, m in timed]
+    assert [m["media"]["chunk"] for _, m in timed] == [str(i) for i in range(1, len(timed) + 1)]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    assert call.media_lost and not set(call.media_lost) & set(stamps)
+    # Exactly the frames the seeded line loses (its draws do not depend on timing).
+    line = Line(jitter_ms=60, loss_rate=0.2, seed=11)
+    expected_lost = [20 * n for n in range(1, 61) if line.next(0.0).lost]
+    assert [s for s in call.media_lost if s <= 1200] == expected_lost
+    # Every frame up to 1.2 s was sent or lost (the last few may still be held by the line).
+    assert set(range(20, 1220, 20)) <= set(stamps) | set(call.media_lost)
+    # Late, but never more than the jitter behind the grid (plus scheduling slack).
+    (t0, m0) = timed[0]
+    lateness = [
+        (t - t0) - (int(m["media"]["timestamp"]) - int(m0["media"]["timestamp"])) / 1000
+        for t, m in timed
+    ]
+    assert max(lateness) - min(lateness) < 0.06 + 0.1
+    assert call.media_sent == len(timed)
+
+
+def _decoded(payloads: list[str]) -> str:
+    detector = DtmfDetector()
+    heard = ""
+    for payload in payloads:
+        heard += "".join(detector.feed(base64.b64decode(payload)))
+    heard += "".join(detector.feed(b"\xff" * 1600))
+    return heard
+
+
+async def test_far_party_presses_keys_in_band_and_twilio_reports_them(
+    server: OurServer, http: aiohttp.ClientSession
+) -> None:
+    plan = CallPlan(ring_ms=20, callee=(PressKeys("1#"), PressKeys("9", send_event=False)))
+    async with make_fake(server, plan) as fake:
+        call = await dial(http, fake)
+        await server.wait_started()
+        await call.wait_for(lambda: call.script_done)
+        await server.wait_for(lambda: len(server.messages("dtmf")) == 2)
+        await hang_up_via_rest(http, fake, call)
+
+    assert call.keys_pressed == "1#9"
+    log = [m for _, m in server.ws_log]
+    dtmf_messages = [m for m in log if m["event"] == "dtmf"]
+    assert [m["dtmf"] for m in dtmf_messages] == [
+        {"track": "inbound_track", "digit": "1"},
+        {"track": "inbound_track", "digit": "#"},
+    ]
+    assert all(m["streamSid"] == call.stream_sid for m in dtmf_messages)
+    assert [int(m["sequenceNumber"]) for m in log[1:]] == list(range(1, len(log)))
+    # In-band too: an independent detector hears every key in the media our server got.
+    payloads = [m["media"]["payload"] for m in log if m["event"] == "media"]
+    assert _decoded(payloads) == "1#9"
+    # Each message follows the frame that ends its key's tone: the media before it holds the
+    # whole tone, so the detector has heard the key by then.
+    first = log.index(dtmf_messages[0])
+    before = [m["media"]["payload"] for m in log[:first] if m["event"] == "media"]
+    assert _decoded(before) == "1"
+    assert not any(voiced for _, voiced in call.media_log)  # tones are not voice
+    with pytest.raises(ValueError, match="DTMF"):
+        key_frames("12x")

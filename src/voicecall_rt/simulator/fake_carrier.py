@@ -5,7 +5,9 @@
 * the REST API (`Calls.json` create/update, account and number look-ups), with Basic auth
   and Twilio's error JSON, so the official `twilio` SDK can point its base URL at it;
 * the webhook client: status callbacks, the answer/voice URL, async AMD and `<Stream>`
-  status callbacks, all form POSTs signed with `X-Twilio-Signature` exactly as Twilio does;
+  status callbacks, all form POSTs signed with `X-Twilio-Signature` exactly as Twilio does,
+  with the Auth Token (HMAC-SHA1, the default) or a Webhook Setting's SharedKey
+  (`shared_key=`, announced by `X-Twilio-Webhooks-Signature-Settings`; `simulator.signing`);
 * the far end of a `<Connect><Stream>`: a Media Streams WebSocket client that sends
   `connected`/`start` and then one 160-byte µ-law frame every 20 ms at a real, drift-free
   pace, and "plays" what our server sends at 8 bytes per ms (marks, `clear`), decoding any
@@ -26,14 +28,32 @@ after its arrival and counts as played (`played_audio`, mark echoes) when that t
 are over, so a mark is never echoed before its audio could have been heard. `clear` keeps
 the part of the frame in flight that had already played and drops the rest.
 
+As strict as Twilio where our server could otherwise get away with something (each strictness
+can be relaxed by a flag, for tests that need to look at one thing at a time):
+
+* `<Stream url>` must be `wss://` (Twilio error 31922, "wss is the only supported protocol");
+  a `ws://` stream is refused like a failed handshake (`allow_ws_stream=True` relaxes it).
+* `<Stream url>` loses its query string (the `<Stream>` doc: url "does not support query
+  string parameters"; data goes in `<Parameter>`), so our server cannot rely on one
+  (`keep_stream_query=True` keeps it).
+* When our server closes the media WebSocket, the TwiML goes on (`<Connect action>` or the
+  next verb) and when it runs out the call ends `completed`, as Twilio's does ("Twilio
+  resumes the remaining TwiML only after your server closes the WebSocket connection",
+  error 31921). `stay_up_after_stream=True` keeps the call up instead, in silence, until our
+  server hangs up via REST, TimeLimit fires, the far party hangs up or the fake closes.
+* `TimeLimit` above `max_time_limit_s` (14400 s, Twilio's default 4 h call limit) is refused
+  with HTTP 400; accounts whose limit was raised (up to 24 h) set 86400.
+* REST `Status=canceled` does nothing to an answered call; `Status=completed` ends a call in
+  any state (a queued or ringing one ends `canceled`), as the Call resource doc says.
+* `CallPlan(jitter_ms=, loss_rate=)` makes the caller's media late or missing
+  (`simulator.line`); `PressKeys` puts keypad tones in the caller's audio and sends the
+  `dtmf` message (`simulator.keypad`).
+
 Deliberate simplifications (documented so tests do not lean on them):
 
-* After our server closes the media WebSocket the TwiML goes on (`<Connect action>` or the
-  next verb), but when it runs out the call stays up (silence) until our server hangs up via
-  REST, TimeLimit fires, the far party hangs up or the fake closes. Real Twilio would hang up
-  at once; staying up makes "our server hung up through REST" observable.
-* A stream that cannot be opened (refused handshake) is a failed verb: the TwiML goes on and,
-  when it runs out, the call ends `completed`.
+* A stream that cannot be opened (refused handshake, `ws://`) is a failed verb: it is
+  recorded in `SimCall.notifications` with Twilio's error code, the TwiML goes on and, when
+  it runs out, the call ends `completed`.
 * Verbs other than `<Say>`, `<Pause>`, `<Hangup>`, `<Reject>` and `<Connect><Stream>` are
   recorded in `SimCall.unsupported` and end the call.
 """
@@ -52,7 +72,7 @@ import re
 import secrets
 import xml.etree.ElementTree as ET
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -65,19 +85,23 @@ import aiohttp
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER
 from yarl import URL
 
 from voicecall_rt.audio import g711
 from voicecall_rt.audio.goertzel import DtmfDetector
+from voicecall_rt.simulator.keypad import KeyFrame, key_frames
+from voicecall_rt.simulator.line import Line
 from voicecall_rt.simulator.scenario import (
     CallPlan,
     HangUp,
     Pause,
+    PressKeys,
     Speak,
     WaitForDigits,
     WaitForModel,
 )
+from voicecall_rt.simulator.signing import SharedKey, signature_headers
 
 logger = logging.getLogger(__name__)
 
@@ -101,9 +125,19 @@ ERR_TO: Final = 21211
 ERR_FROM: Final = 21212
 ERR_NO_FROM: Final = 21213
 ERR_NOT_IN_PROGRESS: Final = 21220
+# Twilio's media-stream errors, recorded as notifications on the call.
+ERR_STREAM_HANDSHAKE: Final = 31920  # "Stream - WebSocket - Handshake Error"
+ERR_STREAM_SCHEME: Final = 31922  # "Stream - WebSocket - URL Schema Not Supported"
 # The fake's catch-all for other bad parameters (not one specific Twilio code).
 ERR_INVALID_PARAMETER: Final = 20001
 ERR_UNAVAILABLE: Final = 20503
+# Twilio's default call limit is 4 h (its "Configurable Call Limits" announcement, 2021:
+# per-call TimeLimit from 1 minute up to the account's limit, which can be raised to 24 h).
+# Which code Twilio answers a TimeLimit above the account's limit with is not documented
+# anywhere we could find (21626 did not turn up in Twilio's error list), nor whether it
+# refuses rather than caps it; the fake refuses with its catch-all code, so a server that
+# asks for more than the limit finds out before a real account does.
+DEFAULT_MAX_TIME_LIMIT_S: Final = 14_400
 
 _E164: Final = re.compile(r"^\+[1-9][0-9]{1,14}$")
 _SILENCE_FRAME: Final = bytes([g711.SILENCE]) * FRAME_BYTES
@@ -151,6 +185,16 @@ class SentWebhook:
     signature: str
     status: int | None  # HTTP status of the answer; None when the request failed
     error: str | None = None
+    # `X-Twilio-Webhooks-Signature-Settings` when signed with a SharedKey, else None
+    signature_settings: str | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """An error Twilio would log for the call (its debugger / Notifications resource)."""
+
+    code: int
+    message: str
 
 
 @dataclass(frozen=True)
@@ -304,10 +348,13 @@ class SimCall:
         self.said: list[str] = []
         self.unsupported: list[str] = []
         self.errors: list[str] = []
+        self.notifications: list[Notification] = []
         self.webhooks: list[SentWebhook] = []
         # media stream (the latest one, if the call was redirected)
         self.stream_sid: str | None = None
         self.stream_url: str | None = None
+        # the `<Stream url>` as our server wrote it, when Twilio would not use it as it is
+        self.stream_url_requested: str | None = None
         self.start_message: dict[str, Any] | None = None
         self.received: list[dict[str, Any]] = []
         self.protocol_errors: list[str] = []
@@ -320,6 +367,10 @@ class SimCall:
         self.media_sent = 0
         # (media.timestamp in ms, carried voice?) of each inbound frame sent, in order
         self.media_log: list[tuple[int, bool]] = []
+        # media.timestamp of each inbound frame the line lost (CallPlan.loss_rate)
+        self.media_lost: list[int] = []
+        # keys the far party pressed (PressKeys), as each tone ended
+        self.keys_pressed = ""
         self.script_done = False
         self.script_timeouts: list[str] = []
         self.ws_close_code: int | None = None
@@ -527,6 +578,14 @@ class _MediaStream:
         self._reader: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._script: asyncio.Task[None] | None = None
+        plan = call.plan
+        self._line = Line(jitter_ms=plan.jitter_ms, loss_rate=plan.loss_rate, seed=plan.line_seed)
+        self._key_frames: deque[KeyFrame] = deque()  # keys being pressed (PressKeys)
+        self._key_events = True
+        # Caller messages held back by the line, sent in order by `_send_late` when due.
+        self._late: asyncio.Queue[tuple[float, Callable[[], Awaitable[None]]]] = asyncio.Queue()
+        self._late_pending = 0
+        self._late_sender: asyncio.Task[None] | None = None
 
     @property
     def stream_ms(self) -> int:
@@ -538,7 +597,7 @@ class _MediaStream:
         """Open, stream until closed by either side; return who ended it."""
         fake, call = self.fake, self.call
         local = fake._local_url(self.url)
-        headers = {"X-Twilio-Signature": fake._sign(self.url, {}), "User-Agent": "TwilioProxy/1.1"}
+        headers = {**fake._signature_headers(self.url, {}), "User-Agent": "TwilioProxy/1.1"}
         headers.update(fake._tunnel_headers(self.url))
         call.stream_url = self.url
         try:
@@ -550,6 +609,7 @@ class _MediaStream:
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
             call.errors.append(f"stream handshake failed: {exc!r}")
+            call.notifications.append(Notification(ERR_STREAM_HANDSHAKE, repr(exc)))
             logger.info("fake carrier: stream handshake for %s failed: %r", call.sid, exc)
             self._stream_status("stream-error", f"WebSocket handshake failed: {exc}")
             self._closing = True
@@ -595,7 +655,7 @@ class _MediaStream:
             await self.closed.wait()
             return
         self._closing = True
-        await self._cancel(self._ticker, self._script)
+        await self._cancel(self._ticker, self._script, self._late_sender)
         ws = self.ws
         if ws is not None and not ws.closed:
             if self.started:
@@ -734,26 +794,72 @@ class _MediaStream:
         call = self.call
         while True:
             n = self.tick + 1
-            delay = self._t0 + n * FRAME_S - loop.time()
+            grid = self._t0 + n * FRAME_S
+            delay = grid - loop.time()
             await asyncio.sleep(delay if delay > 0 else 0)
             self.tick = n
             await self._play_tick()
             payload = _SILENCE_PAYLOAD
-            speaking = self.voice_frames_left > 0
-            if speaking:
+            digit: str | None = None
+            speaking = False
+            if self._key_frames:
+                key_frame = self._key_frames.popleft()
+                payload, digit = key_frame.payload, key_frame.digit
+            elif self.voice_frames_left > 0:
+                speaking = True
                 voice = _voice_payloads()
                 payload = voice[self._voice_pos % len(voice)]
                 self._voice_pos += 1
                 self.voice_frames_left -= 1
             if not call._media_stopped:
-                self._chunk += 1
-                sent = await self._send_numbered(
-                    partial(self._media_message, str(self._chunk), str(n * FRAME_MS), payload)
-                )
-                if sent:
-                    call.media_sent += 1
-                    call.media_log.append((n * FRAME_MS, speaking))
+                stamp = n * FRAME_MS
+                fate = self._line.next(grid)
+                if fate.lost:
+                    call.media_lost.append(stamp)
+                else:
+                    await self._emit(
+                        grid + fate.delay_s, partial(self._send_media, stamp, payload, speaking)
+                    )
+                if digit is not None and self._key_events:
+                    # Behind the frame that ended the tone, whenever that frame goes out.
+                    await self._emit(grid, partial(self.send_dtmf, digit))
+            if digit is not None:
+                call.keys_pressed += digit
             await call._changed()
+
+    async def _send_media(self, stamp: int, payload: str, voiced: bool) -> None:
+        call = self.call
+        self._chunk += 1
+        sent = await self._send_numbered(
+            partial(self._media_message, str(self._chunk), str(stamp), payload)
+        )
+        if sent:
+            call.media_sent += 1
+            call.media_log.append((stamp, voiced))
+
+    async def _emit(self, due: float, send: Callable[[], Awaitable[None]]) -> None:
+        """Send a caller message now, or at `due` (loop time) behind whatever the line is
+        still holding back: nothing overtakes, as on Twilio's one TCP connection."""
+        if self._late_pending == 0 and due <= asyncio.get_running_loop().time():
+            await send()
+            return
+        self._late_pending += 1
+        self._late.put_nowait((due, send))
+        if self._late_sender is None:
+            self._late_sender = self.fake._spawn(
+                self._send_late(), f"fake-twilio-line-{self.call.sid}"
+            )
+
+    async def _send_late(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due, send = await self._late.get()
+            wait = due - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await send()
+            self._late_pending -= 1
+            await self.call._changed()
 
     async def _play_tick(self) -> None:
         """Playback at grid time g_n = t0 + n·20 ms. The frame that started at g_(n-1) has now
@@ -848,7 +954,7 @@ class _MediaStream:
             return  # shutdown() is closing it and finishes the stream
         # Our server closed the socket (or it broke): the stream is over.
         self._closing = True
-        await self._cancel(self._ticker, self._script)
+        await self._cancel(self._ticker, self._script, self._late_sender)
         await ws.close()
         call.ws_close_code = ws.close_code
         call.ws_closed_by = "server"
@@ -921,6 +1027,8 @@ class _MediaStream:
                 await self._wait_model(step, call.played_bytes)
             elif isinstance(step, WaitForDigits):
                 digits_used = await self._wait_digits(step, digits_used)
+            elif isinstance(step, PressKeys):
+                await self._press(step)
             elif isinstance(step, HangUp):
                 self.fake._begin_end(call, "completed")
                 return
@@ -931,6 +1039,11 @@ class _MediaStream:
         self.call.spoken.append(step.text)
         self.voice_frames_left = max(1, math.ceil(step.ms / FRAME_MS))
         await self.call.wait_for(lambda: self.voice_frames_left == 0, None)
+
+    async def _press(self, step: PressKeys) -> None:
+        self._key_events = step.send_event
+        self._key_frames.extend(key_frames(step.keys, tone_ms=step.tone_ms, gap_ms=step.gap_ms))
+        await self.call.wait_for(lambda: not self._key_frames, None)
 
     async def _pause(self, step: Pause) -> None:
         target = self.tick + math.ceil(step.ms / FRAME_MS)
@@ -972,9 +1085,18 @@ class _MediaStream:
 class FakeTwilio:
     """Twilio's REST API, webhooks and Media Streams on loopback (see the module docstring).
 
+    Signing: with the Auth Token (HMAC-SHA1) unless `shared_key` is set, then with that
+    SharedKey and its algorithm (HMAC-SHA256 by default), announced by
+    `X-Twilio-Webhooks-Signature-Settings`, for every webhook and the stream's upgrade.
+
+    Strictness (plain attributes, read when used; defaults behave like Twilio, see the module
+    docstring): `allow_ws_stream`, `keep_stream_query`, `stay_up_after_stream` relax it;
+    `max_time_limit_s` is the account's call limit.
+
     Failure injection (plain attributes, read when used): `bad_signature` signs everything
-    with a wrong token; `start_token_override` replaces `call_token` in `start`'s
-    customParameters; `delay_start_ms` waits that long between `connected` and `start`.
+    with a wrong secret (under whichever scheme); `start_token_override` replaces
+    `call_token` in `start`'s customParameters; `delay_start_ms` waits that long between
+    `connected` and `start`.
     """
 
     def __init__(
@@ -996,6 +1118,11 @@ class FakeTwilio:
         bad_signature: bool = False,
         start_token_override: str | None = None,
         delay_start_ms: int = 0,
+        shared_key: SharedKey | None = None,
+        allow_ws_stream: bool = False,
+        keep_stream_query: bool = False,
+        stay_up_after_stream: bool = False,
+        max_time_limit_s: int = DEFAULT_MAX_TIME_LIMIT_S,
     ) -> None:
         self.account_sid = account_sid
         self._auth_token = auth_token
@@ -1013,6 +1140,11 @@ class FakeTwilio:
         self.bad_signature = bad_signature
         self.start_token_override = start_token_override
         self.delay_start_ms = delay_start_ms
+        self.shared_key = shared_key
+        self.allow_ws_stream = allow_ws_stream
+        self.keep_stream_query = keep_stream_query
+        self.stay_up_after_stream = stay_up_after_stream
+        self.max_time_limit_s = max_time_limit_s
         # what happened
         self.calls: dict[str, SimCall] = {}
         self.created: list[dict[str, list[str]]] = []
@@ -1137,9 +1269,14 @@ class FakeTwilio:
 
     # -- signing and the tunnel ---------------------------------------------------------------
 
-    def _sign(self, url: str, params: dict[str, str]) -> str:
-        token = self._auth_token + "-wrong" if self.bad_signature else self._auth_token
-        return str(RequestValidator(token).compute_signature(url, params))
+    def _signature_headers(self, url: str, params: dict[str, str]) -> dict[str, str]:
+        return signature_headers(
+            url,
+            params,
+            auth_token=self._auth_token,
+            shared_key=self.shared_key,
+            forge=self.bad_signature,
+        )
 
     def route(self, public_origin: str, local_base: str) -> None:
         """Add or replace a tunnel mapping (e.g. once our server knows its port)."""
@@ -1191,12 +1328,12 @@ class FakeTwilio:
         if method == "GET":
             query = urlencode(params)
             signed_url = url + ("&" if urlsplit(url).query else "?") + query if query else url
-            signature = self._sign(signed_url, {})
+            signed = self._signature_headers(signed_url, {})
             data: dict[str, str] | None = None
         else:
-            signed_url, signature, data = url, self._sign(url, params), params
+            signed_url, signed, data = url, self._signature_headers(url, params), params
         headers = {
-            "X-Twilio-Signature": signature,
+            **signed,
             "User-Agent": "TwilioProxy/1.1",
             "I-Twilio-Idempotency-Token": secrets.token_hex(16),
         }
@@ -1218,7 +1355,17 @@ class FakeTwilio:
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = repr(exc)
             logger.info("fake carrier: %s webhook to %s failed: %r", kind, url, exc)
-        record = SentWebhook(kind, call.sid, url, method, dict(params), signature, status, error)
+        record = SentWebhook(
+            kind,
+            call.sid,
+            url,
+            method,
+            dict(params),
+            signed[SIGNATURE_HEADER],
+            status,
+            error,
+            signed.get(SIGNATURE_SETTINGS_HEADER),
+        )
         self.webhooks.append(record)
         call.webhooks.append(record)
         await call._changed()
@@ -1448,8 +1595,8 @@ class FakeTwilio:
                     following = outcome
                     break
             current, doc_url = following if following is not None else (None, doc_url)
-        if call._stay_up:
-            return  # our server closed the stream; the call waits for its REST hang-up
+        if call._stay_up and self.stay_up_after_stream:
+            return  # lenient: the call waits for our server's REST hang-up
         self._begin_end(call, "completed")
 
     async def _run_verb(
@@ -1479,6 +1626,11 @@ class FakeTwilio:
             return await self._connect(call, verb, doc_url)
         return self._unsupported(call, tag)
 
+    def _notify(self, call: SimCall, code: int, message: str) -> None:
+        call.notifications.append(Notification(code, message))
+        call.errors.append(f"{code}: {message}")
+        logger.info("fake carrier: %s: error %d: %s", call.sid, code, message)
+
     def _unsupported(self, call: SimCall, what: str) -> Literal["ended"]:
         call.unsupported.append(what)
         logger.warning("fake carrier: unsupported TwiML %s on %s, hanging up", what, call.sid)
@@ -1505,7 +1657,17 @@ class FakeTwilio:
             call.errors.append(f"<Stream url> is not a WebSocket URL: {raw_url}")
             self._begin_end(call, "completed")
             return "ended"
-        url = urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
+        # Twilio's `<Stream url>` takes no query string: what our server put there is lost.
+        query = parts.query if self.keep_stream_query else ""
+        url = urlunsplit((scheme, parts.netloc, parts.path, query, ""))
+        refused = scheme == "ws" and not self.allow_ws_stream
+        if query != parts.query or refused:
+            call.stream_url_requested = raw_url
+        if refused:
+            # Twilio opens no stream; the call goes on with the rest of its TwiML.
+            self._notify(call, ERR_STREAM_SCHEME, f"URL schema not supported: {raw_url}")
+            await self._answer(call)
+            return await self._after_stream(call, verb, doc_url, "failed")
         parameters = {
             p.get("name", ""): p.get("value", "") for p in element if p.tag == "Parameter"
         }
@@ -1523,7 +1685,16 @@ class FakeTwilio:
             status_callback_method=element.get("statusCallbackMethod", "POST"),
         )
         call._stream = stream
-        ended_by = await stream.run()
+        return await self._after_stream(call, verb, doc_url, await stream.run())
+
+    async def _after_stream(
+        self,
+        call: SimCall,
+        verb: ET.Element,
+        doc_url: str,
+        ended_by: Literal["server", "carrier", "failed"],
+    ) -> Literal["next", "ended"] | tuple[str, str]:
+        """Where the TwiML goes once the stream is over: `<Connect action>`, else on."""
         if ended_by == "carrier":
             return "ended"
         call._stay_up = ended_by == "server"
@@ -1689,7 +1860,7 @@ class FakeTwilio:
                 events.add(event)
         timeout = self._int_param(params, "Timeout", 60, 1, None)
         timeout = min(timeout, 600) if timeout is not None else 60
-        time_limit = self._int_param(params, "TimeLimit", None, 1, 86_400)
+        time_limit = self._time_limit(params)
         detection = _first(params, "MachineDetection")
         if detection is not None:
             canonical = MACHINE_DETECTION.get(detection.lower())
@@ -1716,6 +1887,17 @@ class FakeTwilio:
             amd_method=methods["AsyncAmdStatusCallbackMethod"],
         )
         return to, from_, config
+
+    def _time_limit(self, params: dict[str, list[str]]) -> int | None:
+        value = _first(params, "TimeLimit")
+        limit = self._int_param(params, "TimeLimit", None, 1, None)
+        if limit is not None and limit > self.max_time_limit_s:
+            raise _RestError(
+                400,
+                ERR_INVALID_PARAMETER,
+                f"TimeLimit must be between 1 and {self.max_time_limit_s} seconds: {value}",
+            )
+        return limit
 
     @staticmethod
     def _int_param(
@@ -1791,16 +1973,20 @@ class FakeTwilio:
         method = _first(params, "Method")
         if method is not None:
             call._config.method = method.upper()
-        time_limit = self._int_param(params, "TimeLimit", None, 1, 86_400)
+        time_limit = self._time_limit(params)
         if time_limit is not None:
             call._config.time_limit_s = time_limit
             self._arm_time_limit(call)
-        if status is not None:
-            if not call.is_final:
-                if call.answered and status == "completed":
+        if status is not None and not call.is_final:
+            # Twilio's Call resource: `canceled` hangs up queued or ringing calls but "will
+            # not affect calls already in progress"; `completed` hangs up "even if it's
+            # already in progress". A call hung up before answer ends `canceled` either way
+            # (the status table: "hung up while it was queued or ringing").
+            if call.answered:
+                if status == "completed":
                     self._begin_end(call, "completed")
-                elif not call.answered:
-                    self._begin_end(call, "canceled")
+            else:
+                self._begin_end(call, "canceled")
         elif url is not None or twiml is not None:
             if call.is_final or not call.answered:
                 raise _RestError(

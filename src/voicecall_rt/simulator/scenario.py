@@ -51,7 +51,21 @@ class HangUp:
     """The far party hangs up."""
 
 
-CalleeStep = Speak | WaitForModel | WaitForDigits | Pause | HangUp
+@dataclass(frozen=True)
+class PressKeys:
+    """The far party presses keypad keys (`0-9 * # A-D`; `w` or `,` waits 0.5 s). Each key is
+    an ITU-T Q.23 tone of `tone_ms` in their audio, then `gap_ms` of silence; with
+    `send_event`, Twilio's `dtmf` stream message follows each tone, as it does for a key
+    pressed on a bidirectional stream (`simulator.keypad`). Without it only the tones reach
+    our server, as when the key was not detected."""
+
+    keys: str
+    tone_ms: int = 100
+    gap_ms: int = 100
+    send_event: bool = True
+
+
+CalleeStep = Speak | WaitForModel | WaitForDigits | Pause | HangUp | PressKeys
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,12 @@ class CallPlan:
     amd_delay_ms: int = 1500
     callee: tuple[CalleeStep, ...] = ()
     # After the script ends the far party stays on the line (silence) until hung up.
+    # The line to Twilio (`simulator.line`): each 20 ms caller frame is late by up to
+    # `jitter_ms` (order kept, as on one TCP stream) or lost with probability `loss_rate`,
+    # drawn from a generator seeded with `line_seed` (the same seed, the same line).
+    jitter_ms: int = 0
+    loss_rate: float = 0.0
+    line_seed: int = 0
 
 
 # ---- the model (driven by the fake Realtime server) ----------------------------------

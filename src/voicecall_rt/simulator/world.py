@@ -16,11 +16,13 @@ from typing import Any, Self
 
 import aiohttp
 import orjson
+from pydantic import SecretStr
 
-from voicecall_rt.config import Settings
+from voicecall_rt.config import Settings, TwilioSettings
 from voicecall_rt.simulator.fake_carrier import FakeTwilio
 from voicecall_rt.simulator.fake_model import FakeRealtimeServer
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript
+from voicecall_rt.simulator.signing import SharedKey
 from voicecall_rt.web.app import Server
 
 ACCOUNT_SID = "AC" + "5e" * 16
@@ -35,6 +37,14 @@ TUNNEL_ADDRESS = "93.184.215.14"
 
 async def tunnel_resolver(host: str) -> list[str]:
     return [TUNNEL_ADDRESS]
+
+
+class _SharedKeyTwilioSettings(TwilioSettings):
+    """Twilio settings carrying the SharedKey secrets webhooks are checked with, for a world
+    whose carrier signs with a SharedKey. Stands in for `twilio.webhookSharedKeys` until
+    config.py declares it (web/webhooks.py reads the attribute when it is there)."""
+
+    webhook_shared_keys: tuple[SecretStr, ...] = ()
 
 
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,7 +69,11 @@ class SimWorld:
         *,
         settings: Mapping[str, Any] | None = None,
         model_pace: float = 0.0,
+        shared_key: SharedKey | None = None,
     ) -> None:
+        """`shared_key`: the carrier signs webhooks with this SharedKey (Twilio's SHA-256
+        scheme) and our server is configured with its secret; None signs with the Auth
+        Token, as by default."""
         self.model = FakeRealtimeServer(script, api_key=API_KEY, pace=model_pace)
         self.carrier = FakeTwilio(
             account_sid=ACCOUNT_SID,
@@ -68,7 +82,9 @@ class SimWorld:
             plans=plans,
             owned_numbers=(FROM_NUMBER,),
             voice_url=f"{PUBLIC_URL}/voice/answer",
+            shared_key=shared_key,
         )
+        self._shared_key = shared_key
         self._data_dir = data_dir
         self._overrides = dict(settings or {})
         self._server: Server | None = None
@@ -94,7 +110,17 @@ class SimWorld:
             "dataDir": str(self._data_dir),
         }
         flat.update(self._overrides)
-        settings = Settings.model_validate(_nest(flat))
+        nested = _nest(flat)
+        if (
+            self._shared_key is not None
+            and "webhook_shared_keys" not in TwilioSettings.model_fields
+        ):
+            nested["twilio"] = _SharedKeyTwilioSettings.model_validate(
+                {**nested["twilio"], "webhookSharedKeys": [self._shared_key.secret]}
+            )
+        elif self._shared_key is not None:
+            nested["twilio"]["webhookSharedKeys"] = [self._shared_key.secret]
+        settings = Settings.model_validate(nested)
         self._server = Server(settings, resolver=tunnel_resolver)
         await self._server.start()
         self.carrier.route(PUBLIC_URL, self._server.local_url)
