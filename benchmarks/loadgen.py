@@ -1165,9 +1165,9 @@ class Renewal:
 
 
 def _renewal_row(r: Renewal) -> dict[str, Any]:
-    """One renewal seen from outside: the worst delay of the caller frames around it (from
-    the carrier sending each to a live model session receiving it), the arrival gap, and
-    the frames that never reached a live session."""
+    """One renewal seen from outside: the worst delay of the caller frames it could hold
+    up (from the carrier sending each to a live model session receiving it), the arrival
+    gap, and the frames around it that never reached a live session."""
     call, old = r.call, r.old
     idx = next((i for i, s in enumerate(call.sessions) if s is old), -1)
     new = call.sessions[idx + 1] if 0 <= idx < len(call.sessions) - 1 else None
@@ -1176,19 +1176,20 @@ def _renewal_row(r: Renewal) -> dict[str, Any]:
         end = max(end, new.first_at + _AROUND_BEFORE_S)
     sent = call.up.sent
     lo, hi = bisect.bisect_left(sent, r.at - _AROUND_BEFORE_S), bisect.bisect_right(sent, end)
-    worst, lost = 0.0, []
-    for seq in range(lo, hi):
-        got = call.up_at.get(seq)
-        if got is None:
-            lost.append(seq)
-        else:
-            worst = max(worst, got - sent[seq])
+    lost = [seq for seq in range(lo, hi) if seq not in call.up_at]
+    # The frames the renewal can hold up: from one sent a frame interval before the end
+    # (it may still be on its way) to the first one sent after the new session was
+    # confirmed. A wider window would report the background jitter of its frames instead.
+    held_lo = bisect.bisect_left(sent, r.at - FRAME_S)
+    held_hi = hi if new is None else min(hi, bisect.bisect_right(sent, new.updated_at) + 1)
+    delays = [call.up_at[seq] - sent[seq] for seq in range(held_lo, held_hi) if seq in call.up_at]
     row: dict[str, Any] = {
         "call": call.index,
         "session": idx + 1,
         "observed": new is not None,
         "frames_around": hi - lo,
-        "worst_delay_ms": round(worst * 1000, 3),
+        "frames_held": held_hi - held_lo,
+        "worst_delay_ms": round(max(delays, default=0.0) * 1000, 3),
         "lost": len(lost),
         "lost_seqs": lost[:10],
         # when the carrier sent each lost frame, from the moment the model ended the session

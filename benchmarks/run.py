@@ -182,7 +182,7 @@ def setup_table(setup: list[dict[str, Any]]) -> str:
 
 def renewal_table(r: dict[str, Any]) -> str:
     gap, ready, server, frames = r["gap_ms"], r["ready_ms"], r["server"], r["frames"]
-    sgap = server.get("gap_ms") or {}
+    steady, sgap = r["steady_delay_ms"], server.get("gap_ms") or {}
     lost = frames["lost_up"]
     detail = ""
     if lost:
@@ -191,15 +191,18 @@ def renewal_table(r: dict[str, Any]) -> str:
         late = frames["after_end"]
         detail = f" ({late} in flight as the session ended, {lost - late} never relayed)"
     lines = [
-        "| session renewal (the model ends the session under a live call: `session_expired`, "
-        "close 1001) | renewals | caller-audio gap: worst caller-frame delay around each "
-        "renewal, p50 / p99 / max ms | session ended → new one confirmed, p50 / p99 / max ms "
-        "| caller frames lost / duplicated | server's `model.renewed` gap_ms p50 / p99 / max |",
-        "|---|---:|---:|---:|---:|---:|",
-        f"| {r['kind']}, {r['calls']} calls, a session ended every {r['every_s'] / r['calls']:g} s "
-        f"in turn ({r['phase']} phase in the 20 ms frame cycle) | {r['observed']} of "
-        f"{r['renewals_asked']} | {_f(gap['p50'], 2)} / {_f(gap['p99'], 2)} / {_f(gap['max'], 2)} "
+        "| session renewal (the model ends a session under a live call: `session_expired`, "
+        "close 1001) | renewals | caller-audio gap: worst delay of the caller frames a "
+        "renewal can hold up, p50 / p99 / max ms | session ended → new one confirmed, p50 / "
+        "p99 / max ms | every other caller frame meanwhile, p50 / p99 ms | caller frames lost "
+        "/ duplicated | server's `model.renewed` gap_ms p50 / p99 / max |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| {r['kind']}, {r['calls']} calls, each renewed every {r['every_s']:g} s (one every "
+        f"{r['every_s'] / r['calls']:g} s, in turn; {r['phase']} phase in the 20 ms frame "
+        f"cycle) | {r['observed']} of {r['renewals_asked']} "
+        f"| {_f(gap['p50'], 2)} / {_f(gap['p99'], 2)} / {_f(gap['max'], 2)} "
         f"| {_f(ready['p50'], 2)} / {_f(ready['p99'], 2)} / {_f(ready['max'], 2)} "
+        f"| {_f(steady['p50'], 2)} / {_f(steady['p99'], 2)} "
         f"| {lost}{detail} / {frames['duplicates']} "
         f"| {_f(sgap.get('p50'), 0)} / {_f(sgap.get('p99'), 0)} / {_f(sgap.get('max'), 0)} |",
     ]
