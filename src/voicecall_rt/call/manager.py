@@ -495,4 +495,3 @@ class CallManager:
         while True:
             await asyncio.sleep(REAP_INTERVAL_S)
             await self.reap()
-

@@ -101,9 +101,7 @@ class Server:
             self._carrier = TwilioCarrier(
                 sid, token.get_secret_value(), settings.twilio.api_base_url
             )
-        self._manager = CallManager(
-            settings, self._store, self.hub, self._carrier, self._resolver
-        )
+        self._manager = CallManager(settings, self._store, self.hub, self._carrier, self._resolver)
         self.metrics = web_metrics.CallMetrics(self._manager)
         self.metrics.attach(self.hub)  # before any call can start
         await self._manager.start()
