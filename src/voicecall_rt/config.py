@@ -57,6 +57,10 @@ class _Section(BaseModel):
 class TwilioSettings(_Section):
     account_sid: str | None = None
     auth_token: SecretStr | None = None
+    # Twilio's Webhook Settings may sign webhooks with a SharedKey (HMAC-SHA256, announced by
+    # `X-Twilio-Webhooks-Signature-Settings`) instead of the Auth Token: its secret(s) here.
+    # More than one while a key is being rotated.
+    webhook_shared_keys: list[SecretStr] = Field(default_factory=list, max_length=8)
     api_base_url: str = "https://api.twilio.com"
 
     @field_validator("account_sid")
@@ -413,6 +417,8 @@ debug = false
 [twilio]
 accountSid = "AC00000000000000000000000000000000"
 authToken = "replace-me"
+# Only if your account signs webhooks with a SharedKey (Twilio's Webhook Settings):
+# webhookSharedKeys = ["replace-me"]
 
 [openai]
 apiKey = "sk-replace-me"

@@ -64,11 +64,18 @@ async def test_no_secret_in_logs_status_or_api(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     scenario = pizza_booking(scale=0.3)
-    world = await make_world(scenario.carrier, scenario.model, debug=debug)
+    shared_key = "twilio-shared-key-secret-0123456789"
+    world = await make_world(
+        scenario.carrier,
+        scenario.model,
+        debug=debug,
+        **{"twilio.webhookSharedKeys": [shared_key]},
+    )
     api_token = world.server.api_token
     basic = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
     secrets = {
         "Twilio auth token": AUTH_TOKEN,
+        "Twilio webhook SharedKey": shared_key,
         "Twilio Basic credentials": basic,
         "OpenAI key": API_KEY,
         "API token": api_token,

@@ -16,9 +16,8 @@ from typing import Any, Self
 
 import aiohttp
 import orjson
-from pydantic import SecretStr
 
-from voicecall_rt.config import Settings, TwilioSettings
+from voicecall_rt.config import Settings
 from voicecall_rt.simulator.fake_carrier import FakeTwilio
 from voicecall_rt.simulator.fake_model import FakeRealtimeServer
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript
@@ -37,14 +36,6 @@ TUNNEL_ADDRESS = "93.184.215.14"
 
 async def tunnel_resolver(host: str) -> list[str]:
     return [TUNNEL_ADDRESS]
-
-
-class _SharedKeyTwilioSettings(TwilioSettings):
-    """Twilio settings carrying the SharedKey secrets webhooks are checked with, for a world
-    whose carrier signs with a SharedKey. Stands in for `twilio.webhookSharedKeys` until
-    config.py declares it (web/webhooks.py reads the attribute when it is there)."""
-
-    webhook_shared_keys: tuple[SecretStr, ...] = ()
 
 
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,14 +102,7 @@ class SimWorld:
         }
         flat.update(self._overrides)
         nested = _nest(flat)
-        if (
-            self._shared_key is not None
-            and "webhook_shared_keys" not in TwilioSettings.model_fields
-        ):
-            nested["twilio"] = _SharedKeyTwilioSettings.model_validate(
-                {**nested["twilio"], "webhookSharedKeys": [self._shared_key.secret]}
-            )
-        elif self._shared_key is not None:
+        if self._shared_key is not None:
             nested["twilio"]["webhookSharedKeys"] = [self._shared_key.secret]
         settings = Settings.model_validate(nested)
         self._server = Server(settings, resolver=tunnel_resolver)

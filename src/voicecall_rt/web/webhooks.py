@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
-from pydantic import SecretStr
 from twilio.request_validator import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
@@ -23,18 +21,8 @@ TWIML = "text/xml"
 
 
 def shared_key_secrets(settings: Settings) -> list[str]:
-    """The SharedKey secrets webhooks may be signed with (Twilio's Webhook Settings).
-
-    Read as `twilio.webhook_shared_keys`, a list of secrets, when the configuration has it;
-    config.py does not declare that key yet, so until it does there are none and a webhook
-    signed with a SharedKey is refused like any other it cannot check.
-    """
-    keys: object = getattr(settings.twilio, "webhook_shared_keys", None)
-    if isinstance(keys, SecretStr):
-        keys = [keys]
-    if not isinstance(keys, Iterable):
-        return []
-    return [k.get_secret_value() for k in keys if isinstance(k, SecretStr)]
+    """The SharedKey secrets webhooks may be signed with (`twilio.webhookSharedKeys`)."""
+    return [key.get_secret_value() for key in settings.twilio.webhook_shared_keys]
 
 
 async def _signed_form(request: web.Request) -> MultiDictProxy[str]:
