@@ -145,6 +145,9 @@ class Call:
     sessions: list[ModelSession] = field(default_factory=list)
     up_at: dict[int, float] = field(default_factory=dict)
     after_end: int = 0  # caller frames that reached a session the model had already ended
+    # caller frames a renewed session got again: our server resends what the ended session
+    # had not committed (it is lost with it); the first copy was counted when it arrived
+    resent: int = 0
 
 
 class Recorder:
@@ -363,6 +366,11 @@ class ModelSession(wsraw.WsConnection):
                 call.after_end += 1
                 return
             seq = marker[1]
+            if self.fake.track and call.sessions and call.sessions[0] is not self:
+                flow = call.up
+                if seq < flow.next and seq not in flow.missing:
+                    call.resent += 1
+                    return
             self.rec.up(call, seq, now)
             if self.fake.track:
                 self.last_seq, self.last_at = seq, now
@@ -1379,6 +1387,7 @@ async def run_renewals(
                     "duplicates": sum(c.up.duplicates for c in measured),
                     "reordered": sum(c.up.reordered for c in measured),
                     "after_end": sum(c.after_end for c in measured),
+                    "resent": sum(c.resent for c in measured),
                     "lost_around_renewals": sum(row["lost"] for row in rows),
                     "unknown": rec.unknown_markers,
                 },

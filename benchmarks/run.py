@@ -186,17 +186,18 @@ def renewal_table(r: dict[str, Any]) -> str:
     lost = frames["lost_up"]
     detail = ""
     if lost:
-        # in flight: relayed to the old session after the model had ended it; the rest
-        # never left our server
+        # in flight: relayed to the old session after the model had ended it, and not
+        # resent; the rest never left our server
         late = frames["after_end"]
-        detail = f" ({late} in flight as the session ended, {lost - late} never relayed)"
+        detail = f" ({late} reached the ended session)"
     lines = [
         "| session renewal (the model ends a session under a live call: `session_expired`, "
         "close 1001) | renewals | caller-audio gap: worst delay of the caller frames a "
         "renewal can hold up, p50 / p99 / max ms | session ended → new one confirmed, p50 / "
         "p99 / max ms | every other caller frame meanwhile, p50 / p99 ms | caller frames lost "
-        "/ duplicated | server's `model.renewed` gap_ms p50 / p99 / max |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "/ duplicated | uncommitted frames resent to the new session | server's "
+        "`model.renewed` gap_ms p50 / p99 / max |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
         f"| {r['kind']}, {r['calls']} calls, each renewed every {r['every_s']:g} s (one every "
         f"{r['every_s'] / r['calls']:g} s, in turn; {r['phase']} phase in the 20 ms frame "
         f"cycle) | {r['observed']} of {r['renewals_asked']} "
@@ -204,6 +205,7 @@ def renewal_table(r: dict[str, Any]) -> str:
         f"| {_f(ready['p50'], 2)} / {_f(ready['p99'], 2)} / {_f(ready['max'], 2)} "
         f"| {_f(steady['p50'], 2)} / {_f(steady['p99'], 2)} "
         f"| {lost}{detail} / {frames['duplicates']} "
+        f"| {frames.get('resent', 0)} "
         f"| {_f(sgap.get('p50'), 0)} / {_f(sgap.get('p99'), 0)} / {_f(sgap.get('max'), 0)} |",
     ]
     return "\n".join(lines)

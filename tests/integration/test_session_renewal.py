@@ -134,8 +134,12 @@ async def test_a_dropped_socket_is_renewed_and_the_call_goes_on(make_world: Make
     # nothing the bridge held was dropped.
     (end,) = _events(data, "end")
     assert end["dropped_frames"] == 0
-    assert _appends(second) >= renewed["buffered_frames"]
-    assert _appends(first) + _appends(second) <= end["frames_in"]
+    # What the lost session had not committed went again to the new one first (the
+    # benchmark's renewal probe counts every frame by its marker: none lost).
+    resent = renewed["resent_frames"]
+    assert resent > 0
+    assert _appends(second) >= renewed["buffered_frames"] + resent
+    assert _appends(first) + _appends(second) - resent <= end["frames_in"]
     # Counted for whoever runs the server.
     metric = await _metrics(world)
     assert metric[("voicecall_model_renewals_total", (("cause", "lost"),))] == 1

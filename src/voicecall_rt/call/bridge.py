@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 # Caller audio that arrives before the model session is ready waits here, in order.
 # 50 frames a second: 10 s, far beyond a slow handshake; past that, oldest frames go.
 PREWARM_BUFFER_FRAMES = 500
+# Caller audio a session has not committed yet is lost with it: what was sent since the
+# last commit (at most this much) goes again to the next session after an unplanned end.
+# After a commit the last few frames stay, as they may have reached the server after it.
+RESEND_FRAMES = 500
+RESEND_KEEP_AFTER_COMMIT = 10
 # The model's messages waiting for the model task: past the high mark the socket is not
 # read (TCP pushes back on the model) until the task has caught up to the low one.
 INBOX_HIGH = 512
@@ -140,6 +145,8 @@ class CallBridge:
         self._model_paused = False
         self._pending: deque[str] = deque()
         self._flushed = 0  # buffered caller frames sent so far (their appends' ids)
+        # Caller frames sent to the session since its last commit (see RESEND_FRAMES).
+        self._recent: deque[str] = deque(maxlen=RESEND_FRAMES)
         self._carrier: CarrierLink | None = None
         self._writer: StreamWriter | None = None
         self._playback = Playback()
@@ -361,6 +368,7 @@ class CallBridge:
         self._expired = False
         self.journal.event("model.lost", cause=cause)
         self._session_gone()
+        resent = self._resend_uncommitted()
         last: ModelConnectError | None = None
         for attempt in range(RENEW_ATTEMPTS):
             if self._ended:
@@ -376,7 +384,7 @@ class CallBridge:
             if self._ended:
                 await opened.link.close()
                 return
-            self._switch(opened, cause=cause, gap_from=lost)
+            self._switch(opened, cause=cause, gap_from=lost, resent=resent)
             return
         assert last is not None
         raise last
@@ -392,7 +400,21 @@ class CallBridge:
             self._response_id = None
             self._response_idle.set()
 
-    def _switch(self, opened: OpenedSession, *, cause: str, gap_from: int | None) -> None:
+    def _resend_uncommitted(self) -> int:
+        """Caller audio the lost session had not committed goes to the next one, ahead of
+        what arrived since; returns how many frames."""
+        recent = self._recent
+        count = len(recent)
+        self._pending.extendleft(reversed(recent))
+        recent.clear()
+        while len(self._pending) > PREWARM_BUFFER_FRAMES:
+            self._pending.popleft()
+            self.dropped_frames += 1
+        return count
+
+    def _switch(
+        self, opened: OpenedSession, *, cause: str, gap_from: int | None, resent: int = 0
+    ) -> None:
         """Make `opened` the session: replay the conversation into it, then attach it (which
         flushes the caller audio buffered meanwhile) — all in one step of the loop, so no
         caller frame can slip between."""
@@ -411,7 +433,7 @@ class CallBridge:
             if self._recorder is not None:
                 self._recorder.to_model(event)
             link.send(realtime.encode(event))
-        buffered = len(self._pending)
+        buffered = len(self._pending) - resent
         self._attach(opened)
         self._renewals += 1
         gap = None if gap_from is None else self.journal.t_ms() - gap_from
@@ -422,6 +444,7 @@ class CallBridge:
             gap_ms=gap,
             replayed_items=len(replay),
             buffered_frames=buffered,
+            resent_frames=resent,
             session=self._renewals,
         )
         if self._voicemail is not None:
@@ -460,6 +483,7 @@ class CallBridge:
         self._renew_task = None
         link.detach()  # its last messages (the end of nothing) reach nobody
         self._session_gone()
+        self._recent.clear()  # switched at a quiet moment: nothing said is left uncommitted
         self._switch(opened, cause="ahead", gap_from=None)
         await link.close()
 
@@ -554,6 +578,7 @@ class CallBridge:
         return {
             "input_audio_buffer.speech_started": self._on_speech_started,
             "input_audio_buffer.speech_stopped": self._on_speech_stopped,
+            "input_audio_buffer.committed": self._on_committed,
             "conversation.item.input_audio_transcription.completed": self._on_caller_text,
             "conversation.item.input_audio_transcription.failed": self._on_caller_inaudible,
             "rate_limits.updated": self._on_rate_limits,
@@ -668,6 +693,11 @@ class CallBridge:
     async def _on_speech_stopped(self, event: dict[str, Any]) -> None:
         self._speech_stopped_t = self.journal.t_ms()
         self._caller_speaking = False
+
+    async def _on_committed(self, event: dict[str, Any]) -> None:
+        recent = self._recent
+        while len(recent) > RESEND_KEEP_AFTER_COMMIT:
+            recent.popleft()
 
     async def _on_caller_text(self, event: dict[str, Any]) -> None:
         """The caller's words, often transcribed after the reply began: the line is dated
@@ -1004,6 +1034,7 @@ class CallBridge:
             self.on_amd(self._amd_verdict)
         reason = "carrier-closed"
         append_head, append_mid = _APPEND_HEAD, _APPEND_MID
+        sent = self._recent.append
         sampler = self._cost_in
         recorder = self._recorder
         receive = ws.receive  # not `async for`: one coroutine less per message
@@ -1041,8 +1072,9 @@ class CallBridge:
                     try:
                         model.send(append_head + str(self.frames_in) + append_mid + payload + '"}')
                     except ConnectionError:
-                        self.dropped_frames += 1  # the model reader ends the call
+                        self._buffer(payload)  # the session is ending: the next one gets it
                     else:
+                        sent(payload)
                         if t0:  # this frame is the one in 128
                             sampler.add(time.perf_counter_ns() - t0)
                 else:

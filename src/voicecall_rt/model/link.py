@@ -155,10 +155,19 @@ class ModelLink(WSListener):
         elif kind is WSMsgType.CLOSE:
             if not transport.is_close_frame_sent:
                 transport.send_close(WSCloseCode.OK)
+            # The owner hears of it now, not when the socket is down a loop turn later:
+            # whatever it would send meanwhile is refused, and it can keep that instead.
+            self._ended()
             transport.disconnect()
         # PING is answered by picows (auto-pong); PONG and BINARY mean nothing here.
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self._transport = None
+        self._ended()
+
+    def _ended(self) -> None:
+        """The connection is over (a close frame came, or the socket went): tell the owner,
+        once."""
         if self.closed:
             return
         self.closed = True
@@ -168,7 +177,6 @@ class ModelLink(WSListener):
         # buffers stayed allocated (the benchmark's leak check: ~12 KB of RSS per call).
         self._on_text = _ignore_text
         self._on_closed = _ignore_close
-        self._transport = None
         self._parts = None
         on_closed()
 
