@@ -162,6 +162,41 @@ async def test_server_close_ends_the_link_once() -> None:
     assert inbox.closed == 1
 
 
+async def test_the_owner_hears_of_a_close_frame_before_the_socket_is_down() -> None:
+    """Between the close frame and the socket's end, a send would be refused: the owner
+    must know by then (it keeps caller audio for the next session instead of losing it)."""
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.receive()  # the client is set up
+        await ws.close(code=1001, message=b"session expired")
+        return ws
+
+    links: list[ModelLink] = []
+    socket_up_when_told: list[bool] = []
+    told = asyncio.Event()
+
+    def on_closed() -> None:
+        socket_up_when_told.append(links[0]._transport is not None)
+        told.set()
+
+    async with aiohttp_server(handler) as url:
+        link = await ModelLink.connect(
+            url,
+            model="gpt-realtime-2.1",
+            api_key=KEY,
+            on_text=lambda data: None,
+            on_closed=on_closed,
+            timeout_s=5,
+        )
+        links.append(link)
+        link.send("{}")
+        await told.wait()
+        await link.close()
+    assert socket_up_when_told == [True]
+
+
 class _Fragmenting(WSListener):
     """Sends one message in three fragments with a ping in between; records pongs."""
 

@@ -46,9 +46,11 @@ log = logging.getLogger(__name__)
 # 50 frames a second: 10 s, far beyond a slow handshake; past that, oldest frames go.
 PREWARM_BUFFER_FRAMES = 500
 # Caller audio a session has not committed yet is lost with it: what was sent since the
-# last commit (at most this much) goes again to the next session after an unplanned end.
+# last commit goes again to the next session after an unplanned end — at most the last
+# 2 s (what was in flight, and the end of an utterance under way): each frame kept costs
+# its payload string (~270 B), and the benchmark's MB per call is a goal of its own.
 # After a commit the last few frames stay, as they may have reached the server after it.
-RESEND_FRAMES = 500
+RESEND_FRAMES = 100
 RESEND_KEEP_AFTER_COMMIT = 10
 # The model's messages waiting for the model task: past the high mark the socket is not
 # read (TCP pushes back on the model) until the task has caught up to the low one.
