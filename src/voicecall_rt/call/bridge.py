@@ -257,6 +257,11 @@ class CallBridge:
             for result in await asyncio.gather(*tasks, return_exceptions=True):
                 if isinstance(result, Exception):
                     log.error("call %s: a call task failed: %r", self.call_id, result)
+            # A cancelled task keeps its CancelledError, whose traceback holds this bridge:
+            # dropping the references now spares the cyclic GC (the leak check saw ~9 KB a
+            # call waiting for it while the renewal task was kept).
+            self._renew_task = None
+            del tasks
             if self._recorder is not None:
                 await self._recorder.finish(reason)
         finally:
