@@ -176,15 +176,17 @@ async def test_an_expired_session_is_renewed(make_world: MakeWorld) -> None:
     callee = (
         Speak("Hello, Luigi's.", 300),
         WaitForModel(quiet_ms=200),
-        Pause(5000),  # the session (6 s) expires in here
+        Pause(10_000),  # the session (10 s) expires in here
         Speak("Booked, reference one two.", 300),
         WaitForModel(quiet_ms=200),
     )
     world = await make_world(CallPlan(ring_ms=100, callee=callee), SCRIPT)
-    world.model.session_lifetime_s = 6.0
+    # Long enough that the early tries (from 3/4 of its life, ~0.75 s of retries) are all
+    # over well before the end, however loaded the machine.
+    world.model.session_lifetime_s = 10.0
     call_id = await world.place(TO, TASK)
     await _first_reply_heard(world)
-    world.model.refuse_next = 3  # every try of the renewal ahead of the end (at 4.5 s)
+    world.model.refuse_next = 3  # every try of the renewal ahead of the end (at ~7 s)
     data = await world.wait_call(call_id, timeout_s=30)
 
     assert data["call"]["end_reason"] == "model-ended"
