@@ -26,6 +26,7 @@ from voicecall_rt.simulator.scenario import (
     CallTool,
     HangUp,
     ModelScript,
+    PressKeys,
     Say,
     Speak,
     WaitForModel,
@@ -323,3 +324,43 @@ async def test_model_is_prewarmed_at_the_answer_webhook(make_world: MakeWorld) -
     assert events.index("model.ready") < events.index("stream.start")
     assert data["call"]["status"] == "completed"
     assert data["call"]["end_reason"] == "carrier-stop"
+
+
+async def test_a_key_pressed_as_the_caller_speaks_is_answered_once(make_world: MakeWorld) -> None:
+    """Twilio's `dtmf` message comes after the tone, which the model's VAD hears as the
+    caller speaking: we add the press and leave the reply to VAD when the turn ends,
+    rather than answer over the caller (and then a second time)."""
+    plan = CallPlan(
+        callee=(
+            WaitForModel(quiet_ms=200, timeout_s=5),
+            PressKeys("5", tone_ms=200),
+            WaitForModel(quiet_ms=200, timeout_s=10),
+        )
+    )
+    script = ModelScript(
+        turns=(
+            (Say(GREETING, 300),),
+            (Say("You pressed five: one margherita.", 300), CallTool("end_call", {"reason": "x"})),
+        ),
+        caller_transcripts=("",),
+    )
+    world = await make_world(plan, script, **OPEN)
+    call = await _dial(world, CALLER, plan)
+    await _ended(call)
+    [session] = world.model.sessions
+    kinds = session.received_types()
+    pressed = next(
+        i
+        for i, e in enumerate(session.received)
+        if e.get("type") == "conversation.item.create"
+        and e["item"].get("content") == [{"type": "input_text", "text": "[caller pressed 5]"}]
+    )
+    sent = session.sent_types()
+    # The tone was heard as speech, and still under way when the press arrived...
+    assert "input_audio_buffer.speech_started" in sent
+    # ...so the press went in without a response.create of ours: VAD started the reply.
+    assert "response.create" not in kinds[pressed:]
+    assert world.model.turns_played == 2  # the greeting, then one reply to the key
+    [stored] = await _stored_calls(world)
+    data = await world.wait_call(stored["id"])
+    assert data["call"]["end_reason"] == "model-ended"
