@@ -10,13 +10,14 @@ Used by the fake Realtime server on every received event and directly by tests.
 
 from __future__ import annotations
 
-import typing
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import pydantic
 from openai.types.realtime import RealtimeClientEvent
+
+from voicecall_rt.simulator.sdk_types import dotted, first_extra, variants
 
 __all__ = ["ClientEventProblem", "check_client_event", "diagnose_client_event", "known_types"]
 
@@ -37,13 +38,7 @@ def _adapter() -> pydantic.TypeAdapter[Any]:
 
 @cache
 def _variants() -> dict[str, type[pydantic.BaseModel]]:
-    """`type` literal → SDK model class, read from the union itself so it tracks the SDK."""
-    union, *_ = typing.get_args(RealtimeClientEvent)  # Annotated[Union[...], PropertyInfo]
-    out: dict[str, type[pydantic.BaseModel]] = {}
-    for cls in typing.get_args(union):
-        for literal in typing.get_args(cls.model_fields["type"].annotation):
-            out[literal] = cls
-    return out
+    return variants(RealtimeClientEvent)
 
 
 def known_types() -> frozenset[str]:
@@ -84,43 +79,11 @@ def diagnose_client_event(event: Any) -> ClientEventProblem | None:
             return _from_validation_error(exc)
         # Unreachable in practice (variant valid ⇒ union valid); keep a truthful answer.
         return ClientEventProblem("invalid_value", f"Invalid '{event_type}' event.")
-    extra = _first_extra(parsed, ())
+    extra_path = first_extra(parsed)
+    extra = None if extra_path is None else dotted(extra_path)
     if extra is not None:
         return ClientEventProblem("unknown_parameter", f"Unknown parameter: '{extra}'.", extra)
     return None
-
-
-def _first_extra(value: object, path: tuple[str | int, ...]) -> str | None:
-    """Dotted path of the first key no SDK model declared, depth first in field order."""
-    if isinstance(value, pydantic.BaseModel):
-        if value.model_extra:
-            return _dotted((*path, next(iter(value.model_extra))))
-        for name in type(value).model_fields:
-            found = _first_extra(getattr(value, name), (*path, name))
-            if found is not None:
-                return found
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            found = _first_extra(item, (*path, index))
-            if found is not None:
-                return found
-    elif isinstance(value, dict):
-        # Free-form JSON (tool `parameters`, `metadata`): only models nested inside matter.
-        for key, item in value.items():
-            found = _first_extra(item, (*path, str(key)))
-            if found is not None:
-                return found
-    return None
-
-
-def _dotted(path: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
 
 
 def _field_path(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
@@ -163,7 +126,7 @@ def _from_validation_error(exc: pydantic.ValidationError) -> ClientEventProblem:
     )
     first = errors[0]
     field_path = _field_path(tuple(first["loc"]))
-    param = _dotted(field_path) or None
+    param = dotted(field_path) or None
     if first["type"] == "missing":
         return ClientEventProblem(
             "missing_required_parameter", f"Missing required parameter: '{param}'.", param

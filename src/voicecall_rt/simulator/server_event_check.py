@@ -10,12 +10,13 @@ ones allowed are the server-side fields a session object carries beyond its requ
 
 from __future__ import annotations
 
-import typing
 from functools import cache
 from typing import Any, Final
 
 import pydantic
 from openai.types.realtime import RealtimeServerEvent
+
+from voicecall_rt.simulator.sdk_types import Path, dotted, first_extra, variants
 
 __all__ = ["check_server_event"]
 
@@ -24,13 +25,11 @@ _SESSION_EXTRAS: Final = frozenset({"id", "object", "expires_at"})
 
 @cache
 def _variants() -> dict[str, type[pydantic.BaseModel]]:
-    """`type` literal → SDK model class, read from the union itself so it tracks the SDK."""
-    union, *_ = typing.get_args(RealtimeServerEvent)  # Annotated[Union[...], PropertyInfo]
-    out: dict[str, type[pydantic.BaseModel]] = {}
-    for cls in typing.get_args(union):
-        for literal in typing.get_args(cls.model_fields["type"].annotation):
-            out[literal] = cls
-    return out
+    return variants(RealtimeServerEvent)
+
+
+def _session_extra(path: Path, key: str) -> bool:
+    return path == ("session",) and key in _SESSION_EXTRAS
 
 
 def check_server_event(event: dict[str, Any]) -> str | None:
@@ -44,27 +43,5 @@ def check_server_event(event: dict[str, Any]) -> str | None:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         return f"{event['type']}: {where}: {first['msg']}"
-    extra = _first_extra(parsed, ())
-    return None if extra is None else f"{event['type']}: undeclared key {extra}"
-
-
-def _first_extra(value: object, path: tuple[str, ...]) -> str | None:
-    if isinstance(value, pydantic.BaseModel):
-        for key in value.model_extra or {}:
-            if not (path == ("session",) and key in _SESSION_EXTRAS):
-                return ".".join((*path, key))
-        for name in type(value).model_fields:
-            found = _first_extra(getattr(value, name), (*path, name))
-            if found is not None:
-                return found
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            found = _first_extra(item, (*path, f"[{index}]"))
-            if found is not None:
-                return found
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            found = _first_extra(item, (*path, str(key)))
-            if found is not None:
-                return found
-    return None
+    extra = first_extra(parsed, (), _session_extra)
+    return None if extra is None else f"{event['type']}: undeclared key {dotted(extra)}"
