@@ -1381,19 +1381,17 @@ class FakeRealtimeServer:
 
     async def drop_sessions(self) -> None:
         """Abruptly kill every open session's connection, as if the model side died."""
-        open_sessions = [s for s in self.sessions if not s.closed.is_set()]
-        for session in open_sessions:
-            session.drop()
-        # Bounded so a regression here fails the test instead of hanging it.
-        async with asyncio.timeout(5):
-            for session in open_sessions:
-                await session.closed.wait()
+        await self._end_open_sessions(FakeSession.drop)
 
     async def expire_sessions(self) -> None:
         """Every open session reaches the end of its lifetime now (see `session_lifetime_s`)."""
+        await self._end_open_sessions(FakeSession.expire)
+
+    async def _end_open_sessions(self, end: Callable[[FakeSession], None]) -> None:
         open_sessions = [s for s in self.sessions if not s.closed.is_set()]
         for session in open_sessions:
-            session.expire()
+            end(session)
+        # Bounded so a regression here fails the test instead of hanging it.
         async with asyncio.timeout(5):
             for session in open_sessions:
                 await session.closed.wait()
