@@ -476,11 +476,11 @@ async def test_scripted_transcription_failures() -> None:
 
 
 async def test_session_expires_with_session_expired_and_close_1001() -> None:
+    before = time.time()  # before the session opens: its clock starts at the connection
     async with (
         FakeRealtimeServer(ModelScript(), session_lifetime_s=0.3) as server,
         connect(server) as client,
     ):
-        before = time.time()
         created = await client.wait_type("session.created")
         assert before + 0.3 <= created["session"]["expires_at"] <= before + 2
         await client.wait(lambda: client.closed)
