@@ -8,9 +8,7 @@ from voicecall_rt.simulator.scenarios import pizza_booking
 
 async def test_outbound_call_completes_with_outcome(make_world: MakeWorld) -> None:
     scenario = pizza_booking(scale=0.3)
-    # Maria talks over the reply 810 ms after her line (scale 0.3): the model must have
-    # begun by then, so semantic VAD ends her turn as quickly as it can ("high": 400 ms).
-    world = await make_world(scenario.carrier, scenario.model, **{"vad.eagerness": "high"})
+    world = await make_world(scenario.carrier, scenario.model)
     call_id = await world.place(scenario.to_number, scenario.task)
     data = await world.wait_call(call_id)
     record = data["call"]

@@ -14,8 +14,10 @@ from voicecall_rt.simulator.scenario import (
     WaitForModel,
     callee_lines,
 )
+from voicecall_rt.simulator.turn_timing import semantic_end_of_turn_ms
 
 DEMO_NUMBER = "+14155550123"
+MARIA_GREETS = "Reservations, this is Maria. How can I help you?"
 
 
 def _ms(value: int, scale: float) -> int:
@@ -45,9 +47,10 @@ def pizza_booking(scale: float = 1.0) -> Scenario:
         ),
         WaitForDigits(1),
         Pause(ms(600)),
-        Speak("Reservations, this is Maria. How can I help you?", ms(1600)),
-        # Maria talks over the model about two seconds into its reply.
-        Pause(ms(500) + 60 + ms(2000)),
+        Speak(MARIA_GREETS, ms(1600)),
+        # Maria talks over the model about two seconds into its reply: once semantic VAD
+        # (the default eagerness) has ended her turn, then the reply's first words.
+        Pause(semantic_end_of_turn_ms("medium", MARIA_GREETS) + 60 + ms(2000)),
         Speak("Sorry, go ahead: for how many people, and what time?", ms(1600)),
         WaitForModel(quiet_ms=ms(700)),
         Speak("Yes, we have a table at seven. What name should I put it under?", ms(2000)),
