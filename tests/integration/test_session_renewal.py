@@ -200,4 +200,4 @@ async def test_an_expired_session_is_renewed(make_world: MakeWorld) -> None:
     (renewed,) = _events(data, "model.renewed")
     assert renewed["cause"] == "expired"
     # The expiry was an event of the session, not an error of the call's.
-    assert _events(data, "model.fatal") == []
+    assert _events(data, "model.fatal") == [] and _events(data, "model.error") == []

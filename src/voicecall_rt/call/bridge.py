@@ -898,7 +898,10 @@ class CallBridge:
             error = {}
         code = error.get("code")
         if code == "session_expired":
-            self._expired = True  # the close follows; the call goes on in a new session
+            # The close follows and the call goes on in a new session: an event of the
+            # session's life (`model.lost`), not an error.
+            self._expired = True
+            return
         # Racing a response that just finished is routine (PROTOCOLS §1.3); the rest is kept,
         # with the client event it answers.
         if code not in ("response_cancel_not_active", "conversation_already_has_active_response"):
