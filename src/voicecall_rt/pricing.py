@@ -22,7 +22,7 @@ answer to hang-up at `pricing.carrierPerMinute` (default: Twilio's US outbound l
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -69,15 +69,8 @@ _MINI_PRICE = ModelPrice(
     cached_audio_in=0.30,
     audio_out=20.0,
 )
-# The reasoning models' text output is listed at $24, not $16.
-_REALTIME_2_PRICE = ModelPrice(
-    text_in=4.0,
-    cached_text_in=0.40,
-    text_out=24.0,
-    audio_in=32.0,
-    cached_audio_in=0.40,
-    audio_out=64.0,
-)
+# The reasoning models' text output is listed at $24, not $16; the rest is the same.
+_REALTIME_2_PRICE = replace(_REALTIME_PRICE, text_out=24.0)
 LIST_PRICES: Mapping[str, ModelPrice] = {
     "gpt-realtime-2.1": _REALTIME_2_PRICE,
     "gpt-realtime-2.1-mini": _MINI_PRICE,  # the same figures as gpt-realtime-mini's

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,20 +15,6 @@ from voicecall_rt.config import Settings
 TWILIO_TOKEN = "tw-0123456789abcdef0123456789abcdef"
 OPENAI_KEY = "sk-proj-PLANTEDsecret0123456789"
 API_TOKEN = "local-api-token-XYZ-0123456789"
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    if logs._installed is not None:
-        root.removeHandler(logs._installed[0])
-        logs._installed = None
-    for handler in handlers:
-        if handler not in root.handlers:
-            root.addHandler(handler)
-    root.setLevel(level)
 
 
 def _settings() -> Settings:

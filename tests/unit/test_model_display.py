@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import json
 import logging
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +27,6 @@ OLD = {"openai": {"model": "gpt-realtime", "transcriptionModel": "gpt-4o-mini-tr
 def _console() -> tuple[Console, io.StringIO]:
     buffer = io.StringIO()
     return Console(file=buffer, width=300, color_system=None), buffer
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    if logs._installed is not None:
-        root.removeHandler(logs._installed[0])
-        logs._installed = None
-    for handler in handlers:
-        if handler not in root.handlers:
-            root.addHandler(handler)
-    root.setLevel(level)
 
 
 # ---- shutdown warnings -------------------------------------------------------------------
