@@ -380,6 +380,7 @@ class SimCall:
         self._config = config
         self._cond = asyncio.Condition()
         self._answered_at: float | None = None
+        self._ended_at: float | None = None
         self._callback_seq = 0
         self._outbox: asyncio.Queue[_Outgoing | None] = asyncio.Queue()
         self._outbox_closed = False
@@ -397,6 +398,13 @@ class SimCall:
     @property
     def answered(self) -> bool:
         return self._answered_at is not None
+
+    @property
+    def talk_time_s(self) -> float | None:
+        """Seconds from answer to the end, on the fake's own clock (what Twilio bills)."""
+        if self._answered_at is None or self._ended_at is None:
+            return None
+        return self._ended_at - self._answered_at
 
     @property
     def is_final(self) -> bool:
@@ -1462,6 +1470,7 @@ class FakeTwilio:
             call.status = final
             call.statuses.append(final)
             call.end_time = _now()
+            call._ended_at = asyncio.get_running_loop().time()
             call._teardown = self._spawn(self._teardown(call, final), f"fake-twilio-end-{call.sid}")
         return call._teardown
 
