@@ -9,8 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.integration.conftest import MakeWorld
-from tests.twilio_wire import (
+from tests.helpers.twilio_wire import (
     StreamClient,
     answer_inbound,
     call_id_for,
@@ -18,6 +17,7 @@ from tests.twilio_wire import (
     payload,
     verbs,
 )
+from tests.integration.conftest import MakeWorld
 from voicecall_rt.call.manager import BUSY_MESSAGE
 from voicecall_rt.simulator.fake_carrier import SimCall
 from voicecall_rt.simulator.fake_model import FakeSession

@@ -9,14 +9,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.integration.conftest import MakeWorld
-from tests.twilio_wire import (
+from tests.helpers.twilio_wire import (
     StreamClient,
     answer_inbound,
     call_id_for,
     new_call_sid,
     payload,
 )
+from tests.integration.conftest import MakeWorld
 from voicecall_rt.call import manager as manager_module
 from voicecall_rt.simulator.fake_model import FakeSession
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Say, WaitForModel

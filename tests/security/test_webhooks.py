@@ -18,8 +18,7 @@ from twilio.request_validator import (
     RequestValidator,
 )
 
-from tests.integration.conftest import MakeWorld
-from tests.twilio_wire import (
+from tests.helpers.twilio_wire import (
     answer_inbound,
     call_id_for,
     inbound_params,
@@ -28,6 +27,7 @@ from tests.twilio_wire import (
     post_signed,
     sign,
 )
+from tests.integration.conftest import MakeWorld
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Say, WaitForModel
 from voicecall_rt.simulator.signing import SharedKey, signature_headers
 from voicecall_rt.simulator.world import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, PUBLIC_URL, SimWorld
