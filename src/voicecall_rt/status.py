@@ -24,7 +24,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from voicecall_rt.call.records import CallRecord
-from voicecall_rt.carrier.twilio import HEALTH_HEADER, CarrierError, TwilioCarrier, mask_sid
+from voicecall_rt.carrier.base import CarrierError
+from voicecall_rt.carrier.twilio.rest import TwilioCarrier, mask_sid
+from voicecall_rt.carrier.twilio.webhooks import HEALTH_HEADER
 from voicecall_rt.config import Settings
 from voicecall_rt.model import catalog
 from voicecall_rt.public_url import PublicUrlError, Resolver, check_public_dns, system_resolver

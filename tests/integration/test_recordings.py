@@ -40,7 +40,8 @@ from voicecall_rt.audio.goertzel import DtmfDetector
 from voicecall_rt.call import recording
 from voicecall_rt.call.journal import ALL_CALLS
 from voicecall_rt.call.recording import REDACTED, CallRecorder
-from voicecall_rt.carrier.media import StreamStart
+from voicecall_rt.carrier.base import StreamStart
+from voicecall_rt.carrier.twilio.wire import read_start
 from voicecall_rt.config import Settings
 from voicecall_rt.model.realtime import AUDIO_DELTA
 from voicecall_rt.simulator.fake_carrier import SimCall, voice_audio
@@ -436,7 +437,7 @@ def _recorder(tmp_path: Path, clock: _Clock, max_s: int = 60) -> tuple[CallRecor
 
 
 def _start(token: str = "call_unit.s3cr3t-stream-token-value") -> StreamStart:
-    return StreamStart(
+    return read_start(
         {
             "event": "start",
             "start": {

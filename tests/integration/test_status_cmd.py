@@ -19,7 +19,7 @@ from rich.console import Console
 from tests.integration.conftest import MakeWorld
 from voicecall_rt import status
 from voicecall_rt.call.records import CallRecord, CallStatus
-from voicecall_rt.carrier.twilio import mask_sid
+from voicecall_rt.carrier.twilio.rest import mask_sid
 from voicecall_rt.config import Settings
 from voicecall_rt.simulator import world as sim
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript

@@ -1,4 +1,4 @@
-"""Twilio wire formats: Media Streams messages (PROTOCOLS §4.5), TwiML, webhook signatures."""
+"""Twilio wire formats: Media Streams (docs/protocols.md §4.5), TwiML, webhook signatures."""
 
 from __future__ import annotations
 
@@ -10,21 +10,18 @@ import orjson
 import pytest
 from twilio.request_validator import RequestValidator
 
-from voicecall_rt.carrier.media import (
-    StreamProtocolError,
-    StreamStart,
-    StreamWriter,
-    parse,
-    valid_mark_name,
-)
-from voicecall_rt.carrier.twilio import (
+from voicecall_rt.carrier.base import StreamProtocolError
+from voicecall_rt.carrier.twilio.rest import mask_sid
+from voicecall_rt.carrier.twilio.webhooks import (
     hang_up_twiml,
-    mask_sid,
     reject_twiml,
     say_and_hang_up_twiml,
     signature_valid,
     stream_twiml,
 )
+from voicecall_rt.carrier.twilio.wire import TwilioStreamWriter as StreamWriter
+from voicecall_rt.carrier.twilio.wire import parse
+from voicecall_rt.carrier.twilio.wire import read_start as StreamStart
 
 STREAM_SID = "MZ" + "0123456789abcdef" * 2
 CALL_SID = "CA" + "fedcba9876543210" * 2
@@ -68,14 +65,15 @@ def test_parse_rejects_malformed_json(text: str) -> None:
 
 def test_start_valid() -> None:
     start = StreamStart(start_message())
-    assert start.stream_sid == STREAM_SID
+    assert start.stream_id == STREAM_SID
     assert start.call_sid == CALL_SID
     assert start.custom == {"call_token": "c0ffee"}
+    assert start.token == "c0ffee"
 
 
 def test_start_round_trips_from_wire_text() -> None:
     start = StreamStart(parse(orjson.dumps(start_message())))
-    assert start.stream_sid == STREAM_SID
+    assert start.stream_id == STREAM_SID
 
 
 def test_start_custom_parameters() -> None:
@@ -94,13 +92,13 @@ def test_start_without_custom_parameters(custom: Any) -> None:
 def test_start_stream_sid_from_top_level_when_missing_inside() -> None:
     message = start_message()
     del message["start"]["streamSid"]
-    assert StreamStart(message).stream_sid == STREAM_SID
+    assert StreamStart(message).stream_id == STREAM_SID
 
 
 def test_start_media_format_defaults_when_absent() -> None:
     message = start_message()
     del message["start"]["mediaFormat"]
-    assert StreamStart(message).stream_sid == STREAM_SID
+    assert StreamStart(message).stream_id == STREAM_SID
 
 
 @pytest.mark.parametrize(
@@ -216,25 +214,6 @@ def test_writer_messages_are_text() -> None:
 def test_writer_refuses_invalid_sid(sid: str) -> None:
     with pytest.raises(StreamProtocolError):
         StreamWriter(sid)
-
-
-@pytest.mark.parametrize(
-    ("name", "ok"),
-    [
-        ("item_abc:4800", True),
-        ("resp1-7", True),
-        ("a.b_c-d:1", True),
-        ("x" * 64, True),
-        ("x" * 65, False),
-        ("", False),
-        ('a"b', False),
-        ("a b", False),
-        ("a\\b", False),
-        ("item_abc:4800\n", False),
-    ],
-)
-def test_valid_mark_name(name: str, ok: bool) -> None:
-    assert valid_mark_name(name) is ok
 
 
 # --------------------------------------------------------------------------- TwiML

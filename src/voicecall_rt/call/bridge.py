@@ -31,8 +31,8 @@ from voicecall_rt.call.playback import Playback
 from voicecall_rt.call.recording import CallRecorder
 from voicecall_rt.call.records import Direction, Outcome
 from voicecall_rt.call.stats import Sampler
+from voicecall_rt.carrier.base import StreamStart, StreamWriter
 from voicecall_rt.carrier.link import CarrierLink
-from voicecall_rt.carrier.media import StreamStart, StreamWriter
 from voicecall_rt.config import Settings
 from voicecall_rt.model import catalog, realtime
 from voicecall_rt.model.link import ModelLink
@@ -1016,11 +1016,13 @@ class CallBridge:
 
     # ---- carrier side -----------------------------------------------------------------
 
-    async def run_carrier(self, carrier: CarrierLink, start: StreamStart) -> None:
+    async def run_carrier(
+        self, carrier: CarrierLink, start: StreamStart, writer: StreamWriter
+    ) -> None:
         """Pump carrier frames until the stream ends, then end the call."""
         self._carrier = carrier
         ws = carrier.ws
-        self._writer = StreamWriter(start.stream_sid)
+        self._writer = writer
         if start.call_sid:
             self.carrier_sid = self.carrier_sid or start.call_sid
         self.journal.event("stream.start", model_ready=self._model_ready)

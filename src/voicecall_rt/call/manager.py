@@ -21,10 +21,8 @@ from voicecall_rt import prompts
 from voicecall_rt.call.bridge import CallBridge
 from voicecall_rt.call.journal import CallJournal, Hub
 from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
-from voicecall_rt.carrier.media import StreamStart
-from voicecall_rt.carrier.twilio import (
-    CarrierError,
-    OutboundRequest,
+from voicecall_rt.carrier.base import CarrierError, OutboundRequest, StreamStart
+from voicecall_rt.carrier.twilio.webhooks import (
     hang_up_twiml,
     reject_twiml,
     say_and_hang_up_twiml,

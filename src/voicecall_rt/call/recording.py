@@ -43,7 +43,7 @@ from voicecall_rt.audio.dtmf import frames
 from voicecall_rt.audio.wav import pcm16_wav_bytes, ulaw_wav_bytes
 from voicecall_rt.call.journal import CallJournal
 from voicecall_rt.call.playback import b64_decoded_len
-from voicecall_rt.carrier.media import StreamStart
+from voicecall_rt.carrier.base import StreamStart
 from voicecall_rt.config import Settings
 from voicecall_rt.private_files import ensure_private_dir, read_api_token, write_private
 
@@ -242,8 +242,8 @@ class CallRecorder:
         if self._done:
             return
         self._anchor, self._anchor_at = 0, self._clock()
-        self._stream_sid = start.stream_sid
-        token = start.custom.get("call_token")
+        self._stream_sid = start.stream_id
+        token = start.token
         if token:
             # `<call id>.<secret>`: the call id is no secret, the rest and the whole are.
             self._secrets.add(token)
@@ -255,11 +255,11 @@ class CallRecorder:
             "carrier",
             {
                 "event": "start",
-                "streamSid": start.stream_sid,
+                "streamSid": start.stream_id,
                 "start": {
-                    "streamSid": start.stream_sid,
+                    "streamSid": start.stream_id,
                     "callSid": start.call_sid,
-                    "customParameters": start.custom,
+                    "customParameters": dict(start.custom),
                 },
             },
         )

@@ -8,7 +8,8 @@ from aiohttp import web
 
 from voicecall_rt.call.journal import Hub
 from voicecall_rt.call.manager import CallManager
-from voicecall_rt.carrier.twilio import TwilioCarrier
+from voicecall_rt.carrier.twilio.rest import TwilioCarrier
+from voicecall_rt.carrier.twilio.wire import TwilioStreamCodec
 from voicecall_rt.config import Settings
 from voicecall_rt.logs import add_secrets
 from voicecall_rt.notify import Notifier
@@ -18,7 +19,7 @@ from voicecall_rt.public_url import Resolver, system_resolver
 from voicecall_rt.store import Store
 from voicecall_rt.web import api, dashboard, stream, webhooks
 from voicecall_rt.web import metrics as web_metrics
-from voicecall_rt.web.keys import API_TOKEN, MANAGER, SETTINGS, STORE
+from voicecall_rt.web.keys import API_TOKEN, CODEC, MANAGER, SETTINGS, STORE
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -32,6 +33,7 @@ def build_app(
     app[MANAGER] = manager
     app[STORE] = store
     app[API_TOKEN] = api_token
+    app[CODEC] = TwilioStreamCodec()
     app.router.add_get("/voice/answer", webhooks.answer_health, allow_head=False)
     app.router.add_post("/voice/answer", webhooks.answer)
     app.router.add_post("/voice/status", webhooks.status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from voicecall_rt.call.manager import CallManager
+from voicecall_rt.carrier.base import StreamCodec
 from voicecall_rt.config import Settings
 from voicecall_rt.store import Store
 
@@ -12,3 +13,4 @@ SETTINGS = web.AppKey("settings", Settings)
 MANAGER = web.AppKey("manager", CallManager)
 STORE = web.AppKey("store", Store)
 API_TOKEN = web.AppKey("api_token", str)
+CODEC = web.AppKey("codec", StreamCodec)

@@ -6,12 +6,11 @@ import asyncio
 import logging
 
 import aiohttp
-import orjson
 from aiohttp import web
 
+from voicecall_rt.carrier.base import StreamCodec, StreamProtocolError, StreamStart
 from voicecall_rt.carrier.link import CarrierLink
-from voicecall_rt.carrier.media import StreamProtocolError, StreamStart, parse
-from voicecall_rt.web.keys import MANAGER
+from voicecall_rt.web.keys import CODEC, MANAGER
 
 log = logging.getLogger(__name__)
 
@@ -20,42 +19,36 @@ MAX_FRAME_BYTES = 64 * 1024
 POLICY_VIOLATION = aiohttp.WSCloseCode.POLICY_VIOLATION
 
 
-async def _read_start(ws: web.WebSocketResponse) -> StreamStart | None:
-    """Skip `connected`, return the `start`; None if the peer sends something else first."""
+async def _read_start(ws: web.WebSocketResponse, codec: StreamCodec) -> StreamStart | None:
+    """Skip greetings, return the start; None if the peer sends something else first."""
     async for message in ws:
         if message.type is not aiohttp.WSMsgType.TEXT:
             return None
         try:
-            frame = parse(message.data)
-        except (orjson.JSONDecodeError, StreamProtocolError):
+            start = codec.read_start(message.data)
+        except StreamProtocolError:
             return None
-        event = frame.get("event")
-        if event == "connected":
-            continue
-        if event == "start":
-            try:
-                return StreamStart(frame)
-            except StreamProtocolError:
-                return None
-        return None
+        if start is not None:
+            return start
     return None
 
 
 async def media_stream(request: web.Request) -> web.WebSocketResponse:
+    codec = request.app[CODEC]
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, autoping=True, compress=False)
     await ws.prepare(request)
     try:
         async with asyncio.timeout(START_TIMEOUT_S):
-            start = await _read_start(ws)
+            start = await _read_start(ws, codec)
     except TimeoutError:
         start = None
     bridge = None
     if start is not None:
-        bridge = request.app[MANAGER].claim_stream(start.custom.get("call_token", ""), start)
+        bridge = request.app[MANAGER].claim_stream(start.token, start)
     if bridge is None:
         log.warning("media stream refused: no valid start with a valid token")
         await ws.close(code=POLICY_VIOLATION, message=b"invalid stream token")
         return ws
     assert start is not None
-    await bridge.run_carrier(CarrierLink(ws, request.transport), start)
+    await bridge.run_carrier(CarrierLink(ws, request.transport), start, codec.writer(start))
     return ws

@@ -12,7 +12,7 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
-from voicecall_rt.carrier.twilio import HEALTH_HEADER, signature_key_id, signature_valid
+from voicecall_rt.carrier.twilio.webhooks import HEALTH_HEADER, signature_key_id, signature_valid
 from voicecall_rt.config import Settings
 from voicecall_rt.web.keys import MANAGER, SETTINGS
 

@@ -1,4 +1,4 @@
-"""Twilio: the REST calls we make, the webhook signatures we check, the TwiML we answer.
+"""Twilio's REST API: place a call, hang it up, check the account (docs/protocols.md §4.1).
 
 REST goes through the official `twilio` SDK's async client; its base URL is configurable
 (`twilio.apiBaseUrl`) so the offline simulator can stand in for api.twilio.com.
@@ -7,41 +7,18 @@ REST goes through the official `twilio` SDK's async client; its base URL is conf
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.request_validator import HMAC_SHA1, RequestValidator, get_signature_algorithm
 from twilio.rest import Client
-from twilio.twiml.voice_response import VoiceResponse
+
+from voicecall_rt.carrier.base import CarrierError, OutboundRequest
 
 log = logging.getLogger(__name__)
 
-HEALTH_HEADER = "X-Voicecall-Rt"
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
-
-
-class CarrierError(Exception):
-    """The carrier refused or could not be reached; the message is safe to show."""
-
-    def __init__(self, message: str, *, status: int | None = None, code: int | None = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-
-
-@dataclass(frozen=True)
-class OutboundRequest:
-    to: str
-    from_: str
-    answer_url: str
-    status_url: str
-    ring_timeout_s: int
-    time_limit_s: int
-    amd_url: str | None  # None: no answering-machine detection
 
 
 def _carrier_error(
@@ -131,75 +108,6 @@ class TwilioCarrier:
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
             raise _carrier_error(exc, self.account_sid) from None
         return any(str(n.phone_number) == number for n in numbers)
-
-
-def signature_valid(
-    auth_token: str,
-    url: str,
-    params: Mapping[str, Any],
-    signature: str | None,
-    *,
-    signature_settings: str | None = None,
-    shared_key_secrets: Iterable[str] = (),
-) -> bool:
-    """Check `X-Twilio-Signature` over the public URL Twilio requested (PROTOCOLS §4.3).
-
-    Without `X-Twilio-Webhooks-Signature-Settings` (passed as `signature_settings`) Twilio
-    signed with the Auth Token and HMAC-SHA1. With it, a Webhook Rule matched the URL and
-    Twilio signed with that Setting's SharedKey secret and the header's algorithm
-    (`key=<sharedKeyId>,algorithm=HMAC_SHA256`); the Auth Token is then not the key, so it is
-    never tried. Any configured SharedKey secret may match, so a key can be rotated by
-    listing the old and the new one for a while. Validation is the twilio package's own.
-    """
-    if not signature:
-        return False
-    if not signature_settings:
-        secrets: list[str] = [auth_token] if auth_token else []
-        algorithm = HMAC_SHA1
-    else:
-        secrets = [secret for secret in shared_key_secrets if secret]
-        algorithm = get_signature_algorithm(signature_settings)
-    return any(
-        RequestValidator(secret).validate(url, params, signature, algorithm=algorithm)
-        for secret in secrets
-    )
-
-
-def signature_key_id(signature_settings: str | None) -> str | None:
-    """The SharedKey named by `X-Twilio-Webhooks-Signature-Settings` (an id, not a secret)."""
-    for part in (signature_settings or "").split(","):
-        name, separator, value = part.partition("=")
-        if separator and name.strip() == "key" and value.strip():
-            return value.strip()
-    return None
-
-
-def stream_twiml(stream_url: str, token: str) -> str:
-    """Bridge the call to our media WebSocket; the token travels as a `<Parameter>`."""
-    response = VoiceResponse()
-    connect = response.connect()
-    stream = connect.stream(url=stream_url)
-    stream.parameter(name="call_token", value=token)
-    return str(response)
-
-
-def reject_twiml() -> str:
-    response = VoiceResponse()
-    response.reject(reason="rejected")
-    return str(response)
-
-
-def say_and_hang_up_twiml(text: str) -> str:
-    response = VoiceResponse()
-    response.say(text)
-    response.hangup()
-    return str(response)
-
-
-def hang_up_twiml() -> str:
-    response = VoiceResponse()
-    response.hangup()
-    return str(response)
 
 
 def mask_sid(sid: str) -> str:

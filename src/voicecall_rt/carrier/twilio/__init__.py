@@ -1,0 +1,1 @@
+"""Twilio: REST (`rest`), webhooks (`webhooks`) and the Media Streams wire format (`wire`)."""

@@ -1,0 +1,188 @@
+"""Twilio Media Streams messages, both ways, written once (docs/protocols.md §4.5).
+
+Our server reads the carrier's messages with `TwilioStreamCodec` and writes with
+`TwilioStreamWriter`; the fake carrier, the tests and the load generator build the carrier's
+side with the `carrier_*` functions and read ours with `parse`. Whatever the format says is
+said here and nowhere else.
+
+Outgoing messages are assembled by string concatenation around the payload: the payload is
+the model's base64 string, forwarded as is (base64 never needs JSON escaping), and the
+stream SID is ours to trust (`MZ` + hex, checked once at `start`). No dict, no encoder, no
+decode per frame.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+import orjson
+
+from voicecall_rt.carrier.base import Frame, StreamProtocolError, StreamStart
+
+STREAM_SID: Final = re.compile(r"^MZ[0-9a-fA-F]{32}$")
+TOKEN_PARAMETER: Final = "call_token"  # noqa: S105 - the `<Parameter>` that carries the stream token
+ENCODING: Final = "audio/x-mulaw"
+SAMPLE_RATE: Final = 8000
+KEYS: Final = frozenset("0123456789*#ABCD")
+
+_SKIP = (Frame.SKIP, "")
+_BAD = (Frame.BAD, "")
+_STOP = (Frame.STOP, "")
+
+
+def parse(text: str | bytes) -> dict[str, Any]:
+    """Parse one message; raises orjson.JSONDecodeError or StreamProtocolError."""
+    message = orjson.loads(text)
+    if not isinstance(message, dict):
+        raise StreamProtocolError("a stream message must be a JSON object")
+    return message
+
+
+def read_start(message: dict[str, Any]) -> StreamStart:
+    """The parts of a `start` message we use; StreamProtocolError if it is not one we take."""
+    start = message.get("start")
+    if not isinstance(start, dict):
+        raise StreamProtocolError("start message without a start object")
+    stream_sid = start.get("streamSid") or message.get("streamSid")
+    if not isinstance(stream_sid, str) or not STREAM_SID.fullmatch(stream_sid):
+        raise StreamProtocolError("start message without a valid streamSid")
+    fmt = start.get("mediaFormat") or {}
+    custom = start.get("customParameters") or {}
+    if not isinstance(fmt, dict) or not isinstance(custom, dict):
+        raise StreamProtocolError("mediaFormat and customParameters must be objects")
+    if fmt.get("encoding", ENCODING) != ENCODING or fmt.get("sampleRate", SAMPLE_RATE) != 8000:
+        raise StreamProtocolError("the stream must carry audio/x-mulaw at 8000 Hz")
+    parameters = {str(k): str(v) for k, v in custom.items()}
+    return StreamStart(
+        stream_id=stream_sid,
+        call_sid=str(start.get("callSid", "")),
+        token=parameters.get(TOKEN_PARAMETER, ""),
+        custom=parameters,
+    )
+
+
+class TwilioStreamWriter:
+    """Builds the messages we send on one stream (its `streamSid` baked in once)."""
+
+    __slots__ = ("_mark_prefix", "_media_prefix", "clear")
+
+    def __init__(self, stream_sid: str) -> None:
+        if not STREAM_SID.fullmatch(stream_sid):
+            raise StreamProtocolError("invalid streamSid")
+        self._media_prefix = (
+            '{"event":"media","streamSid":"' + stream_sid + '","media":{"payload":"'
+        )
+        self._mark_prefix = '{"event":"mark","streamSid":"' + stream_sid + '","mark":{"name":"'
+        self.clear: str = '{"event":"clear","streamSid":"' + stream_sid + '"}'
+
+    def media(self, payload: str) -> str:
+        return self._media_prefix + payload + '"}}'
+
+    def mark(self, name: str) -> str:
+        return self._mark_prefix + name + '"}}'
+
+
+class TwilioStreamCodec:
+    """Twilio's wire format, server side (see `carrier.base.StreamCodec`)."""
+
+    def read_start(self, data: str | bytes) -> StreamStart | None:
+        try:
+            message = parse(data)
+        except orjson.JSONDecodeError:
+            raise StreamProtocolError("a stream message must be JSON") from None
+        event = message.get("event")
+        if event == "connected":
+            return None
+        if event == "start":
+            return read_start(message)
+        raise StreamProtocolError(f"expected start, got {str(event)[:32]!r}")
+
+    def read(self, data: str | bytes) -> tuple[Frame, str]:
+        try:
+            frame = orjson.loads(data)
+            event = frame["event"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return _BAD
+        if event == "media":
+            try:
+                payload = frame["media"]["payload"]
+            except (KeyError, TypeError):
+                return _BAD
+            if not isinstance(payload, str):
+                return _BAD
+            return Frame.MEDIA, payload
+        if event == "mark":
+            mark = frame.get("mark")
+            name = mark.get("name") if isinstance(mark, dict) else None
+            return (Frame.MARK, name) if isinstance(name, str) else _BAD
+        if event == "stop":
+            return _STOP
+        if event == "dtmf":
+            dtmf = frame.get("dtmf")
+            digit = dtmf.get("digit") if isinstance(dtmf, dict) else None
+            if isinstance(digit, str) and len(digit) == 1 and digit in KEYS:
+                return Frame.KEYPAD, digit
+            return _BAD
+        return _BAD
+
+    def writer(self, start: StreamStart) -> TwilioStreamWriter:
+        return TwilioStreamWriter(start.stream_id)
+
+
+# ---- the carrier's side (the fake carrier, tests, the load generator) ------------------------
+
+
+def carrier_connected() -> dict[str, Any]:
+    return {"event": "connected", "protocol": "Call", "version": "1.0.0"}
+
+
+def carrier_start(
+    seq: str, stream_sid: str, *, account_sid: str, call_sid: str, parameters: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "event": "start",
+        "sequenceNumber": seq,
+        "streamSid": stream_sid,
+        "start": {
+            "streamSid": stream_sid,
+            "accountSid": account_sid,
+            "callSid": call_sid,
+            "tracks": ["inbound"],
+            "customParameters": parameters,
+            "mediaFormat": {"encoding": ENCODING, "sampleRate": SAMPLE_RATE, "channels": 1},
+        },
+    }
+
+
+def carrier_media(
+    seq: str, stream_sid: str, *, chunk: str, timestamp: str, payload: str
+) -> dict[str, Any]:
+    return {
+        "event": "media",
+        "sequenceNumber": seq,
+        "streamSid": stream_sid,
+        "media": {"track": "inbound", "chunk": chunk, "timestamp": timestamp, "payload": payload},
+    }
+
+
+def carrier_mark(seq: str, stream_sid: str, name: str) -> dict[str, Any]:
+    return {"event": "mark", "sequenceNumber": seq, "streamSid": stream_sid, "mark": {"name": name}}
+
+
+def carrier_dtmf(seq: str, stream_sid: str, digit: str) -> dict[str, Any]:
+    return {
+        "event": "dtmf",
+        "sequenceNumber": seq,
+        "streamSid": stream_sid,
+        "dtmf": {"track": "inbound_track", "digit": digit},
+    }
+
+
+def carrier_stop(seq: str, stream_sid: str, *, account_sid: str, call_sid: str) -> dict[str, Any]:
+    return {
+        "event": "stop",
+        "sequenceNumber": seq,
+        "streamSid": stream_sid,
+        "stop": {"accountSid": account_sid, "callSid": call_sid},
+    }
