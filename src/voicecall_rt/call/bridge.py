@@ -31,7 +31,7 @@ from voicecall_rt.call.playback import Playback
 from voicecall_rt.call.recording import CallRecorder
 from voicecall_rt.call.records import Direction, Outcome
 from voicecall_rt.call.stats import Sampler
-from voicecall_rt.carrier.base import StreamStart, StreamWriter
+from voicecall_rt.carrier.base import Answerer, StreamStart, StreamWriter
 from voicecall_rt.carrier.link import CarrierLink
 from voicecall_rt.config import Settings
 from voicecall_rt.model import catalog, realtime
@@ -172,7 +172,7 @@ class CallBridge:
         self._farewell_played = asyncio.Event()
         self._closing = False  # end_call accepted: the goodbye must not be cut
         self._caller_spoke = False
-        self._amd_verdict: str | None = None
+        self._amd_verdict: Answerer | None = None
         # None; "pending" (stopping what was being said), "requested" (message asked for),
         # "speaking" (its response started)
         self._voicemail: str | None = None
@@ -1198,23 +1198,23 @@ class CallBridge:
 
     # ---- answering machines -----------------------------------------------------------
 
-    def on_amd(self, answered_by: str) -> None:
+    def on_amd(self, answerer: Answerer) -> None:
         """The carrier's answering-machine verdict (asynchronous: the call is already live).
 
         What it triggers runs as a call task, so the carrier's webhook is answered at once.
         """
         if self._carrier is None:
-            self._amd_verdict = answered_by  # applied when the stream starts
+            self._amd_verdict = answerer  # applied when the stream starts
             return
-        if answered_by == "fax":
+        if answerer is Answerer.FAX:
             self._spawn(self.end("fax", hang_up=True))
-        elif answered_by.startswith("machine_end"):
+        elif answerer is Answerer.MACHINE_DONE:
             if self.settings.calls.voicemail.policy == "hangup":
                 self._spawn(self.end("voicemail", hang_up=True))
             elif self._voicemail is None:
                 self._voicemail = "pending"
                 self._spawn(self._leave_voicemail())
-        # human, unknown, machine_start: carry on as a conversation
+        # a human, a machine still greeting, or no verdict: carry on as a conversation
 
     async def _leave_voicemail(self) -> None:
         """After the beep: stop mid-sentence if need be, then one short message and hang up."""

@@ -23,6 +23,7 @@ from voicecall_rt.call.journal import CallJournal, Hub
 from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
 from voicecall_rt.carrier.base import CarrierError, OutboundRequest, StreamStart
 from voicecall_rt.carrier.twilio.webhooks import (
+    answerer_of,
     hang_up_twiml,
     reject_twiml,
     say_and_hang_up_twiml,
@@ -379,7 +380,7 @@ class CallManager:
         self.store.update_call(active.record.id, answered_by=answered_by, amd_duration_ms=duration)
         active.journal.event("amd", answered_by=answered_by, duration_ms=duration)
         if not active.bridge.ended:
-            active.bridge.on_amd(answered_by)
+            active.bridge.on_amd(answerer_of(answered_by))
 
     # ---- ending -----------------------------------------------------------------------
 

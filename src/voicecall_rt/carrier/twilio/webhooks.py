@@ -8,6 +8,8 @@ from typing import Any
 from twilio.request_validator import HMAC_SHA1, RequestValidator, get_signature_algorithm
 from twilio.twiml.voice_response import VoiceResponse
 
+from voicecall_rt.carrier.base import Answerer
+
 # Marks our answer to the health probe `status` sends through the tunnel.
 HEALTH_HEADER = "X-Voicecall-Rt"
 
@@ -79,3 +81,16 @@ def hang_up_twiml() -> str:
     response = VoiceResponse()
     response.hangup()
     return str(response)
+
+
+def answerer_of(answered_by: str) -> Answerer:
+    """Twilio's `AnsweredBy` (asynchronous AMD with DetectMessageEnd), neutral."""
+    if answered_by == "human":
+        return Answerer.HUMAN
+    if answered_by == "fax":
+        return Answerer.FAX
+    if answered_by.startswith("machine_end"):  # _beep, _silence, _other: the greeting is over
+        return Answerer.MACHINE_DONE
+    if answered_by == "machine_start":
+        return Answerer.MACHINE_GREETING
+    return Answerer.UNKNOWN
