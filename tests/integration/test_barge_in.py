@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.conftest import MakeWorld
-from tests.integration.phone_helpers import (
+from tests.helpers.phone import (
     TASK,
     TO,
     assistant_items,
@@ -25,6 +24,7 @@ from tests.integration.phone_helpers import (
     payload_bytes,
     watch_model,
 )
+from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.fake_model import FakeSession
 from voicecall_rt.simulator.scenario import (
     CallPlan,

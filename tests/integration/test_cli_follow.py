@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.conftest import MakeWorld
-from tests.integration.test_cli_call import cli, world_config
+from tests.helpers.cli import cli, world_config
+from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.scenarios import pizza_booking
 
 

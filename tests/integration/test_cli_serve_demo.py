@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tests.integration.test_cli_call import _command, _env, cli, free_port
+from tests.helpers.cli import cli, cli_command, cli_env, free_port
 from voicecall_rt.config import Settings
 from voicecall_rt.demo import run_demo
 from voicecall_rt.simulator.fake_carrier import FakeTwilio
@@ -52,13 +52,13 @@ async def test_serve_runs_calls_and_ctrl_c_ends_them_cleanly(tmp_path: Path) -> 
             encoding="utf-8",
         )
         server = await asyncio.create_subprocess_exec(
-            *_command(),
+            *cli_command(),
             "serve",
             "--config",
             str(config),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=_env(),
+            env=cli_env(),
         )
         assert server.stderr is not None
         try:

@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from tests.integration.conftest import MakeWorld
+from tests.helpers.world import MakeWorld
 from voicecall_rt.call.records import CallRecord, CallStatus
 from voicecall_rt.private_files import write_private
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript

@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from tests.integration.conftest import MakeWorld
+from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.scenarios import pizza_booking
 from voicecall_rt.simulator.world import SimWorld
 

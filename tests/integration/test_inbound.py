@@ -17,7 +17,7 @@ from tests.helpers.twilio_wire import (
     payload,
     verbs,
 )
-from tests.integration.conftest import MakeWorld
+from tests.helpers.world import MakeWorld
 from voicecall_rt.call.manager import BUSY_MESSAGE
 from voicecall_rt.simulator.fake_carrier import SimCall
 from voicecall_rt.simulator.fake_model import FakeSession

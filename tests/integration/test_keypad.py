@@ -14,8 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.integration.conftest import MakeWorld
-from tests.integration.phone_helpers import (
+from tests.helpers.phone import (
     TASK,
     TO,
     assistant_items,
@@ -30,6 +29,7 @@ from tests.integration.phone_helpers import (
     tool_names,
     watch_model,
 )
+from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.fake_carrier import SimCall
 from voicecall_rt.simulator.fake_model import FakeSession
 from voicecall_rt.simulator.scenario import (

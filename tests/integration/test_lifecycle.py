@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.integration.conftest import MakeWorld
+from tests.helpers.world import MakeWorld
 from voicecall_rt.call import manager as manager_module
 from voicecall_rt.call.bridge import CallBridge
 from voicecall_rt.call.journal import ALL_CALLS

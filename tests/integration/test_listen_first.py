@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.integration.conftest import MakeWorld
-from tests.integration.phone_helpers import (
+from tests.helpers.phone import (
     TASK,
     TO,
     event_kinds,
@@ -22,6 +21,7 @@ from tests.integration.phone_helpers import (
     rest_hang_ups,
     system_notes,
 )
+from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.scenario import (
     CallPlan,
     CallTool,

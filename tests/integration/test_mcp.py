@@ -20,7 +20,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.types import CallToolResult, TextContent
 
-from tests.integration.conftest import MakeWorld
+from tests.helpers.world import MakeWorld
 from voicecall_rt.private_files import ensure_api_token
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Pause
 from voicecall_rt.simulator.scenarios import DEMO_NUMBER, pizza_booking

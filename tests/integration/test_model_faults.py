@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.integration.conftest import MakeWorld
+from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator import model_errors
 from voicecall_rt.simulator.fake_model import FakeSession
 from voicecall_rt.simulator.scenario import (

@@ -24,7 +24,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from tests.integration.conftest import MakeWorld
+from tests.helpers.world import MakeWorld
 from voicecall_rt import notify
 from voicecall_rt import store as store_mod
 from voicecall_rt.call.records import CallEvent

@@ -7,7 +7,7 @@ from typing import Any
 import jsonschema
 from openapi_spec_validator import validate
 
-from tests.integration.conftest import MakeWorld
+from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.scenarios import pizza_booking
 
 

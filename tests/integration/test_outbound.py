@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.integration.conftest import MakeWorld
-from tests.integration.phone_helpers import HookedList
+from tests.helpers.phone import HookedList
+from tests.helpers.world import MakeWorld
 from voicecall_rt.prompts import BRIEF_CLOSE, BRIEF_OPEN
 from voicecall_rt.simulator import fake_carrier
 from voicecall_rt.simulator.fake_carrier import CallUpdate, SimCall

@@ -26,8 +26,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.integration.conftest import MakeWorld
-from tests.integration.phone_helpers import (
+from tests.helpers.phone import (
     assistant_items,
     events,
     is_dtmf_mark,
@@ -35,6 +34,7 @@ from tests.integration.phone_helpers import (
     payload_bytes,
     watch_carrier,
 )
+from tests.helpers.world import MakeWorld
 from voicecall_rt.audio import g711
 from voicecall_rt.audio.goertzel import DtmfDetector
 from voicecall_rt.call import recording

@@ -7,7 +7,7 @@ import json
 import signal
 from pathlib import Path
 
-from tests.integration.test_cli_call import _command, _env, free_port
+from tests.helpers.cli import cli_command, cli_env, free_port
 from voicecall_rt.simulator.world import ACCOUNT_SID, API_KEY, AUTH_TOKEN, FROM_NUMBER
 
 PUBLIC = "https://93.184.215.14"  # an IP literal: no DNS needed to start
@@ -24,7 +24,7 @@ async def test_serve_json_logs_are_json_lines_without_secrets(tmp_path: Path) ->
         encoding="utf-8",
     )
     server = await asyncio.create_subprocess_exec(
-        *_command(),
+        *cli_command(),
         "serve",
         "--log-format",
         "json",
@@ -32,7 +32,7 @@ async def test_serve_json_logs_are_json_lines_without_secrets(tmp_path: Path) ->
         str(config),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=_env(),
+        env=cli_env(),
     )
     assert server.stderr is not None
     lines: list[bytes] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.conftest import MakeWorld
+from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.scenarios import pizza_booking
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from tests.integration.conftest import MakeWorld
+from tests.helpers.world import MakeWorld
 from voicecall_rt import status
 from voicecall_rt.call.records import CallRecord, CallStatus
 from voicecall_rt.carrier.twilio.rest import mask_sid

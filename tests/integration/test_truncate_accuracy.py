@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import MakeWorld
-from tests.integration.phone_helpers import (
+from tests.helpers.phone import (
     TASK,
     TO,
     events,
@@ -24,6 +23,7 @@ from tests.integration.phone_helpers import (
     media_owner,
     payload_bytes,
 )
+from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.scenario import (
     CallPlan,
     CallTool,

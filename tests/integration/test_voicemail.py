@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import MakeWorld
-from tests.integration.phone_helpers import (
+from tests.helpers.phone import (
     TASK,
     TO,
     HookedList,
@@ -25,6 +24,7 @@ from tests.integration.phone_helpers import (
     watch_model,
     watch_updates,
 )
+from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.fake_carrier import CallUpdate, SentWebhook, SimCall
 from voicecall_rt.simulator.fake_model import FakeSession
 from voicecall_rt.simulator.scenario import (

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from rich.console import Console
 
-from tests.integration.conftest import MakeWorld
+from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.scenario import CallTool, Say, Speak
 from voicecall_rt.simulator.scenarios import pizza_booking
 from voicecall_rt.simulator.world import (

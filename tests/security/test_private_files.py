@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,27 +20,17 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    """umask 0: anything created without an explicit mode would be world-writable."""
-    previous = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
 # --------------------------------------------------------------------------- directories
 
 
-def test_dir_created_0700(tmp_path: Path, permissive_umask: None) -> None:
+def test_dir_created_0700(tmp_path: Path, open_umask: None) -> None:
     target = tmp_path / "data"
     assert ensure_private_dir(target) == target
     assert target.is_dir()
     assert mode(target) == 0o700
 
 
-def test_nested_dir_created_0700(tmp_path: Path, permissive_umask: None) -> None:
+def test_nested_dir_created_0700(tmp_path: Path, open_umask: None) -> None:
     target = tmp_path / "a" / "b" / "c"
     ensure_private_dir(target)
     assert mode(target) == 0o700
@@ -69,7 +57,7 @@ def test_existing_private_dir_kept(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- files
 
 
-def test_file_written_0600_with_umask_0(tmp_path: Path, permissive_umask: None) -> None:
+def test_file_written_0600_with_umask_0(tmp_path: Path, open_umask: None) -> None:
     path = tmp_path / "data" / "secret.bin"
     write_private(path, b"hello")
     assert path.read_bytes() == b"hello"
@@ -86,7 +74,7 @@ def test_existing_loose_file_tightened_and_replaced(tmp_path: Path) -> None:
     assert mode(path) == 0o600
 
 
-def test_file_never_group_or_world_accessible(tmp_path: Path, permissive_umask: None) -> None:
+def test_file_never_group_or_world_accessible(tmp_path: Path, open_umask: None) -> None:
     path = tmp_path / "x"
     write_private(path, b"")
     assert mode(path) & 0o077 == 0
@@ -95,7 +83,7 @@ def test_file_never_group_or_world_accessible(tmp_path: Path, permissive_umask: 
 # --------------------------------------------------------------------------- API token
 
 
-def test_ensure_api_token_creates_private_token(tmp_path: Path, permissive_umask: None) -> None:
+def test_ensure_api_token_creates_private_token(tmp_path: Path, open_umask: None) -> None:
     data_dir = tmp_path / "data"
     token = ensure_api_token(data_dir)
     assert len(token) >= 32

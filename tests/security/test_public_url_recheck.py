@@ -3,7 +3,7 @@ a private network (DNS rebinding) stops calls before anything is dialled."""
 
 from __future__ import annotations
 
-from tests.integration.conftest import MakeWorld
+from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.scenarios import pizza_booking
 
 

@@ -3,7 +3,6 @@ nothing a stream sends can crash the call or reach the model as anything but aud
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -16,7 +15,7 @@ from tests.helpers.twilio_wire import (
     new_call_sid,
     payload,
 )
-from tests.integration.conftest import MakeWorld
+from tests.helpers.world import MakeWorld
 from voicecall_rt.call import manager as manager_module
 from voicecall_rt.simulator.fake_model import FakeSession
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Say, WaitForModel
@@ -28,12 +27,6 @@ LISTEN_PLAN = CallPlan(callee=(WaitForModel(quiet_ms=200),))
 GREET_ONLY = ModelScript(turns=((Say("Hello, you're through to the assistant.", 300),),))
 POLICY_VIOLATION = aiohttp.WSCloseCode.POLICY_VIOLATION
 MESSAGE_TOO_BIG = aiohttp.WSCloseCode.MESSAGE_TOO_BIG
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def _world(make_world: MakeWorld) -> SimWorld:

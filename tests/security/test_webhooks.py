@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from tests.helpers.twilio_wire import (
     post_signed,
     sign,
 )
-from tests.integration.conftest import MakeWorld
+from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Say, WaitForModel
 from voicecall_rt.simulator.signing import SharedKey, signature_headers
 from voicecall_rt.simulator.world import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, PUBLIC_URL, SimWorld
@@ -35,12 +34,6 @@ from voicecall_rt.simulator.world import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, P
 OPEN = {"inbound.enabled": True, "inbound.policy": "open"}
 LISTEN_PLAN = CallPlan(callee=(WaitForModel(quiet_ms=200),))
 GREET_ONLY = ModelScript(turns=((Say("Hello, you're through to the assistant.", 300),),))
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def _status_params(call_sid: str, status: str) -> dict[str, str]:

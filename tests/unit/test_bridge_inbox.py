@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.unit.test_store import make_call
+from tests.helpers.records import make_call
 from voicecall_rt.call.bridge import INBOX_HIGH, INBOX_LOW, CallBridge
 from voicecall_rt.call.journal import CallJournal, Hub
 from voicecall_rt.config import Settings

@@ -203,12 +203,6 @@ async def server() -> AsyncIterator[OurServer]:
     await srv.stop()
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def make_fake(
     server: OurServer, plans: Callable[[str], CallPlan] | CallPlan | None = None, **kwargs: Any
 ) -> FakeTwilio:

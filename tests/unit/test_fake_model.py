@@ -13,7 +13,7 @@ import openai
 import orjson
 import pytest
 
-from tests.unit.fake_model_client import (
+from tests.helpers.fake_model_client import (
     BETA_UPDATE,
     GA_UPDATE,
     KEY,

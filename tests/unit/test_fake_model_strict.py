@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.unit.fake_model_client import (
+from tests.helpers.fake_model_client import (
     KEY,
     Client,
     assert_sdk_valid,

@@ -4,30 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
 import stat
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.helpers.records import make_call
 from voicecall_rt.call.records import CallRecord, CallStatus, Outcome, now_ms
 from voicecall_rt.store import DB_FILENAME, SCHEMA_VERSION, Store, StoreError
-
-
-def make_call(call_id: str, *, created_at: int = 1_000, **kw: object) -> CallRecord:
-    fields: dict[str, object] = {
-        "id": call_id,
-        "direction": "outbound",
-        "from_number": "+15550001111",
-        "to_number": "+15550002222",
-        "created_at": created_at,
-    }
-    fields.update(kw)
-    return CallRecord.model_validate(fields)
 
 
 def sql(path: Path, statement: str) -> list[Any]:
@@ -56,16 +44,6 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     s = await Store.open(tmp_path / "data")
     yield s
     await s.close()
-
-
-@pytest.fixture
-def open_umask() -> Iterator[None]:
-    # The most permissive umask: the modes we check must not come from the umask.
-    old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 async def count_commits(s: Store) -> list[str]:

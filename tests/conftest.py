@@ -1,18 +1,27 @@
-"""Integration fixtures: whole simulated worlds on loopback, checked after every test."""
+"""Fixtures shared by every test directory: whole simulated worlds on loopback (checked after
+every test), an HTTP client, an open umask; and the `slow` marker's rule.
+
+Helper code that tests import lives in tests/helpers/; a test module never imports another
+test module or a conftest (tests/unit/test_test_layout.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import pytest
 
-from voicecall_rt.simulator.scenario import CallPlan, ModelScript
-from voicecall_rt.simulator.world import SimWorld
+from tests.helpers.world import MakeWorld
 
-MakeWorld = Callable[..., Awaitable[SimWorld]]
+if TYPE_CHECKING:
+    # Imported where used: a module that fails to import fails its own tests, not every test.
+    from voicecall_rt.simulator.scenario import CallPlan, ModelScript
+    from voicecall_rt.simulator.world import SimWorld
 
 
 @pytest.fixture
@@ -31,6 +40,8 @@ async def make_world(tmp_path: Path) -> AsyncIterator[MakeWorld]:
         script: ModelScript,
         **settings: Any,
     ) -> SimWorld:
+        from voicecall_rt.simulator.world import SimWorld
+
         world = SimWorld(plans, script, tmp_path / f"data{len(worlds)}", settings=settings)
         await world.__aenter__()
         worlds.append(world)
@@ -52,3 +63,20 @@ async def make_world(tmp_path: Path) -> AsyncIterator[MakeWorld]:
         t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()
     ]
     assert not leftover, f"tasks left running: {leftover}"
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """umask 0: anything created without an explicit mode would be world-writable, so the
+    modes a test checks cannot come from the umask."""
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
