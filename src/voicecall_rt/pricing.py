@@ -11,7 +11,7 @@ them, and adds models the tables do not know. A model with no price gives an unk
 The cost is computed when a call is shown, from the usage and times stored with it, at
 the prices configured now.
 
-Cost of the usage (PROTOCOLS §1.6): uncached text in, cached text in, uncached audio in,
+Cost of the usage (docs/protocols.md §1.6): uncached text in, cached text in, uncached audio in,
 cached audio in, text out and audio out, each times its price. The caller's transcription
 is billed apart by OpenAI: tokens (audio in, text in, text out) or seconds of audio,
 whichever the transcription model reports. The carrier bills every started minute from
@@ -52,7 +52,7 @@ class ModelPrice:
 # List prices per 1M tokens (verify before relying on them; override in the config).
 # Sources: OpenAI's model pages (developers.openai.com/api/docs/models/<name>), read for
 # gpt-realtime-2, gpt-realtime-2.1, gpt-realtime-2.1-mini and gpt-realtime-1.5 in late 2026;
-# gpt-realtime and gpt-realtime-mini as listed when they were current (PROTOCOLS §1.9).
+# gpt-realtime and gpt-realtime-mini as listed when they were current (docs/protocols.md §1.9).
 _REALTIME_PRICE = ModelPrice(
     text_in=4.0,
     cached_text_in=0.40,

@@ -24,7 +24,7 @@ SILENCE = base64.b64encode(b"\xff" * 160).decode()
 
 
 def sign(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
-    """`X-Twilio-Signature` for a POST of `params` to `url` (PROTOCOLS §4.3)."""
+    """`X-Twilio-Signature` for a POST of `params` to `url` (docs/protocols.md §4.3)."""
     return str(RequestValidator(token).compute_signature(url, params))
 
 

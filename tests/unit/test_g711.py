@@ -1,4 +1,4 @@
-"""G.711 µ-law against the stdlib reference (`audioop`) and the PROTOCOLS §5.3 anchors."""
+"""G.711 µ-law against the stdlib reference (`audioop`) and the docs/protocols.md §5.3 anchors."""
 
 from __future__ import annotations
 

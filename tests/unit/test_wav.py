@@ -1,4 +1,4 @@
-"""WAV containers (PROTOCOLS §5.4) and owner-only file writing."""
+"""WAV containers (docs/protocols.md §5.4) and owner-only file writing."""
 
 from __future__ import annotations
 

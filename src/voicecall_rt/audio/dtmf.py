@@ -1,4 +1,4 @@
-"""In-band keypad tones (PROTOCOLS §5.1-5.2), rendered as 8 kHz µ-law ready for `media` frames.
+"""In-band keypad tones (docs/protocols.md §5.1-5.2), as 8 kHz µ-law ready for `media` frames.
 
 Twilio's Media Streams carry audio only, so keys pressed "by the agent" have to be synthesised
 into the outbound audio. Every choice below aims at being decoded first time by whatever
@@ -36,7 +36,7 @@ FREQUENCIES: Final[dict[str, tuple[int, int]]] = {
     for key, high in zip(row, HIGH_GROUP_HZ, strict=True)
 }
 
-# The µ-law encoder saturates above this magnitude (PROTOCOLS §5.3), so it is the real
+# The µ-law encoder saturates above this magnitude (docs/protocols.md §5.3), so it is the real
 # ceiling for "not clipping", a little below int16's.
 _ULAW_CLIP: Final = 32635
 _FULL_SCALE: Final = 32767

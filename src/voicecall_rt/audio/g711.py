@@ -1,4 +1,4 @@
-"""G.711 µ-law by table (ITU-T G.711, the "bias 0x84, clip 32635" form of PROTOCOLS §5.3).
+"""G.711 µ-law by table (ITU-T G.711, the "bias 0x84, clip 32635" form of docs/protocols.md §5.3).
 
 Encoding goes through a 65,536-entry table built once on first use, so a sample costs one
 index; decoding through a 256-entry table. Both agree with `audioop.ulaw2lin` for decode.

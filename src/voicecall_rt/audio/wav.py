@@ -1,4 +1,4 @@
-"""WAV containers for call recordings and debugging dumps (PROTOCOLS §5.4).
+"""WAV containers for call recordings and debugging dumps (docs/protocols.md §5.4).
 
 µ-law WAV keeps the call's bytes untouched (half the size of PCM, no transcoding loss) but
 Python's `wave` cannot write format 7, hence the hand-built header. PCM16 WAV is for tools

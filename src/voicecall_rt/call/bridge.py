@@ -865,7 +865,7 @@ class CallBridge:
             for key in keys:
                 name = f"{side}_{key}"
                 self.usage[name] = self.usage.get(name, 0) + int(details.get(key) or 0)
-        # Cached input is priced apart for text and audio (PROTOCOLS §1.6).
+        # Cached input is priced apart for text and audio (docs/protocols.md §1.6).
         cached = (usage.get("input_token_details") or {}).get("cached_tokens_details") or {}
         for key in ("text_tokens", "audio_tokens"):
             name = f"input_cached_{key}"
@@ -902,8 +902,8 @@ class CallBridge:
             # session's life (`model.lost`), not an error.
             self._expired = True
             return
-        # Racing a response that just finished is routine (PROTOCOLS §1.3); the rest is kept,
-        # with the client event it answers.
+        # Racing a response that just finished is routine (docs/protocols.md §1.3); the rest is
+        # kept, with the client event it answers.
         if code not in ("response_cancel_not_active", "conversation_already_has_active_response"):
             self.journal.event(
                 "model.error",

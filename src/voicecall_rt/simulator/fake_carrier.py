@@ -1,4 +1,4 @@
-"""A fake Twilio for the offline demo and the integration tests (PROTOCOLS §4).
+"""A fake Twilio for the offline demo and the integration tests (docs/protocols.md §4).
 
 `FakeTwilio` plays three parts, each over real loopback sockets:
 
@@ -1394,7 +1394,7 @@ class FakeTwilio:
             await self._webhook(call, item.kind, item.url, item.method, item.params)
 
     def _status_event(self, call: SimCall, event: str, status: str) -> None:
-        """A status callback for `event`, if our server asked for it (PROTOCOLS §4.2)."""
+        """A status callback for `event`, if our server asked for it (docs/protocols.md §4.2)."""
         config = call._config
         if config.status_callback is None or event not in config.events:
             return
