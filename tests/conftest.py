@@ -80,3 +80,18 @@ def open_umask() -> Iterator[None]:
         yield
     finally:
         os.umask(previous)
+
+
+# A whole world on loopback paces every call as the carrier would (20 ms a frame), so a test
+# using one runs in real time (the dashboard's browser builds on it too). Other real-time
+# tests (the CLI or server as a child process, the benchmark smoke, a unit test that waits
+# out a real timer) carry an explicit @pytest.mark.slow. `./dev test -m "not slow"` skips
+# them all; `./dev test` runs everything.
+REAL_TIME_FIXTURES = frozenset({"make_world"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if REAL_TIME_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -24,9 +24,12 @@ from benchmarks.loadgen import (
     run_renewals,
 )
 
-pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="reads the server process from /proc"
-)
+pytestmark = [
+    pytest.mark.slow,  # seconds of calls at real pace
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="reads the server process from /proc"
+    ),
+]
 
 
 @pytest.mark.timeout(60)

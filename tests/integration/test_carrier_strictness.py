@@ -100,6 +100,7 @@ def _appended_audio(session: FakeSession) -> bytes:
 # ---- SharedKey signatures ---------------------------------------------------------------
 
 
+@pytest.mark.slow  # a whole call at real pace
 async def test_sha256_signed_webhooks_carry_an_outbound_call(tmp_path: Path) -> None:
     async with world_of(tmp_path, CALL_PLAN, CALL_SCRIPT, shared_key=KEY, **LONGEST) as world:
         call_id = await world.place(TO, "Book a table for four on Friday at 7pm.")
@@ -120,6 +121,7 @@ async def test_sha256_signed_webhooks_carry_an_outbound_call(tmp_path: Path) -> 
     assert sim.stream_url_requested is None and sim.notifications == []
 
 
+@pytest.mark.slow  # a whole call at real pace
 async def test_sha256_signed_webhooks_carry_an_inbound_call(tmp_path: Path) -> None:
     async with world_of(tmp_path, LISTEN_PLAN, GREET_ONLY, shared_key=KEY, **OPEN) as world:
         sim = await world.carrier.place_inbound_call(
@@ -185,6 +187,7 @@ async def test_a_refused_stream_ends_the_call_at_the_carrier(tmp_path: Path) -> 
 # ---- the caller's keypad -----------------------------------------------------------------
 
 
+@pytest.mark.slow  # a whole call at real pace
 async def test_caller_keys_reach_the_model_in_band_and_as_dtmf_messages(tmp_path: Path) -> None:
     plan = CallPlan(callee=(WaitForModel(quiet_ms=200), PressKeys("5")))
     async with world_of(tmp_path, plan, GREET_ONLY, **OPEN) as world:
@@ -218,6 +221,7 @@ async def test_caller_keys_reach_the_model_in_band_and_as_dtmf_messages(tmp_path
 # ---- a bad line --------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a whole call at real pace
 async def test_a_jittery_lossy_line_still_carries_the_call(tmp_path: Path) -> None:
     plan = CallPlan(
         ring_ms=100,

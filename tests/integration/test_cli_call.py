@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.helpers.cli import cli, free_port, one_line, world_config, write_config
 from tests.helpers.world import MakeWorld
 from voicecall_rt.private_files import ensure_api_token
@@ -109,6 +111,7 @@ async def test_call_at_capacity_fails_with_the_limit(make_world: MakeWorld, tmp_
     assert (await world.wait_call(first))["call"]["status"] == "completed"
 
 
+@pytest.mark.slow  # the CLI as a child process
 async def test_call_without_a_server(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     ensure_api_token(data_dir)  # a server ran here once, but none is listening now

@@ -9,6 +9,7 @@ import stat
 import tomllib
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from tests.helpers.cli import cli, cli_command, cli_env, free_port
@@ -22,6 +23,9 @@ from voicecall_rt.simulator.world import ACCOUNT_SID, API_KEY, AUTH_TOKEN, FROM_
 # An IP-literal public origin needs no DNS, so the real `serve` can run offline; the fake
 # carrier plays the tunnel from it to the subprocess's loopback port.
 PUBLIC = "https://93.184.215.14"
+
+# Every test runs the real console script as a child process (or the whole demo).
+pytestmark = pytest.mark.slow
 
 
 async def test_serve_runs_calls_and_ctrl_c_ends_them_cleanly(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.types import CallToolResult, TextContent
@@ -95,6 +96,7 @@ async def until_answered(world: SimWorld, call_id: str) -> None:
 # ---- what an agent sees first, and with no server ---------------------------------------
 
 
+@pytest.mark.slow  # the MCP server as a child process
 async def test_tools_and_their_guidance_and_no_server(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     with dead_port() as port:

@@ -7,10 +7,14 @@ import json
 import signal
 from pathlib import Path
 
+import pytest
+
 from tests.helpers.cli import cli_command, cli_env, free_port
 from voicecall_rt.simulator.world import ACCOUNT_SID, API_KEY, AUTH_TOKEN, FROM_NUMBER
 
 PUBLIC = "https://93.184.215.14"  # an IP literal: no DNS needed to start
+
+pytestmark = pytest.mark.slow  # the real `serve` as a child process
 
 
 async def test_serve_json_logs_are_json_lines_without_secrets(tmp_path: Path) -> None:

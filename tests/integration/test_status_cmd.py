@@ -289,6 +289,7 @@ async def test_no_settings_gives_a_single_failed_config_check() -> None:
     assert report == {"ok": False, "checks": [{"name": "config", "ok": False, "detail": error}]}
 
 
+@pytest.mark.slow  # the CLI as a child process
 async def test_status_cli_with_an_invalid_config_exits_nonzero(tmp_path: Path) -> None:
     config = tmp_path / "config.json"
     config.write_text(

@@ -355,6 +355,7 @@ async def test_twilio_sdk_talks_to_the_fake(server: OurServer) -> None:
 # ---- outbound call with a stream ---------------------------------------------------------
 
 
+@pytest.mark.slow  # media at real pace
 async def test_outbound_call_streams_at_real_pace_and_rest_hangup_stops_it(
     server: OurServer, http: aiohttp.ClientSession
 ) -> None:
@@ -428,6 +429,7 @@ async def test_outbound_call_streams_at_real_pace_and_rest_hangup_stops_it(
     assert 40 <= rate <= 60
 
 
+@pytest.mark.slow  # audio played at real pace
 async def test_marks_echo_only_after_their_audio_played(
     server: OurServer, http: aiohttp.ClientSession
 ) -> None:
@@ -484,6 +486,7 @@ async def test_clear_drops_queued_audio_and_echoes_pending_marks(
     assert call.played_bytes == played_at_clear  # nothing plays after a clear
 
 
+@pytest.mark.slow  # a far party at real pace
 async def test_far_party_script_speaks_waits_for_model_and_keys_then_hangs_up(
     server: OurServer, http: aiohttp.ClientSession
 ) -> None:
@@ -609,6 +612,7 @@ async def test_stop_media_and_far_party_dtmf_event(
 # ---- call outcomes ---------------------------------------------------------------------
 
 
+@pytest.mark.slow  # waits out the ring timeout
 async def test_no_answer_busy_and_ring_timeout(
     server: OurServer, http: aiohttp.ClientSession
 ) -> None:
@@ -641,6 +645,7 @@ async def test_no_answer_busy_and_ring_timeout(
     assert server.hooks_of("answer") == []
 
 
+@pytest.mark.slow  # waits out the call's time limit
 async def test_time_limit_ends_the_call(server: OurServer, http: aiohttp.ClientSession) -> None:
     async with make_fake(server) as fake:
         call = await dial(http, fake, TimeLimit="1")
@@ -953,6 +958,7 @@ def test_line_schedule_is_seeded_ordered_and_bounded() -> None:
         Line(jitter_ms=-1)
 
 
+@pytest.mark.slow  # media at real pace
 async def test_jitter_and_loss_on_the_caller_media(
     server: OurServer, http: aiohttp.ClientSession
 ) -> None:
@@ -993,6 +999,7 @@ def _decoded(payloads: list[str]) -> str:
     return heard
 
 
+@pytest.mark.slow  # tones at real pace
 async def test_far_party_presses_keys_in_band_and_twilio_reports_them(
     server: OurServer, http: aiohttp.ClientSession
 ) -> None:

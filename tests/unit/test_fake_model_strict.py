@@ -475,6 +475,7 @@ async def test_scripted_transcription_failures() -> None:
 # ---- session lifetime ------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # waits out the session's lifetime
 async def test_session_expires_with_session_expired_and_close_1001() -> None:
     before = time.time()  # before the session opens: its clock starts at the connection
     async with (

@@ -117,6 +117,7 @@ async def test_refused_handshake_names_the_status_not_the_key() -> None:
     assert KEY not in str(caught.value)
 
 
+@pytest.mark.slow  # waits out the connect timeout
 async def test_unreachable_and_silent_servers_fail_within_the_timeout() -> None:
     probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = probe.sockets[0].getsockname()[1]
@@ -241,6 +242,7 @@ async def test_fragmented_messages_are_joined_and_pings_answered() -> None:
     assert listeners[0].pongs == [b"are-you-there"]
 
 
+@pytest.mark.slow  # 150 real links at once
 async def test_no_cap_on_concurrent_links() -> None:
     # Each live call holds one; the server's old pooled client stalled call 101.
     open_now = 0

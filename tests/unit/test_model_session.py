@@ -98,6 +98,7 @@ async def test_an_unknown_model_is_refused_without_retrying() -> None:
     assert retries.seen == []
 
 
+@pytest.mark.slow  # real retry back-off
 async def test_overloaded_upgrades_are_retried_then_given_up() -> None:
     retries = Retries()
     async with FakeRealtimeServer(ModelScript(), api_key=KEY) as server:

@@ -8,9 +8,16 @@ ties one test file's privates to another's.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
+
+# Only a file with an import naming `tests`, or a relative one, can import a test module:
+# parsing just those keeps this check fast.
+MAY_IMPORT_TESTS = re.compile(
+    r"^[ \t]*(?:from[ \t]+(?:tests\b|\.)|import[ \t][^\n]*\btests\b)", re.MULTILINE
+)
 
 
 def _module_name(path: Path) -> str:
@@ -28,7 +35,10 @@ def _is_test_or_conftest(dotted: str) -> bool:
 def _imported_modules(path: Path) -> list[tuple[int, str]]:
     """(line, dotted name) of every module a file imports, relative imports resolved; for
     `from PACKAGE import NAME` also PACKAGE.NAME, since NAME may be a module."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    text = path.read_text(encoding="utf-8")
+    if not MAY_IMPORT_TESTS.search(text):
+        return []
+    tree = ast.parse(text, filename=str(path))
     package = _module_name(path).split(".")[:-1]
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
@@ -51,6 +61,13 @@ def test_the_checks_own_reading() -> None:
     assert not _is_test_or_conftest("tests.helpers.records")
     assert not _is_test_or_conftest("voicecall_rt.store")
     assert not _is_test_or_conftest("aiohttp.test_utils")
+    for line in (
+        "from tests.unit import test_store",
+        "    from . import conftest",
+        "import os, tests.x",
+    ):
+        assert MAY_IMPORT_TESTS.search(f'"""Doc."""\n{line}\n'), line
+    assert not MAY_IMPORT_TESTS.search("from voicecall_rt import store\n# from tests, ...\n")
 
 
 def test_every_test_file_is_found() -> None:
