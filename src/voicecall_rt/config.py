@@ -1,21 +1,15 @@
-"""Settings: the model, where it is loaded from, and validation that names the key.
+"""Settings: the model, section by section, and validation that names the key.
 
-Sources, later wins: a config file (`--config`, else `VOICECALL_RT_CONFIG`, else the
-default locations), then the conventional environment variables. A config file is our
-own TOML/JSON, or an `openclaw.json` whose plugin entry holds our section. Nothing is
-read at import time.
+Where they are loaded from is config_file.py; the template `init` writes is
+config_template.py. Nothing is read at import time.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
-import os
 import re
-import tomllib
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -24,7 +18,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
@@ -34,8 +27,6 @@ from voicecall_rt.phone import normalize_e164
 from voicecall_rt.pricing import DEFAULT_CARRIER_PER_MINUTE, price_problem
 from voicecall_rt.public_url import validate_public_url
 
-PLUGIN_ID = "openclaw-voice-gpt-realtime"
-CONFIG_ENV = "VOICECALL_RT_CONFIG"
 DEFAULT_DATA_DIR = Path("~/.openclaw/voice-calls-realtime")
 # Every voice the GA Realtime API offers by name; custom voices are `{"id": "voice_…"}`.
 Voice = Literal[
@@ -306,178 +297,3 @@ class Settings(_Section):
         missing = self.missing_for_calls()
         if missing:
             raise ConfigError("missing required setting(s): " + ", ".join(missing))
-
-
-def _format_errors(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors(include_input=False, include_url=False):
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "is not a known setting"
-        lines.append(f"{key}: {message}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
-
-
-def _read_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-    try:
-        data: Any = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        kind = "TOML" if path.suffix == ".toml" else "JSON"
-        raise ConfigError(f"config file {path} is not valid {kind}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold an object at the top level")
-    plugins = data.get("plugins")
-    entries = plugins.get("entries") if isinstance(plugins, dict) else None
-    entry = entries.get(PLUGIN_ID) if isinstance(entries, dict) else None
-    if isinstance(entry, dict):  # an openclaw.json: our section is the plugin entry's config
-        section = entry.get("config", {})
-        if not isinstance(section, dict):
-            raise ConfigError(f"{path}: plugins.entries.{PLUGIN_ID}.config must be an object")
-        return section
-    if "plugins" in data:
-        raise ConfigError(f"{path} is an openclaw.json without a '{PLUGIN_ID}' plugin entry")
-    return data
-
-
-def default_config_paths() -> list[Path]:
-    return [
-        (DEFAULT_DATA_DIR / "config.toml").expanduser(),
-        Path("~/.openclaw/openclaw.json").expanduser(),
-    ]
-
-
-def _set_nested(data: dict[str, Any], dotted: str, value: str) -> None:
-    head, _, leaf = dotted.rpartition(".")
-    node = data
-    for part in head.split(".") if head else []:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"{part} must be an object")
-        node = child
-    node[leaf] = value
-
-
-ENV_KEYS = {
-    "TWILIO_ACCOUNT_SID": "twilio.accountSid",
-    "TWILIO_AUTH_TOKEN": "twilio.authToken",
-    "OPENAI_API_KEY": "openai.apiKey",
-}
-
-
-def load_settings(
-    path: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> Settings:
-    """Load and validate settings; raise ConfigError with every problem named."""
-    env = os.environ if env is None else env
-    data: dict[str, Any] = {}
-    if path is None and env.get(CONFIG_ENV):
-        path = Path(env[CONFIG_ENV])
-    if path is not None:
-        data = _read_file(path.expanduser())
-    else:
-        for candidate in default_config_paths():
-            if candidate.is_file():
-                try:
-                    data = _read_file(candidate)
-                except ConfigError:
-                    if candidate.suffix == ".json":
-                        continue  # an openclaw.json that does not configure us
-                    raise
-                break
-    for variable, dotted in ENV_KEYS.items():
-        if env.get(variable):
-            _set_nested(data, dotted, env[variable])
-    for dotted, value in (overrides or {}).items():
-        _set_nested(data, dotted, value)
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(exc)) from None
-
-
-TEMPLATE = """\
-# voicecall-rt configuration (TOML). Keys not set here keep their defaults.
-# Secrets may instead come from TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and OPENAI_API_KEY.
-
-# The Twilio number calls are placed from, in E.164 form.
-fromNumber = "+15555550100"
-# The public https origin your tunnel serves (no path); Twilio calls <publicUrl>/voice/*.
-publicUrl = "https://voice.example.com"
-# Keep the server on loopback and expose only /voice/* through the tunnel.
-debug = false
-# dataDir = "~/.openclaw/voice-calls-realtime"
-
-[twilio]
-accountSid = "AC00000000000000000000000000000000"
-authToken = "replace-me"
-# Only if your account signs webhooks with a SharedKey (Twilio's Webhook Settings):
-# webhookSharedKeys = ["replace-me"]
-
-[openai]
-apiKey = "sk-replace-me"
-# A reasoning model; "gpt-realtime-2.1-mini" costs about a third as much for audio.
-model = "gpt-realtime-2.1"
-# minimal, low, medium, high, xhigh: more reasoning, longer silences before each answer
-reasoningEffort = "low"
-# alloy ash ballad coral echo sage shimmer verse marin cedar
-voice = "coral"
-# Transcribes what the other side says, for the transcript.
-transcriptionModel = "gpt-transcribe"
-# transcriptionLanguage = "en"   # ISO-639-1, when you know the language of your calls
-
-[vad]
-type = "semantic_vad"   # or "server_vad"
-eagerness = "medium"    # low, medium, high, auto
-
-[server]
-port = 3335
-bind = "127.0.0.1"
-
-[calls]
-maxDurationSeconds = 600
-timeoutSeconds = 30
-enableAmd = true
-maxConcurrent = 5
-silenceNudgeSeconds = 5     # outbound: say "Hello?" once if the line stays quiet this long
-silenceHangupSeconds = 30   # ...and hang up (no-response) if it stays quiet this long
-dtmfToneMs = 100            # keypad tone length
-dtmfGapMs = 80              # silence between keypad tones
-mediaTimeoutSeconds = 30    # a stream that sends no audio this long is treated as gone
-
-[calls.voicemail]
-policy = "leave-message"    # or "hangup"
-# message = "Hi, this is an AI assistant calling for Alex about a reservation. Please call back."
-
-[inbound]
-enabled = false
-policy = "disabled"     # disabled, open, allowlist
-allowFrom = []          # ["+14155551234"]
-greeting = "Hey! What's up?"
-# systemPrompt = "You answer calls for ..."
-
-[notify]
-# When a call ends, POST its result here: https, or http only to this machine.
-# url = "http://127.0.0.1:18789/hooks/agent"   # an OpenClaw gateway's agent hook
-# token = "replace-me"  # the gateway's hooks.token, or the signing secret for "generic"
-format = "openclaw"     # or "generic": our own JSON, signed with HMAC-SHA256
-
-[pricing]
-# Call costs are estimates from OpenAI's and Twilio's list prices: check them and override.
-carrierPerMinute = 0.014    # USD per started minute of an answered call
-# [pricing.models."gpt-realtime-2.1"]   # USD per 1M tokens; keys left out keep the list price
-# textIn = 4.0
-# cachedTextIn = 0.4
-# textOut = 24.0
-# audioIn = 32.0
-# cachedAudioIn = 0.4
-# audioOut = 64.0
-# [pricing.models.gpt-transcribe]       # a transcription model: USD per minute of audio
-# perMinute = 0.0045                    # (or audioIn, textIn, textOut per 1M tokens)
-"""

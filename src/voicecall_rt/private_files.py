@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 
 
@@ -22,18 +23,42 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write `data` to `path`, readable by the owner only.
+def _open_private(path: Path, flags: int) -> int:
+    """Open `path` as a file only its owner may use (0600).
 
     The mode is set at creation (no window where the file is world-readable) and re-applied
     to a pre-existing file. A symlink at `path` is refused rather than followed, so a planted
-    link cannot redirect a token or a recording elsewhere.
+    link cannot redirect a token, a recording or the call database elsewhere.
     """
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) != 0o600:
+            os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def ensure_private_file(path: Path, *, create: bool = True) -> bool:
+    """Make `path` a file only its owner may use (0600), without touching its content:
+    created empty if missing (unless `create` is off), tightened if looser. False when it
+    does not exist and `create` is off."""
+    try:
+        fd = _open_private(path, os.O_RDWR | (os.O_CREAT if create else 0))
+    except FileNotFoundError:
+        if create:
+            raise
+        return False
+    os.close(fd)
+    return True
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write `data` to `path`, readable by the owner only (see `_open_private`)."""
     ensure_private_dir(path.parent)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(path, flags, 0o600)
+    fd = _open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     with os.fdopen(fd, "wb") as handle:
-        os.fchmod(handle.fileno(), 0o600)
         handle.write(data)
 
 

@@ -1,4 +1,5 @@
-"""How a call looks in a terminal: its journal entries as lines, its result as a panel.
+"""How calls look in a terminal: a call's journal entries as lines, its result as a panel,
+a finished call in full (`calls show`), the call history as a table (`calls list`).
 
 The demo and `voicecall-rt call --follow` both show calls this way; the entries are the
 ones the call journal publishes live and the local API streams as server-sent events.
@@ -6,16 +7,22 @@ ones the call journal publishes live and the local API streams as server-sent ev
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from voicecall_rt.call.stats import describe_latency
 from voicecall_rt.model.catalog import ShutdownNotice
-from voicecall_rt.pricing import describe_cost
+from voicecall_rt.pricing import call_cost, describe_cost, format_usd
+
+if TYPE_CHECKING:
+    from voicecall_rt.call.records import CallRecord
+    from voicecall_rt.config import Settings
 
 _ROLE_STYLE = {"caller": ("callee", "cyan"), "assistant": ("AI", "green"), "system": ("·", "dim")}
 _QUIET_EVENTS = {"model.retry", "model.first_audio", "status", "created", "answered", "settled"}
@@ -142,3 +149,70 @@ def print_model_notices(notices: list[ShutdownNotice], console: Console) -> None
         console.print(
             f"[{style}]{notice.level}:[/{style}] {escape(notice.message)}", highlight=False
         )
+
+
+def show_call(console: Console, data: dict[str, Any]) -> None:
+    """A finished call in full: who, status, error, outcome, cost, latency, transcript."""
+    record = data["call"]
+    duration = record.get("duration_s")
+    console.print(
+        f"[bold]{record['id']}[/bold]  {record['direction']}  "
+        f"{record['from_number']} → {record['to_number']}"
+    )
+    console.print(
+        f"status: {record['status']}  reason: {record.get('end_reason') or '-'}  "
+        f"duration: {f'{duration:.1f}s' if duration is not None else '-'}  "
+        f"answered by: {record.get('answered_by') or '-'}"
+        + (f" (AMD {record['amd_duration_ms']} ms)" if record.get("amd_duration_ms") else "")
+    )
+    error = describe_error(record)
+    if error:
+        console.print(f"[red]error:[/red] {escape(error)}", highlight=False)
+    outcome = record.get("outcome")
+    if outcome:
+        mark = "[green]success[/green]" if outcome["success"] else "[red]not achieved[/red]"
+        console.print(f"outcome: {mark} — {outcome['summary']}")
+        for key, value in (outcome.get("details") or {}).items():
+            console.print(f"  {key}: {value}")
+    else:
+        console.print("outcome: none reported")
+    console.print(f"cost: {describe_cost(record.get('cost'))}", highlight=False)
+    latency = describe_latency(data.get("latency"))
+    if latency:
+        console.print("latency:")
+        for line in latency:
+            console.print(f"  {line}", highlight=False)
+    if data.get("transcript"):
+        console.print("transcript:")
+        for line in data["transcript"]:
+            mark = " (interrupted)" if line.get("interrupted") else ""
+            console.print(
+                f"  {line['t_ms'] / 1000:6.1f}s {line['role']:>9}: {line['text']}{mark}",
+                highlight=False,
+            )
+
+
+def calls_table(records: list[CallRecord], settings: Settings) -> Table:
+    """The call history, one row a call, in the order given."""
+    table = Table("id", "started", "dir", "number", "status", "duration", "AMD", "cost", "outcome")
+    for r in records:
+        started = dt.datetime.fromtimestamp(r.created_at / 1000).strftime("%Y-%m-%d %H:%M:%S")
+        number = r.to_number if r.direction == "outbound" else r.from_number
+        outcome = (
+            "-"
+            if r.outcome is None
+            else ("✓ " if r.outcome.success else "✗ ") + r.outcome.summary[:40]
+        )
+        duration = f"{r.duration_s:.0f}s" if r.duration_s is not None else "-"
+        table.add_row(
+            r.id,
+            started,
+            r.direction[:3],
+            number,
+            r.status.value,
+            duration,
+            r.answered_by or "-",
+            format_usd(call_cost(r, settings).total_usd),
+            outcome,
+        )
+    return table

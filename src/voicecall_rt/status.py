@@ -30,7 +30,9 @@ from voicecall_rt.carrier.twilio.webhooks import HEALTH_HEADER
 from voicecall_rt.config import Settings
 from voicecall_rt.model import catalog
 from voicecall_rt.public_url import PublicUrlError, Resolver, check_public_dns, system_resolver
-from voicecall_rt.store import DB_FILENAME, Store, StoreError
+from voicecall_rt.store.database import Store
+from voicecall_rt.store.errors import StoreError
+from voicecall_rt.store.files import DB_FILENAME
 
 HTTP_TIMEOUT_S = 10.0
 # End reasons of calls a fatal model error ended (call/bridge.py): the account, or the

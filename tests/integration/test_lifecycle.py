@@ -28,7 +28,7 @@ from voicecall_rt.simulator.scenario import (
     WaitForModel,
 )
 from voicecall_rt.simulator.world import SimWorld
-from voicecall_rt.store import Store
+from voicecall_rt.store.database import Store
 
 TO = "+14155550123"
 GREETING = "Hello, this is Maria at Tony's."

@@ -26,13 +26,15 @@ from aiohttp import web
 
 from tests.helpers.world import MakeWorld
 from voicecall_rt import notify
-from voicecall_rt import store as store_mod
 from voicecall_rt.call.records import CallEvent
-from voicecall_rt.config import ConfigError, Settings, load_settings
+from voicecall_rt.config import ConfigError, Settings
+from voicecall_rt.config_file import load_settings
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript
 from voicecall_rt.simulator.scenarios import pizza_booking
 from voicecall_rt.simulator.world import SimWorld
-from voicecall_rt.store import Store
+from voicecall_rt.store.database import Store
+from voicecall_rt.store.files import DB_FILENAME
+from voicecall_rt.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 TOKEN = "hook-token-for-tests-0123456789"  # the test receiver's own
 SESSION_KEY = "hook:voice:req-42"
@@ -410,10 +412,10 @@ def test_config_defaults_to_off(tmp_path: Path) -> None:
 
 
 def make_schema_1_database(data_dir: Path) -> Path:
-    path = data_dir / store_mod.DB_FILENAME
+    path = data_dir / DB_FILENAME
     conn = sqlite3.connect(path)
     try:
-        for statement in store_mod._MIGRATIONS[0]:
+        for statement in MIGRATIONS[0]:
             conn.execute(statement)
         conn.execute(
             "INSERT INTO calls (id, direction, from_number, to_number, status, created_at) "
@@ -447,4 +449,4 @@ async def test_store_upgrade_keeps_calls_and_adds_the_session_key(tmp_path: Path
         assert again is not None and again.notify_session_key == "hook:x"
     finally:
         await store.close()
-    assert user_version(path) == store_mod.SCHEMA_VERSION == 2
+    assert user_version(path) == SCHEMA_VERSION == 2

@@ -11,20 +11,15 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from voicecall_rt import config
-from voicecall_rt.config import (
-    CONFIG_ENV,
-    PLUGIN_ID,
-    TEMPLATE,
-    ConfigError,
-    Settings,
-    load_settings,
-)
+from voicecall_rt import config, config_file
+from voicecall_rt.config import ConfigError, Settings
+from voicecall_rt.config_file import CONFIG_ENV, PLUGIN_ID, load_settings
+from voicecall_rt.config_template import TEMPLATE
 
 GOOD_SID = "AC" + "0123456789abcdef" * 2
 OTHER_SID = "AC" + "fedcba9876543210" * 2
 # Captured before the autouse fixture replaces it, to check the real locations under $HOME.
-REAL_DEFAULT_CONFIG_PATHS = config.default_config_paths
+REAL_DEFAULT_CONFIG_PATHS = config_file.default_config_paths
 GA_VOICES = [
     "alloy",
     "ash",
@@ -48,7 +43,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for variable in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "OPENAI_API_KEY", CONFIG_ENV):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setattr(
-        config,
+        config_file,
         "default_config_paths",
         lambda: [home / "none" / "config.toml", home / "none" / "openclaw.json"],
     )
@@ -470,7 +465,7 @@ def test_default_paths_used_when_nothing_named(
     toml = tmp_path / "defaults" / "config.toml"
     toml.parent.mkdir()
     toml.write_text("[server]\nport = 5555\n", encoding="utf-8")
-    monkeypatch.setattr(config, "default_config_paths", lambda: [toml])
+    monkeypatch.setattr(config_file, "default_config_paths", lambda: [toml])
     assert load_settings(env={}).server.port == 5555
 
 
@@ -478,14 +473,14 @@ def test_default_openclaw_json_without_our_entry_is_skipped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     openclaw = write_json(tmp_path / "openclaw.json", {"plugins": {"entries": {"x": {}}}})
-    monkeypatch.setattr(config, "default_config_paths", lambda: [openclaw])
+    monkeypatch.setattr(config_file, "default_config_paths", lambda: [openclaw])
     assert load_settings(env={}).server.port == 3335
 
 
 def test_broken_default_toml_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     toml = tmp_path / "config.toml"
     toml.write_text("[server\nport = 1", encoding="utf-8")
-    monkeypatch.setattr(config, "default_config_paths", lambda: [toml])
+    monkeypatch.setattr(config_file, "default_config_paths", lambda: [toml])
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(env={})
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from voicecall_rt.local_client import api_error, parse_sse
-from voicecall_rt.mcp_server import (
+from voicecall_rt.mcp_results import (
     HEAD_LINES,
     MAX_LINE_CHARS,
     MAX_LINES,

@@ -16,9 +16,17 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from voicecall_rt import cli, logs
+from voicecall_rt.cli import call as call_cmd
+from voicecall_rt.cli import serve as serve_cmd
 from voicecall_rt.config import Settings
 from voicecall_rt.model import catalog
-from voicecall_rt.render import describe_error, print_entry, print_model_notices, print_outcome
+from voicecall_rt.render import (
+    describe_error,
+    print_entry,
+    print_model_notices,
+    print_outcome,
+    show_call,
+)
 
 QUOTA = "insufficient_quota: You exceeded your current quota, please check your plan."
 OLD = {"openai": {"model": "gpt-realtime", "transcriptionModel": "gpt-4o-mini-transcribe"}}
@@ -80,11 +88,11 @@ def test_serve_logs_the_notices_before_it_starts(
     )
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef")
     started: list[Coroutine[Any, Any, None]] = []
-    monkeypatch.setattr(cli, "run_fast", started.append)
+    monkeypatch.setattr(serve_cmd, "run_fast", started.append)
     stream = io.StringIO()
     real_setup = logs.setup_logging
     monkeypatch.setattr(
-        cli, "setup_logging", lambda *a, **k: real_setup(*a, **{**k, "stream": stream})
+        serve_cmd, "setup_logging", lambda *a, **k: real_setup(*a, **{**k, "stream": stream})
     )
     result = CliRunner().invoke(cli.app, ["serve", "--config", str(config), "--log-format", "json"])
     assert result.exit_code == 0, result.output
@@ -130,17 +138,16 @@ def test_describe_error_says_what_a_model_end_reason_means() -> None:
     assert describe_error(_record(error=None)) is None
 
 
-def test_calls_show_prints_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_calls_show_prints_the_error() -> None:
     console, buffer = _console()
-    monkeypatch.setattr(cli, "out", console)
     marked = QUOTA + " [bold]not markup[/bold]"
-    cli.show_call({"call": _record(error=marked), "transcript": [], "latency": None})
+    show_call(console, {"call": _record(error=marked), "transcript": [], "latency": None})
     lines = buffer.getvalue().splitlines()
     assert "reason: model-fatal" in lines[1]
     assert lines[2].startswith("error: " + marked + " (OpenAI refused the account")
     buffer.truncate(0)
     buffer.seek(0)
-    cli.show_call({"call": _record(error=None, end_reason="callee-hangup"), "transcript": []})
+    show_call(console, {"call": _record(error=None, end_reason="callee-hangup"), "transcript": []})
     assert "error:" not in buffer.getvalue()
 
 
@@ -158,9 +165,9 @@ def test_outcome_panel_and_followed_timeline_show_the_model_error() -> None:
 def test_call_wait_json_carries_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
     console, printed = _console()
     errors, stderr = _console()
-    monkeypatch.setattr(cli, "out", console)
-    monkeypatch.setattr(cli, "err", errors)
-    assert cli.report_call({"call": _record(), "transcript": []}, json_output=True) == 1
+    monkeypatch.setattr(call_cmd, "out", console)
+    monkeypatch.setattr(call_cmd, "err", errors)
+    assert call_cmd.report_call({"call": _record(), "transcript": []}, json_output=True) == 1
     result = json.loads(printed.getvalue())
     assert (result["end_reason"], result["error"]) == ("model-fatal", QUOTA)
     assert stderr.getvalue().strip().startswith(f"error: call model-fatal: {QUOTA} (OpenAI")

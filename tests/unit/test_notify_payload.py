@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from voicecall_rt import notify
+from voicecall_rt import notify, notify_payload
 from voicecall_rt.call.records import CallRecord, CallStatus, Outcome, TranscriptLine
 
 
@@ -46,15 +46,15 @@ def lines(count: int, text: str = "line") -> list[TranscriptLine]:
 def test_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
     body = b'{"event":"call.settled"}'
     expected = hmac.new(b"secret", b"1700000000." + body, hashlib.sha256).hexdigest()
-    assert notify.sign("secret", "1700000000", body) == "sha256=" + expected
-    assert notify.sign("secret", "1700000001", body) != "sha256=" + expected
+    assert notify_payload.sign("secret", "1700000000", body) == "sha256=" + expected
+    assert notify_payload.sign("secret", "1700000001", body) != "sha256=" + expected
 
 
 def test_message_names_the_call_outcome_and_next_step() -> None:
     rec = record(
         outcome=Outcome(success=True, summary="Open 10 to 4 on Sunday.", details={"hours": "10-4"})
     )
-    message = notify.summary_message(rec, lines(2))
+    message = notify_payload.summary_message(rec, lines(2))
     first, *rest = message.split("\n")
     assert first == (
         "Phone call call_0123456789abcdef to +14155550123 ended: completed (model-ended), 1m 15s."
@@ -77,7 +77,7 @@ def test_message_for_an_unanswered_inbound_call() -> None:
         end_reason="carrier",
         error="carrier refused the call",
     )
-    message = notify.summary_message(rec, [])
+    message = notify_payload.summary_message(rec, [])
     assert message.startswith("Phone call call_0123456789abcdef from +14155550999 ended: failed")
     assert "never answered" in message
     assert "Outcome: none reported." in message
@@ -87,18 +87,18 @@ def test_message_for_an_unanswered_inbound_call() -> None:
 
 def test_long_transcript_keeps_its_start_and_end() -> None:
     many = lines(30)
-    kept, omitted = notify.short_transcript(many)
-    assert omitted == 30 - notify.TRANSCRIPT_MAX_LINES
+    kept, omitted = notify_payload.short_transcript(many)
+    assert omitted == 30 - notify_payload.TRANSCRIPT_MAX_LINES
     assert [line.seq for line in kept] == [1, 2, 3, 4, *range(19, 31)]
-    message = notify.summary_message(record(), many)
+    message = notify_payload.summary_message(record(), many)
     assert f"  … {omitted} line(s) left out …" in message
     assert message.index("line 4") < message.index("left out") < message.index("line 19")
 
 
 def test_long_lines_are_clipped() -> None:
     (line,) = lines(1, "word " * 200)
-    (kept,), _ = notify.short_transcript([line])
-    assert len(kept.text) == notify.LINE_MAX_CHARS and kept.text.endswith("…")
+    (kept,), _ = notify_payload.short_transcript([line])
+    assert len(kept.text) == notify_payload.LINE_MAX_CHARS and kept.text.endswith("…")
 
 
 class FakeCost(BaseModel):
@@ -108,14 +108,14 @@ class FakeCost(BaseModel):
 
 def test_cost_from_the_servers_pricing_when_known() -> None:
     rec = record()
-    cost = notify.call_cost(rec, lambda r: FakeCost(total_usd=0.1234, carrier_usd=0.028))
+    cost = notify_payload.call_cost(rec, lambda r: FakeCost(total_usd=0.1234, carrier_usd=0.028))
     assert cost == {"total_usd": 0.1234, "carrier_usd": 0.028}
-    assert "Cost: $0.12" in notify.summary_message(rec, [], cost)
-    body = notify.build_generic(rec, [], "d1", cost)
+    assert "Cost: $0.12" in notify_payload.summary_message(rec, [], cost)
+    body = notify_payload.build_generic(rec, [], "d1", cost)
     assert body["call"]["cost"] == cost
     # An unpriced model: the cost is passed on, but no total is made up.
     unpriced = {"total_usd": None, "carrier_usd": 0.028}
-    assert "Cost:" not in notify.summary_message(rec, [], unpriced)
+    assert "Cost:" not in notify_payload.summary_message(rec, [], unpriced)
 
 
 def test_cost_unknown_is_left_out() -> None:
@@ -123,14 +123,14 @@ def test_cost_unknown_is_left_out() -> None:
         raise RuntimeError("no price table")
 
     rec = record()
-    assert notify.call_cost(rec) is None
-    assert notify.call_cost(rec, broken) is None
-    assert "cost" not in notify.build_generic(rec, [], "d1", None)["call"]
+    assert notify_payload.call_cost(rec) is None
+    assert notify_payload.call_cost(rec, broken) is None
+    assert "cost" not in notify_payload.build_generic(rec, [], "d1", None)["call"]
 
 
 def test_openclaw_body_carries_the_session_key_only_when_given() -> None:
-    assert set(notify.build_openclaw(record(), [])) == {"message", "name"}
-    body = notify.build_openclaw(record(notify_session_key="hook:voice:1"), [])
+    assert set(notify_payload.build_openclaw(record(), [])) == {"message", "name"}
+    body = notify_payload.build_openclaw(record(notify_session_key="hook:voice:1"), [])
     assert body["sessionKey"] == "hook:voice:1"
 
 
@@ -160,15 +160,15 @@ QUOTA = "insufficient_quota: You exceeded your current quota, please check your 
 
 def test_a_fatal_model_error_is_in_both_bodies_with_what_it_means() -> None:
     rec = record(status=CallStatus.COMPLETED, end_reason="model-fatal", error=QUOTA)
-    message = notify.summary_message(rec, lines(2))
+    message = notify_payload.summary_message(rec, lines(2))
     assert message.split("\n")[0].endswith("completed (model-fatal), 1m 15s.")
     [line] = [x for x in message.split("\n") if x.startswith("Error: ")]
     assert line.startswith("Error: " + QUOTA)
     assert "OpenAI refused the account" in line and "until that is fixed" in line
-    body = notify.build_generic(rec, lines(2), "d1")
+    body = notify_payload.build_generic(rec, lines(2), "d1")
     assert body["call"]["error"] == QUOTA and body["call"]["end_reason"] == "model-fatal"
     assert "Error: " + QUOTA in body["summary"]
-    assert "Error: " + QUOTA in notify.build_openclaw(rec, [])["message"]
+    assert "Error: " + QUOTA in notify_payload.build_openclaw(rec, [])["message"]
 
 
 @pytest.mark.parametrize(
@@ -180,5 +180,7 @@ def test_a_fatal_model_error_is_in_both_bodies_with_what_it_means() -> None:
 )
 def test_other_model_end_reasons_are_explained(reason: str, meaning: str) -> None:
     rec = record(status=CallStatus.COMPLETED, end_reason=reason, error="server_error: oops")
-    [line] = [x for x in notify.summary_message(rec, []).split("\n") if x.startswith("Error:")]
+    [line] = [
+        x for x in notify_payload.summary_message(rec, []).split("\n") if x.startswith("Error:")
+    ]
     assert line.startswith("Error: server_error: oops (") and meaning in line

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from voicecall_rt.call.records import CallRecord
-from voicecall_rt.config import ConfigError, PricingSettings, Settings, load_settings
+from voicecall_rt.config import ConfigError, PricingSettings, Settings
+from voicecall_rt.config_file import load_settings
 from voicecall_rt.model import catalog
 from voicecall_rt.pricing import (
     LIST_PRICES,

@@ -14,7 +14,8 @@ import typer.main
 
 import voicecall_rt
 from voicecall_rt import cli
-from voicecall_rt.config import ENV_KEYS
+from voicecall_rt.cli.shared import EXIT_CONFIG, EXIT_FAILED, EXIT_NO_SERVER
+from voicecall_rt.config_file import ENV_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 SKILL = ROOT / "skills" / "openclaw" / "SKILL.md"
@@ -100,7 +101,7 @@ def test_the_commands_it_teaches_exist() -> None:
     for name in ("status", "serve"):
         assert name in commands and f"voicecall-rt {name}" in body
     # The exit codes it explains are the CLI's.
-    assert (cli.EXIT_FAILED, cli.EXIT_CONFIG, cli.EXIT_NO_SERVER) == (1, 2, 3)
+    assert (EXIT_FAILED, EXIT_CONFIG, EXIT_NO_SERVER) == (1, 2, 3)
     for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |"):
         assert code in body
 

@@ -15,7 +15,11 @@ import pytest
 
 from tests.helpers.records import make_call
 from voicecall_rt.call.records import CallRecord, CallStatus, Outcome, now_ms
-from voicecall_rt.store import DB_FILENAME, SCHEMA_VERSION, Store, StoreError
+from voicecall_rt.store import files as store_files
+from voicecall_rt.store.database import Store
+from voicecall_rt.store.errors import StoreError
+from voicecall_rt.store.files import DB_FILENAME
+from voicecall_rt.store.schema import CALL_COLUMNS, SCHEMA_VERSION
 
 
 def sql(path: Path, statement: str) -> list[Any]:
@@ -147,9 +151,7 @@ async def test_update_of_unknown_call_is_logged(
 
 
 def test_store_columns_match_the_model() -> None:
-    from voicecall_rt import store as store_mod
-
-    assert set(store_mod._CALL_COLUMNS) == set(CallRecord.model_fields)
+    assert set(CALL_COLUMNS) == set(CallRecord.model_fields)
 
 
 # -- transcript and events -------------------------------------------------------------
@@ -378,9 +380,7 @@ async def test_sqlite_gives_sidecars_the_db_mode(
 ) -> None:
     # Our own chmod of the sidecars only repairs leftovers; the -wal/-shm SQLite creates
     # while we run must be 0600 by themselves (SQLite copies the database file's mode).
-    from voicecall_rt import store as store_mod
-
-    monkeypatch.setattr(store_mod, "_tighten_sidecars", lambda path: None)
+    monkeypatch.setattr(store_files, "tighten_sidecars", lambda path: None)
     s = await Store.open(tmp_path)
     try:
         s.insert_call(make_call("c"))

@@ -32,7 +32,7 @@ from voicecall_rt.carrier.twilio.webhooks import (
 from voicecall_rt.config import ConfigError, Settings
 from voicecall_rt.phone import mask_number, normalize_e164
 from voicecall_rt.public_url import PublicUrlError, Resolver, check_public_dns, system_resolver
-from voicecall_rt.store import Store
+from voicecall_rt.store.database import Store
 
 log = logging.getLogger(__name__)
 

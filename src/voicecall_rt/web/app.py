@@ -16,7 +16,7 @@ from voicecall_rt.notify import Notifier
 from voicecall_rt.pricing import call_cost
 from voicecall_rt.private_files import ensure_api_token, ensure_private_dir
 from voicecall_rt.public_url import Resolver, system_resolver
-from voicecall_rt.store import Store
+from voicecall_rt.store.database import Store
 from voicecall_rt.web import api, dashboard, stream, webhooks
 from voicecall_rt.web import metrics as web_metrics
 from voicecall_rt.web.keys import API_TOKEN, CODEC, MANAGER, SETTINGS, STORE

@@ -1,0 +1,86 @@
+"""`voicecall-rt calls`: the call history, read from the local store."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from voicecall_rt.cli.shared import ConfigOption, JsonOption, fail, out, settings_from
+from voicecall_rt.config import Settings
+from voicecall_rt.render import calls_table, show_call
+
+calls_app = typer.Typer(help="Call history from the local store.", no_args_is_help=False)
+
+
+@calls_app.callback(invoke_without_command=True)
+def calls_default(
+    ctx: typer.Context, config: ConfigOption = None, json_output: JsonOption = False
+) -> None:
+    """List recent calls (same as `calls list`)."""
+    if ctx.invoked_subcommand is None:
+        calls_list(config=config, json_output=json_output)
+
+
+@calls_app.command("list")
+def calls_list(
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    limit: Annotated[int, typer.Option(help="How many calls.")] = 20,
+) -> None:
+    """Recent calls, newest first."""
+    from voicecall_rt.web.api import call_json
+
+    settings = settings_from(config)
+    records = asyncio.run(_history(settings, limit))
+    if json_output:
+        out.print_json(orjson.dumps([call_json(r, settings) for r in records]).decode())
+        return
+    out.print(calls_table(records, settings))
+
+
+async def _history(settings: Settings, limit: int) -> list[Any]:
+    from voicecall_rt.store.database import Store
+
+    store = await Store.open(settings.data_dir)
+    try:
+        return await store.list_calls(limit=limit)
+    finally:
+        await store.close()
+
+
+@calls_app.command("show")
+def calls_show(call_id: str, config: ConfigOption = None, json_output: JsonOption = False) -> None:
+    """One call: status, outcome and transcript."""
+    settings = settings_from(config)
+    data = asyncio.run(_one_call(settings, call_id))
+    if data is None:
+        fail(f"no call {call_id} in {settings.data_dir}")
+    if json_output:
+        out.print_json(orjson.dumps(data).decode())
+    else:
+        show_call(out, data)
+
+
+async def _one_call(settings: Settings, call_id: str) -> dict[str, Any] | None:
+    from voicecall_rt.call.stats import latency_summary
+    from voicecall_rt.store.database import Store
+    from voicecall_rt.web.api import call_json
+
+    store = await Store.open(settings.data_dir)
+    try:
+        record = await store.get_call(call_id)
+        if record is None:
+            return None
+        transcript = await store.transcript(call_id)
+        events = await store.events(call_id)
+    finally:
+        await store.close()
+    return {
+        "call": call_json(record, settings),
+        "transcript": [t.model_dump(mode="json") for t in transcript],
+        "events": [e.model_dump(mode="json") for e in events],
+        "latency": latency_summary(events).model_dump(mode="json"),
+    }

@@ -1,0 +1,81 @@
+"""The commented configuration template `voicecall-rt init` writes."""
+
+TEMPLATE = """\
+# voicecall-rt configuration (TOML). Keys not set here keep their defaults.
+# Secrets may instead come from TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and OPENAI_API_KEY.
+
+# The Twilio number calls are placed from, in E.164 form.
+fromNumber = "+15555550100"
+# The public https origin your tunnel serves (no path); Twilio calls <publicUrl>/voice/*.
+publicUrl = "https://voice.example.com"
+# Keep the server on loopback and expose only /voice/* through the tunnel.
+debug = false
+# dataDir = "~/.openclaw/voice-calls-realtime"
+
+[twilio]
+accountSid = "AC00000000000000000000000000000000"
+authToken = "replace-me"
+# Only if your account signs webhooks with a SharedKey (Twilio's Webhook Settings):
+# webhookSharedKeys = ["replace-me"]
+
+[openai]
+apiKey = "sk-replace-me"
+# A reasoning model; "gpt-realtime-2.1-mini" costs about a third as much for audio.
+model = "gpt-realtime-2.1"
+# minimal, low, medium, high, xhigh: more reasoning, longer silences before each answer
+reasoningEffort = "low"
+# alloy ash ballad coral echo sage shimmer verse marin cedar
+voice = "coral"
+# Transcribes what the other side says, for the transcript.
+transcriptionModel = "gpt-transcribe"
+# transcriptionLanguage = "en"   # ISO-639-1, when you know the language of your calls
+
+[vad]
+type = "semantic_vad"   # or "server_vad"
+eagerness = "medium"    # low, medium, high, auto
+
+[server]
+port = 3335
+bind = "127.0.0.1"
+
+[calls]
+maxDurationSeconds = 600
+timeoutSeconds = 30
+enableAmd = true
+maxConcurrent = 5
+silenceNudgeSeconds = 5     # outbound: say "Hello?" once if the line stays quiet this long
+silenceHangupSeconds = 30   # ...and hang up (no-response) if it stays quiet this long
+dtmfToneMs = 100            # keypad tone length
+dtmfGapMs = 80              # silence between keypad tones
+mediaTimeoutSeconds = 30    # a stream that sends no audio this long is treated as gone
+
+[calls.voicemail]
+policy = "leave-message"    # or "hangup"
+# message = "Hi, this is an AI assistant calling for Alex about a reservation. Please call back."
+
+[inbound]
+enabled = false
+policy = "disabled"     # disabled, open, allowlist
+allowFrom = []          # ["+14155551234"]
+greeting = "Hey! What's up?"
+# systemPrompt = "You answer calls for ..."
+
+[notify]
+# When a call ends, POST its result here: https, or http only to this machine.
+# url = "http://127.0.0.1:18789/hooks/agent"   # an OpenClaw gateway's agent hook
+# token = "replace-me"  # the gateway's hooks.token, or the signing secret for "generic"
+format = "openclaw"     # or "generic": our own JSON, signed with HMAC-SHA256
+
+[pricing]
+# Call costs are estimates from OpenAI's and Twilio's list prices: check them and override.
+carrierPerMinute = 0.014    # USD per started minute of an answered call
+# [pricing.models."gpt-realtime-2.1"]   # USD per 1M tokens; keys left out keep the list price
+# textIn = 4.0
+# cachedTextIn = 0.4
+# textOut = 24.0
+# audioIn = 32.0
+# cachedAudioIn = 0.4
+# audioOut = 64.0
+# [pricing.models.gpt-transcribe]       # a transcription model: USD per minute of audio
+# perMinute = 0.0045                    # (or audioIn, textIn, textOut per 1M tokens)
+"""

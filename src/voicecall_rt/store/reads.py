@@ -1,0 +1,94 @@
+"""The store's queries. Each runs on the read connection once the writes enqueued before
+it are committed, so a read sees them (WAL lets it proceed while the writer commits)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any, Final
+
+import orjson
+
+from voicecall_rt.call.records import CallEvent, CallRecord, TranscriptLine
+from voicecall_rt.store.schema import ACTIVE_IN, CALL_COLUMNS
+
+_SELECT_CALL: Final = f"SELECT {', '.join(CALL_COLUMNS)} FROM calls"  # noqa: S608 - constants
+
+
+class StoreReads:
+    """The read half of `Store`: its queries, run through `_read`."""
+
+    async def _read(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+        """Run a query once every write enqueued before it is committed."""
+        raise NotImplementedError
+
+    async def get_call(self, call_id: str) -> CallRecord | None:
+        rows = await self._read(f"{_SELECT_CALL} WHERE id = ?", (call_id,))
+        return _to_record(rows[0]) if rows else None
+
+    async def find_by_carrier_sid(self, sid: str) -> CallRecord | None:
+        rows = await self._read(
+            f"{_SELECT_CALL} WHERE carrier_sid = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (sid,),
+        )
+        return _to_record(rows[0]) if rows else None
+
+    async def list_calls(self, limit: int = 50, active_only: bool = False) -> list[CallRecord]:
+        """Newest first."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        where = f" WHERE status IN {ACTIVE_IN}" if active_only else ""
+        rows = await self._read(
+            f"{_SELECT_CALL}{where} ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
+        )
+        return [_to_record(r) for r in rows]
+
+    async def count_active(self) -> int:
+        rows = await self._read(f"SELECT COUNT(*) FROM calls WHERE status IN {ACTIVE_IN}", ())  # noqa: S608 - constant
+        return int(rows[0][0])
+
+    async def transcript(self, call_id: str) -> list[TranscriptLine]:
+        rows = await self._read(
+            "SELECT call_id, seq, t_ms, role, text, interrupted FROM transcript "
+            # In the order things were said: a caller's words are often transcribed (and so
+            # written) after the model began answering them.
+            "WHERE call_id = ? ORDER BY t_ms, seq",
+            (call_id,),
+        )
+        return [
+            TranscriptLine(
+                call_id=r["call_id"],
+                seq=r["seq"],
+                t_ms=r["t_ms"],
+                role=r["role"],
+                text=r["text"],
+                interrupted=bool(r["interrupted"]),
+            )
+            for r in rows
+        ]
+
+    async def events(self, call_id: str, kinds: set[str] | None = None) -> list[CallEvent]:
+        sql = "SELECT call_id, seq, t_ms, kind, data FROM events WHERE call_id = ?"
+        params: tuple[Any, ...] = (call_id,)
+        if kinds is not None:
+            sql += " AND kind IN (SELECT value FROM json_each(?))"
+            params += (orjson.dumps(sorted(kinds)).decode(),)
+        rows = await self._read(sql + " ORDER BY seq", params)
+        return [
+            CallEvent(
+                call_id=r["call_id"],
+                seq=r["seq"],
+                t_ms=r["t_ms"],
+                kind=r["kind"],
+                data=orjson.loads(r["data"]),
+            )
+            for r in rows
+        ]
+
+
+def _to_record(row: sqlite3.Row) -> CallRecord:
+    values = {c: row[c] for c in CALL_COLUMNS}
+    for json_col in ("outcome", "usage"):
+        if values[json_col] is not None:
+            values[json_col] = orjson.loads(values[json_col])
+    return CallRecord.model_validate(values)
