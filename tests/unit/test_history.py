@@ -1,4 +1,5 @@
-"""The conversation replayed into a renewed model session (call/history.py)."""
+"""The conversation replayed into a renewed model session (call/history.py, and the items
+model/realtime.py makes of it)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import pytest
 from openai.types.realtime import RealtimeClientEvent
 from pydantic import TypeAdapter
 
-from voicecall_rt.call.history import MAX_REPLAY_CHARS, History
+from voicecall_rt.call.history import MAX_REPLAY_CHARS, Entry, History
+from voicecall_rt.model.realtime import replay_item
 
 _CLIENT_EVENT: TypeAdapter[Any] = TypeAdapter(RealtimeClientEvent)
 
 
-def _items(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _items(entries: list[Entry]) -> list[dict[str, Any]]:
+    """The replay as OpenAI's backend sends it."""
+    events = [replay_item(entry) for entry in entries]
     for event in events:
         _CLIENT_EVENT.validate_python(event)  # every replayed event is a valid client event
         assert event["type"] == "conversation.item.create"

@@ -20,7 +20,7 @@ from picows import WSCloseCode, WSFrame, WSListener, WSTransport, WSUpgradeReque
 from picows import WSMsgType as PicoType
 
 from voicecall_rt.model.link import ModelLink
-from voicecall_rt.model.realtime import ModelConnectError
+from voicecall_rt.model.base import ModelConnectError
 
 KEY = "sk-test-link-0123456789"
 

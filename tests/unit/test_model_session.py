@@ -11,9 +11,10 @@ import pytest
 
 from voicecall_rt.config import VadSettings
 from voicecall_rt.model import realtime
-from voicecall_rt.model.realtime import EventIds, ModelConnectError, SessionRefused
+from voicecall_rt.model.base import ModelConnectError, SessionRefused
+from voicecall_rt.model.realtime import EventIds
 from voicecall_rt.model.session import SessionTarget, open_session
-from voicecall_rt.simulator.fake_model import FakeRealtimeServer
+from voicecall_rt.simulator.openai.server import FakeRealtimeServer
 from voicecall_rt.simulator.scenario import ModelScript
 
 KEY = "sk-test-session-0123456789"

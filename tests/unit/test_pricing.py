@@ -25,7 +25,7 @@ from voicecall_rt.pricing import (
     transcription_price_for,
 )
 
-# Accumulated the way the bridge keeps it (CallBridge._add_usage).
+# Accumulated the way the model backend adds it up (model/events.py, EventReader).
 USAGE: dict[str, Any] = {
     "model": "gpt-realtime",
     "input_tokens": 11_000,

@@ -11,7 +11,7 @@ import pytest
 from voicecall_rt.config import VadSettings
 from voicecall_rt.model import realtime
 from voicecall_rt.prompts import TOOLS, build_instructions
-from voicecall_rt.simulator.client_event_check import check_client_event, known_types
+from voicecall_rt.simulator.openai.client_event_check import check_client_event, known_types
 
 GA_VOICES = [
     "alloy",
@@ -267,7 +267,7 @@ def test_truncate(audio_end_ms: int) -> None:
     [{"ok": True}, {"error": "arguments are not valid JSON"}, {}, {"nested": {"a": [1, "é"]}}],
 )
 def test_function_output(output: dict[str, Any]) -> None:
-    event = realtime.function_output("call_123", output)
+    event = realtime.function_output("call_123", orjson.dumps(output).decode())
     valid(event)
     item = event["item"]
     assert item["type"] == "function_call_output"

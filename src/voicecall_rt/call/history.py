@@ -17,9 +17,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from voicecall_rt.model import realtime
+from typing import Literal
 
 # ~4 characters a token: about 6,000 tokens of a 32,768-token context.
 MAX_REPLAY_CHARS = 24_000
@@ -85,9 +83,10 @@ class History:
 
     def replay(
         self, max_chars: int = MAX_REPLAY_CHARS, *, extra: Iterable[Entry] = ()
-    ) -> list[dict[str, Any]]:
-        """`conversation.item.create` events that rebuild the conversation, oldest first;
-        `extra` are entries not final yet (words still playing), put in their place."""
+    ) -> list[Entry]:
+        """The entries that rebuild the conversation, oldest first, the oldest folded into
+        one system note past `max_chars`; `extra` are entries not final yet (words still
+        playing), put in their place. The model backend turns them into its own items."""
         entries = sorted([*self._entries, *extra], key=_time)  # stable: ties keep order
         kept: list[Entry] = []
         size = 0
@@ -101,33 +100,19 @@ class History:
         # A tool result is only valid after its call: never keep one whose call was folded.
         kept_calls = {e.call_id for e in kept if e.kind == "call"}
         folded_outputs = [e for e in kept if e.kind == "output" and e.call_id not in kept_calls]
-        events: list[dict[str, Any]] = []
+        replay: list[Entry] = []
         if older or folded_outputs:
-            events.append(realtime.system_text(_fold([*older, *folded_outputs], max_chars // 4)))
+            folded = _fold([*older, *folded_outputs], max_chars // 4)
+            replay.append(Entry(kept[0].t_ms if kept else 0, "system", folded))
         for entry in kept:
             if entry.kind == "output" and entry.call_id not in kept_calls:
                 continue
-            events.append(_item(entry))
-        return events
+            replay.append(entry)
+        return replay
 
 
 def _time(entry: Entry) -> int:
     return entry.t_ms
-
-
-def _item(entry: Entry) -> dict[str, Any]:
-    if entry.kind == "caller":
-        return realtime.user_text(entry.text)
-    if entry.kind == "keypad":
-        return realtime.user_text(entry.text)
-    if entry.kind == "assistant":
-        return realtime.assistant_text(entry.text)
-    if entry.kind == "call":
-        return realtime.function_call(entry.call_id, entry.name, entry.text)
-    if entry.kind == "output":
-        item = {"type": "function_call_output", "call_id": entry.call_id, "output": entry.text}
-        return {"type": "conversation.item.create", "item": item}
-    return realtime.system_text(entry.text)
 
 
 def _fold(entries: list[Entry], max_chars: int) -> str:

@@ -264,6 +264,15 @@ class CallRecorder:
             },
         )
 
+    def from_carrier_text(self, data: str | bytes, model_ready: bool) -> None:
+        """A message read from the carrier, as it came (see `from_carrier`)."""
+        try:
+            frame = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        if isinstance(frame, dict) and "event" in frame:
+            self.from_carrier(frame, model_ready)
+
     def from_carrier(self, frame: dict[str, Any], model_ready: bool) -> None:
         """A frame read from the carrier; a `media` frame's audio joins the caller track
         (and, with the model ready, it goes on as `input_audio_buffer.append`)."""
@@ -335,10 +344,10 @@ class CallRecorder:
         except Exception:
             log.exception("call %s: recording a model event failed", self.call_id)
 
-    def model_audio(self, event: dict[str, Any], mark: str | None) -> None:
+    def model_audio(self, event: object, mark: str | None) -> None:
         """A model audio delta: forwarded to the carrier as one `media` message and then
         `mark` (None: it was dropped, e.g. a late delta of an item cut by a barge-in)."""
-        if self._done:
+        if self._done or not isinstance(event, dict):
             return
         try:
             delta = event.get("delta")

@@ -18,13 +18,20 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from collections.abc import Callable
 
+import aiohttp
 from aiohttp import web
 
 _FIN_TEXT = 0x81  # FIN + opcode 1 (text): every message is one whole frame
 _HEADER_7 = struct.Struct("!BB").pack
 _HEADER_16 = struct.Struct("!BBH").pack
 _HEADER_64 = struct.Struct("!BBQ").pack
+_TEXT = aiohttp.WSMsgType.TEXT
+# What ends a read of an aiohttp WebSocket.
+_SOCKET_ENDED = frozenset(
+    (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
+)
 
 
 def text_frame(data: bytes) -> bytes:
@@ -38,7 +45,7 @@ def text_frame(data: bytes) -> bytes:
 
 
 class CarrierLink:
-    """Write side of one media stream (reads stay on `ws`)."""
+    """One media stream: its read loop and its batched writes."""
 
     __slots__ = ("_transport", "ws")
 
@@ -79,6 +86,21 @@ class CarrierLink:
             return
         for message in messages:
             await self.ws.send_str(message)
+
+    async def read(self, on_text: Callable[[str], bool], on_other: Callable[[], None]) -> bool:
+        """Hand each text message to `on_text` until it returns False (then True is
+        returned: the carrier ended the stream) or the socket ends (False). Anything else
+        that arrives goes to `on_other`."""
+        receive = self.ws.receive  # not `async for`: one coroutine less per message
+        while True:
+            message = await receive()
+            if message.type is _TEXT:
+                if not on_text(message.data):
+                    return True
+            elif message.type in _SOCKET_ENDED:
+                return False
+            else:
+                on_other()
 
     async def close(self) -> None:
         await self.ws.close()

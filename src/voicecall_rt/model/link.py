@@ -31,7 +31,7 @@ from picows import (
     ws_connect,
 )
 
-from voicecall_rt.model.realtime import ModelConnectError
+from voicecall_rt.model.base import ModelConnectError
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 CLOSE_TIMEOUT_S = 5.0

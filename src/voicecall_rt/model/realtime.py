@@ -1,6 +1,6 @@
 """OpenAI Realtime GA: connecting, the session we ask for, and the client events we send.
 
-GA protocol only (PROTOCOLS §1): no `OpenAI-Beta` header, `session.type = "realtime"`,
+GA protocol only (docs/protocols.md §1): no `OpenAI-Beta` header, `session.type = "realtime"`,
 `audio/pcmu` both ways so the carrier's µ-law passes through untouched. The append event
 is built by concatenation because it carries the carrier's base64 payload as-is.
 """
@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from voicecall_rt.call.history import Entry
 from voicecall_rt.config import VadSettings
 
 # Every caller frame's append carries an event id "<APPEND_ID_PREFIX><frame number>"; the
@@ -25,19 +26,11 @@ PCMU = "audio/pcmu"
 AUDIO_DELTA = "response.output_audio.delta"
 
 # `error` / failed-response codes no retry can mend: the account, not the call, is at fault
-# (the same four LiveKit's realtime plugin stops on, scale-reliability.md §3).
+# (the same four LiveKit's realtime plugin stops on, docs/protocols.md §1.10).
 FATAL_CODES = frozenset(
     {"insufficient_quota", "invalid_api_key", "account_deactivated", "billing_hard_limit_reached"}
 )
 _REMEMBERED_EVENTS = 256  # control events kept to name what an `error` answers
-
-
-class ModelConnectError(Exception):
-    """The Realtime endpoint refused or could not be reached; the message is safe to show."""
-
-
-class SessionRefused(ModelConnectError):
-    """The session could not be configured as the call needs; retrying would not help."""
 
 
 def append_event(payload: str, frame: str) -> str:
@@ -200,15 +193,10 @@ def truncate(item_id: str, audio_end_ms: int) -> dict[str, Any]:
     }
 
 
-def function_output(call_id: str, output: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "conversation.item.create",
-        "item": {
-            "type": "function_call_output",
-            "call_id": call_id,
-            "output": orjson.dumps(output).decode(),
-        },
-    }
+def function_output(call_id: str, output: str) -> dict[str, Any]:
+    """A tool's result (`output`: its JSON text) for the function call `call_id`."""
+    item = {"type": "function_call_output", "call_id": call_id, "output": output}
+    return {"type": "conversation.item.create", "item": item}
 
 
 def system_text(text: str) -> dict[str, Any]:
@@ -252,3 +240,18 @@ def user_text(text: str) -> dict[str, Any]:
             "content": [{"type": "input_text", "text": text}],
         },
     }
+
+
+def replay_item(entry: Entry) -> dict[str, Any]:
+    """The `conversation.item.create` that gives a renewed session one history entry."""
+    if entry.kind == "caller":
+        return user_text(entry.text)
+    if entry.kind == "keypad":
+        return user_text(entry.text)
+    if entry.kind == "assistant":
+        return assistant_text(entry.text)
+    if entry.kind == "call":
+        return function_call(entry.call_id, entry.name, entry.text)
+    if entry.kind == "output":
+        return function_output(entry.call_id, entry.text)
+    return system_text(entry.text)

@@ -25,8 +25,8 @@ from typing import Any
 import orjson
 
 from voicecall_rt.model import realtime
+from voicecall_rt.model.base import ModelConnectError, SessionRefused
 from voicecall_rt.model.link import ModelLink
-from voicecall_rt.model.realtime import ModelConnectError, SessionRefused
 
 CONNECT_ATTEMPTS = 3
 CONNECT_TIMEOUT_S = 10.0

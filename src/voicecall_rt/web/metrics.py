@@ -155,10 +155,11 @@ class _LiveCollector(Collector):
         # call is counted either here or in the totals, never both, never neither.
         for bridge in m.manager.bridges():
             if not bridge.ended:
-                frames_in += bridge.frames_in
-                frames_out += bridge.frames_out
-                dropped += bridge.dropped_frames
-                bad += bridge.bad_frames
+                counts = bridge.counters
+                frames_in += counts[0]
+                frames_out += counts[1]
+                dropped += counts[2]
+                bad += counts[3]
         yield GaugeMetricFamily(
             "voicecall_active_calls", "Calls not settled yet.", value=m.manager.active_count
         )

@@ -50,5 +50,5 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
         await ws.close(code=POLICY_VIOLATION, message=b"invalid stream token")
         return ws
     assert start is not None
-    await bridge.run_carrier(CarrierLink(ws, request.transport), start, codec.writer(start))
+    await bridge.run_carrier(CarrierLink(ws, request.transport), start, codec)
     return ws

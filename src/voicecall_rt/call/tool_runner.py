@@ -1,0 +1,137 @@
+"""The model's tools in a call: acting on its function calls, and its results going back.
+
+Tools run only from a *completed* response (a cut-off one's arguments may be cut too, and
+its caller has moved on); every function call gets an answer, even one not acted on.
+Results from a response's own tools go back when it is done; a later one (keypad tones
+confirmed played) goes back at once if the model is idle (docs/design.md §6).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from voicecall_rt.audio.dtmf import PAUSE_CHARS, frames, tone_audio
+from voicecall_rt.call import tools
+from voicecall_rt.model.base import ToolCall
+
+if TYPE_CHECKING:
+    from voicecall_rt.call.conversation import Conversation
+
+_DTMF_MARK = "dtmf-"
+
+
+class ToolRunner:
+    def __init__(self, conversation: Conversation) -> None:
+        self._c = conversation
+        self.outputs: list[tuple[str, str]] = []  # (call id, result JSON) not sent yet
+        self._tones: dict[str, tuple[str, str]] = {}  # mark → (call id, digits) playing
+        self._in_response_done = False  # its tools run: their results wait for its end
+
+    @property
+    def tones_playing(self) -> bool:
+        return bool(self._tones)
+
+    @property
+    def busy(self) -> bool:
+        """Results waiting or tones playing: not a moment to switch sessions."""
+        return bool(self.outputs or self._tones)
+
+    async def run_all(self, calls: Sequence[ToolCall]) -> None:
+        self._in_response_done = True
+        try:
+            for call in calls:
+                await self._run(call)
+        finally:
+            self._in_response_done = False
+
+    async def _run(self, call: ToolCall) -> None:
+        c = self._c
+        c.history.tool_call(c.journal.t_ms(), call.call_id, call.name, call.arguments)
+        try:
+            arguments = tools.parse_arguments(call.arguments)
+            if call.name == "report_outcome":
+                c.outcome = tools.outcome_from(arguments)
+                c.journal.store.update_call(c.journal.call_id, outcome=c.outcome)
+                c.journal.event("outcome", **c.outcome.model_dump())
+                await self.result(call.call_id, {"ok": True})
+            elif call.name == "end_call":
+                reason = tools.reason_from(arguments)
+                c.journal.event("tool", name="end_call", reason=reason)
+                c.state.close()
+                c.host.spawn(c.farewell())
+            elif call.name == "send_dtmf":
+                await self._press(call.call_id, tools.digits_from(arguments))
+            else:
+                raise tools.ToolError(f"unknown tool {call.name!r}")
+        except tools.ToolError as exc:
+            c.journal.event("tool.error", name=call.name, error=str(exc))
+            await self.result(call.call_id, {"ok": False, "error": str(exc)})
+
+    def not_run(self, call: ToolCall, why: str) -> None:
+        """A function call that was not acted on still gets its answer, saying so."""
+        c = self._c
+        c.history.tool_call(c.journal.t_ms(), call.call_id, call.name, call.arguments)
+        c.journal.event("tool.skipped", name=call.name, reason=why)
+        self._queue(call.call_id, {"ok": False, "error": why})
+
+    def _queue(self, call_id: str, result: dict[str, Any]) -> None:
+        output = orjson.dumps(result).decode()
+        self.outputs.append((call_id, output))
+        self._c.history.tool_output(self._c.journal.t_ms(), call_id, output)
+
+    async def result(self, call_id: str, result: dict[str, Any]) -> None:
+        """Queue a tool result; it goes now if the model is idle and no response's tools
+        are running."""
+        self._queue(call_id, result)
+        state = self._c.state
+        if not state.responding and not state.closing and not self._in_response_done:
+            self.flush(reply=not state.caller_speaking)
+
+    def flush(self, *, reply: bool) -> None:
+        """Results into the conversation; `reply` asks the model to go on from them (not
+        while the caller talks: VAD starts the reply to what they say, results known)."""
+        outputs, self.outputs = self.outputs, []
+        model = self._c.model()
+        if model is not None:
+            for call_id, output in outputs:
+                model.tool_result(call_id, output)
+        if reply:
+            self._c.respond()
+
+    async def _press(self, call_id: str, digits: str) -> None:
+        c = self._c
+        relay = c.relay
+        writer = relay.writer
+        if relay.carrier is None or writer is None:
+            raise tools.ToolError("the call audio is not connected yet")
+        calls = c.settings.calls
+        audio = tone_audio(digits, on_ms=calls.dtmf_tone_ms, off_ms=calls.dtmf_gap_ms)
+        mark = f"{_DTMF_MARK}{len(self._tones)}-{c.journal.t_ms()}"
+        # Model audio queued behind the tones starts playing only when they have.
+        relay.playback.on_other_audio(mark)
+        try:
+            await relay.send(
+                *[writer.media(base64.b64encode(frame).decode()) for frame in frames(audio)],
+                writer.mark(mark),
+            )
+        except ConnectionError:
+            raise tools.ToolError("the call audio is gone") from None
+        relay.sent_tones(audio, mark)
+        self._tones[mark] = (call_id, digits)
+        spaced = " ".join(d for d in digits if d not in PAUSE_CHARS)
+        c.journal.line("system", f"pressed {spaced}")
+        c.journal.event("dtmf", digits=digits, audio_ms=len(audio) // 8)
+
+    def tones_played(self, mark: str) -> None:
+        """A mark came back: if it ends keypad tones, what follows plays now and the
+        model learns the keys were pressed."""
+        if mark not in self._tones:
+            return
+        self._c.relay.playback.on_mark(mark)
+        call_id, digits = self._tones.pop(mark)
+        pressed = " ".join(d for d in digits if d not in PAUSE_CHARS)
+        self._c.host.spawn(self.result(call_id, {"ok": True, "pressed": pressed}))
