@@ -145,7 +145,7 @@ async def test_sha256_webhooks_signed_with_a_key_we_do_not_hold_are_refused(
     shared_key = KEY if held == "other-secret" else None
     async with world_of(tmp_path, LISTEN_PLAN, GREET_ONLY, shared_key=shared_key, **OPEN) as world:
         world.carrier.shared_key = OTHER_KEY  # the carrier signs with a key we do not have
-        with caplog.at_level(logging.WARNING, logger="voicecall_rt.web.webhooks"):
+        with caplog.at_level(logging.WARNING, logger="voicecall_rt.carrier.twilio.webhooks"):
             sim = await world.carrier.place_inbound_call(
                 from_number=CALLER, to_number=FROM_NUMBER, plan=LISTEN_PLAN
             )

@@ -1,24 +1,18 @@
-"""Twilio wire formats: Media Streams (docs/protocols.md §4.5), TwiML, webhook signatures."""
+"""Twilio wire formats: Media Streams (docs/protocols.md §4.5) and SID masking.
+
+TwiML and webhook signatures: test_twilio_webhooks.py.
+"""
 
 from __future__ import annotations
 
 import base64
-import xml.etree.ElementTree as ET
 from typing import Any
 
 import orjson
 import pytest
-from twilio.request_validator import RequestValidator
 
 from voicecall_rt.carrier.base import StreamProtocolError
 from voicecall_rt.carrier.twilio.rest import mask_sid
-from voicecall_rt.carrier.twilio.webhooks import (
-    hang_up_twiml,
-    reject_twiml,
-    say_and_hang_up_twiml,
-    signature_valid,
-    stream_twiml,
-)
 from voicecall_rt.carrier.twilio.wire import TwilioStreamWriter as StreamWriter
 from voicecall_rt.carrier.twilio.wire import parse
 from voicecall_rt.carrier.twilio.wire import read_start as StreamStart
@@ -214,116 +208,6 @@ def test_writer_messages_are_text() -> None:
 def test_writer_refuses_invalid_sid(sid: str) -> None:
     with pytest.raises(StreamProtocolError):
         StreamWriter(sid)
-
-
-# --------------------------------------------------------------------------- TwiML
-
-
-def test_stream_twiml_structure() -> None:
-    url = "wss://voice.example.com/voice/realtime-stream"
-    root = ET.fromstring(stream_twiml(url, "tok_ABC-123"))
-    assert root.tag == "Response"
-    assert [child.tag for child in root] == ["Connect"]
-    connect = root[0]
-    assert [child.tag for child in connect] == ["Stream"]
-    stream = connect[0]
-    assert stream.get("url") == url
-    params = list(stream)
-    assert [p.tag for p in params] == ["Parameter"]
-    assert params[0].attrib == {"name": "call_token", "value": "tok_ABC-123"}
-
-
-def test_stream_twiml_escapes_attribute_values() -> None:
-    url = "wss://voice.example.com/voice/realtime-stream?a=1&b=2"
-    token = 'x"<y>&z'
-    stream = ET.fromstring(stream_twiml(url, token)).find("./Connect/Stream")
-    assert stream is not None
-    assert stream.get("url") == url
-    parameter = stream.find("Parameter")
-    assert parameter is not None
-    assert parameter.get("value") == token
-
-
-def test_reject_twiml() -> None:
-    root = ET.fromstring(reject_twiml())
-    assert root.tag == "Response"
-    assert [child.tag for child in root] == ["Reject"]
-
-
-def test_say_and_hang_up_twiml() -> None:
-    root = ET.fromstring(say_and_hang_up_twiml("Sorry, all lines are busy <now> & later."))
-    assert [child.tag for child in root] == ["Say", "Hangup"]
-    assert root[0].text == "Sorry, all lines are busy <now> & later."
-
-
-def test_hang_up_twiml() -> None:
-    root = ET.fromstring(hang_up_twiml())
-    assert [child.tag for child in root] == ["Hangup"]
-
-
-# --------------------------------------------------------------------------- signatures
-
-TOKEN = "12345678901234567890123456789012"
-URL = "https://voice.example.com/voice/answer?call=abc123"
-PARAMS = {
-    "CallSid": CALL_SID,
-    "AccountSid": ACCOUNT_SID,
-    "From": "+14155551234",
-    "To": "+15555550100",
-    "CallStatus": "in-progress",
-    "Direction": "outbound-api",
-}
-
-
-def sign(token: str, url: str, params: dict[str, str]) -> str:
-    return str(RequestValidator(token).compute_signature(url, params))
-
-
-def test_signature_valid() -> None:
-    assert signature_valid(TOKEN, URL, PARAMS, sign(TOKEN, URL, PARAMS))
-
-
-def test_signature_valid_with_no_params() -> None:
-    url = "https://voice.example.com/voice/status"
-    assert signature_valid(TOKEN, url, {}, sign(TOKEN, url, {}))
-
-
-def test_signature_wrong_token() -> None:
-    assert not signature_valid(TOKEN, URL, PARAMS, sign("0" * 32, URL, PARAMS))
-
-
-def test_signature_tampered_param() -> None:
-    signature = sign(TOKEN, URL, PARAMS)
-    assert not signature_valid(TOKEN, URL, {**PARAMS, "CallStatus": "completed"}, signature)
-    assert not signature_valid(TOKEN, URL, {**PARAMS, "Extra": "1"}, signature)
-    without = {k: v for k, v in PARAMS.items() if k != "From"}
-    assert not signature_valid(TOKEN, URL, without, signature)
-
-
-@pytest.mark.parametrize("signature", [None, ""])
-def test_signature_missing(signature: str | None) -> None:
-    assert not signature_valid(TOKEN, URL, PARAMS, signature)
-
-
-def test_signature_garbage() -> None:
-    assert not signature_valid(TOKEN, URL, PARAMS, "not-a-signature")
-
-
-@pytest.mark.parametrize(
-    "other_url",
-    [
-        "https://voice.example.com/voice/answer?call=abc124",
-        "https://voice.example.com/voice/status?call=abc123",
-        "https://evil.example.com/voice/answer?call=abc123",
-        "https://voice.example.com/voice/answer",
-    ],
-)
-def test_signature_different_url(other_url: str) -> None:
-    assert not signature_valid(TOKEN, other_url, PARAMS, sign(TOKEN, URL, PARAMS))
-
-
-def test_signature_empty_token_never_valid() -> None:
-    assert not signature_valid("", URL, PARAMS, sign("", URL, PARAMS))
 
 
 # --------------------------------------------------------------------------- masking

@@ -13,10 +13,10 @@ from twilio.request_validator import (
     RequestValidator,
 )
 
+from voicecall_rt.carrier.registry import shared_key_secrets
 from voicecall_rt.carrier.twilio.webhooks import signature_key_id, signature_valid
 from voicecall_rt.config import Settings
 from voicecall_rt.simulator.signing import SharedKey, signature_headers
-from voicecall_rt.web.webhooks import shared_key_secrets
 
 TOKEN = "auth-token-0123456789"
 URL = "https://voice.example.com/voice/status?call=call_0123456789abcdef"

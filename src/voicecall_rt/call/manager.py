@@ -12,22 +12,28 @@ import contextlib
 import hmac
 import logging
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NoReturn, Protocol
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from voicecall_rt import prompts
 from voicecall_rt.call.bridge import CallBridge
 from voicecall_rt.call.journal import CallJournal, Hub
 from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
-from voicecall_rt.carrier.base import CarrierError, OutboundRequest, StreamStart
-from voicecall_rt.carrier.twilio.webhooks import (
-    answerer_of,
-    hang_up_twiml,
-    reject_twiml,
-    say_and_hang_up_twiml,
-    stream_twiml,
+from voicecall_rt.carrier.base import (
+    Busy,
+    CallAnswered,
+    CarrierApi,
+    CarrierError,
+    Connect,
+    Decision,
+    HangUp,
+    InboundCall,
+    MachineVerdict,
+    OutboundRequest,
+    Reject,
+    StatusChanged,
+    StreamStart,
 )
 from voicecall_rt.config import ConfigError, Settings
 from voicecall_rt.phone import mask_number, normalize_e164
@@ -48,14 +54,6 @@ _RANK = {
     CallStatus.RINGING: 2,
     CallStatus.IN_PROGRESS: 3,
 }
-
-
-class Carrier(Protocol):
-    """What the manager needs from a phone carrier (Twilio today)."""
-
-    async def create_call(self, request: OutboundRequest) -> str: ...
-
-    async def hang_up(self, call_sid: str) -> None: ...
 
 
 class PlaceError(Exception):
@@ -89,7 +87,7 @@ class CallManager:
         settings: Settings,
         store: Store,
         hub: Hub,
-        carrier: Carrier | None,
+        carrier: CarrierApi | None,
         resolver: Resolver = system_resolver,
     ) -> None:
         self.settings = settings
@@ -242,19 +240,19 @@ class CallManager:
         active.token_expires = asyncio.get_running_loop().time() + TOKEN_TTL_S
         return f"{active.record.id}.{secret}"
 
-    def answer_outbound(self, call_id: str, params: Mapping[str, str]) -> str:
-        """TwiML for an outbound call the callee just picked up."""
+    def answer_outbound(self, call_id: str, event: CallAnswered) -> Decision:
+        """What to do with an outbound call the callee just picked up."""
         active = self._active.get(call_id)
-        sid = params.get("CallSid", "")
+        sid = event.call_sid
         if (
             active is None
             or active.bridge.ended
             or (active.record.carrier_sid and sid != active.record.carrier_sid)
         ):
-            return hang_up_twiml()
+            return HangUp()
         self._note_answered(active, sid)
         _, stream_url = self._urls()
-        return stream_twiml(stream_url, self._mint_token(active))
+        return Connect(stream_url, self._mint_token(active))
 
     def _note_answered(self, active: ActiveCall, sid: str) -> None:
         record = active.record
@@ -275,38 +273,38 @@ class CallManager:
             active.bridge.note_answered()
             self._publish_status(record)
 
-    def answer_inbound(self, params: Mapping[str, str]) -> str:
-        """TwiML for a call someone placed to our number: policy, limits, then the bridge."""
+    def answer_inbound(self, event: InboundCall) -> Decision:
+        """What to do with a call someone placed to our number: policy, limits, the bridge."""
         inbound = self.settings.inbound
-        caller = params.get("From", "")
+        caller = event.from_number
         try:
             caller = normalize_e164(caller)
         except ValueError:
             caller = ""
         if not inbound.enabled or inbound.policy == "disabled":
             log.info("inbound call rejected: inbound calls are disabled")
-            return reject_twiml()
+            return Reject()
         if inbound.policy == "allowlist" and caller not in inbound.allow_from:
             log.info("inbound call from %s rejected: not on the allowlist", mask_number(caller))
-            return reject_twiml()
+            return Reject()
         if self.settings.missing_for_calls():
             log.error("inbound call rejected: configuration incomplete")
-            return reject_twiml()
+            return Reject()
         if len(self._active) >= self.settings.calls.max_concurrent:
             log.warning("inbound call from %s turned away: at capacity", mask_number(caller))
-            return say_and_hang_up_twiml(BUSY_MESSAGE)
+            return Busy(BUSY_MESSAGE)
         record = CallRecord(
             id=new_call_id(),
             direction="inbound",
-            from_number=caller or params.get("From", "")[:32],
-            to_number=params.get("To", "")[:32],
+            from_number=caller or event.from_number[:32],
+            to_number=event.to_number[:32],
             system_prompt=inbound.system_prompt,
         )
         active = self._admit(record)
-        active.bridge.start_model()  # pre-warm while Twilio fetches the stream URL
-        self._note_answered(active, params.get("CallSid", ""))
+        active.bridge.start_model()  # pre-warm while the carrier fetches the stream URL
+        self._note_answered(active, event.call_sid)
         _, stream_url = self._urls()
-        return stream_twiml(stream_url, self._mint_token(active))
+        return Connect(stream_url, self._mint_token(active))
 
     def claim_stream(self, token: str, start: StreamStart) -> CallBridge | None:
         """The media stream presented `token`: single use, unexpired, constant-time compared."""
@@ -334,13 +332,10 @@ class CallManager:
             return self._active.get(self._by_sid[sid])
         return None
 
-    async def on_status(self, call_id: str | None, params: Mapping[str, str]) -> None:
-        sid = params.get("CallSid", "")
-        raw = params.get("CallStatus", "")
-        try:
-            status = CallStatus("queued" if raw == "initiated" else raw)
-        except ValueError:
-            log.warning("ignoring unknown call status %r", raw[:32])
+    async def on_status(self, call_id: str | None, event: StatusChanged) -> None:
+        sid, status = event.call_sid, event.status
+        if status is None:
+            log.warning("ignoring unknown call status %r", event.raw[:32])
             return
         active = self._find(call_id, sid)
         if active is None or active.reaping:
@@ -366,21 +361,18 @@ class CallManager:
         reason = active.bridge.end_reason or reason
         self._settle(active, status, reason)
 
-    async def on_amd(self, call_id: str | None, params: Mapping[str, str]) -> None:
-        active = self._find(call_id, params.get("CallSid"))
+    async def on_amd(self, call_id: str | None, verdict: MachineVerdict) -> None:
+        active = self._find(call_id, verdict.call_sid)
         if active is None:
             return
-        answered_by = params.get("AnsweredBy", "unknown")[:32]
-        try:
-            duration = int(params.get("MachineDetectionDuration", ""))
-        except ValueError:
-            duration = None
+        answered_by = verdict.raw[:32]  # stored in the carrier's words
+        duration = verdict.duration_ms
         active.record.answered_by = answered_by
         active.record.amd_duration_ms = duration
         self.store.update_call(active.record.id, answered_by=answered_by, amd_duration_ms=duration)
         active.journal.event("amd", answered_by=answered_by, duration_ms=duration)
         if not active.bridge.ended:
-            active.bridge.on_amd(answerer_of(answered_by))
+            active.bridge.on_amd(verdict.answerer)
 
     # ---- ending -----------------------------------------------------------------------
 

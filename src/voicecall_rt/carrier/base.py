@@ -137,6 +137,10 @@ class HangUp:
 
 Decision = Connect | Reject | Busy | HangUp
 
+# Marks our answer to the health probe `status` sends through the tunnel (a GET of the
+# answer URL, answered with the carrier's rendering of `HangUp`).
+HEALTH_HEADER = "X-Voicecall-Rt"
+
 
 @dataclass(frozen=True)
 class WebhookRequest:
@@ -147,6 +151,7 @@ class WebhookRequest:
     headers: Mapping[str, str]
     form: Mapping[str, str]
     query: Mapping[str, str] = field(default_factory=dict)
+    method: str = "POST"
 
 
 class CarrierWebhooks(Protocol):

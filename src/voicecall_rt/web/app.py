@@ -8,8 +8,7 @@ from aiohttp import web
 
 from voicecall_rt.call.journal import Hub
 from voicecall_rt.call.manager import CallManager
-from voicecall_rt.carrier.twilio.rest import TwilioCarrier
-from voicecall_rt.carrier.twilio.wire import TwilioStreamCodec
+from voicecall_rt.carrier.registry import Carrier, build_carrier
 from voicecall_rt.config import Settings
 from voicecall_rt.logs import add_secrets
 from voicecall_rt.notify import Notifier
@@ -19,21 +18,22 @@ from voicecall_rt.public_url import Resolver, system_resolver
 from voicecall_rt.store.database import Store
 from voicecall_rt.web import api, dashboard, stream, webhooks
 from voicecall_rt.web import metrics as web_metrics
-from voicecall_rt.web.keys import API_TOKEN, CODEC, MANAGER, SETTINGS, STORE
+from voicecall_rt.web.keys import API_TOKEN, CODEC, MANAGER, SETTINGS, STORE, WEBHOOKS
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 
 
 def build_app(
-    settings: Settings, manager: CallManager, store: Store, api_token: str
+    settings: Settings, manager: CallManager, store: Store, api_token: str, carrier: Carrier
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[api.require_token])
     app[SETTINGS] = settings
     app[MANAGER] = manager
     app[STORE] = store
     app[API_TOKEN] = api_token
-    app[CODEC] = TwilioStreamCodec()
+    app[CODEC] = carrier.codec
+    app[WEBHOOKS] = carrier.webhooks
     app.router.add_get("/voice/answer", webhooks.answer_health, allow_head=False)
     app.router.add_post("/voice/answer", webhooks.answer)
     app.router.add_post("/voice/status", webhooks.status)
@@ -58,7 +58,7 @@ class Server:
         self.hub = Hub()
         self._resolver = resolver
         self._runner: web.AppRunner | None = None
-        self._carrier: TwilioCarrier | None = None
+        self._carrier: Carrier | None = None
         self._store: Store | None = None
         self._manager: CallManager | None = None
         # Pushes each settled call's result to `notify.url` (None when that is unset).
@@ -98,16 +98,12 @@ class Server:
                 cost_of=lambda record: call_cost(record, settings),  # the result carries it
             )
             self.notifier.start()
-        sid, token = settings.twilio.account_sid, settings.twilio.auth_token
-        if sid and token is not None:
-            self._carrier = TwilioCarrier(
-                sid, token.get_secret_value(), settings.twilio.api_base_url
-            )
-        self._manager = CallManager(settings, self._store, self.hub, self._carrier, self._resolver)
+        self._carrier = carrier = build_carrier(settings)
+        self._manager = CallManager(settings, self._store, self.hub, carrier.api, self._resolver)
         self.metrics = web_metrics.CallMetrics(self._manager)
         self.metrics.attach(self.hub)  # before any call can start
         await self._manager.start()
-        app = build_app(settings, self._manager, self._store, self.api_token)
+        app = build_app(settings, self._manager, self._store, self.api_token, carrier)
         web_metrics.setup(app, self.metrics)
         self._runner = web.AppRunner(app, access_log=log if settings.debug else None)
         await self._runner.setup()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from voicecall_rt.call.manager import CallManager
-from voicecall_rt.carrier.base import StreamCodec
+from voicecall_rt.carrier.base import CarrierWebhooks, StreamCodec
 from voicecall_rt.config import Settings
 from voicecall_rt.store.database import Store
 
@@ -14,3 +14,4 @@ MANAGER = web.AppKey("manager", CallManager)
 STORE = web.AppKey("store", Store)
 API_TOKEN = web.AppKey("api_token", str)
 CODEC = web.AppKey("codec", StreamCodec)
+WEBHOOKS = web.AppKey("webhooks", CarrierWebhooks)

@@ -1,92 +1,63 @@
-"""Twilio's webhooks: every POST is signed over the public URL, or it is refused with 403."""
+"""The carrier's webhooks: every POST is signed over the public URL, or it is refused with 403.
+
+The carrier's own `CarrierWebhooks` checks the signature, reads the request as a neutral
+event and renders the call manager's decision; this module only carries them over HTTP.
+"""
 
 from __future__ import annotations
 
-import logging
-
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
-from twilio.request_validator import (
-    SIGNATURE_HEADER,
-    SIGNATURE_SETTINGS_HEADER,
-    get_signature_algorithm,
-)
 
-from voicecall_rt.carrier.twilio.webhooks import HEALTH_HEADER, signature_key_id, signature_valid
-from voicecall_rt.config import Settings
-from voicecall_rt.web.keys import MANAGER, SETTINGS
-
-log = logging.getLogger(__name__)
-TWIML = "text/xml"
+from voicecall_rt.carrier.base import HEALTH_HEADER, HangUp, InboundCall, WebhookRequest
+from voicecall_rt.web.keys import MANAGER, SETTINGS, WEBHOOKS
 
 
-def shared_key_secrets(settings: Settings) -> list[str]:
-    """The SharedKey secrets webhooks may be signed with (`twilio.webhookSharedKeys`)."""
-    return [key.get_secret_value() for key in settings.twilio.webhook_shared_keys]
-
-
-async def _signed_form(request: web.Request) -> MultiDictProxy[str]:
-    """The form, if Twilio signed it; 403 otherwise (before anything else happens)."""
-    settings = request.app[SETTINGS]
+async def _verified(request: web.Request) -> WebhookRequest:
+    """The webhook, if the carrier signed it; 403 otherwise (before anything else happens)."""
     form = await request.post()  # the body cap (64 KiB) answers 413 here
-    token = settings.twilio.auth_token
-    url = f"{settings.public_url}{request.raw_path}"
-    params = MultiDictProxy(MultiDict((k, v) for k, v in form.items() if isinstance(v, str)))
-    signature_settings = request.headers.get(SIGNATURE_SETTINGS_HEADER)
-    if not signature_valid(
-        token.get_secret_value() if token is not None else "",
-        url,
-        params,
-        request.headers.get(SIGNATURE_HEADER),
-        signature_settings=signature_settings,
-        shared_key_secrets=shared_key_secrets(settings),
-    ):
-        if signature_settings:
-            # Which key and algorithm were announced (ids, not secrets) says what to configure;
-            # the header comes from whoever sent the request, hence repr and a length cap.
-            log.warning(
-                "refused %s %s: missing or invalid Twilio signature "
-                "(SharedKey %r, %r; %d SharedKey secret(s) configured)",
-                request.method,
-                request.path,
-                (signature_key_id(signature_settings) or "")[:64],
-                get_signature_algorithm(signature_settings)[:32],
-                len(shared_key_secrets(settings)),
-            )
-        else:
-            log.warning(
-                "refused %s %s: missing or invalid Twilio signature", request.method, request.path
-            )
+    webhook = WebhookRequest(
+        url=f"{request.app[SETTINGS].public_url}{request.raw_path}",
+        headers=request.headers,
+        form=MultiDictProxy(MultiDict((k, v) for k, v in form.items() if isinstance(v, str))),
+        query=request.query,
+        method=request.method,
+    )
+    if not request.app[WEBHOOKS].verify(webhook):
         raise web.HTTPForbidden(text="invalid signature")
-    return params
+    return webhook
 
 
 async def answer_health(request: web.Request) -> web.Response:
     """GET: what `status` fetches through the tunnel to prove the path reaches us."""
+    webhooks = request.app[WEBHOOKS]
     return web.Response(
-        text='<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>',
-        content_type=TWIML,
+        text=webhooks.render(HangUp()),
+        content_type=webhooks.content_type,
         headers={HEALTH_HEADER: "ok"},
     )
 
 
 async def answer(request: web.Request) -> web.Response:
-    params = await _signed_form(request)
-    manager = request.app[MANAGER]
-    if params.get("Direction", "") == "inbound":
-        twiml = manager.answer_inbound(params)
+    webhook = await _verified(request)
+    webhooks, manager = request.app[WEBHOOKS], request.app[MANAGER]
+    event = webhooks.answer_event(webhook)
+    if isinstance(event, InboundCall):
+        decision = manager.answer_inbound(event)
     else:
-        twiml = manager.answer_outbound(request.query.get("call", ""), params)
-    return web.Response(text=twiml, content_type=TWIML)
+        decision = manager.answer_outbound(request.query.get("call", ""), event)
+    return web.Response(text=webhooks.render(decision), content_type=webhooks.content_type)
 
 
 async def status(request: web.Request) -> web.Response:
-    params = await _signed_form(request)
-    await request.app[MANAGER].on_status(request.query.get("call"), params)
+    webhook = await _verified(request)
+    event = request.app[WEBHOOKS].status_event(webhook)
+    await request.app[MANAGER].on_status(request.query.get("call"), event)
     return web.Response(status=204)
 
 
 async def amd(request: web.Request) -> web.Response:
-    params = await _signed_form(request)
-    await request.app[MANAGER].on_amd(request.query.get("call"), params)
+    webhook = await _verified(request)
+    verdict = request.app[WEBHOOKS].machine_event(webhook)
+    await request.app[MANAGER].on_amd(request.query.get("call"), verdict)
     return web.Response(status=204)

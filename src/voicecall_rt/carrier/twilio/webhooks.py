@@ -1,17 +1,43 @@
-"""Twilio's webhooks: the signature we check, the TwiML we answer (docs/protocols.md §4.2-4.4)."""
+"""Twilio's webhooks: the signature we check, the form fields we read, the TwiML we answer
+(docs/protocols.md §4.2-4.4). `TwilioWebhooks` is Twilio's `carrier.base.CarrierWebhooks`.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, assert_never
+from urllib.parse import urlsplit
 
-from twilio.request_validator import HMAC_SHA1, RequestValidator, get_signature_algorithm
+from twilio.request_validator import (
+    HMAC_SHA1,
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
 from twilio.twiml.voice_response import VoiceResponse
 
-from voicecall_rt.carrier.base import Answerer
+from voicecall_rt.call.records import CallStatus
+from voicecall_rt.carrier.base import HEALTH_HEADER as HEALTH_HEADER  # status.py reads it here
+from voicecall_rt.carrier.base import (
+    Answerer,
+    Busy,
+    CallAnswered,
+    Connect,
+    Decision,
+    HangUp,
+    InboundCall,
+    MachineVerdict,
+    Reject,
+    StatusChanged,
+    WebhookRequest,
+)
+from voicecall_rt.carrier.twilio.wire import TOKEN_PARAMETER
 
-# Marks our answer to the health probe `status` sends through the tunnel.
-HEALTH_HEADER = "X-Voicecall-Rt"
+log = logging.getLogger(__name__)
+
+TWIML = "text/xml"
 
 
 def signature_valid(
@@ -60,7 +86,7 @@ def stream_twiml(stream_url: str, token: str) -> str:
     response = VoiceResponse()
     connect = response.connect()
     stream = connect.stream(url=stream_url)
-    stream.parameter(name="call_token", value=token)
+    stream.parameter(name=TOKEN_PARAMETER, value=token)
     return str(response)
 
 
@@ -94,3 +120,100 @@ def answerer_of(answered_by: str) -> Answerer:
     if answered_by == "machine_start":
         return Answerer.MACHINE_GREETING
     return Answerer.UNKNOWN
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name, whatever its case (aiohttp's headers already are case-blind)."""
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    return value
+
+
+class TwilioWebhooks:
+    """Twilio's webhooks, read and answered (see `carrier.base.CarrierWebhooks`).
+
+    Signed with the Auth Token, or with one of the SharedKey secrets when a Webhook Rule
+    matched the URL (`signature_valid`)."""
+
+    __slots__ = ("_auth_token", "_shared_key_secrets")
+
+    content_type: str = TWIML
+
+    def __init__(self, auth_token: str, shared_key_secrets: Iterable[str] = ()) -> None:
+        self._auth_token = auth_token
+        self._shared_key_secrets = tuple(shared_key_secrets)
+
+    def verify(self, request: WebhookRequest) -> bool:
+        signature_settings = _header(request.headers, SIGNATURE_SETTINGS_HEADER)
+        if signature_valid(
+            self._auth_token,
+            request.url,
+            request.form,
+            _header(request.headers, SIGNATURE_HEADER),
+            signature_settings=signature_settings,
+            shared_key_secrets=self._shared_key_secrets,
+        ):
+            return True
+        path = urlsplit(request.url).path
+        if signature_settings:
+            # Which key and algorithm were announced (ids, not secrets) says what to configure;
+            # the header comes from whoever sent the request, hence repr and a length cap.
+            log.warning(
+                "refused %s %s: missing or invalid Twilio signature "
+                "(SharedKey %r, %r; %d SharedKey secret(s) configured)",
+                request.method,
+                path,
+                (signature_key_id(signature_settings) or "")[:64],
+                get_signature_algorithm(signature_settings)[:32],
+                len(self._shared_key_secrets),
+            )
+        else:
+            log.warning("refused %s %s: missing or invalid Twilio signature", request.method, path)
+        return False
+
+    def answer_event(self, request: WebhookRequest) -> CallAnswered | InboundCall:
+        form = request.form
+        if form.get("Direction", "") == "inbound":
+            return InboundCall(
+                call_sid=form.get("CallSid", ""),
+                from_number=form.get("From", ""),
+                to_number=form.get("To", ""),
+            )
+        return CallAnswered(call_sid=form.get("CallSid", ""))
+
+    def status_event(self, request: WebhookRequest) -> StatusChanged:
+        raw = request.form.get("CallStatus", "")
+        try:
+            # Twilio's first status callback says `initiated`; its Call resource says `queued`.
+            status: CallStatus | None = CallStatus("queued" if raw == "initiated" else raw)
+        except ValueError:
+            status = None
+        return StatusChanged(call_sid=request.form.get("CallSid", ""), status=status, raw=raw)
+
+    def machine_event(self, request: WebhookRequest) -> MachineVerdict:
+        form = request.form
+        answered_by = form.get("AnsweredBy", "unknown")
+        try:
+            duration: int | None = int(form.get("MachineDetectionDuration", ""))
+        except ValueError:
+            duration = None
+        return MachineVerdict(
+            call_sid=form.get("CallSid", ""),
+            answerer=answerer_of(answered_by),
+            raw=answered_by,
+            duration_ms=duration,
+        )
+
+    def render(self, decision: Decision) -> str:
+        match decision:
+            case Connect():
+                return stream_twiml(decision.stream_url, decision.token)
+            case Busy():
+                return say_and_hang_up_twiml(decision.message)
+            case Reject():
+                return reject_twiml()
+            case HangUp():
+                return hang_up_twiml()
+        assert_never(decision)
