@@ -17,7 +17,7 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 from voicecall_rt import prompts
-from voicecall_rt.call.bridge import CallBridge
+from voicecall_rt.call.bridge import CallBridge, CallSummary
 from voicecall_rt.call.journal import CallJournal, Hub
 from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
 from voicecall_rt.carrier.base import (
@@ -259,7 +259,6 @@ class CallManager:
         if sid and not record.carrier_sid:
             record.carrier_sid = sid
             self._by_sid[sid] = record.id
-        active.bridge.carrier_sid = record.carrier_sid
         if record.answered_at is None:
             record.answered_at = now_ms()
             record.status = CallStatus.IN_PROGRESS
@@ -318,9 +317,12 @@ class CallManager:
         active.token = None  # single use, whatever happens next
         if expired:
             return None
-        sid = active.record.carrier_sid
-        if sid and start.call_sid and start.call_sid != sid:
+        record = active.record
+        if record.carrier_sid and start.call_sid and start.call_sid != record.carrier_sid:
             return None
+        if start.call_sid and not record.carrier_sid:
+            record.carrier_sid = start.call_sid  # what a hang-up will name
+            self._by_sid[start.call_sid] = record.id
         return active.bridge
 
     # ---- carrier callbacks ------------------------------------------------------------
@@ -356,10 +358,8 @@ class CallManager:
             return
         # Even when the bridge is already ending, wait for it: what it still has to store
         # (usage, outcome, recordings) must land before the call is settled.
-        reason = active.bridge.end_reason or status.value
-        await active.bridge.end(reason if active.bridge.streaming else status.value)
-        reason = active.bridge.end_reason or reason
-        self._settle(active, status, reason)
+        summary = await active.bridge.end_by_carrier(status.value)
+        self._settle(active, status, summary.end_reason)
 
     async def on_amd(self, call_id: str | None, verdict: MachineVerdict) -> None:
         active = self._find(call_id, verdict.call_sid)
@@ -383,37 +383,37 @@ class CallManager:
         await active.bridge.end("hangup-requested", hang_up=True)
         return True
 
-    async def _hang_up_bridge(self, bridge: CallBridge) -> None:
-        active = self._active.get(bridge.call_id)
-        sid = bridge.carrier_sid or (active.record.carrier_sid if active else None)
-        if sid is None or self._carrier is None:
+    async def _hang_up_bridge(self, call_id: str) -> None:
+        active = self._active.get(call_id)
+        if active is None or self._carrier is None:
             return
-        if active is not None and active.record.status.terminal:
+        sid = active.record.carrier_sid
+        if not sid or active.record.status.terminal:
             return
         # One status whatever the state: `canceled` would not end a call answered meanwhile.
         try:
             await self._carrier.hang_up(sid)
         except CarrierError as exc:
-            bridge.journal.event("hangup.failed", error=str(exc))
-            log.warning("call %s: hang-up failed: %s", bridge.call_id, exc)
+            active.journal.event("hangup.failed", error=str(exc))
+            log.warning("call %s: hang-up failed: %s", call_id, exc)
 
-    def _bridge_ended(self, bridge: CallBridge) -> None:
-        active = self._active.get(bridge.call_id)
+    def _bridge_ended(self, call_id: str, summary: CallSummary) -> None:
+        active = self._active.get(call_id)
         if active is None:
             return
         active.bridge_ended_at = asyncio.get_running_loop().time()
         record = active.record
-        record.end_reason = record.end_reason or bridge.end_reason
+        record.end_reason = record.end_reason or summary.end_reason
         record.ended_at = now_ms()
-        if bridge.outcome is not None:
-            record.outcome = bridge.outcome
-        if bridge.error and not record.error:
-            record.error = bridge.error
+        if summary.outcome is not None:
+            record.outcome = summary.outcome
+        if summary.error and not record.error:
+            record.error = summary.error
         self.store.update_call(
             record.id,
             end_reason=record.end_reason,
             ended_at=record.ended_at,
-            usage=bridge.usage or None,
+            usage=summary.usage or None,
             error=record.error,
         )
         if record.direction == "inbound":
