@@ -18,9 +18,8 @@ from tests.helpers.twilio_wire import (
     verbs,
 )
 from tests.helpers.world import MakeWorld
-from voicecall_rt.call.manager import BUSY_MESSAGE
-from voicecall_rt.simulator.fake_carrier import SimCall
-from voicecall_rt.simulator.fake_model import FakeSession
+from voicecall_rt.call.admission import BUSY_MESSAGE
+from voicecall_rt.simulator.openai.session import FakeSession
 from voicecall_rt.simulator.scenario import (
     CallPlan,
     CallTool,
@@ -31,6 +30,7 @@ from voicecall_rt.simulator.scenario import (
     Speak,
     WaitForModel,
 )
+from voicecall_rt.simulator.sim_call import SimCall
 from voicecall_rt.simulator.world import FROM_NUMBER, SimWorld
 
 CALLER = "+14155550177"

@@ -16,8 +16,8 @@ from tests.helpers.twilio_wire import (
     payload,
 )
 from tests.helpers.world import MakeWorld
-from voicecall_rt.call import manager as manager_module
-from voicecall_rt.simulator.fake_model import FakeSession
+from voicecall_rt.call import tokens as tokens_module
+from voicecall_rt.simulator.openai.session import FakeSession
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Say, WaitForModel
 from voicecall_rt.simulator.world import FROM_NUMBER, SimWorld
 from voicecall_rt.web import stream as stream_module
@@ -121,7 +121,7 @@ async def test_start_without_the_right_token_is_closed(
     world = await _world(make_world)
     call_sid, other_sid = new_call_sid(), new_call_sid()
     if forgery == "expired":
-        monkeypatch.setattr(manager_module, "TOKEN_TTL_S", -1.0)  # stale as soon as minted
+        monkeypatch.setattr(tokens_module, "TOKEN_TTL_S", -1.0)  # stale as soon as minted
     token = await answer_inbound(http, world, call_sid)
     other_token = await answer_inbound(http, world, other_sid, caller="+14155550123")
     call_id = await call_id_for(world, call_sid)

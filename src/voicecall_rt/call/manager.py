@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import secrets
 from dataclasses import dataclass, field
 from typing import NoReturn
-from urllib.parse import urlsplit
 
 from voicecall_rt import prompts
+from voicecall_rt.call.admission import PlaceError, check_outbound, inbound_refusal
 from voicecall_rt.call.bridge import CallBridge, CallSummary
 from voicecall_rt.call.journal import CallJournal, Hub
 from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
+from voicecall_rt.call.routes import outbound_request, stream_url
+from voicecall_rt.call.tokens import StreamTokens
 from voicecall_rt.carrier.base import (
-    Busy,
     CallAnswered,
     CarrierApi,
     CarrierError,
@@ -30,22 +30,18 @@ from voicecall_rt.carrier.base import (
     HangUp,
     InboundCall,
     MachineVerdict,
-    OutboundRequest,
-    Reject,
     StatusChanged,
     StreamStart,
 )
-from voicecall_rt.config import ConfigError, Settings
+from voicecall_rt.config import Settings
 from voicecall_rt.phone import mask_number, normalize_e164
 from voicecall_rt.public_url import PublicUrlError, Resolver, check_public_dns, system_resolver
 from voicecall_rt.store.database import Store
 
 log = logging.getLogger(__name__)
 
-TOKEN_TTL_S = 30.0  # Twilio opens the stream right after fetching the TwiML
 SETTLE_GRACE_S = 60.0  # how long a finished call may wait for the carrier's final status
 REAP_INTERVAL_S = 15.0
-BUSY_MESSAGE = "Sorry, all lines are busy right now. Please call back later."
 
 # Status order, so a late or replayed callback never moves a call backwards.
 _RANK = {
@@ -56,21 +52,11 @@ _RANK = {
 }
 
 
-class PlaceError(Exception):
-    """A call was refused before anything was dialled; `code` is stable, message is for people."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 @dataclass
 class ActiveCall:
     record: CallRecord
     bridge: CallBridge
     journal: CallJournal
-    token: str | None = None
-    token_expires: float = 0.0
     bridge_ended_at: float | None = None
     # The reaper is ending it: its verdict stands, not the carrier's answer to our hang-up.
     reaping: bool = False
@@ -98,6 +84,7 @@ class CallManager:
         self._active: dict[str, ActiveCall] = {}
         self._by_sid: dict[str, str] = {}
         self._reaper: asyncio.Task[None] | None = None
+        self._tokens = StreamTokens(lambda: asyncio.get_running_loop().time())
 
     # ---- lifecycle --------------------------------------------------------------------
 
@@ -133,11 +120,9 @@ class CallManager:
 
     # ---- placing and admitting calls --------------------------------------------------
 
-    def _urls(self) -> tuple[str, str]:
-        public = self.settings.public_url
-        assert public is not None
-        host = urlsplit(public).netloc
-        return public, f"wss://{host}/voice/realtime-stream"
+    def _stream_url(self) -> str:
+        assert self.settings.public_url is not None
+        return stream_url(self.settings.public_url)
 
     async def place(
         self,
@@ -149,25 +134,11 @@ class CallManager:
         """Dial `to` with a brief; returns the record once the carrier has accepted the call.
 
         `notify_session_key` is only stored, for the notify webhook to hand back."""
-        try:
-            to = normalize_e164(to)
-        except ValueError as exc:
-            raise PlaceError("invalid-number", str(exc)) from None
-        if not task.strip() and not (system_prompt or "").strip():
-            raise PlaceError("invalid-task", "say what the call is for (task or system prompt)")
-        try:
-            self.settings.require_for_calls()
-        except ConfigError as exc:
-            raise PlaceError("config", str(exc)) from None
+        to = check_outbound(self.settings, to, task, system_prompt, active=len(self._active))
         if self._carrier is None:
             raise PlaceError("config", "no carrier is configured")
-        if len(self._active) >= self.settings.calls.max_concurrent:
-            raise PlaceError(
-                "limit",
-                f"concurrent call limit reached ({self.settings.calls.max_concurrent} active);"
-                " try again when a call ends",
-            )
-        public, _ = self._urls()
+        public = self.settings.public_url
+        assert public is not None
         # Reserve the slot before the first await, so racing requests cannot overshoot it.
         record = CallRecord(
             id=new_call_id(),
@@ -184,15 +155,15 @@ class CallManager:
         except PublicUrlError as exc:
             await self._refuse(active, "public-url", f"publicUrl: {exc}")
         active.bridge.start_model()  # pre-warm while the phone rings
-        call_param = f"?call={record.id}"
-        request = OutboundRequest(
+        calls = self.settings.calls
+        request = outbound_request(
+            public,
+            record.id,
             to=to,
             from_=record.from_number,
-            answer_url=f"{public}/voice/answer{call_param}",
-            status_url=f"{public}/voice/status{call_param}",
-            ring_timeout_s=self.settings.calls.timeout_seconds,
-            time_limit_s=self.settings.calls.max_duration_seconds,
-            amd_url=f"{public}/voice/amd{call_param}" if self.settings.calls.enable_amd else None,
+            ring_timeout_s=calls.timeout_seconds,
+            time_limit_s=calls.max_duration_seconds,
+            amd=calls.enable_amd,
         )
         try:
             sid = await self._carrier.create_call(request)
@@ -234,12 +205,6 @@ class CallManager:
         journal.event("created", direction=record.direction)
         return active
 
-    def _mint_token(self, active: ActiveCall) -> str:
-        secret = secrets.token_urlsafe(24)  # 192 bits
-        active.token = secret
-        active.token_expires = asyncio.get_running_loop().time() + TOKEN_TTL_S
-        return f"{active.record.id}.{secret}"
-
     def answer_outbound(self, call_id: str, event: CallAnswered) -> Decision:
         """What to do with an outbound call the callee just picked up."""
         active = self._active.get(call_id)
@@ -251,8 +216,7 @@ class CallManager:
         ):
             return HangUp()
         self._note_answered(active, sid)
-        _, stream_url = self._urls()
-        return Connect(stream_url, self._mint_token(active))
+        return Connect(self._stream_url(), self._tokens.mint(active.record.id))
 
     def _note_answered(self, active: ActiveCall, sid: str) -> None:
         record = active.record
@@ -280,18 +244,9 @@ class CallManager:
             caller = normalize_e164(caller)
         except ValueError:
             caller = ""
-        if not inbound.enabled or inbound.policy == "disabled":
-            log.info("inbound call rejected: inbound calls are disabled")
-            return Reject()
-        if inbound.policy == "allowlist" and caller not in inbound.allow_from:
-            log.info("inbound call from %s rejected: not on the allowlist", mask_number(caller))
-            return Reject()
-        if self.settings.missing_for_calls():
-            log.error("inbound call rejected: configuration incomplete")
-            return Reject()
-        if len(self._active) >= self.settings.calls.max_concurrent:
-            log.warning("inbound call from %s turned away: at capacity", mask_number(caller))
-            return Busy(BUSY_MESSAGE)
+        refusal = inbound_refusal(self.settings, caller, len(self._active))
+        if refusal is not None:
+            return refusal
         record = CallRecord(
             id=new_call_id(),
             direction="inbound",
@@ -302,20 +257,13 @@ class CallManager:
         active = self._admit(record)
         active.bridge.start_model()  # pre-warm while the carrier fetches the stream URL
         self._note_answered(active, event.call_sid)
-        _, stream_url = self._urls()
-        return Connect(stream_url, self._mint_token(active))
+        return Connect(self._stream_url(), self._tokens.mint(active.record.id))
 
     def claim_stream(self, token: str, start: StreamStart) -> CallBridge | None:
         """The media stream presented `token`: single use, unexpired, constant-time compared."""
-        call_id, _, secret = token.partition(".")
-        active = self._active.get(call_id)
-        if active is None or active.token is None or not secret:
-            return None
-        if not hmac.compare_digest(active.token.encode(), secret.encode("utf-8", "replace")):
-            return None
-        expired = asyncio.get_running_loop().time() > active.token_expires
-        active.token = None  # single use, whatever happens next
-        if expired:
+        call_id = self._tokens.claim(token)
+        active = self._active.get(call_id) if call_id is not None else None
+        if active is None:
             return None
         record = active.record
         if record.carrier_sid and start.call_sid and start.call_sid != record.carrier_sid:
@@ -435,6 +383,7 @@ class CallManager:
             record.id, status=status, end_reason=record.end_reason, ended_at=record.ended_at
         )
         self._active.pop(record.id, None)
+        self._tokens.forget(record.id)
         if record.carrier_sid:
             self._by_sid.pop(record.carrier_sid, None)
         # `reason` says why it is settled now (the call's own end reason is on the record).

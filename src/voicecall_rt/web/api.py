@@ -11,7 +11,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from voicecall_rt.call.manager import PlaceError
+from voicecall_rt.call.admission import PlaceError
 from voicecall_rt.call.records import CallRecord
 from voicecall_rt.call.stats import latency_summary
 from voicecall_rt.config import Settings

@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 
+from voicecall_rt.call import routes
 from voicecall_rt.call.journal import Hub
 from voicecall_rt.call.manager import CallManager
 from voicecall_rt.carrier.registry import Carrier, build_carrier
@@ -34,11 +35,11 @@ def build_app(
     app[API_TOKEN] = api_token
     app[CODEC] = carrier.codec
     app[WEBHOOKS] = carrier.webhooks
-    app.router.add_get("/voice/answer", webhooks.answer_health, allow_head=False)
-    app.router.add_post("/voice/answer", webhooks.answer)
-    app.router.add_post("/voice/status", webhooks.status)
-    app.router.add_post("/voice/amd", webhooks.amd)
-    app.router.add_get("/voice/realtime-stream", stream.media_stream, allow_head=False)
+    app.router.add_get(routes.ANSWER_PATH, webhooks.answer_health, allow_head=False)
+    app.router.add_post(routes.ANSWER_PATH, webhooks.answer)
+    app.router.add_post(routes.STATUS_PATH, webhooks.status)
+    app.router.add_post(routes.AMD_PATH, webhooks.amd)
+    app.router.add_get(routes.STREAM_PATH, stream.media_stream, allow_head=False)
     app.router.add_post("/api/calls", api.place_call)
     app.router.add_get("/api/calls", api.list_calls, allow_head=False)
     app.router.add_get("/api/calls/{call_id}", api.get_call, allow_head=False)
