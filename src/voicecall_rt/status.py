@@ -24,9 +24,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from voicecall_rt.call.records import CallRecord
-from voicecall_rt.carrier.base import CarrierError
-from voicecall_rt.carrier.twilio.rest import TwilioCarrier, mask_sid
-from voicecall_rt.carrier.twilio.webhooks import HEALTH_HEADER
+from voicecall_rt.carrier.base import HEALTH_HEADER
+from voicecall_rt.carrier.registry import check_carrier
 from voicecall_rt.config import Settings
 from voicecall_rt.model import catalog
 from voicecall_rt.public_url import PublicUrlError, Resolver, check_public_dns, system_resolver
@@ -66,44 +65,6 @@ async def fetch_health(url: str) -> tuple[int, str | None, str]:
 
 def _is_our_health(status: int, header: str | None, body: str) -> bool:
     return status == 200 and header == "ok" and "<Response>" in body
-
-
-async def check_twilio(settings: Settings) -> list[CheckResult]:
-    sid, token = settings.twilio.account_sid, settings.twilio.auth_token
-    if not sid or token is None:
-        return [CheckResult("twilio", False, "twilio.accountSid and twilio.authToken are not set")]
-    carrier = TwilioCarrier(sid, token.get_secret_value(), settings.twilio.api_base_url)
-    try:
-        try:
-            state = await carrier.fetch_account_status()
-        except CarrierError as exc:
-            return [CheckResult("twilio", False, f"account {mask_sid(sid)}: {exc}")]
-        results = [
-            CheckResult(
-                "twilio",
-                state == "active",
-                f"account {mask_sid(sid)} is {state}",
-            )
-        ]
-        if not settings.from_number:
-            results.append(CheckResult("fromNumber", False, "fromNumber is not set"))
-            return results
-        try:
-            owned = await carrier.owns_number(settings.from_number)
-        except CarrierError as exc:
-            results.append(CheckResult("fromNumber", False, str(exc)))
-            return results
-        results.append(
-            CheckResult(
-                "fromNumber",
-                owned,
-                f"{settings.from_number} "
-                + ("belongs to the account" if owned else "is not a number of this account"),
-            )
-        )
-        return results
-    finally:
-        await carrier.close()
 
 
 async def check_openai(
@@ -260,7 +221,7 @@ async def run_checks(
             "valid" if not missing else "missing: " + ", ".join(missing),
         )
     ]
-    results += await check_twilio(settings)
+    results += [CheckResult(c.name, c.ok, c.detail) for c in await check_carrier(settings)]
     reported: dict[str, dt.date | None] = {}
     results.append(await check_openai(settings, reported))
     results.append(check_models(settings, today or dt.date.today(), reported))

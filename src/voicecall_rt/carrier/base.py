@@ -231,4 +231,19 @@ class StreamCodec(Protocol):
         """One caller frame: what it is, and its value (see `Frame`)."""
         ...
 
+    def frame_ms(self, data: str | bytes) -> int | None:
+        """Where a caller media frame belongs on the stream's clock (ms since the stream
+        started), if the carrier stamps it. For debug recordings: never on the hot path."""
+        ...
+
     def writer(self, start: StreamStart) -> StreamWriter: ...
+
+
+@dataclass(frozen=True)
+class AccountCheck:
+    """One line of `voicecall-rt status` about the carrier account: the credentials work,
+    the account is active, the number we call from is the account's."""
+
+    name: str
+    ok: bool
+    detail: str

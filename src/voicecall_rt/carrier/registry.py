@@ -6,12 +6,13 @@ A second carrier is one more builder and one more entry in `CARRIERS`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from voicecall_rt.carrier.base import CarrierApi, CarrierWebhooks, StreamCodec
+from voicecall_rt.carrier.base import AccountCheck, CarrierApi, CarrierWebhooks, StreamCodec
 from voicecall_rt.carrier.twilio import TwilioCarrier, TwilioStreamCodec, TwilioWebhooks
+from voicecall_rt.carrier.twilio import account as twilio_account
 from voicecall_rt.config import Settings
 
 
@@ -62,3 +63,14 @@ DEFAULT_CARRIER = "twilio"
 def build_carrier(settings: Settings, name: str = DEFAULT_CARRIER) -> Carrier:
     """The named carrier's parts, from the settings."""
     return CARRIERS[name](settings)
+
+
+# What `voicecall-rt status` checks of each carrier's account.
+ACCOUNT_CHECKS: dict[str, Callable[[Settings], Awaitable[list[AccountCheck]]]] = {
+    "twilio": twilio_account.check_account
+}
+
+
+async def check_carrier(settings: Settings, name: str = DEFAULT_CARRIER) -> list[AccountCheck]:
+    """The named carrier's account checks."""
+    return await ACCOUNT_CHECKS[name](settings)

@@ -19,7 +19,6 @@ from twilio.request_validator import (
 from twilio.twiml.voice_response import VoiceResponse
 
 from voicecall_rt.call.records import CallStatus
-from voicecall_rt.carrier.base import HEALTH_HEADER as HEALTH_HEADER  # status.py reads it here
 from voicecall_rt.carrier.base import (
     Answerer,
     Busy,
@@ -49,7 +48,7 @@ def signature_valid(
     signature_settings: str | None = None,
     shared_key_secrets: Iterable[str] = (),
 ) -> bool:
-    """Check `X-Twilio-Signature` over the public URL Twilio requested (PROTOCOLS §4.3).
+    """Check `X-Twilio-Signature` over the public URL Twilio requested (docs/protocols.md §4.3).
 
     Without `X-Twilio-Webhooks-Signature-Settings` (passed as `signature_settings`) Twilio
     signed with the Auth Token and HMAC-SHA1. With it, a Webhook Rule matched the URL and
