@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class CallStatus(StrEnum):
-    """Twilio's call statuses, plus `initiating` (ours: before the carrier accepted the call)."""
+    """A call's status, in Twilio's vocabulary (every carrier's is mapped to it), plus
+    `initiating` (ours: before the carrier accepted the call)."""
 
     INITIATING = "initiating"
     QUEUED = "queued"

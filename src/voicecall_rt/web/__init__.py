@@ -1,1 +1,1 @@
-"""The HTTP face: Twilio webhooks and media streams under /voice/, the local API under /api/."""
+"""The HTTP face: carrier webhooks and media streams under /voice/, the local API under /api/."""
