@@ -47,10 +47,12 @@ from typing import Any
 
 import aiohttp
 import orjson
-from twilio.request_validator import RequestValidator
 
 from benchmarks import wsraw
 from benchmarks.procstat import ProcStat, self_cpu_seconds
+from voicecall_rt.carrier.twilio import wire
+from voicecall_rt.simulator.signing import signature_headers
+from voicecall_rt.simulator.twilio.webhooks import call_params
 
 REPO = Path(__file__).resolve().parent.parent
 FRAME_S = 0.020
@@ -478,11 +480,12 @@ class ModelSession(wsraw.WsConnection):
 
 # ---- the carrier's media-stream client --------------------------------------------------
 
-_MEDIA = b'{"event":"media"'
-_MARK_EV = b'{"event":"mark"'
-_CLEAR = b'{"event":"clear"'
-_PAYLOAD = b'"payload":"'
-_NAME = b'"name":"'
+# Only our server writes to the carrier, so its messages are told apart by how it writes them.
+_MEDIA = wire.MEDIA_PREFIX.encode()
+_MARK_EV = wire.MARK_PREFIX.encode()
+_CLEAR = wire.CLEAR_PREFIX.encode()
+_PAYLOAD = wire.PAYLOAD_AT.encode()
+_NAME = wire.NAME_AT.encode()
 
 
 class Caller(wsraw.WsConnection):
@@ -495,7 +498,9 @@ class Caller(wsraw.WsConnection):
         self.call = call
         self.rec = rec
         self.loop = asyncio.get_running_loop()
-        self.sid = call.stream_sid.encode()
+        # the carrier's per-frame messages, as `bytes % (...)` templates
+        self.media_template = wire.carrier_media_template(call.stream_sid)
+        self.mark_template = wire.carrier_mark_template(call.stream_sid)
         self.seq = 0  # Twilio's sequenceNumber: every message after `connected`
         self.k = 0  # media frames sent
         self.t0 = 0.0  # loop clock: the schedule
@@ -513,20 +518,14 @@ class Caller(wsraw.WsConnection):
 
     def on_open(self) -> None:
         call = self.call
-        self.send_text(b'{"event":"connected","protocol":"Call","version":"1.0.0"}')
-        start = {
-            "event": "start",
-            "sequenceNumber": str(self._next()),
-            "streamSid": call.stream_sid,
-            "start": {
-                "streamSid": call.stream_sid,
-                "accountSid": ACCOUNT_SID,
-                "callSid": call.call_sid,
-                "tracks": ["inbound"],
-                "customParameters": {"call_token": call.token} if call.token else {},
-                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-            },
-        }
+        self.send_text(orjson.dumps(wire.carrier_connected()))
+        start = wire.carrier_start(
+            str(self._next()),
+            call.stream_sid,
+            account_sid=ACCOUNT_SID,
+            call_sid=call.call_sid,
+            parameters={wire.TOKEN_PARAMETER: call.token} if call.token else {},
+        )
         self.send_text(orjson.dumps(start))
         self.t0 = self.loop.time()
         call.start_sent_at = self.t0_clock = clock()
@@ -542,9 +541,7 @@ class Caller(wsraw.WsConnection):
         seq = self._next()
         self.call.up.sent.append(now)
         self.send_text(
-            b'{"event":"media","sequenceNumber":"%d","streamSid":"%s","media":{"track":'
-            b'"inbound","chunk":"%d","timestamp":"%d","payload":"%s"}}'
-            % (seq, self.sid, k + 1, k * 20, frame_payload(self.call.index, k))
+            self.media_template % (seq, k + 1, k * 20, frame_payload(self.call.index, k))
         )
         self.k = k + 1
         self._echo_marks(now)
@@ -554,10 +551,7 @@ class Caller(wsraw.WsConnection):
         marks = self.marks
         i = 0
         while i < len(marks) and marks[i][0] <= now:
-            self.send_text(
-                b'{"event":"mark","sequenceNumber":"%d","streamSid":"%s","mark":{"name":"%s"}}'
-                % (self._next(), self.sid, marks[i][1])
-            )
+            self.send_text(self.mark_template % (self._next(), marks[i][1]))
             i += 1
         if i:
             del marks[:i]
@@ -622,11 +616,10 @@ class Caller(wsraw.WsConnection):
         if how == "model" and call.model is not None:
             call.model.end_call()
         else:
-            self.send_text(
-                b'{"event":"stop","sequenceNumber":"%d","streamSid":"%s","stop":{"accountSid":'
-                b'"%s","callSid":"%s"}}'
-                % (self._next(), self.sid, ACCOUNT_SID.encode(), call.call_sid.encode())
+            stop = wire.carrier_stop(
+                str(self._next()), call.stream_sid, account_sid=ACCOUNT_SID, call_sid=call.call_sid
             )
+            self.send_text(orjson.dumps(stop))
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5.0):
                 await asyncio.shield(self.done)  # the server ends the call and closes
@@ -725,7 +718,7 @@ class Target:
 
 # ---- one run ----------------------------------------------------------------------------
 
-_TOKEN = re.compile(r'name="call_token" value="([^"]+)"')
+_TOKEN = re.compile(f'name="{wire.TOKEN_PARAMETER}" value="([^"]+)"')
 
 
 @dataclass
@@ -785,23 +778,19 @@ async def _admit(
     try:
         if opts.kind.startswith("ours"):
             assert http is not None
-            params = {
-                "AccountSid": ACCOUNT_SID,
-                "ApiVersion": "2010-04-01",
-                "CallSid": call.call_sid,
-                "CallStatus": "ringing",
-                "Called": FROM_NUMBER,
-                "Caller": "+14155550177",
-                "Direction": "inbound",
-                "From": "+14155550177",
-                "To": FROM_NUMBER,
-            }
+            params = call_params(
+                account_sid=ACCOUNT_SID,
+                call_sid=call.call_sid,
+                status="ringing",
+                from_="+14155550177",
+                to=FROM_NUMBER,
+                direction="inbound",
+            )
             url = PUBLIC_URL + "/voice/answer"
-            signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
             async with http.post(
                 f"http://127.0.0.1:{port}/voice/answer",
                 data=params,
-                headers={"X-Twilio-Signature": str(signature)},
+                headers=signature_headers(url, params, auth_token=AUTH_TOKEN),
             ) as response:
                 body = await response.text()
             found = _TOKEN.search(body)

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from voicecall_rt.audio import g711
-from voicecall_rt.simulator.fake_carrier import CallUpdate, SimCall
 from voicecall_rt.simulator.fake_model import FakeSession
+from voicecall_rt.simulator.sim_call import SimCall
+from voicecall_rt.simulator.twilio.rest import CallUpdate
 from voicecall_rt.simulator.world import SimWorld
 
 TO = "+14155550123"

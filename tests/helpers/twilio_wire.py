@@ -14,9 +14,17 @@ from typing import Any
 
 import aiohttp
 import orjson
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import SIGNATURE_HEADER
 
+from voicecall_rt.carrier.twilio.wire import (
+    TOKEN_PARAMETER,
+    carrier_connected,
+    carrier_media,
+    carrier_start,
+    carrier_stop,
+)
 from voicecall_rt.simulator.signing import SharedKey, signature_headers
+from voicecall_rt.simulator.twilio.webhooks import call_params
 from voicecall_rt.simulator.world import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, PUBLIC_URL, SimWorld
 
 STREAM_PATH = "/voice/realtime-stream"
@@ -25,7 +33,7 @@ SILENCE = base64.b64encode(b"\xff" * 160).decode()
 
 def sign(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
     """`X-Twilio-Signature` for a POST of `params` to `url` (docs/protocols.md §4.3)."""
-    return str(RequestValidator(token).compute_signature(url, params))
+    return signature_headers(url, params, auth_token=token)[SIGNATURE_HEADER]
 
 
 def new_call_sid() -> str:
@@ -38,17 +46,14 @@ def new_stream_sid() -> str:
 
 def inbound_params(call_sid: str, caller: str = "+14155550177") -> dict[str, str]:
     """What Twilio posts to the Voice URL when someone dials our number."""
-    return {
-        "AccountSid": ACCOUNT_SID,
-        "ApiVersion": "2010-04-01",
-        "CallSid": call_sid,
-        "CallStatus": "ringing",
-        "Called": FROM_NUMBER,
-        "Caller": caller,
-        "Direction": "inbound",
-        "From": caller,
-        "To": FROM_NUMBER,
-    }
+    return call_params(
+        account_sid=ACCOUNT_SID,
+        call_sid=call_sid,
+        status="ringing",
+        from_=caller,
+        to=FROM_NUMBER,
+        direction="inbound",
+    )
 
 
 async def post(
@@ -63,7 +68,7 @@ async def post(
     header; `headers` are added as they are (e.g. X-Twilio-Webhooks-Signature-Settings)."""
     sent = dict(headers or {})
     if signature is not None:
-        sent["X-Twilio-Signature"] = signature
+        sent[SIGNATURE_HEADER] = signature
     async with http.post(world.server.local_url + path, data=params, headers=sent) as response:
         return response.status, await response.text()
 
@@ -87,7 +92,7 @@ def stream_token(twiml: str) -> str:
     """The `call_token` parameter of the `<Connect><Stream>` in a TwiML answer."""
     root = ET.fromstring(twiml)
     for parameter in root.iter("Parameter"):
-        if parameter.get("name") == "call_token":
+        if parameter.get("name") == TOKEN_PARAMETER:
             return parameter.get("value", "")
     raise AssertionError(f"no call_token in {twiml}")
 
@@ -142,28 +147,18 @@ class StreamClient:
         await self.ws.send_str(orjson.dumps(message).decode())
 
     async def connected(self) -> None:
-        await self.send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        await self.send(carrier_connected())
 
     async def start(self, call_sid: str, token: str | None) -> None:
-        custom = {} if token is None else {"call_token": token}
+        custom = {} if token is None else {TOKEN_PARAMETER: token}
         await self.send(
-            {
-                "event": "start",
-                "sequenceNumber": self._next(),
-                "streamSid": self.stream_sid,
-                "start": {
-                    "streamSid": self.stream_sid,
-                    "accountSid": ACCOUNT_SID,
-                    "callSid": call_sid,
-                    "tracks": ["inbound"],
-                    "customParameters": custom,
-                    "mediaFormat": {
-                        "encoding": "audio/x-mulaw",
-                        "sampleRate": 8000,
-                        "channels": 1,
-                    },
-                },
-            }
+            carrier_start(
+                self._next(),
+                self.stream_sid,
+                account_sid=ACCOUNT_SID,
+                call_sid=call_sid,
+                parameters=custom,
+            )
         )
 
     async def open(self, call_sid: str, token: str | None) -> None:
@@ -173,22 +168,12 @@ class StreamClient:
     async def media(self, payload: str) -> None:
         seq = self._next()
         await self.send(
-            {
-                "event": "media",
-                "sequenceNumber": seq,
-                "streamSid": self.stream_sid,
-                "media": {"track": "inbound", "chunk": seq, "timestamp": "0", "payload": payload},
-            }
+            carrier_media(seq, self.stream_sid, chunk=seq, timestamp="0", payload=payload)
         )
 
     async def stop(self, call_sid: str) -> None:
         await self.send(
-            {
-                "event": "stop",
-                "sequenceNumber": self._next(),
-                "streamSid": self.stream_sid,
-                "stop": {"accountSid": ACCOUNT_SID, "callSid": call_sid},
-            }
+            carrier_stop(self._next(), self.stream_sid, account_sid=ACCOUNT_SID, call_sid=call_sid)
         )
 
     async def close_code(self, timeout_s: float = 5.0) -> int | None:

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from voicecall_rt.audio.goertzel import DtmfDetector
-from voicecall_rt.simulator.fake_carrier import SimCall
 from voicecall_rt.simulator.fake_model import FakeSession
 from voicecall_rt.simulator.scenario import (
     CallPlan,
@@ -30,6 +29,7 @@ from voicecall_rt.simulator.scenario import (
     WaitForModel,
 )
 from voicecall_rt.simulator.signing import SharedKey
+from voicecall_rt.simulator.sim_call import SimCall
 from voicecall_rt.simulator.world import FROM_NUMBER, SimWorld
 
 KEY = SharedKey("sim-shared-key-secret-0123456789", key_id="webhooks_sharedkey_sim0001")

@@ -30,7 +30,6 @@ from tests.helpers.phone import (
     watch_model,
 )
 from tests.helpers.world import MakeWorld
-from voicecall_rt.simulator.fake_carrier import SimCall
 from voicecall_rt.simulator.fake_model import FakeSession
 from voicecall_rt.simulator.scenario import (
     CallPlan,
@@ -44,6 +43,7 @@ from voicecall_rt.simulator.scenario import (
     WaitForModel,
     callee_lines,
 )
+from voicecall_rt.simulator.sim_call import SimCall
 
 FRAME_BYTES = 160  # one 20 ms µ-law media frame
 BYTES_PER_MS = 8

@@ -18,7 +18,6 @@ from voicecall_rt.call.bridge import CallBridge
 from voicecall_rt.call.journal import ALL_CALLS
 from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
 from voicecall_rt.simulator import world as sim
-from voicecall_rt.simulator.fake_carrier import FakeTwilio, SimCall
 from voicecall_rt.simulator.scenario import (
     CallPlan,
     CallTool,
@@ -27,6 +26,8 @@ from voicecall_rt.simulator.scenario import (
     Speak,
     WaitForModel,
 )
+from voicecall_rt.simulator.sim_call import SimCall
+from voicecall_rt.simulator.twilio.carrier import FakeTwilio
 from voicecall_rt.simulator.world import SimWorld
 from voicecall_rt.store.database import Store
 

@@ -21,8 +21,6 @@ import pytest
 from tests.helpers.phone import HookedList
 from tests.helpers.world import MakeWorld
 from voicecall_rt.prompts import BRIEF_CLOSE, BRIEF_OPEN
-from voicecall_rt.simulator import fake_carrier
-from voicecall_rt.simulator.fake_carrier import CallUpdate, SimCall
 from voicecall_rt.simulator.fake_model import FakeSession
 from voicecall_rt.simulator.scenario import (
     CallPlan,
@@ -36,6 +34,9 @@ from voicecall_rt.simulator.scenario import (
     WaitForModel,
     callee_lines,
 )
+from voicecall_rt.simulator.sim_call import SimCall
+from voicecall_rt.simulator.twilio.media_stream import MediaStream
+from voicecall_rt.simulator.twilio.rest import CallUpdate
 from voicecall_rt.simulator.world import FROM_NUMBER, PUBLIC_URL, SimWorld
 
 TO = "+14155550123"
@@ -68,13 +69,13 @@ def watch_updates(world: SimWorld, hook: Callable[[CallUpdate], None]) -> None:
 def record_caller_audio(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     """Every inbound `media` payload the fake carrier puts on the wire, per CallSid, in order."""
     sent: dict[str, list[str]] = defaultdict(list)
-    original = fake_carrier._MediaStream._media_message
+    original = MediaStream._media_message
 
     def media_message(self: Any, chunk: str, stamp: str, payload: str, seq: str) -> dict[str, Any]:
         sent[self.call.sid].append(payload)
         return original(self, chunk, stamp, payload, seq)
 
-    monkeypatch.setattr(fake_carrier._MediaStream, "_media_message", media_message)
+    monkeypatch.setattr(MediaStream, "_media_message", media_message)
     return sent
 
 

@@ -44,9 +44,10 @@ from voicecall_rt.carrier.base import StreamStart
 from voicecall_rt.carrier.twilio.wire import read_start
 from voicecall_rt.config import Settings
 from voicecall_rt.model.realtime import AUDIO_DELTA
-from voicecall_rt.simulator.fake_carrier import SimCall, voice_audio
+from voicecall_rt.simulator.caller_audio import voice_audio
 from voicecall_rt.simulator.scenario import CallPlan, CallTool, ModelScript, Say, Speak
 from voicecall_rt.simulator.scenarios import pizza_booking
+from voicecall_rt.simulator.sim_call import SimCall
 from voicecall_rt.simulator.world import ACCOUNT_SID, API_KEY, AUTH_TOKEN, SimWorld
 
 FRAME = 160  # bytes = samples = 20 ms

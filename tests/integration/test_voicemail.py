@@ -25,7 +25,6 @@ from tests.helpers.phone import (
     watch_updates,
 )
 from tests.helpers.world import MakeWorld
-from voicecall_rt.simulator.fake_carrier import CallUpdate, SentWebhook, SimCall
 from voicecall_rt.simulator.fake_model import FakeSession
 from voicecall_rt.simulator.scenario import (
     CallPlan,
@@ -37,6 +36,8 @@ from voicecall_rt.simulator.scenario import (
     WaitForModel,
     callee_lines,
 )
+from voicecall_rt.simulator.sim_call import SentWebhook, SimCall
+from voicecall_rt.simulator.twilio.rest import CallUpdate
 
 BYTES_PER_MS = 8
 AMD_MS = 300

@@ -6,8 +6,8 @@ import pytest
 
 from voicecall_rt.carrier.base import CarrierError
 from voicecall_rt.carrier.twilio.rest import TwilioCarrier, mask_sid
-from voicecall_rt.simulator.fake_carrier import FakeTwilio
 from voicecall_rt.simulator.scenario import CallPlan
+from voicecall_rt.simulator.twilio.carrier import FakeTwilio
 from voicecall_rt.simulator.world import ACCOUNT_SID, AUTH_TOKEN
 
 

@@ -32,7 +32,7 @@ from twilio.rest import Client
 
 from voicecall_rt.audio import dtmf, g711
 from voicecall_rt.audio.goertzel import DtmfDetector
-from voicecall_rt.simulator.fake_carrier import FakeTwilio, SimCall, voice_audio
+from voicecall_rt.simulator.caller_audio import voice_audio
 from voicecall_rt.simulator.keypad import key_frames
 from voicecall_rt.simulator.line import Line
 from voicecall_rt.simulator.scenario import (
@@ -44,6 +44,8 @@ from voicecall_rt.simulator.scenario import (
     WaitForModel,
 )
 from voicecall_rt.simulator.signing import SharedKey
+from voicecall_rt.simulator.sim_call import SimCall
+from voicecall_rt.simulator.twilio.carrier import FakeTwilio
 
 ACCOUNT = "AC" + "0123456789abcdef" * 2
 TOKEN = "test-auth-token"
@@ -569,7 +571,7 @@ async def test_lenient_carrier_keeps_the_call_up_after_the_stream_until_rest_han
         await server.ws.close(code=1000)
         await call.wait_for(lambda: call.ws_closed_by == "server")
         # The TwiML has run out: its runner is done, and the call is still up.
-        runner = call._runner
+        runner = call.runner
         assert runner is not None
         async with asyncio.timeout(TIMEOUT):
             await asyncio.wait([runner])
@@ -895,12 +897,12 @@ async def test_time_limit_over_the_account_limit_is_refused(
         path = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{call.sid}.json"
         status, body = await rest(http, fake, "POST", path, [("TimeLimit", "20000")])
         assert (status, body["code"]) == (400, 20001)
-        assert call._config.time_limit_s == 14400
+        assert call.config.time_limit_s == 14400
         await hang_up_via_rest(http, fake, call)
 
     async with make_fake(server, max_time_limit_s=86_400) as fake:  # a raised account limit
         call = await dial(http, fake, TimeLimit="86400")
-        assert call._config.time_limit_s == 86_400
+        assert call.config.time_limit_s == 86_400
         await hang_up_via_rest(http, fake, call)
 
 

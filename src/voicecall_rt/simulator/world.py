@@ -18,10 +18,10 @@ import aiohttp
 import orjson
 
 from voicecall_rt.config import Settings
-from voicecall_rt.simulator.fake_carrier import FakeTwilio
 from voicecall_rt.simulator.fake_model import FakeRealtimeServer
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript
 from voicecall_rt.simulator.signing import SharedKey
+from voicecall_rt.simulator.twilio.carrier import FakeTwilio
 from voicecall_rt.web.app import Server
 
 ACCOUNT_SID = "AC" + "5e" * 16

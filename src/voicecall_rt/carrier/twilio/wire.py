@@ -2,8 +2,10 @@
 
 Our server reads the carrier's messages with `TwilioStreamCodec` and writes with
 `TwilioStreamWriter`; the fake carrier, the tests and the load generator build the carrier's
-side with the `carrier_*` functions and read ours with `parse`. Whatever the format says is
-said here and nowhere else.
+side with the `carrier_*` functions (or their byte templates, in a hot loop) and read ours
+with `parse` and `read_ours` (or, knowing only our server writes to them, by the prefixes
+`MEDIA_PREFIX`, `MARK_PREFIX`, `CLEAR_PREFIX`). Whatever the format says is said here and
+nowhere else.
 
 Outgoing messages are assembled by string concatenation around the payload: the payload is
 the model's base64 string, forwarded as is (base64 never needs JSON escaping), and the
@@ -13,8 +15,11 @@ decode per frame.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Any, Final, Literal
 
 import orjson
 
@@ -25,6 +30,14 @@ TOKEN_PARAMETER: Final = "call_token"  # noqa: S105 - the `<Parameter>` that car
 ENCODING: Final = "audio/x-mulaw"
 SAMPLE_RATE: Final = 8000
 KEYS: Final = frozenset("0123456789*#ABCD")
+
+# How each message we write begins, and where a media payload and a mark name start in it:
+# a reader that only ever sees our messages can classify them without parsing.
+MEDIA_PREFIX: Final = '{"event":"media"'
+MARK_PREFIX: Final = '{"event":"mark"'
+CLEAR_PREFIX: Final = '{"event":"clear"'
+PAYLOAD_AT: Final = '"payload":"'
+NAME_AT: Final = '"name":"'
 
 _SKIP = (Frame.SKIP, "")
 _BAD = (Frame.BAD, "")
@@ -68,13 +81,12 @@ class TwilioStreamWriter:
     __slots__ = ("_mark_prefix", "_media_prefix", "clear")
 
     def __init__(self, stream_sid: str) -> None:
-        if not STREAM_SID.fullmatch(stream_sid):
-            raise StreamProtocolError("invalid streamSid")
+        stream_sid = _sid(stream_sid)
         self._media_prefix = (
-            '{"event":"media","streamSid":"' + stream_sid + '","media":{"payload":"'
+            MEDIA_PREFIX + ',"streamSid":"' + stream_sid + '","media":{' + PAYLOAD_AT
         )
-        self._mark_prefix = '{"event":"mark","streamSid":"' + stream_sid + '","mark":{"name":"'
-        self.clear: str = '{"event":"clear","streamSid":"' + stream_sid + '"}'
+        self._mark_prefix = MARK_PREFIX + ',"streamSid":"' + stream_sid + '","mark":{' + NAME_AT
+        self.clear: str = CLEAR_PREFIX + ',"streamSid":"' + stream_sid + '"}'
 
     def media(self, payload: str) -> str:
         return self._media_prefix + payload + '"}}'
@@ -186,3 +198,61 @@ def carrier_stop(seq: str, stream_sid: str, *, account_sid: str, call_sid: str) 
         "streamSid": stream_sid,
         "stop": {"accountSid": account_sid, "callSid": call_sid},
     }
+
+
+def carrier_media_template(stream_sid: str) -> bytes:
+    """`carrier_media` as bytes to fill in with `% (seq, chunk, timestamp, payload)` (numbers,
+    numbers, numbers, base64 bytes): for a sender that cannot afford a dict and an encoder
+    per frame (the load generator)."""
+    return orjson.dumps(
+        carrier_media("%d", _sid(stream_sid), chunk="%d", timestamp="%d", payload="%s")
+    )
+
+
+def carrier_mark_template(stream_sid: str) -> bytes:
+    """`carrier_mark` as bytes to fill in with `% (seq, name)`, the name as it stood
+    (JSON-escaped) in our server's `mark`."""
+    return orjson.dumps(carrier_mark("%d", _sid(stream_sid), "%s"))
+
+
+def _sid(stream_sid: str) -> str:
+    if not STREAM_SID.fullmatch(stream_sid):  # nor can it hold a `%`
+        raise StreamProtocolError("invalid streamSid")
+    return stream_sid
+
+
+@dataclass(frozen=True)
+class Ours:
+    """One message our server sent on the stream, as the carrier uses it."""
+
+    event: Literal["media", "mark", "clear"]
+    audio: bytes = b""  # media: the decoded payload
+    name: str = ""  # mark: its name
+
+
+def read_ours(message: dict[str, Any], stream_sid: str | None) -> Ours:
+    """Read one message our server sent as strictly as Twilio uses it: it must name the
+    stream (`stream_sid`; None before `start`, when no name is right), a `media` must carry
+    a base64 payload and a `mark` a name. Raises StreamProtocolError saying what is wrong
+    (Twilio ignores what it cannot use)."""
+    event = message.get("event")
+    if stream_sid is None or message.get("streamSid") != stream_sid:
+        raise StreamProtocolError(f"{event}: wrong or missing streamSid")
+    if event == "media":
+        media = message.get("media")
+        payload = media.get("payload") if isinstance(media, dict) else None
+        if not isinstance(payload, str):
+            raise StreamProtocolError("media without a payload")
+        try:
+            return Ours("media", audio=base64.b64decode(payload, validate=True))
+        except (binascii.Error, ValueError):
+            raise StreamProtocolError("media payload is not base64") from None
+    if event == "mark":
+        mark = message.get("mark")
+        name = mark.get("name") if isinstance(mark, dict) else None
+        if not isinstance(name, str):
+            raise StreamProtocolError("mark without a name")
+        return Ours("mark", name=name)
+    if event == "clear":
+        return Ours("clear")
+    raise StreamProtocolError(f"unknown event {event!r}")

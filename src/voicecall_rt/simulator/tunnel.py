@@ -1,0 +1,56 @@
+"""The tunnel a fake carrier delivers through, like ngrok or cloudflared.
+
+Requests are signed over the public URL our server configured (`https://voice.demo.test/...`)
+but delivered to the local base it listens on (`http://127.0.0.1:3335/...`), with the public
+`Host` preserved and `X-Forwarded-*` set. Carrier-neutral.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = ["Tunnel"]
+
+
+def _norm_origin(origin: str) -> str:
+    """`scheme://host[:port]` lower-cased, default port dropped, http(s) scheme."""
+    parts = urlsplit(origin.strip())
+    scheme = {"wss": "https", "ws": "http"}.get(parts.scheme.lower(), parts.scheme.lower())
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    if port is not None and (scheme, port) not in (("https", 443), ("http", 80)):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}"
+
+
+class Tunnel:
+    """Public origins mapped to local bases (`{"https://voice.demo.test": "http://…"}`)."""
+
+    def __init__(self, routes: Mapping[str, str]) -> None:
+        self._routes = {_norm_origin(k): v.rstrip("/") for k, v in routes.items()}
+
+    def route(self, public_origin: str, local_base: str) -> None:
+        """Add or replace a mapping (e.g. once our server knows its port)."""
+        self._routes[_norm_origin(public_origin)] = local_base.rstrip("/")
+
+    def local_url(self, public_url: str) -> str:
+        """Where the tunnel delivers `public_url` (unmapped URLs are used as they are)."""
+        parts = urlsplit(public_url)
+        local = self._routes.get(_norm_origin(public_url))
+        if local is None:
+            return public_url
+        target = urlsplit(local)
+        scheme = target.scheme
+        if parts.scheme in ("ws", "wss"):
+            scheme = "wss" if scheme == "https" else "ws"
+        path = target.path.rstrip("/") + (parts.path or "/")
+        return urlunsplit((scheme, target.netloc, path, parts.query, ""))
+
+    def headers(self, public_url: str) -> dict[str, str]:
+        """What the tunnel adds to a request it delivers (nothing if it does not)."""
+        if _norm_origin(public_url) not in self._routes:
+            return {}
+        parts = urlsplit(public_url)
+        scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
+        return {"Host": parts.netloc, "X-Forwarded-Proto": scheme, "X-Forwarded-Host": parts.netloc}
