@@ -19,8 +19,8 @@ import pydantic
 from openai.types.realtime import RealtimeServerEvent
 
 from voicecall_rt.audio import g711
-from voicecall_rt.simulator.fake_model import FakeRealtimeServer
-from voicecall_rt.simulator.server_event_check import check_server_event
+from voicecall_rt.simulator.openai.server import FakeRealtimeServer
+from voicecall_rt.simulator.openai.server_event_check import check_server_event
 
 KEY = "sk-test"
 

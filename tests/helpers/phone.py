@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from voicecall_rt.audio import g711
-from voicecall_rt.simulator.fake_model import FakeSession
+from voicecall_rt.simulator.openai.session import FakeSession
 from voicecall_rt.simulator.sim_call import SimCall
 from voicecall_rt.simulator.twilio.rest import CallUpdate
 from voicecall_rt.simulator.world import SimWorld

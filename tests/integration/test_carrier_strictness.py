@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from voicecall_rt.audio.goertzel import DtmfDetector
-from voicecall_rt.simulator.fake_model import FakeSession
+from voicecall_rt.simulator.openai.session import FakeSession
 from voicecall_rt.simulator.scenario import (
     CallPlan,
     CallTool,

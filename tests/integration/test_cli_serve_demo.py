@@ -15,7 +15,7 @@ from rich.console import Console
 from tests.helpers.cli import cli, cli_command, cli_env, free_port
 from voicecall_rt.config import Settings
 from voicecall_rt.demo import run_demo
-from voicecall_rt.simulator.fake_model import FakeRealtimeServer
+from voicecall_rt.simulator.openai.server import FakeRealtimeServer
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Pause, Say, Speak
 from voicecall_rt.simulator.twilio.carrier import FakeTwilio
 from voicecall_rt.simulator.world import ACCOUNT_SID, API_KEY, AUTH_TOKEN, FROM_NUMBER

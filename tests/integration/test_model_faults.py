@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from tests.helpers.world import MakeWorld
-from voicecall_rt.simulator import model_errors
-from voicecall_rt.simulator.fake_model import FakeSession
+from voicecall_rt.simulator.openai import model_errors
+from voicecall_rt.simulator.openai.session import FakeSession
 from voicecall_rt.simulator.scenario import (
     CallPlan,
     CallTool,
@@ -272,7 +272,7 @@ async def test_an_error_is_journaled_with_the_event_it_answers(
     await world.model.wait_for(lambda: "session.updated" in session.sent_types())
     # The real API names the client event an error answers; the fake's own error path
     # sends one naming our session.update (c1), as if it had been refused late.
-    await session._error("Conversation item not found.", code="item_not_found", event_id="c1")
+    await session.send_error("Conversation item not found.", code="item_not_found", event_id="c1")
     data = await world.wait_call(call_id)
     errors = _events(data, "model.error")
     assert errors and errors[0]["client_event"]["type"] == "session.update"

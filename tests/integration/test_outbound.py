@@ -21,7 +21,7 @@ import pytest
 from tests.helpers.phone import HookedList
 from tests.helpers.world import MakeWorld
 from voicecall_rt.prompts import BRIEF_CLOSE, BRIEF_OPEN
-from voicecall_rt.simulator.fake_model import FakeSession
+from voicecall_rt.simulator.openai.session import FakeSession
 from voicecall_rt.simulator.scenario import (
     CallPlan,
     CallTool,

@@ -14,7 +14,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers.world import MakeWorld
-from voicecall_rt.simulator.fake_model import FakeSession
+from voicecall_rt.simulator.openai.session import FakeSession
 from voicecall_rt.simulator.scenario import (
     CallPlan,
     CallTool,

@@ -24,6 +24,7 @@ from tests.helpers.phone import (
     payload_bytes,
 )
 from tests.helpers.world import MakeWorld
+from voicecall_rt.simulator.openai.turn_timing import SERVER_VAD_SILENCE_MS
 from voicecall_rt.simulator.scenario import (
     CallPlan,
     CallTool,
@@ -33,7 +34,6 @@ from voicecall_rt.simulator.scenario import (
     Speak,
     callee_lines,
 )
-from voicecall_rt.simulator.turn_timing import SERVER_VAD_SILENCE_MS
 
 BYTES_PER_MS = 8
 TOLERANCE_MS = 30

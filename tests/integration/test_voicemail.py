@@ -25,7 +25,7 @@ from tests.helpers.phone import (
     watch_updates,
 )
 from tests.helpers.world import MakeWorld
-from voicecall_rt.simulator.fake_model import FakeSession
+from voicecall_rt.simulator.openai.session import FakeSession
 from voicecall_rt.simulator.scenario import (
     CallPlan,
     CallTool,

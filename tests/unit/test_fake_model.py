@@ -27,14 +27,14 @@ from tests.helpers.fake_model_client import (
     silence,
 )
 from voicecall_rt.audio import g711
-from voicecall_rt.simulator.client_event_check import check_client_event, diagnose_client_event
-from voicecall_rt.simulator.fake_model import (
-    VAD_RMS_THRESHOLD,
-    FakeRealtimeServer,
-    voice_like_pcm,
-    voice_like_ulaw,
+from voicecall_rt.simulator.openai.client_event_check import (
+    check_client_event,
+    diagnose_client_event,
 )
-from voicecall_rt.simulator.realtime_rules import REALTIME_MODELS
+from voicecall_rt.simulator.openai.input_audio import VAD_RMS_THRESHOLD
+from voicecall_rt.simulator.openai.realtime_rules import REALTIME_MODELS
+from voicecall_rt.simulator.openai.server import FakeRealtimeServer
+from voicecall_rt.simulator.openai.synthetic_audio import voice_like_pcm, voice_like_ulaw
 from voicecall_rt.simulator.scenario import CallTool, ModelScript, Say
 
 # ---- connection ------------------------------------------------------------------------

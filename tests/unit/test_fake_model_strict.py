@@ -24,9 +24,11 @@ from tests.helpers.fake_model_client import (
     silence,
     vad,
 )
-from voicecall_rt.simulator import model_errors
-from voicecall_rt.simulator.caller_transcription import completed_usage
-from voicecall_rt.simulator.fake_model import FakeRealtimeServer, voice_like_ulaw
+from voicecall_rt.simulator.openai import model_errors
+from voicecall_rt.simulator.openai.caller_transcription import completed_usage
+from voicecall_rt.simulator.openai.server import FakeRealtimeServer
+from voicecall_rt.simulator.openai.synthetic_audio import voice_like_ulaw
+from voicecall_rt.simulator.openai.turn_timing import end_of_turn_ms, semantic_end_of_turn_ms
 from voicecall_rt.simulator.scenario import (
     CallTool,
     Fail,
@@ -35,7 +37,6 @@ from voicecall_rt.simulator.scenario import (
     Say,
     TranscriptionFailure,
 )
-from voicecall_rt.simulator.turn_timing import end_of_turn_ms, semantic_end_of_turn_ms
 
 LONG = "A very long answer that goes on and on " * 10
 

@@ -111,7 +111,7 @@ class CallTool:
 class Fail:
     """The response fails here: `response.done` with status `failed` and this error in
     `status_details.error` (output items played before it stay). Ready-made account and
-    server failures: `simulator.model_errors`. `{session_id}` in the message is filled in."""
+    server failures: `simulator.openai.model_errors`. `{session_id}` in the message is filled in."""
 
     type: str = "server_error"
     code: str | None = None
@@ -157,7 +157,7 @@ class ModelScript:
 
     turns: tuple[tuple[ModelAction, ...], ...] = ()
     # Transcript given to each detected caller utterance, in order. Its wording also sets
-    # how long semantic VAD waits before ending the turn (`simulator.turn_timing`).
+    # how long semantic VAD waits before ending the turn (`simulator.openai.turn_timing`).
     caller_transcripts: tuple[CallerTranscript, ...] = ()
 
 

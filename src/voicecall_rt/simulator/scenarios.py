@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from voicecall_rt.simulator.openai.turn_timing import semantic_end_of_turn_ms
 from voicecall_rt.simulator.scenario import (
     CallPlan,
     CallTool,
@@ -14,7 +15,6 @@ from voicecall_rt.simulator.scenario import (
     WaitForModel,
     callee_lines,
 )
-from voicecall_rt.simulator.turn_timing import semantic_end_of_turn_ms
 
 DEMO_NUMBER = "+14155550123"
 MARIA_GREETS = "Reservations, this is Maria. How can I help you?"

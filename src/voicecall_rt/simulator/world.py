@@ -18,7 +18,7 @@ import aiohttp
 import orjson
 
 from voicecall_rt.config import Settings
-from voicecall_rt.simulator.fake_model import FakeRealtimeServer
+from voicecall_rt.simulator.openai.server import FakeRealtimeServer
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript
 from voicecall_rt.simulator.signing import SharedKey
 from voicecall_rt.simulator.twilio.carrier import FakeTwilio

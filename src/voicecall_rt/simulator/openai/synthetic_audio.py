@@ -1,8 +1,4 @@
-"""Audio the fake Realtime server makes and hears: a synthetic voice and the GA audio formats.
-
-Moved out of fake_model.py unchanged; fake_model re-exports `voice_like_pcm` and
-`voice_like_ulaw`.
-"""
+"""Audio the fake Realtime server makes and hears: a synthetic voice and the GA audio formats."""
 
 from __future__ import annotations
 
@@ -88,7 +84,7 @@ class AudioFormat:
             if sys.byteorder == "big":
                 samples.byteswap()
             return samples.tobytes()
-        # pcma is answered in µ-law too (see fake_model's docstring).
+        # pcma is answered in µ-law too (see the package docstring).
         return voice_like_ulaw(end_ms - start_ms, start_ms=start_ms)
 
 

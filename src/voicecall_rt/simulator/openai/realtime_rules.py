@@ -14,6 +14,8 @@ model the package adds (say `gpt-realtime-2.1`) is accepted without a change her
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import typing
 from collections.abc import Mapping
@@ -22,7 +24,7 @@ from typing import Any, Final
 from openai.types.realtime import AudioTranscription, RealtimeSessionCreateRequest
 from openai.types.realtime.realtime_audio_config_output import RealtimeAudioConfigOutput
 
-from voicecall_rt.simulator.client_event_check import ClientEventProblem
+from voicecall_rt.simulator.openai.client_event_check import ClientEventProblem
 
 __all__ = [
     "RACE_CODES",
@@ -30,6 +32,7 @@ __all__ = [
     "REASONING_MODELS",
     "TRANSCRIPTION_MODELS",
     "VOICES",
+    "decoded_audio",
     "event_id_problem",
     "item_create_problem",
     "response_create_problem",
@@ -59,7 +62,7 @@ VOICES: Final = _literals(RealtimeAudioConfigOutput.model_fields["voice"].annota
 # treated as non-reasoning (nothing found says otherwise).
 REASONING_MODELS: Final = frozenset({"gpt-realtime-2", "gpt-realtime-2.1", "gpt-realtime-2.1-mini"})
 # "Provide an integer between 1 and 4096" (session and response `max_output_tokens`); the
-# reasoning models allow 32k (PROTOCOLS §1.9, unconfirmed).
+# reasoning models allow 32k (docs/protocols.md §1.9, unconfirmed).
 _MAX_OUTPUT_TOKENS: Final = 4096
 _MAX_OUTPUT_TOKENS_REASONING: Final = 32768
 _SPEED_RANGE: Final = (0.25, 1.5)  # `audio.output.speed`
@@ -82,7 +85,7 @@ def _problem(code: str, param: str | None, message: str) -> ClientEventProblem:
 
 
 def event_id_problem(event_id: str | None) -> ClientEventProblem | None:
-    """Client `event_id`s are at most 512 characters (PROTOCOLS §1.1). The wording and code
+    """Client `event_id`s are at most 512 characters (docs/protocols.md §1.1). The wording and code
     are the API's for over-long strings elsewhere (NousResearch/hermes-agent#10788)."""
     if event_id is None or len(event_id) <= _MAX_EVENT_ID:
         return None
@@ -92,6 +95,16 @@ def event_id_problem(event_id: str | None) -> ClientEventProblem | None:
         "Invalid 'event_id': string too long. Expected a string with maximum length "
         f"{_MAX_EVENT_ID}, but got a string with length {len(event_id)} instead.",
     )
+
+
+def decoded_audio(audio: str, param: str) -> bytes | ClientEventProblem:
+    """The bytes of a base64 `audio` field (`param` names it), or the API's refusal."""
+    try:
+        return base64.b64decode(audio, validate=True)
+    except binascii.Error:
+        return _problem(
+            "invalid_value", param, "Invalid 'audio'. Expected base64-encoded audio bytes."
+        )
 
 
 # ---- session.update and response.create -------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 import pydantic
 from openai.types.realtime import RealtimeClientEvent
 
-from voicecall_rt.simulator.sdk_types import dotted, first_extra, variants
+from voicecall_rt.simulator.openai.sdk_types import dotted, first_extra, variants
 
 __all__ = ["ClientEventProblem", "check_client_event", "diagnose_client_event", "known_types"]
 

@@ -16,7 +16,7 @@ from typing import Any, Final
 import pydantic
 from openai.types.realtime import RealtimeServerEvent
 
-from voicecall_rt.simulator.sdk_types import Path, dotted, first_extra, variants
+from voicecall_rt.simulator.openai.sdk_types import Path, dotted, first_extra, variants
 
 __all__ = ["check_server_event"]
 
