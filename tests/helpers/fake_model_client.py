@@ -166,7 +166,7 @@ async def send_audio(client: Client, ulaw: bytes, frame_ms: int = 20) -> None:
 
 
 def compress_runs(types: list[str]) -> list[str]:
-    """Collapse runs of deltas so sequences read like PROTOCOLS §1.7."""
+    """Collapse runs of deltas so sequences read like docs/protocols.md §1.7."""
     out: list[str] = []
     for t in types:
         if t.endswith(".delta") and out and out[-1] == t + "*":

@@ -1,5 +1,5 @@
 """Barge-in at real pace: the callee talks over the model and our server cuts at the right
-millisecond (PROTOCOLS §1.7, DESIGN §5).
+millisecond (docs/protocols.md §1.7, docs/design.md §5).
 
 The fake model generates faster than real time (pace 0), so a 3 s answer sits queued at
 the fake carrier, which plays it at 8 bytes per ms and echoes our per-delta marks. What

@@ -1,7 +1,7 @@
 """Keypad tones (send_dtmf) through the whole system, judged by the fake carrier's own
 Goertzel detector: a simulated IVR only moves on when it has *heard* the keys.
 
-Tones are in-band audio (PROTOCOLS §4.7 option 1): ordinary `media` frames behind whatever
+Tones are in-band audio (docs/protocols.md §4.7 option 1): ordinary `media` frames behind whatever
 is already queued, then a `mark`; the tool result goes back to the model only when that
 mark echoes, and nothing (barge-in, a new response) may cut them.
 """
@@ -47,7 +47,7 @@ from voicecall_rt.simulator.sim_call import SimCall
 
 FRAME_BYTES = 160  # one 20 ms µ-law media frame
 BYTES_PER_MS = 8
-# PROTOCOLS §5.2: 3-5 ms raised-cosine ramps at both ends of a tone. A level threshold
+# docs/protocols.md §5.2: 3-5 ms raised-cosine ramps at both ends of a tone. A level threshold
 # finds a tone's edges somewhere inside those ramps, so measured lengths may be off by up
 # to one ramp at each end.
 RAMP_TOLERANCE_MS = 2 * 5

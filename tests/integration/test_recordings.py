@@ -40,10 +40,10 @@ from voicecall_rt.audio.goertzel import DtmfDetector
 from voicecall_rt.call import recording
 from voicecall_rt.call.journal import ALL_CALLS
 from voicecall_rt.call.recording import REDACTED, CallRecorder
-from voicecall_rt.carrier.base import StreamStart
-from voicecall_rt.carrier.twilio.wire import read_start
+from voicecall_rt.carrier.twilio.wire import TwilioStreamCodec, TwilioStreamWriter
 from voicecall_rt.config import Settings
 from voicecall_rt.model.realtime import AUDIO_DELTA
+from voicecall_rt.model.realtime_session import audio_delta_record
 from voicecall_rt.simulator.caller_audio import voice_audio
 from voicecall_rt.simulator.scenario import CallPlan, CallTool, ModelScript, Say, Speak
 from voicecall_rt.simulator.scenarios import pizza_booking
@@ -437,57 +437,74 @@ def _recorder(tmp_path: Path, clock: _Clock, max_s: int = 60) -> tuple[CallRecor
     return recorder, journal
 
 
-def _start(token: str = "call_unit.s3cr3t-stream-token-value") -> StreamStart:
-    return read_start(
+# The recorder is handed what went over the wire, as the bridge, the relay and the model
+# session hand it over: the carrier's messages with what its codec read in them, ours with
+# the audio they carried, and the model's audio deltas once relayed or dropped.
+_CODEC = TwilioStreamCodec()
+_STREAM_SID = "MZ" + "0" * 32
+
+
+def _start(recorder: CallRecorder, token: str = "call_unit.s3cr3t-stream-token-value") -> None:
+    message = orjson.dumps(
         {
             "event": "start",
             "start": {
-                "streamSid": "MZ" + "0" * 32,
+                "streamSid": _STREAM_SID,
                 "callSid": "CA" + "1" * 32,
                 "customParameters": {"call_token": token},
             },
         }
-    )
+    ).decode()
+    start = _CODEC.read_start(message)
+    assert start is not None
+    recorder.stream_started(start, message, _CODEC)
 
 
-def _media(timestamp: str, audio: bytes) -> dict[str, Any]:
-    return {
-        "event": "media",
-        "media": {
-            "track": "inbound",
-            "timestamp": timestamp,
-            "payload": base64.b64encode(audio).decode(),
-        },
-    }
+def _media(recorder: CallRecorder, timestamp: str, audio: bytes) -> None:
+    message = orjson.dumps(
+        {
+            "event": "media",
+            "media": {
+                "track": "inbound",
+                "timestamp": timestamp,
+                "payload": base64.b64encode(audio).decode(),
+            },
+        }
+    ).decode()
+    recorder.from_carrier(message, *_CODEC.read(message))
+
+
+def _model_audio(recorder: CallRecorder, audio: bytes, mark: str | None) -> None:
+    """A model delta written to the carrier as `media` + `mark` (None: dropped)."""
+    delta = base64.b64encode(audio).decode()
+    if mark is not None:
+        writer = TwilioStreamWriter(_STREAM_SID)
+        recorder.to_carrier(writer.media(delta), delta)
+        recorder.to_carrier(writer.mark(mark))
+    event = {"type": AUDIO_DELTA, "item_id": "i1", "delta": delta}
+    recorder.from_model_audio(audio_delta_record(event), mark is not None)
 
 
 async def test_tracks_follow_the_stream_clock(tmp_path: Path) -> None:
     clock = _Clock()
     recorder, journal = _recorder(tmp_path, clock)
-    recorder.stream_started(_start())
+    _start(recorder)
     caller_frame = bytes([0x10]) * FRAME
     # Frames at 0 ms and 100 ms (four lost in between), the second arriving 100 ms later.
-    recorder.from_carrier(_media("0", caller_frame), model_ready=True)
+    _media(recorder, "0", caller_frame)
     clock.now += 0.1
-    recorder.from_carrier(_media("100", caller_frame), model_ready=True)
+    _media(recorder, "100", caller_frame)
     # Model audio sent 50 ms after that frame arrived: plays from stream 150 ms on.
     clock.now += 0.05
     answer = bytes([0x20]) * 800  # 100 ms
-    recorder.model_audio(
-        {"type": AUDIO_DELTA, "item_id": "i1", "delta": base64.b64encode(answer).decode()}, "i1:800"
-    )
+    _model_audio(recorder, answer, "i1:800")
     # Sent at once after it: queued behind it, not on top of it.
-    recorder.model_audio(
-        {"type": AUDIO_DELTA, "item_id": "i1", "delta": base64.b64encode(answer).decode()},
-        "i1:1600",
-    )
+    _model_audio(recorder, answer, "i1:1600")
     # 120 ms later (stream 270 ms) the callee barges in: what had not played is dropped.
     clock.now += 0.12
-    recorder.cleared()
+    recorder.cleared(TwilioStreamWriter(_STREAM_SID).clear)
     # A late delta of the cut item is dropped by the bridge: logged, never on the track.
-    recorder.model_audio(
-        {"type": AUDIO_DELTA, "item_id": "i1", "delta": base64.b64encode(answer).decode()}, None
-    )
+    _model_audio(recorder, answer, None)
     path = await recorder.finish("test")
     assert path == tmp_path / "data" / "recordings" / "call_unit"
 
@@ -512,18 +529,18 @@ async def test_tracks_follow_the_stream_clock(tmp_path: Path) -> None:
     text = (path / "events.jsonl").read_text()
     assert "s3cr3t-stream-token-value" not in text and REDACTED in text
     # After finish the recorder ignores everything and writes nothing twice.
-    recorder.from_carrier(_media("300", caller_frame), model_ready=True)
+    _media(recorder, "300", caller_frame)
     assert await recorder.finish("again") is None
 
 
 async def test_tracks_are_capped_at_the_longest_call(tmp_path: Path) -> None:
     clock = _Clock()
     recorder, _ = _recorder(tmp_path, clock, max_s=1)
-    recorder.stream_started(_start())
+    _start(recorder)
     frame = bytes([0x10]) * FRAME
-    recorder.from_carrier(_media("990", frame), model_ready=False)  # half of it fits
-    recorder.from_carrier(_media("999999999999", frame), model_ready=False)  # a forged stamp
-    recorder.from_carrier(_media("not a number", frame), model_ready=False)
+    _media(recorder, "990", frame)  # half of it fits
+    _media(recorder, "999999999999", frame)  # a forged stamp
+    _media(recorder, "not a number", frame)
     path = await recorder.finish(None)
     assert path is not None
     caller = _ulaw_data(path / "caller.wav")
@@ -538,9 +555,9 @@ def test_wire_log_redacts_and_colours_on_a_tty(
     caplog.set_level(logging.DEBUG, logger="voicecall_rt.wire")
     monkeypatch.setattr(recording, "_isatty", lambda: True)
     recorder, _ = _recorder(tmp_path, _Clock())
-    recorder.stream_started(_start())
+    _start(recorder)
     recorder.to_model({"type": "session.update", "note": "key sk-unit-secret-key", "token": "x"})
-    recorder.from_carrier(_media("0", bytes(FRAME)), model_ready=True)  # audio: not logged
+    _media(recorder, "0", bytes(FRAME))  # audio: not logged
     messages = [r.getMessage() for r in caplog.records if r.name == "voicecall_rt.wire"]
     assert len(messages) == 2
     assert all("\x1b[" in m and "\x1b[0m" in m for m in messages)

@@ -1,5 +1,5 @@
 """Answering machines: the async AMD verdict (`DetectMessageEnd`, posted to /voice/amd)
-steers the call (DESIGN §7): leave a message, hang up, or carry on.
+steers the call (docs/design.md §7): leave a message, hang up, or carry on.
 """
 
 from __future__ import annotations

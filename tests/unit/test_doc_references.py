@@ -15,8 +15,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "src" / "voicecall_rt"
 DOCS = ("docs/design.md", "docs/protocols.md")
@@ -227,7 +225,6 @@ def test_readme_layout_parsing() -> None:
     }
 
 
-@pytest.mark.xfail(reason="tree being reshaped by issue 10", strict=False)
 def test_readme_layout_matches_the_tree() -> None:
     named = readme_layout_names()
     actual = source_tree_names()

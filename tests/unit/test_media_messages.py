@@ -23,7 +23,7 @@ ACCOUNT_SID = "AC" + "00112233445566778899aabbccddeeff"
 
 
 def start_message(**start_overrides: Any) -> dict[str, Any]:
-    """A `start` exactly as PROTOCOLS §4.5 shows it, with realistic SIDs."""
+    """A `start` exactly as docs/protocols.md §4.5 shows it, with realistic SIDs."""
     start: dict[str, Any] = {
         "streamSid": STREAM_SID,
         "accountSid": ACCOUNT_SID,

@@ -19,8 +19,8 @@ from aiohttp import WSMsgType, web
 from picows import WSCloseCode, WSFrame, WSListener, WSTransport, WSUpgradeRequest, ws_create_server
 from picows import WSMsgType as PicoType
 
-from voicecall_rt.model.link import ModelLink
 from voicecall_rt.model.base import ModelConnectError
+from voicecall_rt.model.link import ModelLink
 
 KEY = "sk-test-link-0123456789"
 

@@ -172,13 +172,14 @@ class CallBridge:
             self._answered_t = self.journal.t_ms()
 
     async def run_carrier(
-        self, carrier: CarrierLink, start: StreamStart, codec: StreamCodec
+        self, carrier: CarrierLink, start: StreamStart, codec: StreamCodec, message: str
     ) -> None:
-        """Relay the carrier's stream until it ends, then end the call."""
+        """Relay the carrier's stream until it ends, then end the call (`message`: the
+        stream's start, as read)."""
         journal = self.journal
         journal.event("stream.start", model_ready=self.state.model_ready)
         if self._recorder is not None:
-            self._recorder.stream_started(start)
+            self._recorder.stream_started(start, message, codec)
         stream_t = self.conversation.stream_t = journal.t_ms()
         if self._answered_t is not None:
             journal.event("latency.answer_to_stream", ms=stream_t - self._answered_t)

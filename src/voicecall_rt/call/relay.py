@@ -97,7 +97,7 @@ class Relay:
         kind, value = self._read(data)
         recorder = self._recorder
         if recorder is not None:
-            recorder.from_carrier_text(data, self.session is not None)
+            recorder.from_carrier(data, kind, value)
         if kind is _MEDIA:
             if unsafe(value):
                 self.bad_frames += 1
@@ -133,8 +133,6 @@ class Relay:
 
     def attach(self, session: ModelSession) -> None:
         """Caller audio goes to `session` from now on: first what waited for it, in order."""
-        if self._recorder is not None:
-            self._recorder.appends_flushed(self.pending)
         pending = self.pending
         while pending:
             self._flushed += 1
@@ -165,41 +163,38 @@ class Relay:
 
     # ---- model → caller ----------------------------------------------------------------------
 
-    def audio_now(
-        self, item_id: object, response_id: object, delta: object, raw: object
-    ) -> bool | None:
+    def audio_now(self, item_id: object, response_id: object, delta: object) -> bool | None:
         carrier = self.carrier
         if carrier is None or not carrier.can_write_now:
             return None
-        out = self._delta_out(item_id, response_id, delta, raw)
+        out = self._delta_out(item_id, response_id, delta)
         if out is None:
             return False
-        media, mark_message, mark = out
+        media, mark_message = out
         carrier.write_now(media, mark_message)
-        self._delta_sent(raw, mark)
+        self._delta_sent(delta, media, mark_message)
         return True
 
-    async def on_audio(
-        self, item_id: object, response_id: object, delta: object, raw: object
-    ) -> None:
+    async def on_audio(self, item_id: object, response_id: object, delta: object) -> bool:
         """A delta that could not be written from the socket callback (see `audio_now`)."""
-        out = self._delta_out(item_id, response_id, delta, raw)
+        out = self._delta_out(item_id, response_id, delta)
         if out is None:
-            return
-        media, mark_message, mark = out
+            return False
+        media, mark_message = out
         assert self.carrier is not None
         try:
             await self.carrier.send(media, mark_message)  # one write when it can be
         except ConnectionError:
             self.dropped_frames += 1  # the carrier is gone; its reader ends the call
-            return
-        self._delta_sent(raw, mark)
+            return False
+        self._delta_sent(delta, media, mark_message)
+        return True
 
     def _delta_out(
-        self, item_id: object, response_id: object, delta: object, raw: object
-    ) -> tuple[str, str, str] | None:
-        """Check and account one delta: its `media` and `mark` messages and the mark's
-        name, or None if it is dropped (no stream yet, malformed, or a cut item's)."""
+        self, item_id: object, response_id: object, delta: object
+    ) -> tuple[str, str] | None:
+        """Check and account one delta: its `media` and `mark` messages, or None if it is
+        dropped (no stream yet, malformed, or a cut item's)."""
         writer = self.writer
         if (
             writer is None
@@ -209,19 +204,18 @@ class Relay:
             or (self.cancelled and response_id in self.cancelled)
         ):
             self.dropped_frames += 1
-            if self._recorder is not None:
-                self._recorder.model_audio(raw, None)
             return None
         assert isinstance(delta, str)
         if item_id not in self._items:
             self._items.add(item_id)
             self.events.first_audio(item_id)
-        mark = self.playback.on_delta(item_id, delta)
-        return writer.media(delta), writer.mark(mark), mark
+        return writer.media(delta), writer.mark(self.playback.on_delta(item_id, delta))
 
-    def _delta_sent(self, raw: object, mark: str) -> None:
-        if self._recorder is not None:
-            self._recorder.model_audio(raw, mark)
+    def _delta_sent(self, delta: object, media: str, mark_message: str) -> None:
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.to_carrier(media, str(delta))
+            recorder.to_carrier(mark_message)
         self.frames_out += 1
 
     # ---- control ------------------------------------------------------------------------------
@@ -236,7 +230,7 @@ class Relay:
         with contextlib.suppress(ConnectionError):
             await carrier.send(writer.clear)
         if self._recorder is not None:
-            self._recorder.cleared()
+            self._recorder.cleared(writer.clear)
         if response_id is not None:
             self.cancelled.add(response_id)
         return self.playback.cut_queued()
@@ -251,14 +245,23 @@ class Relay:
     async def send_mark(self, name: str) -> None:
         """A mark of our own (not the model's audio); ConnectionError once it is gone."""
         assert self.writer is not None
-        await self.send(self.writer.mark(name))
+        message = self.writer.mark(name)
+        await self.send(message)
         if self._recorder is not None:
-            self._recorder.sent_mark(name)
+            self._recorder.to_carrier(message)
 
-    def sent_tones(self, audio: bytes, mark: str) -> None:
-        """Keypad tones were sent (for a debug recording)."""
+    async def send_tones(self, payloads: list[str], mark: str) -> None:
+        """Keypad tones (base64 µ-law, one payload a frame), then their mark;
+        ConnectionError once the carrier is gone."""
+        assert self.writer is not None
+        writer = self.writer
+        media = [writer.media(payload) for payload in payloads]
+        message = writer.mark(mark)
+        await self.send(*media, message)
         if self._recorder is not None:
-            self._recorder.sent_tones(audio, mark)
+            for text, payload in zip(media, payloads, strict=True):
+                self._recorder.to_carrier(text, payload, dtmf=True)
+            self._recorder.to_carrier(message)
 
     async def close(self) -> None:
         if self.carrier is not None:

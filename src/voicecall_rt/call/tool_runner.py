@@ -105,8 +105,7 @@ class ToolRunner:
     async def _press(self, call_id: str, digits: str) -> None:
         c = self._c
         relay = c.relay
-        writer = relay.writer
-        if relay.carrier is None or writer is None:
+        if relay.carrier is None or relay.writer is None:
             raise tools.ToolError("the call audio is not connected yet")
         calls = c.settings.calls
         audio = tone_audio(digits, on_ms=calls.dtmf_tone_ms, off_ms=calls.dtmf_gap_ms)
@@ -114,13 +113,9 @@ class ToolRunner:
         # Model audio queued behind the tones starts playing only when they have.
         relay.playback.on_other_audio(mark)
         try:
-            await relay.send(
-                *[writer.media(base64.b64encode(frame).decode()) for frame in frames(audio)],
-                writer.mark(mark),
-            )
+            await relay.send_tones([base64.b64encode(f).decode() for f in frames(audio)], mark)
         except ConnectionError:
             raise tools.ToolError("the call audio is gone") from None
-        relay.sent_tones(audio, mark)
         self._tones[mark] = (call_id, digits)
         spaced = " ".join(d for d in digits if d not in PAUSE_CHARS)
         c.journal.line("system", f"pressed {spaced}")

@@ -62,18 +62,40 @@ class ModelError:
 class AudioSink(Protocol):
     """Where the model's audio goes (the call's relay)."""
 
-    def audio_now(
-        self, item_id: object, response_id: object, delta: object, raw: object
-    ) -> bool | None:
+    def audio_now(self, item_id: object, response_id: object, delta: object) -> bool | None:
         """An audio delta, offered straight from the socket when nothing waits before it:
         True if relayed, False if dropped, None if it cannot go now (it is then queued and
         comes back through `on_audio`, in order)."""
         ...
 
-    async def on_audio(
-        self, item_id: object, response_id: object, delta: object, raw: object
-    ) -> None:
-        """An audio delta that waited its turn (`raw` is the backend's event, for the tap)."""
+    async def on_audio(self, item_id: object, response_id: object, delta: object) -> bool:
+        """An audio delta that waited its turn: True if relayed, False if dropped."""
+        ...
+
+
+class ModelTap(Protocol):
+    """What a debug recording sees of the model side (call/recording.py): every message,
+    in the backend's own shape, audio as a byte count."""
+
+    def to_model(self, event: dict[str, Any]) -> None:
+        """A control event sent."""
+        ...
+
+    def to_model_audio(self, text: str) -> None:
+        """Caller audio sent: the message that carried it, as sent."""
+        ...
+
+    def from_model(self, event: dict[str, Any]) -> None:
+        """An event received (not an audio delta)."""
+        ...
+
+    def from_model_text(self, data: object) -> None:
+        """A message received before the session was handed on, as it came."""
+        ...
+
+    def from_model_audio(self, event: dict[str, Any], forwarded: bool) -> None:
+        """An audio delta received, its payload as a byte count, once the call has relayed
+        (`forwarded`) or dropped it."""
         ...
 
 

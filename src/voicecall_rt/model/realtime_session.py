@@ -9,6 +9,9 @@ The hot path is an audio delta arriving while nothing waits before it: it is off
 the listener (the call's relay) straight from the socket callback, so it reaches the
 carrier without a task switch. Past `INBOX_HIGH` waiting messages the socket is not read
 (TCP pushes back on the server) until the task has caught up to `INBOX_LOW`.
+
+Under a debug recording, a `ModelTap` sees every message: the session is then a
+`_TappedSession`, so an untapped one pays nothing per caller frame for it.
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from voicecall_rt.call.history import Entry
+from voicecall_rt.call.playback import b64_decoded_len
 from voicecall_rt.config import Settings
 from voicecall_rt.model import catalog, realtime
-from voicecall_rt.model.base import AudioSink, ModelConnectError, ModelListener
+from voicecall_rt.model.base import AudioSink, ModelConnectError, ModelListener, ModelTap
 from voicecall_rt.model.events import EventReader
 from voicecall_rt.model.session import OpenedSession, SessionTarget, open_session
 from voicecall_rt.prompts import TOOLS
@@ -35,16 +39,6 @@ INBOX_LOW = 128
 _SAMPLE_OUT_MASK = 15
 _APPEND_HEAD = '{"type":"input_audio_buffer.append","event_id":"' + realtime.APPEND_ID_PREFIX
 _APPEND_MID = '","audio":"'
-
-
-class ModelTap(Protocol):
-    """What a debug recording sees of the model side."""
-
-    def to_model(self, event: dict[str, Any]) -> None: ...
-
-    def from_model(self, event: dict[str, Any]) -> None: ...
-
-    def from_model_text(self, data: object) -> None: ...
 
 
 class RealtimeBackend:
@@ -94,7 +88,7 @@ class RealtimeBackend:
         if self._tap is not None:
             self._tap.to_model(update)
         opened = await open_session(target, update, on_retry=on_retry)
-        return RealtimeSession(self, opened)
+        return RealtimeSession(self, opened) if self._tap is None else _TappedSession(self, opened)
 
 
 class RealtimeSession:
@@ -152,15 +146,16 @@ class RealtimeSession:
         if not is_delta:
             self._queue(event)
             return
-        done = audio.audio_now(
-            event.get("item_id"), event.get("response_id"), event.get("delta"), event
-        )
+        done = audio.audio_now(event.get("item_id"), event.get("response_id"), event.get("delta"))
         if done is None:
             self._queue(event)
-        elif done:
+            return
+        if done:
             self._relayed += 1
             if t0:
                 self._backend._on_cost(time.perf_counter_ns() - t0)
+        if self._tap is not None:
+            self._tap.from_model_audio(audio_delta_record(event), done)
 
     def _queue(self, item: bytes | dict[str, Any]) -> None:
         self._inbox.append(item)
@@ -205,9 +200,11 @@ class RealtimeSession:
                 event: dict[str, Any] = item if isinstance(item, dict) else orjson.loads(item)
                 kind = event.get("type")
                 if kind == realtime.AUDIO_DELTA:
-                    await audio.on_audio(
-                        event.get("item_id"), event.get("response_id"), event.get("delta"), event
+                    sent = await audio.on_audio(
+                        event.get("item_id"), event.get("response_id"), event.get("delta")
                     )
+                    if tap is not None:
+                        tap.from_model_audio(audio_delta_record(event), sent)
                     continue
                 if tap is not None:
                     tap.from_model(event)
@@ -266,3 +263,22 @@ class RealtimeSession:
 
     async def close(self) -> None:
         await self._link.close()
+
+
+class _TappedSession(RealtimeSession):
+    """A session under a debug recording: the tap sees its caller audio too (an untapped
+    session pays nothing for that)."""
+
+    def append_audio(self, payload: str, frame: str) -> None:
+        text = _APPEND_HEAD + frame + _APPEND_MID + payload + '"}'
+        self._link.send(text)
+        if self._tap is not None:
+            self._tap.to_model_audio(text)
+
+
+def audio_delta_record(event: dict[str, Any]) -> dict[str, Any]:
+    """An audio delta as a recording keeps it: the payload as its byte count."""
+    delta = event.get("delta")
+    record = {key: value for key, value in event.items() if key != "delta"}
+    record["delta_bytes"] = b64_decoded_len(delta) if isinstance(delta, str) else 0
+    return record

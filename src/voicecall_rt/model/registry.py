@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from voicecall_rt.config import Settings
-from voicecall_rt.model.base import ModelBackend
-from voicecall_rt.model.realtime_session import ModelTap, RealtimeBackend
+from voicecall_rt.model.base import ModelBackend, ModelTap
+from voicecall_rt.model.realtime_session import RealtimeBackend
 
 
 def open_backend(

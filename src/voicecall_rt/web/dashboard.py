@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from voicecall_rt.call.recording import CALL_WAV, CALLER_WAV, MODEL_WAV, RECORDINGS_DIR
+from voicecall_rt.call.recording_files import CALL_WAV, CALLER_WAV, MODEL_WAV, RECORDINGS_DIR
 from voicecall_rt.web import api, session
 from voicecall_rt.web.keys import API_TOKEN, SETTINGS
 

@@ -19,8 +19,11 @@ MAX_FRAME_BYTES = 64 * 1024
 POLICY_VIOLATION = aiohttp.WSCloseCode.POLICY_VIOLATION
 
 
-async def _read_start(ws: web.WebSocketResponse, codec: StreamCodec) -> StreamStart | None:
-    """Skip greetings, return the start; None if the peer sends something else first."""
+async def _read_start(
+    ws: web.WebSocketResponse, codec: StreamCodec
+) -> tuple[StreamStart, str] | None:
+    """Skip greetings, return the start, read and as it came; None if the peer sends
+    something else first."""
     async for message in ws:
         if message.type is not aiohttp.WSMsgType.TEXT:
             return None
@@ -29,7 +32,7 @@ async def _read_start(ws: web.WebSocketResponse, codec: StreamCodec) -> StreamSt
         except StreamProtocolError:
             return None
         if start is not None:
-            return start
+            return start, message.data
     return None
 
 
@@ -39,16 +42,17 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     try:
         async with asyncio.timeout(START_TIMEOUT_S):
-            start = await _read_start(ws, codec)
+            read = await _read_start(ws, codec)
     except TimeoutError:
-        start = None
+        read = None
     bridge = None
-    if start is not None:
-        bridge = request.app[MANAGER].claim_stream(start.token, start)
+    if read is not None:
+        bridge = request.app[MANAGER].claim_stream(read[0].token, read[0])
     if bridge is None:
         log.warning("media stream refused: no valid start with a valid token")
         await ws.close(code=POLICY_VIOLATION, message=b"invalid stream token")
         return ws
-    assert start is not None
-    await bridge.run_carrier(CarrierLink(ws, request.transport), start, codec)
+    assert read is not None
+    start, message = read
+    await bridge.run_carrier(CarrierLink(ws, request.transport), start, codec, message)
     return ws

@@ -138,6 +138,13 @@ class TwilioStreamCodec:
             return _BAD
         return _BAD
 
+    def frame_ms(self, data: str | bytes) -> int | None:
+        try:
+            ms = int(str(orjson.loads(data)["media"]["timestamp"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None
+        return ms if ms >= 0 else None
+
     def writer(self, start: StreamStart) -> TwilioStreamWriter:
         return TwilioStreamWriter(start.stream_id)
 
