@@ -163,10 +163,15 @@ async def test_renewal_ahead_of_the_session_s_end_loses_nothing(make_world: Make
     renewed = _events(data, "model.renewed")
     assert renewed and renewed[0]["cause"] == "ahead"
     assert renewed[0]["buffered_frames"] == 0
-    # Every caller frame went to one session or the other, none twice, none lost.
+    # Every caller frame went to one session or the other, none twice, none lost. A later
+    # session can still run out before its own early replacement is ready (a loaded
+    # machine opens sessions slowly): the frames it had not committed then go again to the
+    # next one, on purpose, and are counted as resent.
     (end,) = _events(data, "end")
     assert end["dropped_frames"] == 0
-    assert sum(_appends(s) for s in world.model.sessions) == end["frames_in"]
+    resent = sum(e["resent_frames"] for e in renewed if e["cause"] != "ahead")
+    assert all(e["resent_frames"] == 0 for e in renewed if e["cause"] == "ahead")
+    assert sum(_appends(s) for s in world.model.sessions) == end["frames_in"] + resent
     assert _replayed(second)  # the new session was told the conversation so far
 
 
