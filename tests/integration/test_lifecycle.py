@@ -113,7 +113,8 @@ def _drop_final_status(carrier: FakeTwilio, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def _bridge(world: SimWorld, call_id: str) -> CallBridge:
-    active = world.server.manager._active[call_id]
+    active = world.server.manager.calls.get(call_id)
+    assert active is not None
     return active.bridge
 
 

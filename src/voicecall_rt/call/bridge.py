@@ -68,10 +68,11 @@ class CallBridge:
             if settings.debug
             else None
         )
-        self.relay = Relay(self, self._recorder)
+        self.relay = Relay(self._recorder)
         self.conversation: Conversation = Conversation(
             settings=settings, journal=journal, state=self.state, relay=self.relay, host=self
         )
+        self.relay.events = self.conversation
         backend = open_backend(
             settings, instructions, tap=self._recorder, on_cost=self.relay.cost_out.add
         )
@@ -106,17 +107,6 @@ class CallBridge:
         """Frames in, out, dropped and bad so far (for the metrics)."""
         relay = self.relay
         return relay.frames_in, relay.frames_out, relay.dropped_frames, relay.bad_frames
-
-    # ---- the relay's events go to the conversation ---------------------------------------
-
-    def first_audio(self, item_id: str) -> None:
-        self.conversation.first_audio(item_id)
-
-    def on_mark(self, name: str) -> None:
-        self.conversation.on_mark(name)
-
-    def on_keypad(self, digit: str) -> None:
-        self.conversation.on_keypad(digit)
 
     # ---- tasks ---------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
-"""The call registry: places and admits calls, owns their bridges, settles their fate.
+"""The call manager: places and admits calls, owns their bridges, answers the carrier.
 
 It holds what must be decided in one place: the concurrency limit, the stream tokens,
-the mapping from carrier callbacks to calls, and the rule that every call ends in a
-terminal status with a reason, even when the carrier's last callback never comes.
+what each carrier callback means for its call, and the rule that every call ends in a
+terminal status with a reason, even when the carrier's last callback never comes (the
+reaper). The calls themselves, and how one is settled, are in `roster.py`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from dataclasses import dataclass, field
 from typing import NoReturn
 
 from voicecall_rt import prompts
@@ -19,6 +19,7 @@ from voicecall_rt.call.admission import PlaceError, check_outbound, inbound_refu
 from voicecall_rt.call.bridge import CallBridge, CallSummary
 from voicecall_rt.call.journal import CallJournal, Hub
 from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
+from voicecall_rt.call.roster import ActiveCall, Roster
 from voicecall_rt.call.routes import outbound_request, stream_url
 from voicecall_rt.call.tokens import StreamTokens
 from voicecall_rt.carrier.base import (
@@ -52,17 +53,6 @@ _RANK = {
 }
 
 
-@dataclass
-class ActiveCall:
-    record: CallRecord
-    bridge: CallBridge
-    journal: CallJournal
-    bridge_ended_at: float | None = None
-    # The reaper is ending it: its verdict stands, not the carrier's answer to our hang-up.
-    reaping: bool = False
-    settled: asyncio.Event = field(default_factory=asyncio.Event)
-
-
 def new_call_id() -> str:
     return "call_" + secrets.token_hex(8)
 
@@ -81,10 +71,9 @@ class CallManager:
         self.hub = hub
         self._carrier = carrier
         self._resolver = resolver
-        self._active: dict[str, ActiveCall] = {}
-        self._by_sid: dict[str, str] = {}
         self._reaper: asyncio.Task[None] | None = None
         self._tokens = StreamTokens(lambda: asyncio.get_running_loop().time())
+        self.calls = Roster(store, hub, self._tokens)
 
     # ---- lifecycle --------------------------------------------------------------------
 
@@ -99,24 +88,24 @@ class CallManager:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
-        for active in list(self._active.values()):
+        for active in self.calls:
             await active.bridge.end("shutdown", hang_up=True)
-            self._settle(active, None, "shutdown")
+            self.calls.settle(active, None, "shutdown")
         await self.store.flush()
 
     @property
     def active_count(self) -> int:
-        return len(self._active)
+        return len(self.calls)
 
     def active_ids(self) -> list[str]:
-        return list(self._active)
+        return self.calls.ids()
 
     def is_active(self, call_id: str) -> bool:
-        return call_id in self._active
+        return call_id in self.calls
 
     def bridges(self) -> list[CallBridge]:
         """The bridges of the calls not settled yet (some may have ended)."""
-        return [active.bridge for active in self._active.values()]
+        return [active.bridge for active in self.calls]
 
     # ---- placing and admitting calls --------------------------------------------------
 
@@ -134,7 +123,7 @@ class CallManager:
         """Dial `to` with a brief; returns the record once the carrier has accepted the call.
 
         `notify_session_key` is only stored, for the notify webhook to hand back."""
-        to = check_outbound(self.settings, to, task, system_prompt, active=len(self._active))
+        to = check_outbound(self.settings, to, task, system_prompt, active=len(self.calls))
         if self._carrier is None:
             raise PlaceError("config", "no carrier is configured")
         public = self.settings.public_url
@@ -169,8 +158,7 @@ class CallManager:
             sid = await self._carrier.create_call(request)
         except CarrierError as exc:
             await self._refuse(active, "carrier", str(exc))
-        record.carrier_sid = sid
-        self._by_sid[sid] = record.id
+        self.calls.note_sid(record, sid)
         if _RANK.get(record.status, 9) < _RANK[CallStatus.QUEUED]:
             record.status = CallStatus.QUEUED
         self.store.update_call(record.id, carrier_sid=sid, status=record.status)
@@ -182,7 +170,7 @@ class CallManager:
         active.record.error = message
         self.store.update_call(active.record.id, error=message)
         await active.bridge.end(code)
-        self._settle(active, CallStatus.FAILED, code)
+        self.calls.settle(active, CallStatus.FAILED, code)
         raise PlaceError(code, message)
 
     def _admit(self, record: CallRecord) -> ActiveCall:
@@ -201,13 +189,13 @@ class CallManager:
             on_end=self._bridge_ended,
         )
         active = ActiveCall(record=record, bridge=bridge, journal=journal)
-        self._active[record.id] = active
+        self.calls.add(active)
         journal.event("created", direction=record.direction)
         return active
 
     def answer_outbound(self, call_id: str, event: CallAnswered) -> Decision:
         """What to do with an outbound call the callee just picked up."""
-        active = self._active.get(call_id)
+        active = self.calls.get(call_id)
         sid = event.call_sid
         if (
             active is None
@@ -221,8 +209,7 @@ class CallManager:
     def _note_answered(self, active: ActiveCall, sid: str) -> None:
         record = active.record
         if sid and not record.carrier_sid:
-            record.carrier_sid = sid
-            self._by_sid[sid] = record.id
+            self.calls.note_sid(record, sid)
         if record.answered_at is None:
             record.answered_at = now_ms()
             record.status = CallStatus.IN_PROGRESS
@@ -234,7 +221,7 @@ class CallManager:
             )
             active.journal.event("answered")
             active.bridge.note_answered()
-            self._publish_status(record)
+            self.calls.publish_status(record)
 
     def answer_inbound(self, event: InboundCall) -> Decision:
         """What to do with a call someone placed to our number: policy, limits, the bridge."""
@@ -244,7 +231,7 @@ class CallManager:
             caller = normalize_e164(caller)
         except ValueError:
             caller = ""
-        refusal = inbound_refusal(self.settings, caller, len(self._active))
+        refusal = inbound_refusal(self.settings, caller, len(self.calls))
         if refusal is not None:
             return refusal
         record = CallRecord(
@@ -262,32 +249,24 @@ class CallManager:
     def claim_stream(self, token: str, start: StreamStart) -> CallBridge | None:
         """The media stream presented `token`: single use, unexpired, constant-time compared."""
         call_id = self._tokens.claim(token)
-        active = self._active.get(call_id) if call_id is not None else None
+        active = self.calls.get(call_id) if call_id is not None else None
         if active is None:
             return None
         record = active.record
         if record.carrier_sid and start.call_sid and start.call_sid != record.carrier_sid:
             return None
         if start.call_sid and not record.carrier_sid:
-            record.carrier_sid = start.call_sid  # what a hang-up will name
-            self._by_sid[start.call_sid] = record.id
+            self.calls.note_sid(record, start.call_sid)  # what a hang-up will name
         return active.bridge
 
     # ---- carrier callbacks ------------------------------------------------------------
-
-    def _find(self, call_id: str | None, sid: str | None) -> ActiveCall | None:
-        if call_id and call_id in self._active:
-            return self._active[call_id]
-        if sid and sid in self._by_sid:
-            return self._active.get(self._by_sid[sid])
-        return None
 
     async def on_status(self, call_id: str | None, event: StatusChanged) -> None:
         sid, status = event.call_sid, event.status
         if status is None:
             log.warning("ignoring unknown call status %r", event.raw[:32])
             return
-        active = self._find(call_id, sid)
+        active = self.calls.find(call_id, sid)
         if active is None or active.reaping:
             return  # already settled, not ours, or being settled by the reaper
         record = active.record
@@ -302,15 +281,15 @@ class CallManager:
         if not status.terminal:
             record.status = status
             self.store.update_call(record.id, status=status)
-            self._publish_status(record)
+            self.calls.publish_status(record)
             return
         # Even when the bridge is already ending, wait for it: what it still has to store
         # (usage, outcome, recordings) must land before the call is settled.
         summary = await active.bridge.end_by_carrier(status.value)
-        self._settle(active, status, summary.end_reason)
+        self.calls.settle(active, status, summary.end_reason)
 
     async def on_amd(self, call_id: str | None, verdict: MachineVerdict) -> None:
-        active = self._find(call_id, verdict.call_sid)
+        active = self.calls.find(call_id, verdict.call_sid)
         if active is None:
             return
         answered_by = verdict.raw[:32]  # stored in the carrier's words
@@ -325,14 +304,14 @@ class CallManager:
     # ---- ending -----------------------------------------------------------------------
 
     async def hang_up(self, call_id: str) -> bool:
-        active = self._active.get(call_id)
+        active = self.calls.get(call_id)
         if active is None:
             return False
         await active.bridge.end("hangup-requested", hang_up=True)
         return True
 
     async def _hang_up_bridge(self, call_id: str) -> None:
-        active = self._active.get(call_id)
+        active = self.calls.get(call_id)
         if active is None or self._carrier is None:
             return
         sid = active.record.carrier_sid
@@ -346,7 +325,7 @@ class CallManager:
             log.warning("call %s: hang-up failed: %s", call_id, exc)
 
     def _bridge_ended(self, call_id: str, summary: CallSummary) -> None:
-        active = self._active.get(call_id)
+        active = self.calls.get(call_id)
         if active is None:
             return
         active.bridge_ended_at = asyncio.get_running_loop().time()
@@ -367,45 +346,11 @@ class CallManager:
         if record.direction == "inbound":
             # No status callback is asked for on an inbound call (the number's Voice URL is
             # all the user configures): the end of its stream is the end of the call.
-            self._settle(active, None, record.end_reason or "ended")
-
-    def _settle(self, active: ActiveCall, status: CallStatus | None, reason: str) -> None:
-        """Final word on a call: terminal status, reason, free the slot, wake the waiters."""
-        if active.settled.is_set():
-            return  # already settled (an inbound call settles when its bridge ends)
-        record = active.record
-        if status is None:
-            status = CallStatus.COMPLETED if record.answered_at else CallStatus.CANCELED
-        record.status = status
-        record.end_reason = record.end_reason or reason
-        record.ended_at = record.ended_at or now_ms()
-        self.store.update_call(
-            record.id, status=status, end_reason=record.end_reason, ended_at=record.ended_at
-        )
-        self._active.pop(record.id, None)
-        self._tokens.forget(record.id)
-        if record.carrier_sid:
-            self._by_sid.pop(record.carrier_sid, None)
-        # `reason` says why it is settled now (the call's own end reason is on the record).
-        active.journal.event("settled", status=status.value, reason=reason)
-        self.store.release(record.id)  # what is still written about it is numbered on disk
-        self._publish_status(record)
-        active.settled.set()
-        log.info("call %s settled: %s (%s)", record.id, status.value, record.end_reason)
-
-    def _publish_status(self, record: CallRecord) -> None:
-        self.hub.publish(
-            {
-                "call_id": record.id,
-                "kind": "call.status",
-                "t_ms": now_ms() - record.created_at,
-                "data": {"status": record.status.value, "end_reason": record.end_reason},
-            }
-        )
+            self.calls.settle(active, None, record.end_reason or "ended")
 
     async def wait(self, call_id: str, timeout_s: float) -> CallRecord | None:
         """The call's record once it has settled, or as it stands when `timeout_s` runs out."""
-        active = self._active.get(call_id)
+        active = self.calls.get(call_id)
         if active is not None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout_s):
@@ -418,10 +363,10 @@ class CallManager:
         or the call never connected long after its ring timeout."""
         loop_now = asyncio.get_running_loop().time()
         never_connected_ms = (self.settings.calls.timeout_seconds + SETTLE_GRACE_S) * 1000
-        for active in list(self._active.values()):
+        for active in self.calls:
             ended = active.bridge_ended_at
             if ended is not None and loop_now - ended >= SETTLE_GRACE_S:
-                self._settle(active, None, "no final status from the carrier")
+                self.calls.settle(active, None, "no final status from the carrier")
             elif (
                 ended is None
                 and not active.bridge.streaming
@@ -429,7 +374,7 @@ class CallManager:
             ):
                 active.reaping = True
                 await active.bridge.end("never-connected", hang_up=True)
-                self._settle(active, CallStatus.FAILED, "never-connected")
+                self.calls.settle(active, CallStatus.FAILED, "never-connected")
 
     async def _reap_forever(self) -> None:
         while True:

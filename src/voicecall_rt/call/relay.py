@@ -53,11 +53,26 @@ class RelayEvents(Protocol):
     def on_keypad(self, digit: str) -> None: ...
 
 
-class Relay:
-    """One call's audio in both directions, with its counters."""
+class _Unheard:
+    """Where the relay's events go until the conversation is attached."""
 
-    def __init__(self, events: RelayEvents, recorder: CallRecorder | None) -> None:
-        self.events = events
+    def first_audio(self, item_id: str) -> None:
+        pass
+
+    def on_mark(self, name: str) -> None:
+        pass
+
+    def on_keypad(self, digit: str) -> None:
+        pass
+
+
+class Relay:
+    """One call's audio in both directions, with its counters.
+
+    `events` is set to the conversation once both exist (each needs the other)."""
+
+    def __init__(self, recorder: CallRecorder | None) -> None:
+        self.events: RelayEvents = _Unheard()
         self.frames_in = 0
         self.frames_out = 0
         self.bad_frames = 0

@@ -57,9 +57,9 @@ class RealtimeBackend:
         self.usage: dict[str, Any] = {}
         self.ids = realtime.EventIds()
         self._instructions = instructions
-        self._tap = tap
-        self._on_cost = on_cost
-        self._reader = EventReader(self.ids, self.usage, openai.model, openai.transcription_model)
+        self.tap = tap
+        self.on_cost = on_cost
+        self.reader = EventReader(self.ids, self.usage, openai.model, openai.transcription_model)
 
     def _session_update(self) -> dict[str, Any]:
         """The configuration every session of this call gets, first or renewed."""
@@ -85,10 +85,10 @@ class RealtimeBackend:
         target = SessionTarget(openai.realtime_url, openai.model, openai.api_key.get_secret_value())
         update = self._session_update()
         self.ids.stamp(update)
-        if self._tap is not None:
-            self._tap.to_model(update)
+        if self.tap is not None:
+            self.tap.to_model(update)
         opened = await open_session(target, update, on_retry=on_retry)
-        return RealtimeSession(self, opened) if self._tap is None else _TappedSession(self, opened)
+        return RealtimeSession(self, opened) if self.tap is None else _TappedSession(self, opened)
 
 
 class RealtimeSession:
@@ -102,7 +102,7 @@ class RealtimeSession:
         self._opened = opened
         self._link = opened.link
         self._ids = backend.ids
-        self._tap = backend._tap
+        self._tap = backend.tap
         self._listener: ModelListener | None = None
         self._audio: AudioSink | None = None
         self._on_closed: Callable[[], None] | None = None
@@ -153,7 +153,7 @@ class RealtimeSession:
         if done:
             self._relayed += 1
             if t0:
-                self._backend._on_cost(time.perf_counter_ns() - t0)
+                self._backend.on_cost(time.perf_counter_ns() - t0)
         if self._tap is not None:
             self._tap.from_model_audio(audio_delta_record(event), done)
 
@@ -188,7 +188,7 @@ class RealtimeSession:
     async def run(self) -> None:
         listener, audio = self._listener, self._audio
         assert listener is not None and audio is not None, "listen() first"
-        readers = self._backend._reader.readers
+        readers = self._backend.reader.readers
         tap = self._tap
         while True:
             self._busy = False  # idle: deltas may go out from the socket callback

@@ -1,4 +1,5 @@
-"""A fake carrier's background tasks (calls, streams, webhooks, timers). Carrier-neutral."""
+"""The simulators' background tasks: a fake carrier's calls, streams, webhooks and timers;
+a fake model session's responses and late transcripts."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class TaskSet:
     def _done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            logger.error("fake carrier task %s failed", task.get_name(), exc_info=task.exception())
+            logger.error("simulator task %s failed", task.get_name(), exc_info=task.exception())
 
     async def cancel_all(self) -> None:
         """Cancel every task, and any a cancelled one starts, until none is left."""

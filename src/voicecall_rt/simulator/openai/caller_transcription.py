@@ -20,10 +20,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
-from voicecall_rt.simulator.openai.tasks import SessionTasks
 from voicecall_rt.simulator.openai.usage import AUDIO_TOKENS_PER_S_IN, audio_tokens, text_tokens
 from voicecall_rt.simulator.openai.wire import JSON, SessionGone, Wire
 from voicecall_rt.simulator.scenario import CallerTranscript, TranscriptionFailure
+from voicecall_rt.simulator.tasks import TaskSet
 
 __all__ = [
     "PendingTranscript",
@@ -103,7 +103,7 @@ class PendingTranscript:
 class TranscriptSender:
     """Sends the input transcription events of one session's committed utterances."""
 
-    def __init__(self, wire: Wire, tasks: SessionTasks) -> None:
+    def __init__(self, wire: Wire, tasks: TaskSet) -> None:
         self._wire = wire
         self._tasks = tasks
         # The latest transcription still to be sent: the next one waits for it, so

@@ -25,8 +25,8 @@ from voicecall_rt.simulator.openai.input_audio import InputAudio
 from voicecall_rt.simulator.openai.responses import Responses
 from voicecall_rt.simulator.openai.session_config import SessionConfig
 from voicecall_rt.simulator.openai.session_parts import SessionParts
-from voicecall_rt.simulator.openai.tasks import SessionTasks
 from voicecall_rt.simulator.openai.wire import JSON, SessionGone, Wire
+from voicecall_rt.simulator.tasks import TaskSet
 
 if TYPE_CHECKING:
     from voicecall_rt.simulator.openai.server import FakeRealtimeServer
@@ -73,7 +73,7 @@ class FakeSession:
 
         wire = Wire(server, ws, session_id)
         config = SessionConfig()
-        tasks = SessionTasks()
+        tasks = TaskSet()
         conversation = Conversation(wire, config, server.new_id)
         self._parts = SessionParts(server, wire, config, conversation, tasks)
         self._responses = Responses(

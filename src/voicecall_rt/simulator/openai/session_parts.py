@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from voicecall_rt.simulator.openai.conversation import Conversation
 from voicecall_rt.simulator.openai.session_config import SessionConfig
-from voicecall_rt.simulator.openai.tasks import SessionTasks
 from voicecall_rt.simulator.openai.wire import Wire
+from voicecall_rt.simulator.tasks import TaskSet
 
 if TYPE_CHECKING:
     from voicecall_rt.simulator.openai.server import FakeRealtimeServer
@@ -23,4 +23,4 @@ class SessionParts:
     wire: Wire
     config: SessionConfig
     conversation: Conversation
-    tasks: SessionTasks
+    tasks: TaskSet

@@ -11,10 +11,8 @@ import base64
 import binascii
 import contextlib
 import hmac
-import re
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
-from urllib.parse import urlsplit
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
@@ -27,27 +25,22 @@ from voicecall_rt.simulator.twilio.resources import (
     number_resource,
     numbers_page,
 )
+from voicecall_rt.simulator.twilio.rest_params import (
+    ERR_AUTHENTICATE,
+    ERR_INVALID_PARAMETER,
+    ERR_NOT_FOUND,
+    ERR_NOT_IN_PROGRESS,
+    ERR_UNAVAILABLE,
+    ERR_URL,
+    RestError,
+    first,
+    http_url,
+    parse_create,
+    parse_time_limit,
+)
 from voicecall_rt.simulator.twilio.webhooks import API_VERSION
 
 __all__ = ["CallUpdate", "RestApi", "RestRequest", "Switchboard"]
-
-STATUS_EVENTS: Final = frozenset({"initiated", "ringing", "answered", "completed"})
-MACHINE_DETECTION: Final = {"enable": "Enable", "detectmessageend": "DetectMessageEnd"}
-
-# Twilio error codes used by the REST fake.
-ERR_AUTHENTICATE: Final = 20003
-ERR_NOT_FOUND: Final = 20404
-ERR_NO_TO: Final = 21201
-ERR_URL: Final = 21205
-ERR_TO: Final = 21211
-ERR_FROM: Final = 21212
-ERR_NO_FROM: Final = 21213
-ERR_NOT_IN_PROGRESS: Final = 21220
-# The fake's catch-all for other bad parameters (not one specific Twilio code).
-ERR_INVALID_PARAMETER: Final = 20001
-ERR_UNAVAILABLE: Final = 20503
-
-_E164: Final = re.compile(r"^\+[1-9][0-9]{1,14}$")
 
 
 @dataclass(frozen=True)
@@ -67,14 +60,6 @@ class CallUpdate:
     call_sid: str
     params: dict[str, list[str]]
     status: int
-
-
-class _RestError(Exception):
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 class Switchboard(Protocol):
@@ -107,19 +92,6 @@ class Switchboard(Protocol):
     def redirect(self, call: SimCall, url: str | None, twiml: str | None) -> None: ...
 
 
-def _first(params: dict[str, list[str]], name: str) -> str | None:
-    """The first non-empty value of a form parameter (Twilio treats empty as absent)."""
-    values = params.get(name)
-    if not values or values[0] == "":
-        return None
-    return values[0]
-
-
-def _http_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
 def _not_found(path: str) -> str:
     return f"The requested resource {path} was not found"
 
@@ -128,7 +100,7 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
-def _error(error: _RestError) -> web.Response:
+def _error(error: RestError) -> web.Response:
     response = _json(
         {
             "code": error.code,
@@ -149,21 +121,6 @@ async def _form(request: web.Request) -> dict[str, list[str]]:
         if isinstance(value, str):
             params.setdefault(key, []).append(value)
     return params
-
-
-def _int_param(
-    params: dict[str, list[str]], name: str, default: int | None, low: int, high: int | None
-) -> int | None:
-    value = _first(params, name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise _RestError(400, ERR_INVALID_PARAMETER, f"{name} must be an integer") from None
-    if number < low or (high is not None and number > high):
-        raise _RestError(400, ERR_INVALID_PARAMETER, f"{name} is out of range: {number}")
-    return number
 
 
 class RestApi:
@@ -196,16 +153,16 @@ class RestApi:
                     params.setdefault(key, []).append(value)
             try:
                 if not self._authorized(request):
-                    raise _RestError(401, ERR_AUTHENTICATE, "Authenticate")
+                    raise RestError(401, ERR_AUTHENTICATE, "Authenticate")
                 if request.match_info.get("account", board.account_sid) != board.account_sid:
-                    raise _RestError(404, ERR_NOT_FOUND, _not_found(request.path))
+                    raise RestError(404, ERR_NOT_FOUND, _not_found(request.path))
                 response = await handler(request)
-            except _RestError as exc:
+            except RestError as exc:
                 response = _error(exc)
             except web.HTTPNotFound:
-                response = _error(_RestError(404, ERR_NOT_FOUND, _not_found(request.path)))
+                response = _error(RestError(404, ERR_NOT_FOUND, _not_found(request.path)))
             except web.HTTPMethodNotAllowed:
-                response = _error(_RestError(405, ERR_INVALID_PARAMETER, "Method not allowed"))
+                response = _error(RestError(405, ERR_INVALID_PARAMETER, "Method not allowed"))
             board.requests.append(
                 RestRequest(request.method, request.path, params, response.status)
             )
@@ -229,88 +186,12 @@ class RestApi:
 
     # -- calls ------------------------------------------------------------------------------
 
-    def _validate_create(self, params: dict[str, list[str]]) -> tuple[str, str, CallConfig]:
-        to = _first(params, "To")
-        if to is None:
-            raise _RestError(400, ERR_NO_TO, "No 'To' number is specified")
-        if not _E164.match(to):
-            raise _RestError(400, ERR_TO, f"Invalid 'To' Phone Number: {to}")
-        from_ = _first(params, "From")
-        if from_ is None:
-            raise _RestError(400, ERR_NO_FROM, "No 'From' number is specified")
-        owned = self._board.owned_numbers
-        if not _E164.match(from_) or (owned and from_ not in owned):
-            raise _RestError(400, ERR_FROM, f"Invalid From Number (caller ID): {from_}")
-        url = _first(params, "Url")
-        twiml = _first(params, "Twiml")
-        if url is None and twiml is None:
-            raise _RestError(400, ERR_URL, "Url parameter is required.")
-        for name in ("Url", "StatusCallback", "AsyncAmdStatusCallback", "FallbackUrl"):
-            value = _first(params, name)
-            if value is not None and not _http_url(value):
-                raise _RestError(400, ERR_URL, f"{name} is not a valid URL: {value}")
-        methods = {}
-        for name in ("Method", "StatusCallbackMethod", "AsyncAmdStatusCallbackMethod"):
-            value = (_first(params, name) or "POST").upper()
-            if value not in ("GET", "POST"):
-                raise _RestError(400, ERR_INVALID_PARAMETER, f"{name} must be GET or POST")
-            methods[name] = value
-        events = {"completed"}
-        for value in params.get("StatusCallbackEvent", []):
-            for event in value.split():
-                if event not in STATUS_EVENTS:
-                    raise _RestError(
-                        400, ERR_INVALID_PARAMETER, f"Invalid StatusCallbackEvent: {event}"
-                    )
-                events.add(event)
-        timeout = _int_param(params, "Timeout", 60, 1, None)
-        timeout = min(timeout, 600) if timeout is not None else 60
-        time_limit = self._time_limit(params)
-        detection = _first(params, "MachineDetection")
-        if detection is not None:
-            canonical = MACHINE_DETECTION.get(detection.lower())
-            if canonical is None:
-                raise _RestError(
-                    400, ERR_INVALID_PARAMETER, f"Invalid MachineDetection: {detection}"
-                )
-            detection = canonical
-        async_amd = (_first(params, "AsyncAmd") or "false").lower()
-        if async_amd not in ("true", "false"):
-            raise _RestError(400, ERR_INVALID_PARAMETER, f"Invalid AsyncAmd: {async_amd}")
-        config = CallConfig(
-            url=url,
-            method=methods["Method"],
-            twiml=twiml if url is None else None,
-            status_callback=_first(params, "StatusCallback"),
-            status_callback_method=methods["StatusCallbackMethod"],
-            events=frozenset(events),
-            timeout_s=timeout,
-            time_limit_s=time_limit,
-            machine_detection=detection,
-            async_amd=async_amd == "true",
-            amd_callback=_first(params, "AsyncAmdStatusCallback"),
-            amd_method=methods["AsyncAmdStatusCallbackMethod"],
-        )
-        return to, from_, config
-
-    def _time_limit(self, params: dict[str, list[str]]) -> int | None:
-        value = _first(params, "TimeLimit")
-        limit = _int_param(params, "TimeLimit", None, 1, None)
-        most = self._board.max_time_limit_s
-        if limit is not None and limit > most:
-            raise _RestError(
-                400,
-                ERR_INVALID_PARAMETER,
-                f"TimeLimit must be between 1 and {most} seconds: {value}",
-            )
-        return limit
-
     async def _create_call(self, request: web.Request) -> web.Response:
         board = self._board
         if board.closing:
-            raise _RestError(503, ERR_UNAVAILABLE, "Service unavailable")
+            raise RestError(503, ERR_UNAVAILABLE, "Service unavailable")
         params = await _form(request)
-        to, from_, config = self._validate_create(params)
+        to, from_, config = parse_create(params, board.owned_numbers, board.max_time_limit_s)
         board.created.append(params)
         call = board.dial(to, from_, config, params)
         return _json(call_resource(call, board.account_sid), 201)
@@ -320,7 +201,7 @@ class RestApi:
         sid = request.match_info["call"]
         try:
             response = self._apply_update(sid, params, request.path)
-        except _RestError as exc:
+        except RestError as exc:
             self._board.updates.append(CallUpdate(sid, params, exc.status))
             raise
         self._board.updates.append(CallUpdate(sid, params, response.status))
@@ -330,26 +211,26 @@ class RestApi:
         board = self._board
         call = board.calls.get(sid)
         if call is None:
-            raise _RestError(404, ERR_NOT_FOUND, _not_found(path))
-        status = _first(params, "Status")
-        url = _first(params, "Url")
-        twiml = _first(params, "Twiml")
+            raise RestError(404, ERR_NOT_FOUND, _not_found(path))
+        status = first(params, "Status")
+        url = first(params, "Url")
+        twiml = first(params, "Twiml")
         if status is not None and status not in ("completed", "canceled"):
-            raise _RestError(400, ERR_INVALID_PARAMETER, f"Invalid Status: {status}")
-        if url is not None and not _http_url(url):
-            raise _RestError(400, ERR_URL, f"Url is not a valid URL: {url}")
-        callback = _first(params, "StatusCallback")
+            raise RestError(400, ERR_INVALID_PARAMETER, f"Invalid Status: {status}")
+        if url is not None and not http_url(url):
+            raise RestError(400, ERR_URL, f"Url is not a valid URL: {url}")
+        callback = first(params, "StatusCallback")
         if callback is not None:
-            if not _http_url(callback):
-                raise _RestError(400, ERR_URL, f"StatusCallback is not a valid URL: {callback}")
+            if not http_url(callback):
+                raise RestError(400, ERR_URL, f"StatusCallback is not a valid URL: {callback}")
             call.config.status_callback = callback
-        callback_method = _first(params, "StatusCallbackMethod")
+        callback_method = first(params, "StatusCallbackMethod")
         if callback_method is not None:
             call.config.status_callback_method = callback_method.upper()
-        method = _first(params, "Method")
+        method = first(params, "Method")
         if method is not None:
             call.config.method = method.upper()
-        time_limit = self._time_limit(params)
+        time_limit = parse_time_limit(params, board.max_time_limit_s)
         if time_limit is not None:
             call.config.time_limit_s = time_limit
             board.arm_time_limit(call)
@@ -365,7 +246,7 @@ class RestApi:
                 board.end_call(call, "canceled")
         elif url is not None or twiml is not None:
             if call.is_final or not call.answered:
-                raise _RestError(
+                raise RestError(
                     400, ERR_NOT_IN_PROGRESS, "Call is not in-progress. Cannot redirect."
                 )
             board.redirect(call, url, twiml)
@@ -375,7 +256,7 @@ class RestApi:
         board = self._board
         call = board.calls.get(request.match_info["call"])
         if call is None:
-            raise _RestError(404, ERR_NOT_FOUND, _not_found(request.path))
+            raise RestError(404, ERR_NOT_FOUND, _not_found(request.path))
         return _json(call_resource(call, board.account_sid))
 
     # -- the account ------------------------------------------------------------------------
