@@ -24,16 +24,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.loadgen import (
-    REPO,
-    RunOptions,
-    correctness_problems,
-    renewal_problems,
-    run_leak,
-    run_once,
-    run_renewals,
-)
+from benchmarks.calls import RunOptions
+from benchmarks.leak_run import run_leak
 from benchmarks.profile_summary import summarize as summarize_profile
+from benchmarks.renewal_run import renewal_problems, run_renewals
+from benchmarks.steady_run import correctness_problems, run_once
+from benchmarks.target_process import REPO
 
 RESULTS = REPO / "benchmarks" / "results"
 README = REPO / "benchmarks" / "README.md"

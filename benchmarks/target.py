@@ -22,7 +22,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.loadgen import ACCOUNT_SID, API_KEY, AUTH_TOKEN, FROM_NUMBER, PUBLIC_URL
+from benchmarks.sim_account import ACCOUNT_SID, API_KEY, AUTH_TOKEN, FROM_NUMBER, PUBLIC_URL
 
 # `bare`: bare_relay.py (websockets), the yardstick; `bare-*`: bare_stacks.py
 KINDS = ("ours", "bare", "bare-aiohttp", "bare-picows", "bare-starlette", "bare-aiohttp-picows")

@@ -16,13 +16,9 @@ from __future__ import annotations
 import sys
 
 import pytest
-from benchmarks.loadgen import (
-    RunOptions,
-    correctness_problems,
-    renewal_problems,
-    run_once,
-    run_renewals,
-)
+from benchmarks.calls import RunOptions
+from benchmarks.renewal_run import renewal_problems, run_renewals
+from benchmarks.steady_run import correctness_problems, run_once
 
 pytestmark = [
     pytest.mark.slow,  # seconds of calls at real pace
