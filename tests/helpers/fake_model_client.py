@@ -62,6 +62,9 @@ BETA_UPDATE: dict[str, Any] = {
     "session": {"modalities": ["audio"], "input_audio_format": "g711_ulaw"},
 }
 
+# A scripted answer long enough to be still streaming when a test cancels or interrupts it.
+LONG = "A very long answer that goes on and on " * 10
+
 _SERVER_EVENT = pydantic.TypeAdapter(RealtimeServerEvent)
 
 

@@ -34,8 +34,8 @@ class HookedList(list[Any]):
 
 def watch_model(
     world: SimWorld,
-    *,
     received: Callable[[FakeSession, dict[str, Any]], None] | None = None,
+    *,
     sent: Callable[[FakeSession, dict[str, Any]], None] | None = None,
 ) -> None:
     """Run `received(session, event)` as the fake model records each client event, and
@@ -72,6 +72,13 @@ def watch_carrier(world: SimWorld, hook: Callable[[SimCall, dict[str, Any]], Non
 
 def payload_bytes(message: dict[str, Any]) -> bytes:
     return base64.b64decode(message["media"]["payload"])
+
+
+def media_bytes(sim: SimCall) -> int:
+    """Bytes of model audio our server sent the carrier."""
+    return sum(
+        len(base64.b64decode(m["media"]["payload"])) for m in sim.received if m["event"] == "media"
+    )
 
 
 def events(sim: SimCall, kind: str) -> list[int]:
@@ -138,6 +145,25 @@ def loud_runs(audio: bytes, threshold: int = 2000) -> list[tuple[int, int]]:
 
 
 # ---- the model side ------------------------------------------------------------------------
+
+
+def appends(session: FakeSession) -> list[str]:
+    """The caller audio our server forwarded to the model, one base64 frame an append."""
+    return [e["audio"] for e in session.received if e["type"] == "input_audio_buffer.append"]
+
+
+async def wait_closed(world: SimWorld, session: FakeSession) -> None:
+    await world.model.wait_for(session.closed.is_set, timeout=5)
+
+
+def function_outputs(session: FakeSession) -> list[tuple[int, dict[str, Any]]]:
+    """(index in received, item) of each function_call_output the model got."""
+    return [
+        (i, e["item"])
+        for i, e in enumerate(session.received)
+        if e["type"] == "conversation.item.create"
+        and e["item"].get("type") == "function_call_output"
+    ]
 
 
 def item_creates(session: FakeSession, kind: str, role: str | None = None) -> list[int]:

@@ -1,13 +1,21 @@
-"""Fixtures shared by the unit tests."""
+"""Fixtures shared by the unit tests: logging put back, a store, an isolated config home,
+and the app playing our server for the fake Twilio's tests."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from voicecall_rt import logs
+
+if TYPE_CHECKING:
+    # Imported where used: a module that fails to import fails its own tests, not every test.
+    from tests.helpers.fake_twilio_harness import OurServer
+    from voicecall_rt.store.database import Store
 
 
 @pytest.fixture
@@ -23,3 +31,49 @@ def restore_logging() -> Iterator[None]:
         if handler not in root.handlers:
             root.addHandler(handler)
     root.setLevel(level)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """An open store under tmp_path/data, closed after the test."""
+    from voicecall_rt.store.database import Store
+
+    s = await Store.open(tmp_path / "data")
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Never read or write the real home directory; no default config file exists.
+
+    The config tests use it for every test (`pytestmark = pytest.mark.usefixtures(...)`)."""
+    from voicecall_rt import config_file
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for variable in (
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "OPENAI_API_KEY",
+        config_file.CONFIG_ENV,
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(
+        config_file,
+        "default_config_paths",
+        lambda: [home / "none" / "config.toml", home / "none" / "openclaw.json"],
+    )
+    return home
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[OurServer]:
+    """The app playing our server for the fake Twilio's tests, on a loopback port."""
+    from tests.helpers.fake_twilio_harness import OurServer
+
+    srv = OurServer()
+    await srv.start()
+    yield srv
+    await srv.stop()

@@ -1,10 +1,7 @@
-"""Debug recordings (`debug: true`): time-aligned µ-law tracks, a stereo PCM mix, the event
-log and the transcript, checked against what the fake carrier and the fake model record.
-
-The judges are outside our code where they can be: `sox --i` for the µ-law WAVs, Python's
-`wave` for the PCM one, the fake carrier's own log of each frame it sent (timestamp, voice
-or silence) and of when each of our marks was echoed, and a DTMF decoder on the model track.
-Nothing waits on a clock: the test waits for the call's `recording` timeline entry.
+"""Debug recordings (`debug: true`) of a whole call: time-aligned µ-law tracks, a stereo PCM
+mix, the event log and the transcript, judged from outside our code where possible (`sox
+--i`, Python's `wave`, the fake carrier's log of each frame and mark echo, a DTMF decoder on
+the model track); no recording without debug. Tests wait for the `recording` timeline entry.
 """
 
 from __future__ import annotations
@@ -16,7 +13,6 @@ import os
 import re
 import shutil
 import stat
-import struct
 import subprocess
 import wave
 from array import array
@@ -34,16 +30,13 @@ from tests.helpers.phone import (
     payload_bytes,
     watch_carrier,
 )
+from tests.helpers.ulaw_wav import ulaw_data
 from tests.helpers.world import MakeWorld
 from voicecall_rt.audio import g711
 from voicecall_rt.audio.goertzel import DtmfDetector
-from voicecall_rt.call import recording
 from voicecall_rt.call.journal import ALL_CALLS
-from voicecall_rt.call.recording import REDACTED, CallRecorder
-from voicecall_rt.carrier.twilio.wire import TwilioStreamCodec, TwilioStreamWriter
-from voicecall_rt.config import Settings
+from voicecall_rt.call.recording import REDACTED
 from voicecall_rt.model.realtime import AUDIO_DELTA
-from voicecall_rt.model.realtime_session import audio_delta_record
 from voicecall_rt.simulator.caller_audio import voice_audio
 from voicecall_rt.simulator.scenario import CallPlan, CallTool, ModelScript, Say, Speak
 from voicecall_rt.simulator.scenarios import pizza_booking
@@ -80,24 +73,6 @@ async def _recorded_call(
         world.server.hub.unfollow(queue, ALL_CALLS)
     data = await world.wait_call(call_id)
     return call_id, entry, data
-
-
-def _ulaw_data(path: Path) -> bytes:
-    """The samples of a format-7 WAV (walks the chunks; `wave` cannot read µ-law)."""
-    raw = path.read_bytes()
-    assert raw[:4] == b"RIFF" and raw[8:12] == b"WAVE"
-    pos, fmt, data = 12, None, None
-    while pos + 8 <= len(raw):
-        tag, size = raw[pos : pos + 4], struct.unpack_from("<I", raw, pos + 4)[0]
-        body = raw[pos + 8 : pos + 8 + size]
-        if tag == b"fmt ":
-            fmt = struct.unpack_from("<HHIIHH", body)
-        elif tag == b"data":
-            data = body
-        pos += 8 + size + (size & 1)
-    assert fmt == (7, 1, 8000, 8000, 1, 8), fmt
-    assert data is not None
-    return data
 
 
 def _sox_info(path: Path) -> dict[str, str]:
@@ -202,8 +177,8 @@ async def test_debug_call_is_recorded_time_aligned(
         assert _mode(folder / name) == 0o600, name
 
     # ---- the µ-law tracks, as sox sees them: same length, the stream's duration
-    caller = _ulaw_data(folder / "caller.wav")
-    model = _ulaw_data(folder / "model.wav")
+    caller = ulaw_data(folder / "caller.wav")
+    model = ulaw_data(folder / "model.wav")
     assert len(caller) == len(model)
     stream_samples = sim.stream_ms * BYTES_PER_MS
     assert abs(len(caller) - stream_samples) <= FRAME
@@ -385,183 +360,3 @@ async def test_no_recording_without_debug(
     assert "recording" not in [e["kind"] for e in data["events"]]
     assert not (world.server.settings.data_dir / "recordings").exists()
     assert not [r for r in caplog.records if r.name == "voicecall_rt.wire"]
-
-
-# ---- the recorder on its own clock ---------------------------------------------------------
-
-
-class _Store:
-    async def flush(self) -> None:
-        return None
-
-    async def transcript(self, call_id: str) -> list[Any]:
-        return []
-
-
-class _Journal:
-    def __init__(self) -> None:
-        self.store = _Store()
-        self.events: list[tuple[str, dict[str, Any]]] = []
-
-    def t_ms(self) -> int:
-        return 0
-
-    def event(self, kind: str, **data: Any) -> None:
-        self.events.append((kind, data))
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _recorder(tmp_path: Path, clock: _Clock, max_s: int = 60) -> tuple[CallRecorder, _Journal]:
-    settings = Settings.model_validate(
-        {
-            "dataDir": str(tmp_path / "data"),
-            "debug": True,
-            "openai": {"apiKey": "sk-unit-secret-key"},
-            "calls": {"maxDurationSeconds": max_s},
-        }
-    )
-    journal = _Journal()
-    recorder = CallRecorder(
-        call_id="call_unit",
-        settings=settings,
-        journal=journal,  # type: ignore[arg-type]
-        clock=clock,
-    )
-    return recorder, journal
-
-
-# The recorder is handed what went over the wire, as the bridge, the relay and the model
-# session hand it over: the carrier's messages with what its codec read in them, ours with
-# the audio they carried, and the model's audio deltas once relayed or dropped.
-_CODEC = TwilioStreamCodec()
-_STREAM_SID = "MZ" + "0" * 32
-
-
-def _start(recorder: CallRecorder, token: str = "call_unit.s3cr3t-stream-token-value") -> None:
-    message = orjson.dumps(
-        {
-            "event": "start",
-            "start": {
-                "streamSid": _STREAM_SID,
-                "callSid": "CA" + "1" * 32,
-                "customParameters": {"call_token": token},
-            },
-        }
-    ).decode()
-    start = _CODEC.read_start(message)
-    assert start is not None
-    recorder.stream_started(start, message, _CODEC)
-
-
-def _media(recorder: CallRecorder, timestamp: str, audio: bytes) -> None:
-    message = orjson.dumps(
-        {
-            "event": "media",
-            "media": {
-                "track": "inbound",
-                "timestamp": timestamp,
-                "payload": base64.b64encode(audio).decode(),
-            },
-        }
-    ).decode()
-    recorder.from_carrier(message, *_CODEC.read(message))
-
-
-def _model_audio(recorder: CallRecorder, audio: bytes, mark: str | None) -> None:
-    """A model delta written to the carrier as `media` + `mark` (None: dropped)."""
-    delta = base64.b64encode(audio).decode()
-    if mark is not None:
-        writer = TwilioStreamWriter(_STREAM_SID)
-        recorder.to_carrier(writer.media(delta), delta)
-        recorder.to_carrier(writer.mark(mark))
-    event = {"type": AUDIO_DELTA, "item_id": "i1", "delta": delta}
-    recorder.from_model_audio(audio_delta_record(event), mark is not None)
-
-
-async def test_tracks_follow_the_stream_clock(tmp_path: Path) -> None:
-    clock = _Clock()
-    recorder, journal = _recorder(tmp_path, clock)
-    _start(recorder)
-    caller_frame = bytes([0x10]) * FRAME
-    # Frames at 0 ms and 100 ms (four lost in between), the second arriving 100 ms later.
-    _media(recorder, "0", caller_frame)
-    clock.now += 0.1
-    _media(recorder, "100", caller_frame)
-    # Model audio sent 50 ms after that frame arrived: plays from stream 150 ms on.
-    clock.now += 0.05
-    answer = bytes([0x20]) * 800  # 100 ms
-    _model_audio(recorder, answer, "i1:800")
-    # Sent at once after it: queued behind it, not on top of it.
-    _model_audio(recorder, answer, "i1:1600")
-    # 120 ms later (stream 270 ms) the callee barges in: what had not played is dropped.
-    clock.now += 0.12
-    recorder.cleared(TwilioStreamWriter(_STREAM_SID).clear)
-    # A late delta of the cut item is dropped by the bridge: logged, never on the track.
-    _model_audio(recorder, answer, None)
-    path = await recorder.finish("test")
-    assert path == tmp_path / "data" / "recordings" / "call_unit"
-
-    caller = _ulaw_data(path / "caller.wav")
-    model = _ulaw_data(path / "model.wav")
-    assert len(caller) == len(model) == 270 * BYTES_PER_MS
-    assert caller[:FRAME] == caller_frame
-    assert set(caller[FRAME : 100 * BYTES_PER_MS]) == {SILENCE}
-    assert caller[800 : 800 + FRAME] == caller_frame
-    assert set(caller[800 + FRAME :]) == {SILENCE}
-    assert set(model[: 150 * BYTES_PER_MS]) == {SILENCE}
-    assert model[150 * BYTES_PER_MS :] == bytes([0x20]) * (120 * BYTES_PER_MS)
-
-    [(kind, summary)] = journal.events
-    assert kind == "recording" and summary["duration_ms"] == 270 and not summary["clipped"]
-    records = [orjson.loads(x) for x in (path / "events.jsonl").read_text().splitlines()]
-    [cleared] = [r for r in records if r["event"].get("event") == "clear"]
-    assert cleared["dropped_ms"] == 80 and cleared["stream_ms"] == 270
-    late = [r for r in records if r["event"].get("type") == AUDIO_DELTA]
-    assert [r["forwarded"] for r in late] == [True, True, False]
-    assert all(r["event"]["delta_bytes"] == 800 and "delta" not in r["event"] for r in late)
-    text = (path / "events.jsonl").read_text()
-    assert "s3cr3t-stream-token-value" not in text and REDACTED in text
-    # After finish the recorder ignores everything and writes nothing twice.
-    _media(recorder, "300", caller_frame)
-    assert await recorder.finish("again") is None
-
-
-async def test_tracks_are_capped_at_the_longest_call(tmp_path: Path) -> None:
-    clock = _Clock()
-    recorder, _ = _recorder(tmp_path, clock, max_s=1)
-    _start(recorder)
-    frame = bytes([0x10]) * FRAME
-    _media(recorder, "990", frame)  # half of it fits
-    _media(recorder, "999999999999", frame)  # a forged stamp
-    _media(recorder, "not a number", frame)
-    path = await recorder.finish(None)
-    assert path is not None
-    caller = _ulaw_data(path / "caller.wav")
-    assert len(caller) == 8000
-    assert caller[-80:] == frame[:80]
-    assert recorder.clipped
-
-
-def test_wire_log_redacts_and_colours_on_a_tty(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    caplog.set_level(logging.DEBUG, logger="voicecall_rt.wire")
-    monkeypatch.setattr(recording, "_isatty", lambda: True)
-    recorder, _ = _recorder(tmp_path, _Clock())
-    _start(recorder)
-    recorder.to_model({"type": "session.update", "note": "key sk-unit-secret-key", "token": "x"})
-    _media(recorder, "0", bytes(FRAME))  # audio: not logged
-    messages = [r.getMessage() for r in caplog.records if r.name == "voicecall_rt.wire"]
-    assert len(messages) == 2
-    assert all("\x1b[" in m and "\x1b[0m" in m for m in messages)
-    joined = "\n".join(messages)
-    assert "sk-unit-secret-key" not in joined and "s3cr3t-stream-token-value" not in joined
-    assert '"token":"[redacted]"' in joined
-    assert not (tmp_path / "data").exists()  # nothing on disk before the end of the call

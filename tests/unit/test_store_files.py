@@ -1,0 +1,151 @@
+"""Store files and schema: a private data folder and database (0700, 0600, sidecars too,
+loose ones tightened), a symlinked database refused, the schema version and WAL mode, a
+second reader process beside the writer, and a newer schema refused.
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.records import make_call
+from tests.helpers.store_sql import sql
+from voicecall_rt.call.records import CallStatus
+from voicecall_rt.store import files as store_files
+from voicecall_rt.store.database import Store
+from voicecall_rt.store.errors import StoreError
+from voicecall_rt.store.files import DB_FILENAME
+from voicecall_rt.store.schema import SCHEMA_VERSION
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def plant_loose_files(data_dir: Path) -> None:
+    """Loosen the dir and db, and leave world-writable sidecars as another opener might."""
+    db = data_dir / DB_FILENAME
+    data_dir.chmod(0o755)
+    db.chmod(0o644)
+    for suffix in ("-wal", "-shm"):
+        sidecar = Path(f"{db}{suffix}")
+        sidecar.touch()
+        sidecar.chmod(0o666)
+
+
+async def test_permissions_are_private(tmp_path: Path, open_umask: None) -> None:
+    data_dir = tmp_path / "a" / "data"
+    s = await Store.open(data_dir)
+    try:
+        s.insert_call(make_call("c"))
+        s.add_event("c", 0, "k")
+        await s.flush()
+        db = data_dir / DB_FILENAME
+        assert mode(data_dir) == 0o700
+        assert mode(data_dir.parent) == 0o700  # created for us: private as well
+        for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            assert path.exists(), path
+            assert mode(path) == 0o600, path
+    finally:
+        await s.close()
+
+
+async def test_sqlite_gives_sidecars_the_db_mode(
+    tmp_path: Path, open_umask: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Our own chmod of the sidecars only repairs leftovers; the -wal/-shm SQLite creates
+    # while we run must be 0600 by themselves (SQLite copies the database file's mode).
+    monkeypatch.setattr(store_files, "tighten_sidecars", lambda path: None)
+    s = await Store.open(tmp_path)
+    try:
+        s.insert_call(make_call("c"))
+        await s.flush()
+        db = tmp_path / DB_FILENAME
+        for path in (Path(f"{db}-wal"), Path(f"{db}-shm")):
+            assert mode(path) == 0o600, path
+    finally:
+        await s.close()
+
+
+async def test_loose_existing_permissions_are_tightened(tmp_path: Path, open_umask: None) -> None:
+    data_dir = tmp_path / "data"
+    s = await Store.open(data_dir)
+    s.insert_call(make_call("c"))
+    await s.close()
+    plant_loose_files(data_dir)
+    db = data_dir / DB_FILENAME
+
+    s = await Store.open(data_dir)
+    try:
+        assert await s.get_call("c") is not None
+        assert mode(data_dir) == 0o700
+        for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            assert mode(path) == 0o600, path
+    finally:
+        await s.close()
+
+
+async def test_symlinked_db_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    (data_dir / DB_FILENAME).symlink_to(tmp_path / "elsewhere.sqlite3")
+    with pytest.raises(OSError):
+        await Store.open(data_dir)
+    assert not (tmp_path / "elsewhere.sqlite3").exists()
+
+
+async def test_schema_version_and_reopen(tmp_path: Path) -> None:
+    s = await Store.open(tmp_path)
+    s.insert_call(make_call("c"))
+    await s.close()
+    path = tmp_path / DB_FILENAME
+    assert sql(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert sql(path, "PRAGMA journal_mode") == [("wal",)]
+    tables = {r[0] for r in sql(path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    indexes = {r[0] for r in sql(path, "SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"calls", "transcript", "events"} <= tables
+    assert {"calls_by_created", "calls_by_status", "calls_by_carrier_sid"} <= indexes
+
+    s = await Store.open(tmp_path)
+    try:
+        assert await s.get_call("c") == make_call("c")
+    finally:
+        await s.close()
+
+
+async def test_data_dir_tilde_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    s = await Store.open(Path("~/vc"))
+    try:
+        assert s.path == tmp_path / "vc" / DB_FILENAME
+    finally:
+        await s.close()
+
+
+async def test_second_reader_process_while_writer_runs(tmp_path: Path) -> None:
+    # What `voicecall-rt calls` does while the server is up: open, read, close.
+    server = await Store.open(tmp_path)
+    try:
+        server.insert_call(make_call("c", status=CallStatus.IN_PROGRESS))
+        server.add_event("c", 0, "k")
+        await server.flush()
+        cli = await Store.open(tmp_path)
+        try:
+            assert [c.id for c in await cli.list_calls()] == ["c"]
+            assert len(await cli.events("c")) == 1
+        finally:
+            await cli.close()
+        assert server.add_event("c", 1, "k") == 2
+        assert [e.seq for e in await server.events("c")] == [1, 2]
+    finally:
+        await server.close()
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    s = await Store.open(tmp_path)
+    await s.close()
+    sql(tmp_path / DB_FILENAME, f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer"):
+        await Store.open(tmp_path)
