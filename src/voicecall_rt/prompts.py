@@ -8,7 +8,7 @@ rules that come before it and are restated after it.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 MAX_BRIEF_CHARS = 4000
 BRIEF_OPEN = "<<<CALL_BRIEF>>>"
@@ -110,32 +110,45 @@ def _function(
     }
 
 
-TOOLS: list[dict[str, Any]] = [
-    _function(
-        "send_dtmf",
-        "Press keys on the phone keypad, e.g. to choose a menu option. Digits 0-9, * and #, "
-        "A-D; 'w' or ',' waits half a second.",
-        {"digits": {"type": "string", "pattern": "^[0-9*#A-Da-d,w]+$"}},
-        ["digits"],
-    ),
-    _function(
+SEND_DTMF: Final = _function(
+    "send_dtmf",
+    "Press keys on the phone keypad, e.g. to choose a menu option. Digits 0-9, * and #, "
+    "A-D; 'w' or ',' waits half a second.",
+    {"digits": {"type": "string", "pattern": "^[0-9*#A-Da-d,w]+$"}},
+    ["digits"],
+)
+END_CALL: Final = _function(
+    "end_call",
+    "Hang up. Say goodbye first; your last words finish playing before the line closes.",
+    {"reason": {"type": "string"}},
+    ["reason"],
+)
+# report_outcome's `details` when the call has no outcome schema (docs/outcomes.md).
+FREE_FORM_DETAILS: Final[dict[str, Any]] = {
+    "type": "object",
+    "description": "Facts worth keeping: confirmation numbers, times, prices, names.",
+}
+# Where `details` sits in report_outcome's parameters (a schema's own '#/...' references
+# are rewritten to start here).
+DETAILS_POINTER: Final = "#/properties/details"
+
+
+def declare_tools(details: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tools as one call's model is told of them: report_outcome's `details` parameter
+    is `details` (a JSON Schema); the rest are the same for every call."""
+    report_outcome = _function(
         "report_outcome",
         "Record the result of the call for the person you act for. Call it before end_call; "
         "call it again to refine it.",
         {
             "success": {"type": "boolean", "description": "Whether the goal was achieved."},
             "summary": {"type": "string", "description": "One or two sentences."},
-            "details": {
-                "type": "object",
-                "description": "Facts worth keeping: confirmation numbers, times, prices, names.",
-            },
+            "details": details,
         },
         ["success", "summary"],
-    ),
-    _function(
-        "end_call",
-        "Hang up. Say goodbye first; your last words finish playing before the line closes.",
-        {"reason": {"type": "string"}},
-        ["reason"],
-    ),
-]
+    )
+    return [SEND_DTMF, report_outcome, END_CALL]
+
+
+# The tools of a call without an outcome schema.
+TOOLS: Final = declare_tools(FREE_FORM_DETAILS)

@@ -49,3 +49,20 @@ async def test_openapi_needs_the_token(make_world: MakeWorld) -> None:
     world = await make_world(scenario.carrier, scenario.model)
     status, _ = await world.api("GET", "/api/openapi.json", token="wrong")
     assert status == 401
+
+
+async def test_openapi_documents_the_outcome_schema(make_world: MakeWorld) -> None:
+    scenario = pizza_booking(scale=0.3)
+    world = await make_world(scenario.carrier, scenario.model)
+    status, document = await world.api("GET", "/api/openapi.json")
+    assert status == 200
+    schemas = document["components"]["schemas"]
+    field = schemas["PlaceCallRequest"]["properties"]["outcomeSchema"]
+    assert {"type": "object", "additionalProperties": True} in field["anyOf"]
+    assert "docs/outcomes.md" in field["description"]
+    assert "outcome_schema" in schemas["CallRecord"]["properties"]
+    # A refused schema is the usual error document.
+    body = {"to": scenario.to_number, "task": scenario.task, "outcomeSchema": {"type": "array"}}
+    status, error = await world.api("POST", "/api/calls", body)
+    assert status == 400 and error["error"]["code"] == "invalid-outcome-schema"
+    jsonschema.validate(error, _schema(document, "Error"))

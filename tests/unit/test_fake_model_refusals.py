@@ -172,6 +172,19 @@ async def test_pcm_without_rate_is_refused_though_the_sdk_allows_it(side: str) -
             "session.tools[0].name",
         ),
         ({"output_modalities": ["audio", "text"]}, "invalid_value", "session.output_modalities"),
+        *(
+            (
+                {"tools": [{"type": "function", "name": "report_outcome", "parameters": bad}]},
+                "invalid_function_parameters",
+                "session.tools[0].parameters",
+            )
+            for bad in (
+                {"properties": {}},
+                {"type": "object", "properties": {"a": {"type": "integr"}}},
+                {"type": "object", "properties": {"a": {"type": "array"}}},
+                {"type": "object", "properties": {"a": {"$ref": "https://schemas.example/a"}}},
+            )
+        ),
     ],
 )
 async def test_values_the_types_leave_open_are_checked(

@@ -21,6 +21,7 @@ from voicecall_rt.model.realtime_session import (
     RealtimeSession,
 )
 from voicecall_rt.model.session import OpenedSession
+from voicecall_rt.prompts import TOOLS
 
 TOTAL = INBOX_HIGH + 100
 
@@ -68,7 +69,7 @@ class _Listener:
 
 async def test_inbox_pauses_the_socket_at_the_high_mark_and_resumes_at_the_low() -> None:
     link = _Link()
-    backend = RealtimeBackend(Settings(), "be brief", tap=None, on_cost=lambda ns: None)
+    backend = RealtimeBackend(Settings(), "be brief", TOOLS, tap=None, on_cost=lambda ns: None)
     opened = OpenedSession(link=link, session_id="sess_1", lifetime_s=None, connect_ms=0)  # type: ignore[arg-type]
     session = RealtimeSession(backend, opened)
     listener = _Listener(link)

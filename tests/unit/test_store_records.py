@@ -34,6 +34,7 @@ async def test_full_record_round_trip(store: Store) -> None:
         outcome=Outcome(success=True, summary="Booked", details={"time": "20:00", "n": 2}),
         usage={"input_tokens": 1200, "output": {"audio": 30.5, "text": [1, 2]}},
         error=None,
+        outcome_schema={"type": "object", "properties": {"n": {"type": "integer"}}},
     )
     store.insert_call(record)
     assert await store.get_call("c1") == record

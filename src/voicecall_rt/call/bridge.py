@@ -24,6 +24,7 @@ from voicecall_rt.call.records import Direction, Outcome
 from voicecall_rt.call.relay import Relay
 from voicecall_rt.call.renewal import SessionKeeper
 from voicecall_rt.call.state import CallState, Voicemail
+from voicecall_rt.call.tools import CallTools
 from voicecall_rt.carrier.base import Answerer, StreamCodec, StreamStart
 from voicecall_rt.carrier.link import CarrierLink
 from voicecall_rt.config import Settings
@@ -54,6 +55,7 @@ class CallBridge:
         settings: Settings,
         journal: CallJournal,
         instructions: str,
+        tools: CallTools,
         hang_up: Callable[[str], Awaitable[None]],
         on_end: Callable[[str, CallSummary], None],
     ) -> None:
@@ -70,11 +72,20 @@ class CallBridge:
         )
         self.relay = Relay(self._recorder)
         self.conversation: Conversation = Conversation(
-            settings=settings, journal=journal, state=self.state, relay=self.relay, host=self
+            settings=settings,
+            journal=journal,
+            state=self.state,
+            relay=self.relay,
+            host=self,
+            outcome_shape=tools.details,
         )
         self.relay.events = self.conversation
         backend = open_backend(
-            settings, instructions, tap=self._recorder, on_cost=self.relay.cost_out.add
+            settings,
+            instructions,
+            tools.declarations,
+            tap=self._recorder,
+            on_cost=self.relay.cost_out.add,
         )
         self._backend = backend
         self.keeper = SessionKeeper(self, backend)

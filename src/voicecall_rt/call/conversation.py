@@ -23,6 +23,7 @@ from voicecall_rt.call.tool_runner import ToolRunner
 from voicecall_rt.call.transcript import Transcript
 from voicecall_rt.config import Settings
 from voicecall_rt.model.base import ModelError, ModelSession, ResponseEnd
+from voicecall_rt.outcome_schema import DetailsShape
 
 FAREWELL_MAX_WAIT_S = 15.0
 PROMPT_WAIT_S = 3.0  # how long a prompt waits for the model's current response to finish
@@ -50,6 +51,7 @@ class Conversation:
         state: CallState,
         relay: Relay,
         host: Host,
+        outcome_shape: DetailsShape,
     ) -> None:
         self.settings = settings
         self.journal = journal
@@ -58,7 +60,7 @@ class Conversation:
         self.host = host
         self.history = History()
         self.transcript = Transcript(journal, self.history, relay.playback)
-        self.tools = ToolRunner(self)
+        self.tools = ToolRunner(self, outcome_shape)
         self.session: ModelSession | None = None  # the current session (may be renewing)
         self.outcome: Outcome | None = None
         self.response_idle = asyncio.Event()

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from voicecall_rt import prompts
 from voicecall_rt.call.admission import PlaceError, check_outbound, inbound_refusal
@@ -22,6 +22,7 @@ from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
 from voicecall_rt.call.roster import ActiveCall, Roster
 from voicecall_rt.call.routes import outbound_request, stream_url
 from voicecall_rt.call.tokens import StreamTokens
+from voicecall_rt.call.tools import call_tools
 from voicecall_rt.carrier.base import (
     CallAnswered,
     CarrierApi,
@@ -35,6 +36,7 @@ from voicecall_rt.carrier.base import (
     StreamStart,
 )
 from voicecall_rt.config import Settings
+from voicecall_rt.outcome_schema import OutcomeSchemaError, check_outcome_schema
 from voicecall_rt.phone import mask_number, normalize_e164
 from voicecall_rt.public_url import PublicUrlError, Resolver, check_public_dns, system_resolver
 from voicecall_rt.store.database import Store
@@ -119,11 +121,18 @@ class CallManager:
         task: str,
         system_prompt: str | None = None,
         notify_session_key: str | None = None,
+        outcome_schema: dict[str, Any] | None = None,
     ) -> CallRecord:
         """Dial `to` with a brief; returns the record once the carrier has accepted the call.
 
-        `notify_session_key` is only stored, for the notify webhook to hand back."""
+        `notify_session_key` is only stored, for the notify webhook to hand back;
+        `outcome_schema` is what the outcome's details must follow (docs/outcomes.md)."""
         to = check_outbound(self.settings, to, task, system_prompt, active=len(self.calls))
+        if outcome_schema is not None:
+            try:
+                check_outcome_schema(outcome_schema)
+            except OutcomeSchemaError as exc:
+                raise PlaceError("invalid-outcome-schema", str(exc)) from None
         if self._carrier is None:
             raise PlaceError("config", "no carrier is configured")
         public = self.settings.public_url
@@ -137,6 +146,7 @@ class CallManager:
             task=task,
             system_prompt=system_prompt,
             notify_session_key=notify_session_key,
+            outcome_schema=outcome_schema,
         )
         active = self._admit(record)
         try:
@@ -185,6 +195,7 @@ class CallManager:
             settings=self.settings,
             journal=journal,
             instructions=instructions,
+            tools=call_tools(record.outcome_schema),
             hang_up=self._hang_up_bridge,
             on_end=self._bridge_ended,
         )

@@ -81,6 +81,8 @@ class CallRecord(BaseModel):
     error: str | None = None
     # Passed through to the notify webhook (OpenClaw's `sessionKey`); not used otherwise.
     notify_session_key: str | None = None
+    # The JSON Schema the outcome's details must follow (docs/outcomes.md); None: free-form.
+    outcome_schema: dict[str, Any] | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

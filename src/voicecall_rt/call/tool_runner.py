@@ -17,6 +17,7 @@ import orjson
 from voicecall_rt.audio.dtmf import PAUSE_CHARS, frames, tone_audio
 from voicecall_rt.call import tools
 from voicecall_rt.model.base import ToolCall
+from voicecall_rt.outcome_schema import DetailsShape
 
 if TYPE_CHECKING:
     from voicecall_rt.call.conversation import Conversation
@@ -25,8 +26,9 @@ _DTMF_MARK = "dtmf-"
 
 
 class ToolRunner:
-    def __init__(self, conversation: Conversation) -> None:
+    def __init__(self, conversation: Conversation, details: DetailsShape) -> None:
         self._c = conversation
+        self._details = details  # what report_outcome's details must be like
         self.outputs: list[tuple[str, str]] = []  # (call id, result JSON) not sent yet
         self._tones: dict[str, tuple[str, str]] = {}  # mark → (call id, digits) playing
         self._in_response_done = False  # its tools run: their results wait for its end
@@ -54,7 +56,7 @@ class ToolRunner:
         try:
             arguments = tools.parse_arguments(call.arguments)
             if call.name == "report_outcome":
-                c.outcome = tools.outcome_from(arguments)
+                c.outcome = tools.outcome_from(arguments, self._details)
                 c.journal.store.update_call(c.journal.call_id, outcome=c.outcome)
                 c.journal.event("outcome", **c.outcome.model_dump())
                 await self.result(call.call_id, {"ok": True})

@@ -7,15 +7,38 @@ exception in the bridge.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
+from voicecall_rt import prompts
 from voicecall_rt.audio.dtmf import validate_digits
 from voicecall_rt.call.records import Outcome
+from voicecall_rt.outcome_schema import FREE_FORM, DetailsShape, SchemaShape, embedded
 
 TOOL_NAMES = frozenset({"send_dtmf", "report_outcome", "end_call"})
+
+
+@dataclass(frozen=True)
+class CallTools:
+    """One call's tools: what every session of it declares to the model, and what its
+    report_outcome details must be like."""
+
+    declarations: list[dict[str, Any]]
+    details: DetailsShape
+
+
+FREE_FORM_TOOLS = CallTools(prompts.TOOLS, FREE_FORM)
+
+
+def call_tools(outcome_schema: dict[str, Any] | None) -> CallTools:
+    """The tools for a call with this (already checked) outcome schema, or without one."""
+    if outcome_schema is None:
+        return FREE_FORM_TOOLS
+    details = embedded(outcome_schema, at=prompts.DETAILS_POINTER)
+    return CallTools(prompts.declare_tools(details), SchemaShape(outcome_schema))
 
 
 class ToolError(ValueError):
@@ -32,9 +55,11 @@ def parse_arguments(raw: str) -> dict[str, Any]:
     return arguments
 
 
-def outcome_from(arguments: dict[str, Any]) -> Outcome:
+def outcome_from(arguments: dict[str, Any], details: DetailsShape = FREE_FORM) -> Outcome:
+    """The outcome reported, if its fields are valid and its details fit `details`;
+    ToolError naming each problem otherwise (the model reads it and can try again)."""
     try:
-        return Outcome.model_validate(
+        outcome = Outcome.model_validate(
             {
                 "success": arguments.get("success"),
                 "summary": arguments.get("summary", ""),
@@ -46,6 +71,14 @@ def outcome_from(arguments: dict[str, Any]) -> Outcome:
             f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False)
         )
         raise ToolError(f"invalid report_outcome arguments: {problems}") from None
+    misfits = details.problems(outcome.details)
+    if misfits:
+        raise ToolError(
+            "report_outcome details do not fit the outcome schema: "
+            + "; ".join(misfits)
+            + ". Nothing was recorded: correct the details and call report_outcome again."
+        )
+    return outcome
 
 
 def digits_from(arguments: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from voicecall_rt.cli.shared import (
 )
 from voicecall_rt.config import Settings
 from voicecall_rt.local_client import LocalApiError, LocalClient
+from voicecall_rt.outcome_schema import OutcomeSchemaError, check_outcome_schema
 from voicecall_rt.render import describe_error, print_entry, print_outcome, show_call
 
 
@@ -35,7 +36,9 @@ class LocalApi:
 
     @staticmethod
     def _fail(exc: LocalApiError) -> NoReturn:
-        fail(str(exc).splitlines()[0], EXIT_NO_SERVER if exc.no_server else EXIT_FAILED)
+        # The API's words may hold brackets (a JSON path, a quoted list): not markup.
+        message = escape(str(exc).splitlines()[0])
+        fail(message, EXIT_NO_SERVER if exc.no_server else EXIT_FAILED)
 
     async def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         try:
@@ -65,6 +68,13 @@ def call(
         str | None,
         typer.Option("--session-key", help="Passed back with the result by the notify webhook."),
     ] = None,
+    outcome_schema_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--outcome-schema",
+            help="A JSON Schema file for the outcome's details (docs/outcomes.md).",
+        ),
+    ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait for the call to end and print its outcome.")
     ] = False,
@@ -87,28 +97,36 @@ def call(
         fail("say what the call is for with --task or --prompt-file")
     if follow and json_output:
         fail("--follow shows the call for people; use --wait --json for machines")
-    code = asyncio.run(
-        _call(settings, number, task, system_prompt, wait, json_output, follow, session_key)
-    )
-    raise typer.Exit(code)
-
-
-async def _call(
-    settings: Settings,
-    number: str,
-    task: str,
-    system_prompt: str | None,
-    wait: bool,
-    json_output: bool,
-    follow: bool = False,
-    session_key: str | None = None,
-) -> int:
-    api = LocalApi(settings)
     body: dict[str, Any] = {"to": number, "task": task}
     if system_prompt:
         body["systemPrompt"] = system_prompt
     if session_key:
         body["sessionKey"] = session_key
+    if outcome_schema_file is not None:
+        body["outcomeSchema"] = read_outcome_schema(outcome_schema_file)
+    raise typer.Exit(asyncio.run(_call(settings, body, wait, json_output, follow)))
+
+
+def read_outcome_schema(path: Path) -> dict[str, Any]:
+    """The schema in `path`, refused here as the server would refuse it (before dialling)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        fail(escape(f"cannot read {path}: {exc.strerror}"))
+    try:
+        schema = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        fail(escape(f"{path.name} is not valid JSON: {str(exc).splitlines()[0]}"))
+    try:
+        return check_outcome_schema(schema)
+    except OutcomeSchemaError as exc:
+        fail(escape(f"{path.name}: {exc}"))
+
+
+async def _call(
+    settings: Settings, body: dict[str, Any], wait: bool, json_output: bool, follow: bool
+) -> int:
+    api = LocalApi(settings)
     placed = await api.request("POST", "/api/calls", body)
     call_id = placed["call"]["id"]
     if follow:

@@ -31,7 +31,6 @@ from voicecall_rt.model import catalog, realtime
 from voicecall_rt.model.base import AudioSink, ModelConnectError, ModelListener, ModelTap
 from voicecall_rt.model.events import EventReader
 from voicecall_rt.model.session import OpenedSession, SessionTarget, open_session
-from voicecall_rt.prompts import TOOLS
 
 INBOX_HIGH = 512
 INBOX_LOW = 128
@@ -48,6 +47,7 @@ class RealtimeBackend:
         self,
         settings: Settings,
         instructions: str,
+        tools: Sequence[dict[str, Any]],
         *,
         tap: ModelTap | None,
         on_cost: Callable[[int], None],
@@ -57,6 +57,7 @@ class RealtimeBackend:
         self.usage: dict[str, Any] = {}
         self.ids = realtime.EventIds()
         self._instructions = instructions
+        self._tools = list(tools)  # the call's declarations (call/tools.py `CallTools`)
         self.tap = tap
         self.on_cost = on_cost
         self.reader = EventReader(self.ids, self.usage, openai.model, openai.transcription_model)
@@ -68,7 +69,7 @@ class RealtimeBackend:
             instructions=self._instructions,
             voice=openai.voice,
             vad=self.settings.vad,
-            tools=TOOLS,
+            tools=self._tools,
             transcription_model=openai.transcription_model,
             language=openai.transcription_language,
             language_as_list=catalog.takes_language_list(openai.transcription_model),

@@ -272,7 +272,7 @@ class Store(StoreReads):
 
 
 def _to_columns(values: dict[str, Any]) -> dict[str, Any]:
-    """Model values → column values (enum → its string, outcome/usage → JSON text)."""
+    """Model values → column values (enum → its string, outcome/usage/schema → JSON text)."""
     row = dict(values)
     if "status" in row:
         row["status"] = CallStatus(row["status"]).value
@@ -281,6 +281,7 @@ def _to_columns(values: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(outcome, Outcome):
             outcome = Outcome.model_validate(outcome)
         row["outcome"] = outcome.model_dump_json()
-    if "usage" in row and row["usage"] is not None:
-        row["usage"] = orjson.dumps(row["usage"]).decode()
+    for json_col in ("usage", "outcome_schema"):
+        if row.get(json_col) is not None:
+            row[json_col] = orjson.dumps(row[json_col]).decode()
     return row

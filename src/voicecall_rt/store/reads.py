@@ -88,7 +88,7 @@ class StoreReads:
 
 def _to_record(row: sqlite3.Row) -> CallRecord:
     values = {c: row[c] for c in CALL_COLUMNS}
-    for json_col in ("outcome", "usage"):
+    for json_col in ("outcome", "usage", "outcome_schema"):
         if values[json_col] is not None:
             values[json_col] = orjson.loads(values[json_col])
     return CallRecord.model_validate(values)

@@ -28,6 +28,7 @@ CALL_COLUMNS: Final = (
     "usage",
     "error",
     "notify_session_key",
+    "outcome_schema",
 )
 
 # Derived from the enum so a status added in records.py is classified without a code change
@@ -88,6 +89,11 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
     # 2: the caller's session key, handed back with the result by the notify webhook.
     ("ALTER TABLE calls ADD COLUMN notify_session_key TEXT",),
+    # 3: the JSON Schema the outcome's details must follow (docs/outcomes.md).
+    (
+        "ALTER TABLE calls ADD COLUMN outcome_schema TEXT"
+        " CHECK (outcome_schema IS NULL OR json_valid(outcome_schema))",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

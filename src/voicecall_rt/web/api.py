@@ -24,6 +24,7 @@ MAX_WAIT_S = 60.0
 _PLACE_STATUS = {
     "invalid-number": 400,
     "invalid-task": 400,
+    "invalid-outcome-schema": 400,
     "limit": 429,
     "config": 503,
     "public-url": 503,
@@ -40,6 +41,15 @@ class PlaceCallRequest(BaseModel):
     # Handed back untouched with the result by the notify webhook (OpenClaw's `sessionKey`).
     session_key: str | None = Field(
         default=None, alias="sessionKey", max_length=256, pattern=r"^[^\x00-\x20\x7f]+$"
+    )
+    outcome_schema: dict[str, Any] | None = Field(
+        default=None,
+        alias="outcomeSchema",
+        description=(
+            'A JSON Schema ("type": "object", Draft 2020-12, at most 16 KiB, only "#/..." '
+            "references) for the outcome's details; the model must report details that "
+            "fit it. Refused before dialling if invalid (docs/outcomes.md)."
+        ),
     )
 
 
@@ -128,7 +138,11 @@ async def place_call(request: web.Request) -> web.Response:
         return _error(400, "invalid-request", detail)
     try:
         record = await request.app[MANAGER].place(
-            body.to, body.task, body.system_prompt, notify_session_key=body.session_key
+            body.to,
+            body.task,
+            body.system_prompt,
+            notify_session_key=body.session_key,
+            outcome_schema=body.outcome_schema,
         )
     except PlaceError as exc:
         return _error(_PLACE_STATUS.get(exc.code, 400), exc.code, str(exc))

@@ -25,6 +25,7 @@ from openai.types.realtime import AudioTranscription, RealtimeSessionCreateReque
 from openai.types.realtime.realtime_audio_config_output import RealtimeAudioConfigOutput
 
 from voicecall_rt.simulator.openai.client_event_check import ClientEventProblem
+from voicecall_rt.simulator.openai.function_rules import function_parameters_problem
 
 __all__ = [
     "RACE_CODES",
@@ -187,9 +188,13 @@ def _common_problem(config: JSON, root: str, model: str | None) -> ClientEventPr
         if problem is not None:
             return problem
     for index, tool in enumerate(config.get("tools") or []):
-        name = tool.get("name")
-        if tool.get("type") == "function" and not _TOOL_NAME_PATTERN.match(str(name or "")):
+        if tool.get("type") != "function":
+            continue
+        if not _TOOL_NAME_PATTERN.match(str(tool.get("name") or "")):
             return _pattern_problem(f"{root}.tools[{index}].name", _TOOL_NAME_PATTERN)
+        problem = function_parameters_problem(tool, f"{root}.tools[{index}].parameters")
+        if problem is not None:
+            return problem
     return None
 
 

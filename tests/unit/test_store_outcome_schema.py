@@ -1,0 +1,77 @@
+"""A call's outcome schema in the store: migration 3 adds its column to a database made by
+an earlier version (its calls intact), and the schema round-trips as JSON."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.records import make_call
+from tests.helpers.store_sql import sql
+from voicecall_rt.store.database import Store
+from voicecall_rt.store.files import DB_FILENAME
+from voicecall_rt.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+SCHEMA = {"type": "object", "properties": {"time": {"type": "string"}}, "required": ["time"]}
+
+
+def make_database(data_dir: Path, version: int) -> Path:
+    """A database as version `version` of the schema left it, with one finished call."""
+    data_dir.mkdir(mode=0o700)
+    path = data_dir / DB_FILENAME
+    with closing(sqlite3.connect(path)) as conn:
+        for statements in MIGRATIONS[:version]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute(
+            "INSERT INTO calls (id, direction, from_number, to_number, status, created_at) "
+            "VALUES ('call_old', 'outbound', '+14155550100', '+14155550123', 'completed', 1)"
+        )
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.commit()
+    path.chmod(0o600)
+    return path
+
+
+def test_migration_3_is_the_outcome_schema() -> None:
+    assert SCHEMA_VERSION == len(MIGRATIONS) >= 3
+    assert any("outcome_schema" in statement for statement in MIGRATIONS[2])
+
+
+@pytest.mark.parametrize("version", [1, 2])
+async def test_an_older_database_gains_the_column_and_keeps_its_calls(
+    tmp_path: Path, version: int
+) -> None:
+    path = make_database(tmp_path / "data", version)
+    store = await Store.open(tmp_path / "data")
+    try:
+        old = await store.get_call("call_old")
+        assert old is not None and old.outcome_schema is None
+        store.update_call("call_old", outcome_schema=SCHEMA)
+        again = await store.get_call("call_old")
+        assert again is not None and again.outcome_schema == SCHEMA
+    finally:
+        await store.close()
+    assert sql(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
+async def test_the_schema_is_stored_as_json_text(store: Store) -> None:
+    store.insert_call(make_call("c1", outcome_schema=SCHEMA))
+    store.insert_call(make_call("c2"))
+    assert (await store.get_call("c1")).outcome_schema == SCHEMA  # type: ignore[union-attr]
+    assert (await store.get_call("c2")).outcome_schema is None  # type: ignore[union-attr]
+    await store.flush()
+    rows = sql(store.path, "SELECT id, outcome_schema FROM calls ORDER BY id")
+    assert rows == [
+        ("c1", '{"type":"object","properties":{"time":{"type":"string"}},"required":["time"]}'),
+        ("c2", None),
+    ]
+
+
+def test_the_column_refuses_text_that_is_not_json(tmp_path: Path) -> None:
+    path = make_database(tmp_path / "data", SCHEMA_VERSION)
+    with pytest.raises(sqlite3.IntegrityError), closing(sqlite3.connect(path)) as conn:
+        conn.execute("UPDATE calls SET outcome_schema = '{not json' WHERE id = 'call_old'")
