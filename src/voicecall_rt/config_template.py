@@ -65,6 +65,11 @@ greeting = "Hey! What's up?"
 # url = "http://127.0.0.1:18789/hooks/agent"   # an OpenClaw gateway's agent hook
 # token = "replace-me"  # the gateway's hooks.token, or the signing secret for "generic"
 format = "openclaw"     # or "generic": our own JSON, signed with HMAC-SHA256
+# For "openclaw" only, sent with each result as the gateway's /hooks/agent fields:
+# agentId = "main"      # the agent that reads the result (else the gateway's default)
+# channel = "telegram"  # announce the agent's reply there: a concrete channel, never
+# to = "+14155550199"   #   "last", and both channel and to, or neither (main session)
+# accountId = "work"    # a channel account, only together with channel and to
 
 [pricing]
 # Call costs are estimates from OpenAI's and Twilio's list prices: check them and override.

@@ -4,10 +4,14 @@ answers, and the progress words a live call's events become."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, Field
 
+# The longest any tool waits on a call. OpenClaw's MCP client abandons a request after
+# 60 s by default (mcp.servers.<name>.requestTimeoutMs) and progress notifications do not
+# extend it; 45 s leaves room for placing the call and answering.
+MAX_WAIT_S: Final = 45
 MAX_LINE_CHARS = 300
 MAX_LINES = 60  # kept: the first HEAD_LINES and the rest from the end
 HEAD_LINES = 10
@@ -44,6 +48,10 @@ class CallResult(BaseModel):
     transcript_lines_omitted: int = 0
     error: str | None = None
     summary: str = Field(description="the call in one sentence")
+    next_step: str | None = Field(
+        default=None,
+        description="while the call is still going: exactly how to keep following it",
+    )
 
 
 class CallListItem(BaseModel):
@@ -106,7 +114,7 @@ def _sentence(record: dict[str, Any], active: bool) -> str:
             "in-progress": "is in progress",
             "ringing": "is ringing",
         }.get(status, f"is being placed ({status})")
-        return f"The call {what}; use get_call to check on it or hang_up to end it."
+        return f"The call {what}; it has not ended yet."
     ended = f"The call ended ({status}{f', {reason}' if reason and reason != status else ''})"
     if outcome is None:
         if status == "completed":
@@ -138,6 +146,16 @@ def call_result(data: dict[str, Any]) -> CallResult:
         transcript_lines_omitted=omitted,
         error=record.get("error"),
         summary=_sentence(record, active),
+        next_step=_next_step(record["id"]) if active else None,
+    )
+
+
+def _next_step(call_id: str) -> str:
+    return (
+        f'The call is still going. Call get_call with call_id="{call_id}" and '
+        f"waitSeconds={MAX_WAIT_S}: it returns as soon as the call ends, or after "
+        f"{MAX_WAIT_S} s with active=true; repeat until active is false, then report the "
+        "outcome. Do not place the call again. To end it now, call hang_up."
     )
 
 

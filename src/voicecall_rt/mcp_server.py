@@ -1,15 +1,22 @@
 """`voicecall-rt mcp`: the phone as MCP tools, over stdio.
 
 A thin face on the running server's local API (the server does the calling): tools to
-place a call (optionally following it live, with progress notifications), read one, list
-them and hang one up. When no server is running, every tool says so and how to start one.
-What the tools return is shaped in mcp_results.py.
+place a call (and follow it live for a bounded time, with progress notifications), read
+one (long-polling for a bounded time), list them and hang one up. A call lasts minutes,
+but MCP clients give up on a request after a fixed time (OpenClaw: 60 s by default,
+progress or not), so no tool waits longer than `MAX_WAIT_S`; a call still going is
+returned as such, with the exact `get_call` to continue with. When no server is running,
+every tool says so and how to start one. What the tools return is shaped in
+mcp_results.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Final
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -19,19 +26,31 @@ from pydantic import Field
 from voicecall_rt import __version__
 from voicecall_rt.config import Settings
 from voicecall_rt.local_client import LocalApiError, LocalClient
-from voicecall_rt.mcp_results import CallList, CallResult, call_result, list_item, progress_message
+from voicecall_rt.mcp_results import (
+    MAX_WAIT_S,
+    CallList,
+    CallResult,
+    call_result,
+    list_item,
+    progress_message,
+)
 from voicecall_rt.prompts import MAX_BRIEF_CHARS
 
 MAX_SYSTEM_PROMPT_CHARS = MAX_BRIEF_CHARS
-HANG_UP_WAIT_S = 15
+# A hard stop for a whole tool call (the local API not answering), still under 60 s.
+TOOL_DEADLINE_S: Final = 55.0
+HANG_UP_WAIT_S: Final = 15
 _CALL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
-SERVER_INSTRUCTIONS = """\
+SERVER_INSTRUCTIONS = f"""\
 Places and follows real phone calls through the voicecall-rt server on this machine: a \
 separate voice AI talks to whoever answers and reports the outcome. Use make_phone_call \
 only when the user asked for a call; read its tool description before writing the brief. \
-Use get_call / list_calls to check on calls and hang_up to end one. If a tool says no \
-server is running, ask the user to start `voicecall-rt serve`."""
+No tool waits more than {MAX_WAIT_S} s, and calls often last minutes: while a result says \
+active=true the call is still going, so call get_call with its call_id and \
+waitSeconds={MAX_WAIT_S}, again and again, until active is false; then report the outcome. \
+Use list_calls to find calls and hang_up to end one. If a tool says no server is running, \
+ask the user to start `voicecall-rt serve`."""
 
 MAKE_PHONE_CALL_DESCRIPTION = f"""\
 Place a real phone call. A separate voice AI makes the call and talks to whoever answers, \
@@ -65,18 +84,29 @@ BAD systemPrompt: "Book the restaurant for tonight, my details are in my profile
 (Which restaurant, for whom, how many? What if tonight is full? The voice AI cannot \
 ask you, and it has no profile.)
 
-With wait=true (the default) this returns when the call ends, often after one to five \
-minutes, and sends progress notifications meanwhile (ringing, answered, voicemail, each \
-transcript line, the outcome). The result holds the outcome the voice AI reported \
-(success, summary, details such as a confirmation number), a short transcript and the \
-call id. With wait=false it returns the call id at once; follow up with get_call. A call \
-reaches real people and costs money: call only when the user asked for it, and do not \
-retry a failed call without telling them."""
+To get details back in a fixed shape, pass `outcomeSchema`: a JSON Schema object \
+("type": "object") for the outcome's details, e.g. {{"type": "object", "properties": \
+{{"confirmation": {{"type": "string"}}, "time": {{"type": "string"}}}}, "required": \
+["confirmation"]}}. The voice AI must report details that fit it; an invalid schema is \
+refused before dialling.
 
-GET_CALL_DESCRIPTION = """\
-One call by id: its status, whether it is still live, the outcome the voice AI reported \
-(success, summary, details), duration, who answered, and a short transcript \
-("callee: ..." / "AI: ..." lines)."""
+Following the call: with wait=true (the default) this follows the call for at most \
+{MAX_WAIT_S} s, sending progress notifications (ringing, answered, voicemail, each \
+transcript line, the outcome). If the call ends in that time, the result holds the \
+outcome the voice AI reported (success, summary, details such as a confirmation number) \
+and a short transcript. Calls usually take longer: then the result says active=true and \
+the call goes on. Call get_call with its call_id and waitSeconds={MAX_WAIT_S}; it returns \
+when the call ends or after {MAX_WAIT_S} s, whichever is first; repeat while active is \
+true. With wait=false this returns the call id at once. A call reaches real people and \
+costs money: call only when the user asked for it, never place the same call again \
+because it is still running, and do not retry a failed call without telling them."""
+
+GET_CALL_DESCRIPTION = f"""\
+One call by id: its status, whether it is still live (active), the outcome the voice AI \
+reported (success, summary, details), duration, who answered, and a short transcript \
+("callee: ..." / "AI: ..." lines). With waitSeconds (at most {MAX_WAIT_S}) it waits for a \
+live call to end and returns as soon as it does, or when the time is up with active=true: \
+call it again the same way until active is false."""
 
 LIST_CALLS_DESCRIPTION = """\
 Recent calls, newest first: id, direction, number, status, start time, duration and \
@@ -111,8 +141,23 @@ def _check_call_id(call_id: str) -> str:
     return call_id
 
 
-def build_server(settings: Settings, client: LocalClient | None = None) -> MCPServer:
-    """The MCP server with its four tools, talking to the local API of `settings`."""
+@asynccontextmanager
+async def _bounded(what: str, limit_s: float = TOOL_DEADLINE_S) -> AsyncIterator[None]:
+    """No tool outlives the client's request timeout: past `limit_s`, a clear error."""
+    try:
+        async with asyncio.timeout(limit_s):
+            yield
+    except TimeoutError:
+        raise ToolError(
+            f"{what}: the local voicecall-rt server did not answer within {limit_s:g} s"
+        ) from None
+
+
+def build_server(
+    settings: Settings, client: LocalClient | None = None, *, wait_s: float = MAX_WAIT_S
+) -> MCPServer:
+    """The MCP server with its four tools, talking to the local API of `settings`; no tool
+    follows or waits on a call longer than `wait_s` (tests shorten it)."""
     api = client or LocalClient.for_settings(settings)
     server = MCPServer(
         name="voicecall-rt",
@@ -133,7 +178,7 @@ def build_server(settings: Settings, client: LocalClient | None = None) -> MCPSe
     async def fetch(call_id: str, wait_s: float = 0) -> dict[str, Any]:
         try:
             data: dict[str, Any] = await api.request(
-                "GET", f"/api/calls/{call_id}?wait={wait_s:g}", timeout_s=wait_s + 30
+                "GET", f"/api/calls/{call_id}?wait={wait_s:g}", timeout_s=TOOL_DEADLINE_S
             )
         except LocalApiError as exc:
             if exc.status == 404:
@@ -141,26 +186,29 @@ def build_server(settings: Settings, client: LocalClient | None = None) -> MCPSe
             raise ToolError(str(exc)) from None
         return data
 
-    async def follow(call_id: str, direction: str, progress: _Progress) -> dict[str, Any]:
-        """Relay the call's live events as progress until it settles; its final state."""
+    async def follow(
+        call_id: str, direction: str, progress: _Progress, wait_s: float
+    ) -> dict[str, Any]:
+        """Relay the call's live events as progress until it settles or `wait_s` runs out;
+        the call as it then stands."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
         try:
-            async for kind, data in api.follow(call_id):
-                message = progress_message(kind, data, direction)
-                if message:
-                    await progress.say(message)
-                if kind == "end" and "call" in data:
-                    break
+            async with asyncio.timeout_at(deadline):
+                async for kind, data in api.follow(call_id):
+                    message = progress_message(kind, data, direction)
+                    if message:
+                        await progress.say(message)
+                    if kind == "end" and "call" in data:
+                        break
+        except TimeoutError:
+            pass  # still going: say so below
         except LocalApiError:
-            pass  # the stream broke: the long poll below still finds out how the call ended
-        while True:
-            try:
-                data = await fetch(call_id, wait_s=50)
-            except ToolError as exc:
-                raise ToolError(
-                    f"lost track of call {call_id} while waiting for it to end: {exc}"
-                ) from None
-            if not data["active"]:
-                return data
+            pass  # the stream broke: the long poll below still finds out how the call stands
+        try:
+            return await fetch(call_id, wait_s=max(0.0, deadline - loop.time()))
+        except ToolError as exc:
+            raise ToolError(f"lost track of call {call_id}: {exc}") from None
 
     @server.tool(
         description=MAKE_PHONE_CALL_DESCRIPTION,
@@ -198,10 +246,19 @@ def build_server(settings: Settings, client: LocalClient | None = None) -> MCPSe
         wait: Annotated[
             bool,
             Field(
-                description="true: return when the call has ended, with progress "
-                "notifications meanwhile; false: return the call id at once."
+                description=f"true: follow the call for up to {MAX_WAIT_S} s with progress "
+                "notifications, returning early if it ends; false: return the call id at "
+                "once. Either way, while the result says active=true, continue with "
+                f"get_call(call_id, waitSeconds={MAX_WAIT_S})."
             ),
         ] = True,
+        outcomeSchema: Annotated[
+            dict[str, Any] | None,
+            Field(
+                description='A JSON Schema ("type": "object") for the outcome\'s details, '
+                "when you need them in a fixed shape (see the tool description)."
+            ),
+        ] = None,
         ctx: Context[Any, Any] | None = None,
     ) -> CallResult:
         prompt = (systemPrompt or "").strip()
@@ -223,14 +280,18 @@ def build_server(settings: Settings, client: LocalClient | None = None) -> MCPSe
         body: dict[str, Any] = {"to": to, "task": task.strip()}
         if prompt:
             body["systemPrompt"] = prompt
-        placed = await request("POST", "/api/calls", body, what="the call was not placed: ")
-        record = placed["call"]
-        call_id = str(record["id"])
-        if not wait:
-            return call_result({"call": record, "active": True, "transcript": []})
-        if ctx is None:  # pragma: no cover - the SDK always supplies one
-            return call_result(await fetch(call_id, wait_s=0))
-        return call_result(await follow(call_id, record["direction"], _Progress(ctx)))
+        if outcomeSchema is not None:
+            body["outcomeSchema"] = outcomeSchema
+        async with _bounded("placing the call"):
+            placed = await request("POST", "/api/calls", body, what="the call was not placed: ")
+            record = placed["call"]
+            call_id = str(record["id"])
+            if not wait:
+                return call_result({"call": record, "active": True, "transcript": []})
+            if ctx is None:  # pragma: no cover - the SDK always supplies one
+                return call_result(await fetch(call_id, wait_s=0))
+            progress = _Progress(ctx)
+            return call_result(await follow(call_id, record["direction"], progress, wait_s))
 
     @server.tool(
         description=GET_CALL_DESCRIPTION,
@@ -238,8 +299,19 @@ def build_server(settings: Settings, client: LocalClient | None = None) -> MCPSe
     )
     async def get_call(
         call_id: Annotated[str, Field(description="The call id, e.g. call_0123456789abcdef.")],
+        waitSeconds: Annotated[
+            int,
+            Field(
+                ge=0,
+                le=MAX_WAIT_S,
+                description=f"Wait up to this many seconds (at most {MAX_WAIT_S}) for a live "
+                "call to end; 0 returns at once.",
+            ),
+        ] = 0,
     ) -> CallResult:
-        return call_result(await fetch(_check_call_id(call_id)))
+        call_id = _check_call_id(call_id)
+        async with _bounded(f"reading call {call_id}"):
+            return call_result(await fetch(call_id, wait_s=min(waitSeconds, wait_s)))
 
     @server.tool(
         description=LIST_CALLS_DESCRIPTION,
@@ -252,8 +324,23 @@ def build_server(settings: Settings, client: LocalClient | None = None) -> MCPSe
         limit: Annotated[int, Field(ge=1, le=200, description="How many calls at most.")] = 20,
     ) -> CallList:
         query = f"/api/calls?limit={limit}" + ("&active=1" if active_only else "")
-        data = await request("GET", query)
+        async with _bounded("listing calls"):
+            data = await request("GET", query)
         return CallList(calls=[list_item(record) for record in data["calls"]])
+
+    async def end_call(call_id: str) -> CallResult:
+        try:
+            await api.request("POST", f"/api/calls/{call_id}/hangup", timeout_s=TOOL_DEADLINE_S)
+        except LocalApiError as exc:
+            if exc.status != 404:
+                raise ToolError(str(exc)) from None
+            data = await fetch(call_id)  # raises "no call with id" if there is none at all
+            if data["active"]:  # pragma: no cover - it ended and restarted in between?
+                raise ToolError(f"call {call_id} could not be hung up: {exc}") from None
+            raise ToolError(
+                f"call {call_id} has already ended ({data['call']['status']}); nothing to hang up"
+            ) from None
+        return call_result(await fetch(call_id, wait_s=HANG_UP_WAIT_S))
 
     @server.tool(
         description=HANG_UP_DESCRIPTION,
@@ -265,18 +352,8 @@ def build_server(settings: Settings, client: LocalClient | None = None) -> MCPSe
         call_id: Annotated[str, Field(description="The id of the live call to end.")],
     ) -> CallResult:
         call_id = _check_call_id(call_id)
-        try:
-            await api.request("POST", f"/api/calls/{call_id}/hangup")
-        except LocalApiError as exc:
-            if exc.status != 404:
-                raise ToolError(str(exc)) from None
-            data = await fetch(call_id)  # raises "no call with id" if there is none at all
-            if data["active"]:  # pragma: no cover - it ended and restarted in between?
-                raise ToolError(f"call {call_id} could not be hung up: {exc}") from None
-            raise ToolError(
-                f"call {call_id} has already ended ({data['call']['status']}); nothing to hang up"
-            ) from None
-        return call_result(await fetch(call_id, wait_s=HANG_UP_WAIT_S))
+        async with _bounded(f"hanging up call {call_id}"):
+            return await end_call(call_id)
 
     return server
 

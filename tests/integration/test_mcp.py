@@ -107,7 +107,13 @@ async def test_tools_and_their_guidance_and_no_server(tmp_path: Path) -> None:
 
             place = tools["make_phone_call"]
             schema = place.input_schema
-            assert set(schema["properties"]) == {"to", "task", "systemPrompt", "wait"}
+            assert set(schema["properties"]) == {
+                "to",
+                "task",
+                "systemPrompt",
+                "wait",
+                "outcomeSchema",
+            }
             assert set(schema["required"]) == {"to", "task"}
             assert schema["properties"]["wait"]["default"] is True
             assert "4000" in schema["properties"]["systemPrompt"]["description"]
@@ -256,7 +262,8 @@ async def test_place_without_waiting_then_hang_up(make_world: MakeWorld, tmp_pat
         )
         call_id = placed["call_id"]
         assert placed["active"] is True and placed["number"] == LONG_NUMBER
-        assert placed["outcome"] is None and "get_call" in placed["summary"]
+        assert placed["outcome"] is None and "not ended" in placed["summary"]
+        assert f'get_call with call_id="{call_id}" and waitSeconds=45' in placed["next_step"]
 
         shown = ok(await client.call_tool("get_call", {"call_id": call_id}))
         assert shown["call_id"] == call_id and shown["active"] is True

@@ -1,153 +1,95 @@
 """Results pushed back: a settled call's result is POSTed to `notify.url`, once.
 
-A receiver on loopback stands in for the OpenClaw gateway (or any webhook consumer); the
-tests check what arrives (bearer token or an HMAC signature verified here independently,
-the outcome, the transcript, the session key passed through from the API request), the
-retry policy, the events recorded on the call, and that a slow receiver never holds up a
-call. Nothing waits on a clock: tests wait for the notifier's verdict or a receiver event.
+The OpenClaw format goes to the strict fake gateway (voicecall_rt.simulator.
+openclaw_gateway), which refuses whatever the real one refuses; the generic format to a
+plain receiver whose signature is verified here independently. These tests check what
+arrives and what ran; test_notify_retries.py the retry policy and shutdown. Nothing waits
+on a clock: tests wait for the notifier's verdict.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import hmac
+import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from aiohttp import web
 
+from tests.helpers.notify_hooks import (
+    BUSY,
+    QUESTION,
+    TOKEN,
+    busy_call,
+    delivery_verdict,
+    gateway_settings,
+    never_delivered,
+    notify_events,
+    signed_receiver,
+)
 from tests.helpers.world import MakeWorld
 from voicecall_rt import notify
-from voicecall_rt.call.records import CallEvent
-from voicecall_rt.config import ConfigError, Settings
-from voicecall_rt.config_file import load_settings
-from voicecall_rt.simulator.scenario import CallPlan, ModelScript
+from voicecall_rt.simulator.openclaw_gateway import FakeGateway
+from voicecall_rt.simulator.scenario import ModelScript
 from voicecall_rt.simulator.scenarios import pizza_booking
-from voicecall_rt.simulator.world import SimWorld
 from voicecall_rt.store.database import Store
 from voicecall_rt.store.files import DB_FILENAME
 from voicecall_rt.store.schema import MIGRATIONS, SCHEMA_VERSION
 
-TOKEN = "hook-token-for-tests-0123456789"  # the test receiver's own
 SESSION_KEY = "hook:voice:req-42"
-BUSY = CallPlan(answer="busy", ring_ms=100)
-NOTIFY_KINDS = {"notify.attempt", "notify.delivered", "notify.failed"}
 
 
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return orjson.loads(self.body)
-
-
-@dataclass
-class Receiver:
-    """Answers each POST with the next scripted status (then 200), after `gate` opens."""
-
-    url: str
-    statuses: list[int] = field(default_factory=list)
-    gate: asyncio.Event | None = None
-    requests: list[Received] = field(default_factory=list)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.requests.append(Received(dict(request.headers), await request.read()))
-        self.arrived.set()
-        if self.gate is not None:
-            await self.gate.wait()
-        status = self.statuses.pop(0) if self.statuses else 200
-        return web.json_response({"ok": status < 300}, status=status)
-
-
-@contextlib.asynccontextmanager
-async def receiving(
-    statuses: list[int] | None = None, gate: asyncio.Event | None = None
-) -> AsyncIterator[Receiver]:
-    """A receiver on loopback for the test's body; gone (gate opened) when the body ends, so
-    no task of it outlives the test."""
-    rx = Receiver(url="", statuses=list(statuses or []), gate=gate)
-    runner = await serve(rx)
-    try:
-        yield rx
-    finally:
-        if gate is not None:
-            gate.set()
-        await runner.cleanup()
-
-
-async def serve(rx: Receiver) -> web.AppRunner:
-    app = web.Application()
-    app.router.add_post("/hooks/agent", rx.handle)
-    runner = web.AppRunner(app, shutdown_timeout=5.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    rx.url = f"http://127.0.0.1:{runner.addresses[0][1]}/hooks/agent"
-    return runner
-
-
-def notify_settings(rx: Receiver, fmt: str = "openclaw") -> dict[str, Any]:
-    return {"notify.url": rx.url, "notify.token": TOKEN, "notify.format": fmt}
-
-
-async def notify_events(world: SimWorld, call_id: str) -> list[CallEvent]:
-    events = await world.server.store.events(call_id, kinds=NOTIFY_KINDS)
-    assert TOKEN not in orjson.dumps([e.model_dump() for e in events]).decode()
-    return events
-
-
-async def settled_result(world: SimWorld, call_id: str) -> bool:
-    notifier = world.server.notifier
-    assert notifier is not None
-    return await notifier.wait_delivery(call_id)
-
-
-# ---- the two shapes ----------------------------------------------------------------------
+# ---- the OpenClaw gateway's agent hook ---------------------------------------------------
 
 
 async def test_openclaw_hook_gets_the_result_once(make_world: MakeWorld) -> None:
     scenario = pizza_booking(0.3)
-    async with receiving() as rx:
-        world = await make_world(scenario.carrier, scenario.model, **notify_settings(rx))
+    async with FakeGateway(TOKEN, allow_request_session_key=True) as gateway:
+        world = await make_world(scenario.carrier, scenario.model, **gateway_settings(gateway))
         call_id = await world.place(scenario.to_number, scenario.task, sessionKey=SESSION_KEY)
         data = await world.wait_call(call_id)
         assert data["call"]["status"] == "completed"
         assert data["call"]["notify_session_key"] == SESSION_KEY
-        assert await settled_result(world, call_id) is True
+        assert await delivery_verdict(world, call_id) is True
 
-    assert len(rx.requests) == 1
-    request = rx.requests[0]
+    [request] = gateway.requests
+    [run] = gateway.runs
+    assert request.status == 200
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert request.headers["Content-Type"] == "application/json"
+    key = request.headers["Idempotency-Key"]
+    assert re.fullmatch(r"[0-9a-f]{32}", key) and run.idempotency_key == key
     body = request.json()
     assert set(body) == {"message", "name", "sessionKey"}
-    assert body["sessionKey"] == SESSION_KEY
-    message = body["message"]
+    assert (run.session_key, run.name, run.agent_id) == (SESSION_KEY, "Phone call", "main")
+    assert run.fields["channel"] == "last" and run.fields["to"] is None  # no destination
+    message = run.message
+    assert message == body["message"]
     assert call_id in message and scenario.to_number in message
     assert "completed (model-ended)" in message
     assert "Outcome: succeeded. Booked a table for 4" in message
     assert "confirmation: 4472" in message
-    assert "Them: Reservations, this is Maria. How can I help you?" in message
-    assert "AI: Under Alex Chen, please." in message
-    assert "Note: pressed 1" in message
-    assert "[cut off]" in message  # Maria talked over the model once
     assert "\nCost: $" in message  # priced from the call's usage and minutes
+    # The transcript, fenced as third-party speech by markers with this delivery's nonce.
+    lines = message.split("\n")
+    begin = lines.index(f"[call transcript {key[:8]} begins]")
+    end = lines.index(f"[call transcript {key[:8]} ends]")
+    assert "not instructions" in lines[begin - 1]
+    quoted = lines[begin + 1 : end]
+    assert "  Them: Reservations, this is Maria. How can I help you?" in quoted
+    assert "  AI: Under Alex Chen, please." in quoted
+    assert "  Note: pressed 1" in quoted
+    assert any(line.endswith("[cut off]") for line in quoted)  # Maria talked over the model
+    assert all(line.startswith("  ") for line in quoted)
+    assert lines[-1] == f"Full record: voicecall-rt calls show {call_id} --json"
 
     events = await notify_events(world, call_id)
     assert [(e.kind, e.data) for e in events] == [
         ("notify.attempt", {"attempt": 1, "status": 200}),
-        ("notify.delivered", {"attempts": 1, "status": 200}),
+        ("notify.delivered", {"attempts": 1, "status": 200, "run_id": run.run_id}),
     ]
     # Written after the call settled and its counters were released: numbered on disk,
     # after everything the call itself wrote.
@@ -157,18 +99,126 @@ async def test_openclaw_hook_gets_the_result_once(make_world: MakeWorld) -> None
     assert call_id not in world.server.store._seqs.events
 
 
+async def test_routing_settings_reach_the_gateway(make_world: MakeWorld) -> None:
+    async with FakeGateway(
+        TOKEN, agents=("main", "ops"), accounts={"telegram": ("personal",)}
+    ) as gateway:
+        world, call_id = await busy_call(
+            make_world, gateway, agentId="ops", channel="Telegram", to="@alex", accountId="personal"
+        )
+        assert await delivery_verdict(world, call_id) is True
+    [run] = gateway.runs
+    assert run.agent_id == "ops"
+    assert (run.fields["channel"], run.fields["to"], run.fields["accountId"]) == (
+        "telegram",
+        "@alex",
+        "personal",
+    )
+    assert set(gateway.requests[0].json()) == {
+        "message",
+        "name",
+        "agentId",
+        "channel",
+        "to",
+        "accountId",
+    }
+    assert run.message.startswith(f"Phone call {call_id} to +14155550123 ended: busy")
+
+
+@pytest.mark.parametrize(
+    ("gateway_options", "notify_options", "session_key", "refusal"),
+    [
+        # The gateway does not take request session keys unless told to.
+        ({}, {}, SESSION_KEY, "set hooks.allowRequestSessionKey=true"),
+        (
+            {"allow_request_session_key": True, "allowed_session_key_prefixes": ("hook:ops:",)},
+            {},
+            SESSION_KEY,
+            "sessionKey must start with one of: hook:ops:",
+        ),
+        ({}, {"agentId": "ghost"}, None, 'unknown agentId "ghost"'),
+        ({"allowed_agent_ids": ("ops",)}, {}, None, "not allowed by hooks.allowedAgentIds"),
+        ({}, {"channel": "signal", "to": "+1"}, None, "channel must be last|telegram"),
+        (
+            {},
+            {"channel": "telegram", "to": "@alex", "accountId": "work"},
+            None,
+            "Channel telegram did not resolve an account.",
+        ),
+    ],
+)
+async def test_a_refusal_is_final_with_the_gateways_reason(
+    make_world: MakeWorld,
+    gateway_options: dict[str, Any],
+    notify_options: dict[str, Any],
+    session_key: str | None,
+    refusal: str,
+) -> None:
+    async with FakeGateway(TOKEN, **gateway_options) as gateway:
+        world = await make_world(BUSY, ModelScript(), **gateway_settings(gateway, **notify_options))
+        extra = {"sessionKey": session_key} if session_key else {}
+        call_id = await world.place("+14155550123", QUESTION, **extra)
+        await world.wait_call(call_id)
+        assert await delivery_verdict(world, call_id) is False
+    assert [r.status for r in gateway.requests] == [400] and gateway.runs == []
+    events = await notify_events(world, call_id)
+    assert [e.kind for e in events] == ["notify.attempt", "notify.failed"]
+    assert events[0].data["status"] == 400 and refusal in events[0].data["detail"]
+    assert events[1].data["attempts"] == 1
+    assert events[1].data["reason"].startswith("HTTP 400: ") and refusal in events[1].data["reason"]
+
+
+async def test_body_kept_within_the_gateways_limit(
+    make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a limit the whole transcript does not fit in, fewer lines are sent: the gateway
+    (refusing anything larger with 413) gets a body within it, never a 413."""
+    limit = 1000
+    monkeypatch.setattr(notify, "BODY_LIMIT_BYTES", limit)
+    scenario = pizza_booking(0.3)
+    async with FakeGateway(TOKEN, max_body_bytes=limit) as gateway:
+        world = await make_world(scenario.carrier, scenario.model, **gateway_settings(gateway))
+        call_id = await world.place(scenario.to_number, scenario.task)
+        transcript = (await world.wait_call(call_id))["transcript"]
+        assert await delivery_verdict(world, call_id) is True
+    [request] = gateway.requests
+    assert request.status == 200 and len(request.body) <= limit
+    message = gateway.runs[0].message
+    kept = [
+        line for line in message.split("\n") if line.startswith(("  Them:", "  AI:", "  Note:"))
+    ]
+    assert len(kept) in (2, 4, 8) and len(kept) < len(transcript)
+    assert f"  … {len(transcript) - len(kept)} line(s) left out …" in message
+    # The first and the last lines said are among those kept.
+    assert kept[-1].endswith(transcript[-1]["text"])
+
+
+async def test_a_result_that_cannot_fit_is_not_sent(
+    make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notify, "BODY_LIMIT_BYTES", 100)
+    statuses, events = await never_delivered(make_world, FakeGateway(TOKEN))
+    assert statuses == []
+    assert [(e.kind, e.data) for e in events] == [
+        ("notify.failed", {"attempts": 0, "reason": "the result does not fit in 100 bytes"})
+    ]
+
+
+# ---- the generic format ------------------------------------------------------------------
+
+
 async def test_generic_shape_is_signed_with_hmac(make_world: MakeWorld) -> None:
     scenario = pizza_booking(0.3)
     before = time.time()
-    async with receiving() as rx:
-        world = await make_world(scenario.carrier, scenario.model, **notify_settings(rx, "generic"))
+    async with signed_receiver() as rx:
+        settings = {"notify.url": rx.url, "notify.token": TOKEN, "notify.format": "generic"}
+        world = await make_world(scenario.carrier, scenario.model, **settings)
         call_id = await world.place(scenario.to_number, scenario.task, sessionKey=SESSION_KEY)
         await world.wait_call(call_id)
-        assert await settled_result(world, call_id) is True
+        assert await delivery_verdict(world, call_id) is True
     after = time.time()
 
-    assert len(rx.requests) == 1
-    request = rx.requests[0]
+    [request] = rx.requests
     assert "Authorization" not in request.headers  # the token is a key, never sent
     timestamp = request.headers["X-Voicecall-Timestamp"]
     # The clock's whole seconds when it was signed, during this test.
@@ -184,6 +234,7 @@ async def test_generic_shape_is_signed_with_hmac(make_world: MakeWorld) -> None:
     body = request.json()
     assert body["event"] == "call.settled"
     assert body["delivery_id"] == request.headers["X-Voicecall-Delivery"]
+    assert body["delivery_id"] == request.headers["Idempotency-Key"]
     assert body["session_key"] == SESSION_KEY
     call = body["call"]
     assert call["id"] == call_id
@@ -197,145 +248,10 @@ async def test_generic_shape_is_signed_with_hmac(make_world: MakeWorld) -> None:
     assert body["transcript_lines_omitted"] == 0
     assert any(line["text"] == "pressed 1" for line in body["transcript"])
     assert "Booked a table for 4" in body["summary"]
+    assert f"[call transcript {body['delivery_id'][:8]} begins]" in body["summary"]
 
 
-# ---- retries, refusals, and never blocking -------------------------------------------------
-
-QUESTION = "Ask whether they are open on Sunday."
-
-
-async def test_retried_with_backoff_until_delivered(
-    make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(notify, "BACKOFF_BASE_S", 0.01)
-    async with receiving(statuses=[503, 503]) as rx:
-        world = await make_world(BUSY, ModelScript(), **notify_settings(rx))
-        call_id = await world.place("+14155550123", QUESTION)
-        assert (await world.wait_call(call_id))["call"]["status"] == "busy"
-        assert await settled_result(world, call_id) is True
-
-    assert len(rx.requests) == 3
-    assert len({r.headers["X-Voicecall-Delivery"] for r in rx.requests}) == 1
-    assert len({r.body for r in rx.requests}) == 1
-    events = await notify_events(world, call_id)
-    assert [(e.kind, e.data) for e in events] == [
-        ("notify.attempt", {"attempt": 1, "status": 503, "retry_in_s": 0.01}),
-        ("notify.attempt", {"attempt": 2, "status": 503, "retry_in_s": 0.02}),
-        ("notify.attempt", {"attempt": 3, "status": 200}),
-        ("notify.delivered", {"attempts": 3, "status": 200}),
-    ]
-    message = rx.requests[0].json()["message"]
-    assert message.startswith(f"Phone call {call_id} to +14155550123 ended: busy")
-    assert "never answered" in message and "Outcome: none reported." in message
-
-
-async def test_gives_up_after_the_last_attempt(
-    make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(notify, "BACKOFF_BASE_S", 0.001)
-    async with receiving(statuses=[500] * notify.MAX_ATTEMPTS) as rx:
-        world = await make_world(BUSY, ModelScript(), **notify_settings(rx))
-        call_id = await world.place("+14155550123", QUESTION)
-        await world.wait_call(call_id)
-        assert await settled_result(world, call_id) is False
-    assert len(rx.requests) == notify.MAX_ATTEMPTS
-    events = await notify_events(world, call_id)
-    assert [e.kind for e in events].count("notify.attempt") == notify.MAX_ATTEMPTS
-    assert events[-2].data == {"attempt": notify.MAX_ATTEMPTS, "status": 500}  # no retry
-    assert (events[-1].kind, events[-1].data) == (
-        "notify.failed",
-        {"attempts": notify.MAX_ATTEMPTS, "reason": "gave up after 5 attempts (HTTP 500)"},
-    )
-
-
-async def test_client_error_is_not_retried(
-    make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(notify, "BACKOFF_BASE_S", 0.001)
-    async with receiving(statuses=[400]) as rx:
-        world = await make_world(BUSY, ModelScript(), **notify_settings(rx))
-        call_id = await world.place("+14155550123", QUESTION)
-        await world.wait_call(call_id)
-        assert await settled_result(world, call_id) is False
-    assert len(rx.requests) == 1
-    events = await notify_events(world, call_id)
-    assert [(e.kind, e.data) for e in events] == [
-        ("notify.attempt", {"attempt": 1, "status": 400}),
-        ("notify.failed", {"attempts": 1, "reason": "HTTP 400"}),
-    ]
-
-
-async def test_unreachable_receiver_is_retried_then_given_up(
-    make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(notify, "BACKOFF_BASE_S", 0.001)
-    async with receiving() as rx:
-        pass  # nothing listens on its port any more
-    world = await make_world(BUSY, ModelScript(), **notify_settings(rx))
-    call_id = await world.place("+14155550123", QUESTION)
-    await world.wait_call(call_id)
-    assert await settled_result(world, call_id) is False
-    events = await notify_events(world, call_id)
-    attempts = [e.data for e in events if e.kind == "notify.attempt"]
-    assert len(attempts) == notify.MAX_ATTEMPTS
-    assert all("error" in a and "status" not in a for a in attempts)
-    assert events[-1].kind == "notify.failed"
-
-
-async def test_a_hanging_receiver_never_blocks_the_call(make_world: MakeWorld) -> None:
-    gate = asyncio.Event()
-    async with receiving(gate=gate) as rx:
-        world = await make_world(BUSY, ModelScript(), **notify_settings(rx))
-        notifier = world.server.notifier
-        assert notifier is not None
-        call_id = await world.place("+14155550123", QUESTION)
-        # The call settles and the API answers while the receiver holds the delivery open.
-        data = await world.wait_call(call_id)
-        assert data["call"]["status"] == "busy" and not data["active"]
-        verdict = asyncio.ensure_future(notifier.wait_delivery(call_id))
-        await rx.arrived.wait()
-        # Another call goes through meanwhile too.
-        second = await world.place("+14155550124", QUESTION)
-        assert (await world.wait_call(second))["call"]["status"] == "busy"
-        assert not verdict.done()
-        gate.set()
-        assert await verdict is True
-        assert await notifier.wait_delivery(second) is True
-    ids = sorted(r.json()["message"].split()[2] for r in rx.requests)
-    assert ids == sorted([call_id, second])
-
-
-async def test_shutdown_drains_deliveries_in_flight(make_world: MakeWorld) -> None:
-    gate = asyncio.Event()
-    async with receiving(gate=gate) as rx:
-        world = await make_world(BUSY, ModelScript(), **notify_settings(rx))
-        notifier = world.server.notifier
-        assert notifier is not None
-        call_id = await world.place("+14155550123", QUESTION)
-        await world.wait_call(call_id)
-        await rx.arrived.wait()
-        # Stopping waits (within its bound) for the delivery in flight, which the receiver
-        # answers once stopping has begun.
-        asyncio.get_running_loop().call_soon(gate.set)
-        await notifier.stop()
-        assert await notifier.wait_delivery(call_id) is True
-
-
-async def test_shutdown_cuts_a_stuck_delivery_after_its_bound(make_world: MakeWorld) -> None:
-    async with receiving(gate=asyncio.Event()) as rx:  # answers only when the test ends
-        world = await make_world(BUSY, ModelScript(), **notify_settings(rx))
-        notifier = world.server.notifier
-        assert notifier is not None
-        call_id = await world.place("+14155550123", QUESTION)
-        await world.wait_call(call_id)
-        await rx.arrived.wait()
-        await notifier.stop(drain_s=0.01)
-        assert await notifier.wait_delivery(call_id) is False
-        events = await notify_events(world, call_id)
-    assert (events[-1].kind, events[-1].data) == (
-        "notify.failed",
-        {"reason": "server stopped before delivery"},
-    )
+# ---- the session key ---------------------------------------------------------------------
 
 
 async def test_no_notifier_without_a_url(make_world: MakeWorld) -> None:
@@ -351,64 +267,6 @@ async def test_session_key_is_validated(make_world: MakeWorld) -> None:
         )
         assert status == 400, bad
         assert data["error"]["code"] == "invalid-request"
-
-
-# ---- configuration -----------------------------------------------------------------------
-
-
-def _load(tmp_path: Path, section: dict[str, Any]) -> Settings:
-    path = tmp_path / "config.json"
-    path.write_text(orjson.dumps({"notify": section}).decode(), encoding="utf-8")
-    return load_settings(path, env={})
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "https://gateway.example.com/hooks/agent",
-        "http://127.0.0.1:18789/hooks/agent",
-        "http://127.8.9.10/hooks/agent",
-        "http://[::1]:18789/hooks/agent",
-        "http://localhost:18789/hooks/agent",
-    ],
-)
-def test_config_accepts_https_and_loopback_http(tmp_path: Path, url: str) -> None:
-    settings = _load(tmp_path, {"url": url, "token": TOKEN})
-    assert settings.notify.url == url
-    assert settings.notify.format == "openclaw"
-    assert settings.notify.token is not None
-    assert TOKEN not in repr(settings)
-
-
-@pytest.mark.parametrize(
-    ("section", "expected"),
-    [
-        ({"url": "http://gateway.example.com/hooks/agent", "token": TOKEN}, "notify.url: http://"),
-        ({"url": "http://10.0.0.5/hooks/agent", "token": TOKEN}, "notify.url: http://"),
-        ({"url": "http://127.1/hooks/agent", "token": TOKEN}, "notify.url: http://"),
-        ({"url": "ftp://gateway.example.com/x", "token": TOKEN}, "notify.url: must be an https"),
-        ({"url": "https:///hooks/agent", "token": TOKEN}, "notify.url: must be an https"),
-        ({"url": "https://u:p@gw.example.com/h", "token": TOKEN}, "notify.url: must not carry"),
-        ({"url": "https://gw.example.com/h#x", "token": TOKEN}, "notify.url: must not have"),
-        ({"url": "https://gw.example.com:99999/h", "token": TOKEN}, "notify.url: has an invalid"),
-        ({"url": "https://gw.example.com/a b", "token": TOKEN}, "notify.url: must not contain"),
-        ({"url": "https://gw.example.com/hooks/agent"}, "notify.token: is required"),
-        ({"url": "https://gw.example.com/hooks/agent", "token": " "}, "notify.token: is required"),
-        ({"format": "xml"}, "notify.format:"),
-        ({"secret": "x"}, "notify.secret: is not a known setting"),
-    ],
-)
-def test_config_rejects(tmp_path: Path, section: dict[str, Any], expected: str) -> None:
-    with pytest.raises(ConfigError) as info:
-        _load(tmp_path, section)
-    assert expected in str(info.value)
-    assert TOKEN not in str(info.value)
-
-
-def test_config_defaults_to_off(tmp_path: Path) -> None:
-    settings = _load(tmp_path, {})
-    assert settings.notify.url is None and settings.notify.token is None
-    assert _load(tmp_path, {"url": "", "format": "generic"}).notify.url is None
 
 
 # ---- storage ------------------------------------------------------------------------------
@@ -452,4 +310,4 @@ async def test_store_upgrade_keeps_calls_and_adds_the_session_key(tmp_path: Path
         assert again is not None and again.notify_session_key == "hook:x"
     finally:
         await store.close()
-    assert user_version(path) == SCHEMA_VERSION == 2
+    assert user_version(path) == SCHEMA_VERSION  # the latest, whatever came after 2

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
+
+import pytest
+from mcp.server.mcpserver.exceptions import ToolError
 
 from voicecall_rt.local_client import api_error, parse_sse
 from voicecall_rt.mcp_results import (
     HEAD_LINES,
     MAX_LINE_CHARS,
     MAX_LINES,
+    MAX_WAIT_S,
     call_result,
     progress_message,
 )
+from voicecall_rt.mcp_server import _bounded
 
 STREAM = (
     b": keepalive\n\n"
@@ -105,3 +111,24 @@ def test_api_errors_keep_the_api_message() -> None:
     assert not error.no_server
     assert str(api_error(502, "not json")) == "HTTP 502"
     assert "API token" in str(api_error(401, {"error": {"message": "unauthorized"}}))
+
+
+def test_a_live_call_says_how_to_keep_following_it() -> None:
+    live = _call([], status="in-progress", end_reason=None)
+    live["active"] = True
+    result = call_result(live)
+    assert result.active and result.summary == "The call is in progress; it has not ended yet."
+    assert result.next_step is not None
+    assert 'get_call with call_id="call_0123456789abcdef"' in result.next_step
+    assert f"waitSeconds={MAX_WAIT_S}" in result.next_step and "hang_up" in result.next_step
+    assert call_result(_call([])).next_step is None
+
+
+async def test_a_tool_gives_up_on_a_silent_server_with_one_clear_sentence() -> None:
+    never = asyncio.Event()
+    with pytest.raises(ToolError) as info:
+        async with _bounded("reading call call_1", 0.01):
+            await never.wait()
+    assert str(info.value) == (
+        "reading call call_1: the local voicecall-rt server did not answer within 0.01 s"
+    )

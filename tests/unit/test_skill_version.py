@@ -1,5 +1,6 @@
-"""The OpenClaw skill: its front matter is valid YAML with what OpenClaw needs, its version
-is the package's, and the commands it teaches exist."""
+"""The OpenClaw skill: its front matter is valid YAML with what OpenClaw and ClawHub read
+(docs/tools/skills.md, clawhub/skill-format.md), its version is the package's, and the
+commands it teaches exist."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from typing import Any
 
 import pytest
 import typer.main
+import yaml  # type: ignore[import-untyped]  # PyYAML: OpenClaw reads YAML first
 
 import voicecall_rt
 from voicecall_rt import cli
 from voicecall_rt.cli.shared import EXIT_CONFIG, EXIT_FAILED, EXIT_NO_SERVER
-from voicecall_rt.config_file import ENV_KEYS
+from voicecall_rt.config_file import CONFIG_ENV, ENV_KEYS
+from voicecall_rt.mcp_results import MAX_WAIT_S
 
 ROOT = Path(__file__).resolve().parents[2]
 SKILL = ROOT / "skills" / "openclaw" / "SKILL.md"
@@ -72,19 +75,58 @@ def test_required_fields(front: dict[str, Any]) -> None:
     assert 20 <= len(front["description"]) <= 400
 
 
+def test_a_real_yaml_parser_reads_the_same(front: dict[str, Any]) -> None:
+    """OpenClaw parses the front matter as YAML first (then JSON5 for `metadata`)."""
+    text = SKILL.read_text(encoding="utf-8")
+    parsed = yaml.safe_load(text.split("\n---\n", 1)[0].removeprefix("---\n"))
+    assert parsed == front
+
+
 def test_openclaw_metadata(front: dict[str, Any], project: dict[str, Any]) -> None:
     meta = front["metadata"]["openclaw"]
-    requires = meta["requires"]
-    assert set(requires) <= {"bins", "anyBins", "env", "config"}
-    # The binary the package installs, and the secrets the server reads from the env.
+    assert set(meta) <= {
+        "always",
+        "emoji",
+        "envVars",
+        "homepage",
+        "install",
+        "os",
+        "primaryEnv",
+        "requires",
+        "skillKey",
+    }
+    # Only the binary gates the skill: the server's secrets usually live in its config
+    # file, and `requires.env` would hide the skill unless they were in the environment.
     assert "voicecall-rt" in project["scripts"]
-    assert requires["bins"] == ["voicecall-rt"]
-    assert sorted(requires["env"]) == sorted(ENV_KEYS)
-    assert meta["primaryEnv"] in requires["env"]
+    assert meta["requires"] == {"bins": ["voicecall-rt"]}
+    assert "primaryEnv" not in meta
+    # Every variable the commands it teaches may read is declared, as optional.
+    declared = {entry["name"]: entry for entry in meta["envVars"]}
+    assert set(declared) == {*ENV_KEYS, CONFIG_ENV}
+    for entry in declared.values():
+        assert set(entry) == {"name", "required", "description"}
+        assert entry["required"] is False and 20 <= len(entry["description"]) <= 200
     (install,) = meta["install"]
+    assert set(install) == {"id", "kind", "package", "bins", "label"}
     assert install["kind"] == "uv"
     assert install["package"] == project["name"] == "openclaw-voice-gpt-realtime"
     assert install["bins"] == ["voicecall-rt"]
+
+
+def test_it_says_when_to_use_the_plugin_mcp_or_itself() -> None:
+    body = SKILL.read_text(encoding="utf-8").split("\n---\n", 1)[1]
+    section = body.split("## Plugin, MCP tools or this skill", 1)[1].split("\n## ", 1)[0]
+    for needed in (
+        "openclaw plugins install",
+        "named exactly `make_phone_call`",
+        "openclaw mcp add",
+        "--command voicecall-rt",
+        "--arg mcp",
+        f"waitSeconds: {MAX_WAIT_S}",
+        "`active: true`",
+        "notifyOnExit",
+    ):
+        assert needed in section, needed
 
 
 def _options(command: Any) -> set[str]:
