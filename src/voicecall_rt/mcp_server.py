@@ -101,12 +101,15 @@ true. With wait=false this returns the call id at once. A call reaches real peop
 costs money: call only when the user asked for it, never place the same call again \
 because it is still running, and do not retry a failed call without telling them."""
 
-GET_CALL_DESCRIPTION = f"""\
-One call by id: its status, whether it is still live (active), the outcome the voice AI \
-reported (success, summary, details), duration, who answered, and a short transcript \
-("callee: ..." / "AI: ..." lines). With waitSeconds (at most {MAX_WAIT_S}) it waits for a \
-live call to end and returns as soon as it does, or when the time is up with active=true: \
-call it again the same way until active is false."""
+GET_CALL_DESCRIPTION = """\
+One call by id: its status, whether it is still live, the outcome the voice AI reported \
+(success, summary, details), duration, who answered, and a short transcript \
+("callee: ..." / "AI: ..." lines)."""
+# The MCP tool's own (the plugin shares the sentence above, not its waiting).
+GET_CALL_WAITING = f"""\
+With waitSeconds (at most {MAX_WAIT_S}) it waits for a live call to end and returns as \
+soon as it does, or when the time is up with active=true: call it again the same way \
+until active is false."""
 
 LIST_CALLS_DESCRIPTION = """\
 Recent calls, newest first: id, direction, number, status, start time, duration and \
@@ -255,8 +258,11 @@ def build_server(
         outcomeSchema: Annotated[
             dict[str, Any] | None,
             Field(
-                description='A JSON Schema ("type": "object") for the outcome\'s details, '
-                "when you need them in a fixed shape (see the tool description)."
+                description='A JSON Schema object ("type": "object") for the outcome\'s '
+                "details, when you need them in a fixed shape, e.g. "
+                '{"type": "object", "properties": {"confirmation": {"type": "string"}}, '
+                '"required": ["confirmation"]}. The voice AI must report details that fit '
+                "it; an invalid schema is refused before dialling."
             ),
         ] = None,
         ctx: Context[Any, Any] | None = None,
@@ -294,7 +300,7 @@ def build_server(
             return call_result(await follow(call_id, record["direction"], progress, wait_s))
 
     @server.tool(
-        description=GET_CALL_DESCRIPTION,
+        description=f"{GET_CALL_DESCRIPTION} {GET_CALL_WAITING}",
         annotations=ToolAnnotations(title="Get a call", read_only_hint=True),
     )
     async def get_call(
