@@ -1,0 +1,45 @@
+/**
+ * A gateway restart loses no result: calls placed before it are watched again when the
+ * service starts, including one that ended while the gateway was down.
+ */
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { StateDouble } from "./helpers/host-double.ts";
+import { SESSION, loadPlugin, placeCall, serviceContext } from "./helpers/plugin.ts";
+import { api, untilAnswered, untilSettled, world } from "./helpers/server.ts";
+
+test("a call that ends while the gateway is down is reported after the restart", async () => {
+  const state = new StateDouble();
+  const before = loadPlugin(undefined, { state });
+  const [beforeService] = before.services;
+  assert.ok(beforeService);
+  await beforeService.start(serviceContext(before));
+  const callId = await placeCall(before, { to: world.longNumber, task: "Hold the line" });
+  await untilAnswered(callId);
+
+  // The gateway stops: its watchers end with the call still live, so nothing was pushed.
+  await beforeService.stop?.(serviceContext(before));
+  assert.equal(before.events.all.length, 0);
+
+  // Meanwhile the call ends.
+  await api("POST", `/api/calls/${callId}/hangup`);
+  await untilSettled(callId);
+
+  // The gateway starts again (a new plugin instance on the same plugin state).
+  const after = loadPlugin(undefined, { state });
+  const [afterService] = after.services;
+  assert.ok(afterService);
+  await afterService.start(serviceContext(after));
+  const event = await after.events.next();
+  assert.equal(event.options.sessionKey, SESSION.sessionKey);
+  assert.match(event.text, new RegExp(`^\\[voicecall-rt\\] Call ${callId} to .* has ended`));
+  assert.ok(
+    after.logs.includes("info: voicecall-rt: watching 1 call(s) placed before the restart."),
+    after.logs.join("\n"),
+  );
+  await afterService.stop?.(serviceContext(after));
+  assert.equal(state.namespaces.get("pending-calls")?.size, 0);
+  assert.equal(before.events.all.length, 0);
+});
