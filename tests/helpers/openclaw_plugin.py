@@ -10,9 +10,11 @@ tools the tests rely on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -46,14 +48,15 @@ class Plugin:
         env = {
             key: value
             for key, value in os.environ.items()
-            if not key.startswith(("OPENCLAW_", "VOICECALL_RT_", "NODE_"))
+            if not key.startswith(("OPENCLAW_", "VOICECALL_RT_"))
+            and key not in ("NODE_OPTIONS", "NODE_PATH")
         }
         env["PATH"] = f"{self.node.parent}{os.pathsep}{env.get('PATH', '')}"
         env.update(extra)
         return env
 
 
-def _missing(reason: str) -> NoReturn:
+def missing(reason: str) -> NoReturn:
     if os.environ.get("VOICECALL_RT_REQUIRE_TOOLS") == "1":
         pytest.fail(f"{reason} (VOICECALL_RT_REQUIRE_TOOLS=1)")
     pytest.skip(reason)
@@ -90,14 +93,40 @@ async def require_plugin() -> Plugin:
     node = next((node for node, version in versions.items() if _node_ok(version)), None)
     if node is None:
         seen = ", ".join(f"{n} {v.strip()}" for n, v in versions.items()) or "none"
-        _missing(f"the OpenClaw plugin needs Node >= 24.16 (found: {seen}); {SETUP_HINT}")
+        missing(f"the OpenClaw plugin needs Node >= 24.16 (found: {seen}); {SETUP_HINT}")
     if not (PLUGIN_DIR / "node_modules" / "openclaw" / "package.json").is_file():
-        _missing(f"the OpenClaw plugin's dependencies are not installed; {SETUP_HINT}")
+        missing(f"the OpenClaw plugin's dependencies are not installed; {SETUP_HINT}")
     built = PLUGIN_DIR / "dist" / "index.js"
     sources = list((PLUGIN_DIR / "src").glob("*.ts"))
     if not built.is_file() or _newest(list((PLUGIN_DIR / "dist").glob("*.js"))) < _newest(sources):
-        _missing(f"the OpenClaw plugin is not built from its current sources; {SETUP_HINT}")
+        missing(f"the OpenClaw plugin is not built from its current sources; {SETUP_HINT}")
     return Plugin(node=node, root=PLUGIN_DIR)
+
+
+def kill_group(pid: int, sig: signal.Signals) -> None:
+    """Signal the process group a test started (`start_new_session`), if it is still there."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """How a Node command went: its exit status (None: it ran out of time and was killed)."""
+
+    what: str
+    code: int | None
+    out: str
+    err: str
+
+    def report(self) -> str:
+        """What to show when it failed."""
+        return f"{self.what} exited {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+
+
+async def _drain(stream: asyncio.StreamReader | None, into: bytearray) -> None:
+    if stream is not None:
+        while chunk := await stream.read(65536):
+            into += chunk
 
 
 async def run(
@@ -106,9 +135,8 @@ async def run(
     env: dict[str, str],
     timeout_s: float,
     cwd: Path | None = None,
-) -> tuple[int | None, str]:
-    """Run `node args…`: its exit status (None when it ran out of time and was killed) and
-    its output so far (stdout and stderr, interleaved), to show when it fails."""
+) -> Ran:
+    """Run `node args…` to its end (or `timeout_s`), keeping its output to show."""
     process = await asyncio.create_subprocess_exec(
         str(plugin.node),
         *map(str, args),
@@ -116,22 +144,28 @@ async def run(
         env=env,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        stderr=asyncio.subprocess.PIPE,
+        # Its own process group: the openclaw launcher runs the CLI in a child process,
+        # which must go too when the command runs out of time.
+        start_new_session=True,
     )
-    assert process.stdout is not None
-    output = bytearray()
+    out, err = bytearray(), bytearray()
     try:
         async with asyncio.timeout(timeout_s):
-            while chunk := await process.stdout.read(65536):
-                output += chunk
+            await asyncio.gather(_drain(process.stdout, out), _drain(process.stderr, err))
             await process.wait()
     except TimeoutError:
-        output += f"\n[killed: still running after {timeout_s:g} s]\n".encode()
+        err += f"\n[killed: still running after {timeout_s:g} s]\n".encode()
     finally:
-        if process.returncode is None:  # timed out, or the test was cancelled
-            process.kill()
+        if process.returncode is None or not (process.stdout and process.stdout.at_eof()):
+            # Timed out, or the test was cancelled: end the command's whole group, or a
+            # child still holding its output would keep `wait` from returning.
+            kill_group(process.pid, signal.SIGKILL)
             await process.wait()
-    # A killed Node has a negative status: report it as None, "did not finish".
     status = process.returncode
-    code = status if status is not None and status >= 0 else None
-    return code, output.decode(errors="replace")
+    return Ran(
+        what=" ".join(Path(str(a)).name if i == 0 else str(a) for i, a in enumerate(args)),
+        code=status if status is not None and status >= 0 else None,
+        out=out.decode(errors="replace"),
+        err=err.decode(errors="replace"),
+    )

@@ -95,7 +95,7 @@ interface CallOptions {
 
 export function registerCommands(
   program: CliProgram,
-  client: () => VoicecallClient,
+  client: () => Promise<VoicecallClient>,
   io: CliIo,
 ): void {
   const root = program.command(CLI_COMMAND).description(CLI_DESCRIPTION);
@@ -121,7 +121,7 @@ export function registerCommands(
         if (options.outcomeSchema) {
           body.outcomeSchema = await readSchema(options.outcomeSchema);
         }
-        const api = client();
+        const api = await client();
         let call: Awaited<ReturnType<VoicecallClient["placeCall"]>>;
         try {
           call = await api.placeCall(body);
@@ -148,7 +148,7 @@ export function registerCommands(
     .option("--json", "print JSON")
     .action((callId: string, options: { wait?: boolean; json?: boolean }) =>
       run(io, async () => {
-        const api = client();
+        const api = await client();
         try {
           show(
             io,
@@ -176,7 +176,9 @@ export function registerCommands(
         if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
           throw new CliError("--limit must be a whole number from 1 to 500.");
         }
-        const calls = await client().listCalls({ limit, activeOnly: options.active === true });
+        const calls = await (
+          await client()
+        ).listCalls({ limit, activeOnly: options.active === true });
         if (options.json) {
           io.out(JSON.stringify({ calls }, null, 2));
         } else {

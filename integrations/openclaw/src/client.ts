@@ -139,6 +139,13 @@ export class VoicecallClient {
         "auth",
       );
     }
+    if (token === undefined && this.settings.tokenRef !== undefined) {
+      throw new ApiError(
+        "The plugin's token setting is a SecretRef that OpenClaw did not resolve; check that" +
+          " its secret is available (`openclaw secrets audit`) or set the token itself.",
+        "auth",
+      );
+    }
     if (token === undefined) {
       throw new ApiError(
         `No voicecall-rt API token: set the plugin's token setting, or ${START_HINT} once` +

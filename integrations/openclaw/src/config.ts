@@ -15,11 +15,16 @@ export function defaultTokenFile(): string {
   return join(homedir(), ".openclaw", "voice-calls-realtime", "api-token");
 }
 
+/** Where the token lives in OpenClaw's config (SecretRefs are resolved by that path). */
+export const TOKEN_PATH = "plugins.entries.voicecall-rt.config.token";
+
 export interface PluginSettings {
   /** The server's base URL, without a trailing slash. */
   url: string;
   /** The configured token, if any; otherwise the default token file is read per request. */
   token: string | undefined;
+  /** A SecretRef the host has not resolved (it does for the gateway, not for CLI commands). */
+  tokenRef: Record<string, unknown> | undefined;
 }
 
 export function readSettings(pluginConfig: Record<string, unknown> | undefined): PluginSettings {
@@ -28,6 +33,10 @@ export function readSettings(pluginConfig: Record<string, unknown> | undefined):
   return {
     url: (typeof url === "string" && url.trim() ? url.trim() : DEFAULT_URL).replace(/\/+$/, ""),
     token: typeof token === "string" && token.trim() ? token.trim() : undefined,
+    tokenRef:
+      typeof token === "object" && token !== null && !Array.isArray(token)
+        ? (token as Record<string, unknown>)
+        : undefined,
   };
 }
 
@@ -37,7 +46,7 @@ export function readSettings(pluginConfig: Record<string, unknown> | undefined):
  * there is neither.
  */
 export async function resolveToken(settings: PluginSettings): Promise<string | undefined> {
-  if (settings.token !== undefined) {
+  if (settings.token !== undefined || settings.tokenRef !== undefined) {
     return settings.token;
   }
   try {

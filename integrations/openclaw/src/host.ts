@@ -8,7 +8,7 @@ import type { OpenClawPluginApi } from "openclaw/plugin-sdk/plugin-entry";
 type Runtime = OpenClawPluginApi["runtime"];
 
 export type SystemEvents = Pick<Runtime["system"], "enqueueSystemEvent" | "requestHeartbeat">;
-export type PluginState = Pick<Runtime["state"], "openKeyedStore">;
+export type PluginState = Pick<Runtime["state"], "resolveStateDir">;
 
 export type PluginHost = Pick<
   OpenClawPluginApi,

@@ -5,6 +5,7 @@
  */
 
 import { registerCommands, CLI_COMMAND, CLI_DESCRIPTION, type CliIo, processIo } from "./cli.js";
+import { resolveCliSettings } from "./cli-secret.js";
 import { VoicecallClient } from "./client.js";
 import { readSettings } from "./config.js";
 import type { PluginHost } from "./host.js";
@@ -30,9 +31,17 @@ export function registerVoicecall(host: PluginHost, io: CliIo = processIo): Regi
     { names: [...TOOL_NAMES] },
   );
 
-  host.registerCli(({ program }) => registerCommands(program, client, io), {
-    descriptors: [{ name: CLI_COMMAND, description: CLI_DESCRIPTION, hasSubcommands: true }],
-  });
+  host.registerCli(
+    ({ program, config }) =>
+      registerCommands(
+        program,
+        async () => new VoicecallClient(await resolveCliSettings(settings, config)),
+        io,
+      ),
+    {
+      descriptors: [{ name: CLI_COMMAND, description: CLI_DESCRIPTION, hasSubcommands: true }],
+    },
+  );
 
   host.registerService({
     id: SERVICE_ID,

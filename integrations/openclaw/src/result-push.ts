@@ -4,24 +4,25 @@
  * `make_phone_call` returns at once; this watches the call by long-polling the server in
  * bounded steps (never one open-ended request) and, once the call has settled, puts the
  * report into that session as a system event and wakes the session. Calls being watched
- * are kept in the plugin's keyed state store until their result is delivered, so a
- * gateway restart (or a plugin reload) resumes them, including a call that ended while the
+ * are kept in a file (pending-file.ts) until their result is delivered, so a gateway
+ * restart (or a plugin reload) resumes them, including a call that ended while the
  * gateway was down. Delivery is at least once: a crash between the push and the store's
  * update pushes the same report again after the restart.
  */
 
+import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 
 import type { CallView } from "./api-types.js";
 import { ApiError, type VoicecallClient } from "./client.js";
 import type { PluginHost } from "./host.js";
+import { PendingFile } from "./pending-file.js";
 import { settledReport } from "./results.js";
 
 /** Each long poll asks the server to hold the answer this long (its limit is 60 s). */
 export const POLL_WAIT_S = 50;
 /** Calls last at most hours (calls.maxDurationSeconds ≤ 4 h): a week-old entry is stale. */
 const PENDING_TTL_MS = 7 * 24 * 3600 * 1000;
-const MAX_PENDING = 1000;
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 60_000;
 export const WAKE_REASON = "voicecall-rt:call-settled";
@@ -37,11 +38,9 @@ export interface PendingCall extends SessionTarget {
   placedAt: number;
 }
 
-/** What is used of the host's keyed store (`api.runtime.state.openKeyedStore`). */
-interface PendingStore {
-  register(key: string, value: PendingCall): Promise<void>;
-  delete(key: string): Promise<boolean>;
-  entries(): Promise<Array<{ key: string; value: PendingCall }>>;
+/** Where the undelivered calls are kept, under OpenClaw's state directory. */
+export function pendingPath(stateDir: string): string {
+  return join(stateDir, "voicecall-rt", "pending-calls.json");
 }
 
 interface Watcher {
@@ -51,7 +50,7 @@ interface Watcher {
 
 export class ResultPush {
   private readonly watchers = new Map<string, Watcher>();
-  private store: PendingStore | undefined;
+  private store: PendingFile<PendingCall> | undefined;
   private readonly host: Pick<PluginHost, "runtime" | "logger">;
   private readonly client: () => VoicecallClient;
 
@@ -66,13 +65,20 @@ export class ResultPush {
     this.watch(callId, target);
   }
 
-  /** Watch again every call whose result was not delivered yet (the service's start). */
+  /** Watch again every call whose result was not delivered yet (the service's start);
+   * entries older than any call can last are dropped. */
   async resume(): Promise<string[]> {
-    const entries = await this.pending().entries();
-    for (const { value } of entries) {
-      this.watch(value.callId, value);
+    const resumed: string[] = [];
+    for (const entry of await this.pending().entries()) {
+      if (Date.now() - entry.placedAt > PENDING_TTL_MS) {
+        await this.pending().delete(entry.callId);
+        continue;
+      }
+      if (this.watchers.has(entry.callId)) continue; // placed since this start began
+      this.watch(entry.callId, entry);
+      resumed.push(entry.callId);
     }
-    return entries.map((entry) => entry.value.callId);
+    return resumed;
   }
 
   /** End every watcher (the service's stop); what is undelivered stays for `resume`. */
@@ -89,12 +95,10 @@ export class ResultPush {
     return this.watchers.has(callId);
   }
 
-  private pending(): PendingStore {
-    this.store ??= this.host.runtime.state.openKeyedStore<PendingCall>({
-      namespace: "pending-calls",
-      maxEntries: MAX_PENDING,
-      defaultTtlMs: PENDING_TTL_MS,
-    });
+  private pending(): PendingFile<PendingCall> {
+    this.store ??= new PendingFile(
+      pendingPath(this.host.runtime.state.resolveStateDir(process.env)),
+    );
     return this.store;
   }
 

@@ -135,7 +135,7 @@ test("make_phone_call returns at once; the settled call's report reaches its ses
 
   // Delivered: once the watchers are done, nothing is left to resume after a restart.
   await host.services[0]?.stop?.(serviceContext(host));
-  assert.equal(state.namespaces.get("pending-calls")?.size, 0);
+  assert.deepEqual(state.pending(), []);
   assert.equal(host.events.all.length, 1);
   const get = await tool(host, "get_call").execute("tool-call-2", { call_id: callId });
   const got = succeeded(get);

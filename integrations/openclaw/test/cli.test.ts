@@ -39,10 +39,17 @@ async function openclaw(args: string[], config?: Record<string, unknown>): Promi
   return run;
 }
 
+function tempFile(name: string, content: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), "voicecall-cli-")), name);
+  writeFileSync(path, content);
+  return path;
+}
+
 test("call, status --wait and calls", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "voicecall-cli-"));
-  const brief = join(dir, "brief.txt");
-  writeFileSync(brief, "You are calling Rosa's Trattoria on behalf of Sam Patel; hold the line.");
+  const brief = tempFile(
+    "brief.txt",
+    "You are calling Rosa's Trattoria for Sam Patel; hold the line.",
+  );
   const placed = await openclaw([
     "voicecall-rt",
     "call",
@@ -60,7 +67,7 @@ test("call, status --wait and calls", async () => {
   };
   assert.equal(
     call.system_prompt,
-    "You are calling Rosa's Trattoria on behalf of Sam Patel; hold the line.",
+    "You are calling Rosa's Trattoria for Sam Patel; hold the line.",
   );
   await untilAnswered(call.id);
 
@@ -104,9 +111,7 @@ test("failures print one sentence on stderr and fail the command", async () => {
   assert.equal(down.err.length, 1);
   assert.match(down.err[0] ?? "", /^No voicecall-rt server is reachable at /);
 
-  const dir = mkdtempSync(join(tmpdir(), "voicecall-cli-"));
-  const schema = join(dir, "schema.json");
-  writeFileSync(schema, "{not json");
+  const schema = tempFile("schema.json", "{not json");
   const bad = await openclaw([
     "voicecall-rt",
     "call",

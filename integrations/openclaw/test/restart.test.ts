@@ -4,8 +4,10 @@
  */
 
 import assert from "node:assert/strict";
+import { statSync } from "node:fs";
 import { test } from "node:test";
 
+import { pendingPath } from "../dist/result-push.js";
 import { StateDouble } from "./helpers/host-double.ts";
 import { SESSION, loadPlugin, placeCall, serviceContext } from "./helpers/plugin.ts";
 import { api, untilAnswered, untilSettled, world } from "./helpers/server.ts";
@@ -22,6 +24,8 @@ test("a call that ends while the gateway is down is reported after the restart",
   // The gateway stops: its watchers end with the call still live, so nothing was pushed.
   await beforeService.stop?.(serviceContext(before));
   assert.equal(before.events.all.length, 0);
+  assert.deepEqual(state.pending(), [callId]);
+  assert.equal(statSync(pendingPath(state.dir)).mode & 0o777, 0o600);
 
   // Meanwhile the call ends.
   await api("POST", `/api/calls/${callId}/hangup`);
@@ -40,6 +44,6 @@ test("a call that ends while the gateway is down is reported after the restart",
     after.logs.join("\n"),
   );
   await afterService.stop?.(serviceContext(after));
-  assert.equal(state.namespaces.get("pending-calls")?.size, 0);
+  assert.deepEqual(state.pending(), []);
   assert.equal(before.events.all.length, 0);
 });

@@ -5,6 +5,10 @@
  * next pushed event without any timer.
  */
 
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
 import type { AnyAgentTool, OpenClawPluginToolContext } from "openclaw/plugin-sdk/plugin-entry";
 
 import type {
@@ -13,9 +17,10 @@ import type {
   ServiceRegistration,
   ToolRegistration,
 } from "../../dist/host.js";
+import { pendingPath } from "../../dist/result-push.js";
 
 type System = PluginHost["runtime"]["system"];
-type OpenKeyedStore = PluginHost["runtime"]["state"]["openKeyedStore"];
+type ResolveStateDir = PluginHost["runtime"]["state"]["resolveStateDir"];
 export type EventOptions = Parameters<System["enqueueSystemEvent"]>[1];
 export type WakeRequest = Parameters<System["requestHeartbeat"]>[0];
 
@@ -44,45 +49,22 @@ export class Queue<T> {
   }
 }
 
-interface Row {
-  value: unknown;
-  createdAt: number;
-}
-
-/** The plugin state store (`api.runtime.state`), in memory, shared by every host double
- * made with it: two doubles on one state are the gateway before and after a restart. */
+/** OpenClaw's state directory (`api.runtime.state`), a fresh one per double unless shared:
+ * two doubles on one state are the gateway before and after a restart. */
 export class StateDouble {
-  readonly namespaces = new Map<string, Map<string, Row>>();
+  readonly dir = mkdtempSync(join(tmpdir(), "openclaw-state-"));
 
-  readonly openKeyedStore: OpenKeyedStore = <T>(options: Parameters<OpenKeyedStore>[0]) => {
-    let rows = this.namespaces.get(options.namespace);
-    if (!rows) {
-      rows = new Map();
-      this.namespaces.set(options.namespace, rows);
+  readonly resolveStateDir: ResolveStateDir = () => this.dir;
+
+  /** The calls the plugin still has to report, as it left them in its file. */
+  pending(): string[] {
+    try {
+      return Object.keys(JSON.parse(readFileSync(pendingPath(this.dir), "utf8")));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw error;
     }
-    const table = rows;
-    const read = (key: string): T | undefined => table.get(key)?.value as T | undefined;
-    return {
-      register: async (key: string, value: T) => {
-        table.set(key, { value, createdAt: Date.now() });
-      },
-      registerIfAbsent: async (key: string, value: T) => {
-        if (table.has(key)) return false;
-        table.set(key, { value, createdAt: Date.now() });
-        return true;
-      },
-      lookup: async (key: string) => read(key),
-      consume: async (key: string) => {
-        const value = read(key);
-        table.delete(key);
-        return value;
-      },
-      delete: async (key: string) => table.delete(key),
-      entries: async () =>
-        [...table].map(([key, row]) => ({ key, value: row.value as T, createdAt: row.createdAt })),
-      clear: async () => table.clear(),
-    };
-  };
+  }
 }
 
 export class HostDouble implements PluginHost {
@@ -130,7 +112,7 @@ export class HostDouble implements PluginHost {
         this.wakes.push(request);
       },
     };
-    this.runtime = { system, state: { openKeyedStore: state.openKeyedStore } };
+    this.runtime = { system, state: { resolveStateDir: state.resolveStateDir } };
   }
 
   /** The tools as an agent turn in this session gets them. */
