@@ -8,23 +8,12 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.helpers.config_files import GA_VOICES
 from voicecall_rt.config import VadSettings
 from voicecall_rt.model import realtime
 from voicecall_rt.prompts import TOOLS, build_instructions
 from voicecall_rt.simulator.openai.client_event_check import check_client_event, known_types
 
-GA_VOICES = [
-    "alloy",
-    "ash",
-    "ballad",
-    "coral",
-    "echo",
-    "sage",
-    "shimmer",
-    "verse",
-    "marin",
-    "cedar",
-]
 BETA_SESSION_KEYS = {
     "modalities",
     "input_audio_format",
