@@ -12,6 +12,7 @@ Every way a call can end goes through `end()`, exactly once; it returns a `CallS
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ from voicecall_rt.config import Settings
 from voicecall_rt.model.registry import open_backend
 
 log = logging.getLogger(__name__)
+
+# After our hang-up the carrier sends its last frames and `stop` within a few hundred ms;
+# a carrier that never does costs this much before the stream is closed from our side.
+STREAM_END_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -279,6 +284,17 @@ class CallBridge:
             timer.cancel()
         try:
             self.conversation.transcript.finish_all()
+            log.info("call %s ending: %s", self.call_id, reason)
+            if hang_up:
+                await self._hang_up(self.call_id)
+            session = self.conversation.session
+            if session is not None:
+                await session.close()
+            # The carrier's last frames (up to its `stop`) are read, so the counts are final.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(STREAM_END_WAIT_S):
+                    await relay.stream_ended()
+            await relay.close()
             self.journal.event(
                 "end",
                 reason=reason,
@@ -293,13 +309,6 @@ class CallBridge:
                     caller_to_model=relay.cost_in.summary(),
                     model_to_caller=relay.cost_out.summary(),
                 )
-            log.info("call %s ending: %s", self.call_id, reason)
-            if hang_up:
-                await self._hang_up(self.call_id)
-            session = self.conversation.session
-            if session is not None:
-                await session.close()
-            await relay.close()
             tasks = [t for t in self._tasks if t is not current]
             if self._model_task is not None and self._model_task is not current:
                 tasks.append(self._model_task)

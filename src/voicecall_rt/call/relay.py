@@ -10,6 +10,7 @@ rare control work go to the conversation (`Relay.events`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections import deque
@@ -93,14 +94,26 @@ class Relay:
         self._items: set[str] = set()  # model items whose audio has begun
         self._recorder = recorder
         self._read = _never_read
+        # Set while `pump` runs; done when the carrier's stream has ended.
+        self._pumping: asyncio.Future[None] | None = None
 
     # ---- caller → model ----------------------------------------------------------------------
 
     async def pump(self, carrier: CarrierLink, codec: StreamCodec, writer: StreamWriter) -> str:
         """Relay the carrier's frames until the stream ends; returns why it ended."""
         self.carrier, self.writer, self._read = carrier, writer, codec.read
-        stopped = await carrier.read(self._on_frame, self._on_other)
+        self._pumping = asyncio.get_running_loop().create_future()
+        try:
+            stopped = await carrier.read(self._on_frame, self._on_other)
+        finally:
+            self._pumping.set_result(None)
         return "carrier-stop" if stopped else "carrier-closed"
+
+    async def stream_ended(self) -> None:
+        """Return once a stream being pumped has ended (at once if none is)."""
+        pumping = self._pumping
+        if pumping is not None and not pumping.done():
+            await asyncio.shield(pumping)
 
     def _on_other(self) -> None:
         self.bad_frames += 1
