@@ -24,9 +24,23 @@ if TYPE_CHECKING:
     from voicecall_rt.simulator.world import SimWorld
 
 
+# Every carrier our server speaks (`carrier` in the config), each with its fake.
+CARRIERS = ("twilio", "telnyx", "plivo", "signalwire")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes `carrier` runs once per fake carrier, and its `make_world` worlds
+    use that carrier (the same test, not a copy, proves a feature on every carrier)."""
+    if "carrier" in metafunc.fixturenames:
+        metafunc.parametrize("carrier", CARRIERS)
+
+
 @pytest.fixture
-async def make_world(tmp_path: Path) -> AsyncIterator[MakeWorld]:
+async def make_world(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[MakeWorld]:
     """`world = await make_world(plans, script, **{"calls.maxConcurrent": 1})`.
+
+    The worlds use the test's `carrier` when it takes one (see `pytest_generate_tests`),
+    else Twilio.
 
     After the test, every world is shut down and checked: each event our bridge sent to the
     fake model was valid by the openai SDK's own types (with no unknown keys) and was not
@@ -34,6 +48,7 @@ async def make_world(tmp_path: Path) -> AsyncIterator[MakeWorld]:
     every model socket is closed, and no task of ours is left running.
     """
     worlds: list[SimWorld] = []
+    carrier = request.getfixturevalue("carrier") if "carrier" in request.fixturenames else "twilio"
 
     async def make(
         plans: Callable[[str], CallPlan] | CallPlan,
@@ -42,7 +57,9 @@ async def make_world(tmp_path: Path) -> AsyncIterator[MakeWorld]:
     ) -> SimWorld:
         from voicecall_rt.simulator.world import SimWorld
 
-        world = SimWorld(plans, script, tmp_path / f"data{len(worlds)}", settings=settings)
+        world = SimWorld(
+            plans, script, tmp_path / f"data{len(worlds)}", settings=settings, carrier=carrier
+        )
         await world.__aenter__()
         worlds.append(world)
         return world

@@ -15,14 +15,21 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationInfo,
     field_validator,
 )
-from pydantic.alias_generators import to_camel
 
+from voicecall_rt.config_carriers import (
+    CarrierName,
+    CarrierSection,
+    PlivoSettings,
+    SignalWireSettings,
+    TelnyxSettings,
+    TwilioSettings,
+)
+from voicecall_rt.config_section import Section as _Section
 from voicecall_rt.phone import normalize_e164
 from voicecall_rt.pricing import DEFAULT_CARRIER_PER_MINUTE, price_problem
 from voicecall_rt.public_url import validate_public_url
@@ -37,29 +44,6 @@ E164 = Annotated[str, AfterValidator(normalize_e164)]
 
 class ConfigError(Exception):
     """The configuration cannot be used; `str()` names each bad key and what is allowed."""
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
-
-
-class TwilioSettings(_Section):
-    account_sid: str | None = None
-    auth_token: SecretStr | None = None
-    # Twilio's Webhook Settings may sign webhooks with a SharedKey (HMAC-SHA256, announced by
-    # `X-Twilio-Webhooks-Signature-Settings`) instead of the Auth Token: its secret(s) here.
-    # More than one while a key is being rotated.
-    webhook_shared_keys: list[SecretStr] = Field(default_factory=list, max_length=8)
-    api_base_url: str = "https://api.twilio.com"
-
-    @field_validator("account_sid")
-    @classmethod
-    def _sid_shape(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"AC[0-9a-f]{32}", value):
-            raise ValueError("must be 'AC' followed by 32 lowercase hex characters")
-        return value
 
 
 # `reasoning.effort` of the reasoning Realtime models (openai: RealtimeReasoningEffort).
@@ -319,7 +303,12 @@ class PricingSettings(_Section):
 
 
 class Settings(_Section):
+    # Which carrier places and answers the calls; each has its own section below.
+    carrier: CarrierName = "twilio"
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    telnyx: TelnyxSettings = Field(default_factory=TelnyxSettings)
+    plivo: PlivoSettings = Field(default_factory=PlivoSettings)
+    signalwire: SignalWireSettings = Field(default_factory=SignalWireSettings)
     from_number: E164 | None = None
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     vad: VadSettings = Field(default_factory=VadSettings)
@@ -347,13 +336,19 @@ class Settings(_Section):
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.server.port}"
 
+    @property
+    def carrier_section(self) -> CarrierSection:
+        """The chosen carrier's own section."""
+        section: CarrierSection = getattr(self, self.carrier)
+        return section
+
+    def secret_values(self) -> list[str]:
+        """Every secret this configuration holds, whatever its section (for log redaction)."""
+        return [v.get_secret_value() for v in _secrets_in(self) if v.get_secret_value()]
+
     def missing_for_calls(self) -> list[str]:
         """Keys that must be set before a real call can be placed or received."""
-        missing = []
-        if not self.twilio.account_sid:
-            missing.append("twilio.accountSid")
-        if self.twilio.auth_token is None or not self.twilio.auth_token.get_secret_value():
-            missing.append("twilio.authToken")
+        missing = [f"{self.carrier}.{key}" for key in self.carrier_section.missing()]
         if not self.from_number:
             missing.append("fromNumber")
         if self.openai.api_key is None or not self.openai.api_key.get_secret_value():
@@ -366,3 +361,16 @@ class Settings(_Section):
         missing = self.missing_for_calls()
         if missing:
             raise ConfigError("missing required setting(s): " + ", ".join(missing))
+
+
+def _secrets_in(model: BaseModel) -> list[SecretStr]:
+    found: list[SecretStr] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        values = value if isinstance(value, list | tuple) else [value]
+        for item in values:
+            if isinstance(item, SecretStr):
+                found.append(item)
+            elif isinstance(item, BaseModel):
+                found += _secrets_in(item)
+    return found

@@ -121,9 +121,7 @@ _installed: tuple[logging.Handler, SecretFilter] | None = None
 
 def settings_secrets(settings: Settings) -> list[str]:
     """The secrets a configuration holds (each a string to keep out of the logs)."""
-    values = [settings.twilio.auth_token, settings.openai.api_key, settings.notify.token]
-    values += settings.twilio.webhook_shared_keys
-    return [v.get_secret_value() for v in values if v is not None]
+    return settings.secret_values()
 
 
 def add_secrets(*secrets: str) -> None:

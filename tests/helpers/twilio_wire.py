@@ -24,8 +24,9 @@ from voicecall_rt.carrier.twilio.wire import (
     carrier_stop,
 )
 from voicecall_rt.simulator.signing import SharedKey, signature_headers
+from voicecall_rt.simulator.twilio.fake import ACCOUNT_SID, AUTH_TOKEN
 from voicecall_rt.simulator.twilio.webhooks import call_params
-from voicecall_rt.simulator.world import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, PUBLIC_URL, SimWorld
+from voicecall_rt.simulator.world import FROM_NUMBER, PUBLIC_URL, SimWorld
 
 STREAM_PATH = "/voice/realtime-stream"
 SILENCE = base64.b64encode(b"\xff" * 160).decode()

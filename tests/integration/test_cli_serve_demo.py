@@ -18,7 +18,8 @@ from voicecall_rt.demo import run_demo
 from voicecall_rt.simulator.openai.server import FakeRealtimeServer
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Pause, Say, Speak
 from voicecall_rt.simulator.twilio.carrier import FakeTwilio
-from voicecall_rt.simulator.world import ACCOUNT_SID, API_KEY, AUTH_TOKEN, FROM_NUMBER
+from voicecall_rt.simulator.twilio.fake import ACCOUNT_SID, AUTH_TOKEN
+from voicecall_rt.simulator.world import API_KEY, FROM_NUMBER
 
 # An IP-literal public origin needs no DNS, so the real `serve` can run offline; the fake
 # carrier plays the tunnel from it to the subprocess's loopback port.

@@ -27,6 +27,7 @@ from voicecall_rt.simulator.scenario import (
     WaitForModel,
 )
 from voicecall_rt.simulator.sim_call import SimCall
+from voicecall_rt.simulator.twilio import fake as twilio_fake
 from voicecall_rt.simulator.twilio.carrier import FakeTwilio
 from voicecall_rt.simulator.world import SimWorld
 from voicecall_rt.store.database import Store
@@ -124,7 +125,7 @@ async def _post_status(
     """A status callback signed exactly as Twilio signs it (a replayed or late one)."""
     path = f"/voice/status?call={call_id}"
     params = {
-        "AccountSid": sim.ACCOUNT_SID,
+        "AccountSid": twilio_fake.ACCOUNT_SID,
         "CallSid": call_sid,
         "CallStatus": status,
         "Direction": "outbound-api",
@@ -133,7 +134,9 @@ async def _post_status(
         "SequenceNumber": str(sequence),
         "CallbackSource": "call-progress-events",
     }
-    signature = RequestValidator(sim.AUTH_TOKEN).compute_signature(sim.PUBLIC_URL + path, params)
+    signature = RequestValidator(twilio_fake.AUTH_TOKEN).compute_signature(
+        sim.PUBLIC_URL + path, params
+    )
     async with (
         aiohttp.ClientSession() as http,
         http.post(

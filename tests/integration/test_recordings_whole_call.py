@@ -41,7 +41,8 @@ from voicecall_rt.simulator.caller_audio import voice_audio
 from voicecall_rt.simulator.scenario import CallPlan, CallTool, ModelScript, Say, Speak
 from voicecall_rt.simulator.scenarios import pizza_booking
 from voicecall_rt.simulator.sim_call import SimCall
-from voicecall_rt.simulator.world import ACCOUNT_SID, API_KEY, AUTH_TOKEN, SimWorld
+from voicecall_rt.simulator.twilio.fake import ACCOUNT_SID, AUTH_TOKEN
+from voicecall_rt.simulator.world import API_KEY, SimWorld
 
 FRAME = 160  # bytes = samples = 20 ms
 BYTES_PER_MS = 8

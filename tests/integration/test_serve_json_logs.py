@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.cli import cli_command, cli_env, free_port
-from voicecall_rt.simulator.world import ACCOUNT_SID, API_KEY, AUTH_TOKEN, FROM_NUMBER
+from voicecall_rt.simulator.twilio.fake import ACCOUNT_SID, AUTH_TOKEN
+from voicecall_rt.simulator.world import API_KEY, FROM_NUMBER
 
 PUBLIC = "https://93.184.215.14"  # an IP literal: no DNS needed to start
 

@@ -23,6 +23,7 @@ from voicecall_rt.carrier.twilio.rest import mask_sid
 from voicecall_rt.config import Settings
 from voicecall_rt.simulator import world as sim
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript
+from voicecall_rt.simulator.twilio import fake as twilio_fake
 from voicecall_rt.simulator.world import SimWorld
 from voicecall_rt.status import CheckResult, HealthFetcher, print_report, run_checks
 from voicecall_rt.store.files import DB_FILENAME
@@ -93,8 +94,8 @@ def _render(results: list[CheckResult], *, json_output: bool) -> str:
 
 
 def _assert_no_secrets(text: str) -> None:
-    assert sim.ACCOUNT_SID not in text
-    assert sim.AUTH_TOKEN not in text
+    assert twilio_fake.ACCOUNT_SID not in text
+    assert twilio_fake.AUTH_TOKEN not in text
     assert sim.API_KEY not in text
 
 
@@ -132,8 +133,8 @@ async def test_all_checks_pass_against_a_live_world(make_world: MakeWorld) -> No
     assert list(checks) == ALL_CHECKS
     _assert_only_failed(checks)
     assert checks["config"].detail == "valid"
-    masked = mask_sid(sim.ACCOUNT_SID)
-    assert masked == sim.ACCOUNT_SID[:4] + "…" + sim.ACCOUNT_SID[-4:]
+    masked = mask_sid(twilio_fake.ACCOUNT_SID)
+    assert masked == twilio_fake.ACCOUNT_SID[:4] + "…" + twilio_fake.ACCOUNT_SID[-4:]
     assert masked in checks["twilio"].detail
     assert "active" in checks["twilio"].detail
     assert sim.FROM_NUMBER in checks["fromNumber"].detail
@@ -162,7 +163,7 @@ async def test_wrong_twilio_token_fails_the_twilio_check(make_world: MakeWorld) 
     checks = await _checks(world, _settings(world, **{"twilio.authToken": wrong}))
     _assert_only_failed(checks, "twilio")
     detail = checks["twilio"].detail
-    assert mask_sid(sim.ACCOUNT_SID) in detail
+    assert mask_sid(twilio_fake.ACCOUNT_SID) in detail
     assert "401" in detail or "refused" in detail
     assert wrong not in detail
     # Without a working account there is no number to check.
@@ -295,7 +296,10 @@ async def test_status_cli_with_an_invalid_config_exits_nonzero(tmp_path: Path) -
     config.write_text(
         json.dumps(
             {
-                "twilio": {"accountSid": sim.ACCOUNT_SID, "authToken": sim.AUTH_TOKEN},
+                "twilio": {
+                    "accountSid": twilio_fake.ACCOUNT_SID,
+                    "authToken": twilio_fake.AUTH_TOKEN,
+                },
                 "fromNumber": sim.FROM_NUMBER,
                 "openai": {"apiKey": sim.API_KEY},
                 "publicUrl": "https://localhost",

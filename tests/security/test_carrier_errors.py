@@ -8,7 +8,7 @@ from voicecall_rt.carrier.base import CarrierError
 from voicecall_rt.carrier.twilio.rest import TwilioCarrier, mask_sid
 from voicecall_rt.simulator.scenario import CallPlan
 from voicecall_rt.simulator.twilio.carrier import FakeTwilio
-from voicecall_rt.simulator.world import ACCOUNT_SID, AUTH_TOKEN
+from voicecall_rt.simulator.twilio.fake import ACCOUNT_SID, AUTH_TOKEN
 
 
 async def test_not_found_error_masks_the_account_sid() -> None:

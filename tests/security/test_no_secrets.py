@@ -15,13 +15,8 @@ from rich.console import Console
 from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.scenario import CallTool, Say, Speak
 from voicecall_rt.simulator.scenarios import pizza_booking
-from voicecall_rt.simulator.world import (
-    ACCOUNT_SID,
-    API_KEY,
-    AUTH_TOKEN,
-    SimWorld,
-    tunnel_resolver,
-)
+from voicecall_rt.simulator.twilio.fake import ACCOUNT_SID, AUTH_TOKEN
+from voicecall_rt.simulator.world import API_KEY, SimWorld, tunnel_resolver
 from voicecall_rt.status import fetch_health, print_report, run_checks
 
 

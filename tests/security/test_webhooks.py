@@ -29,7 +29,8 @@ from tests.helpers.twilio_wire import (
 from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Say, WaitForModel
 from voicecall_rt.simulator.signing import SharedKey, signature_headers
-from voicecall_rt.simulator.world import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, PUBLIC_URL, SimWorld
+from voicecall_rt.simulator.twilio.fake import ACCOUNT_SID, AUTH_TOKEN
+from voicecall_rt.simulator.world import FROM_NUMBER, PUBLIC_URL, SimWorld
 
 OPEN = {"inbound.enabled": True, "inbound.policy": "open"}
 LISTEN_PLAN = CallPlan(callee=(WaitForModel(quiet_ms=200),))

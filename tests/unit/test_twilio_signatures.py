@@ -13,7 +13,7 @@ from twilio.request_validator import (
     RequestValidator,
 )
 
-from voicecall_rt.carrier.registry import shared_key_secrets
+from voicecall_rt.carrier.twilio.build import shared_key_secrets
 from voicecall_rt.carrier.twilio.webhooks import signature_key_id, signature_valid
 from voicecall_rt.config import Settings
 from voicecall_rt.simulator.signing import SharedKey, signature_headers

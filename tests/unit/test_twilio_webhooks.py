@@ -21,10 +21,15 @@ from voicecall_rt.carrier.base import (
     Connect,
     HangUp,
     InboundCall,
+    MachineVerdict,
+    Proceed,
     Reject,
+    Reply,
+    StatusChanged,
+    WebhookKind,
     WebhookRequest,
 )
-from voicecall_rt.carrier.twilio.webhooks import TwilioWebhooks
+from voicecall_rt.carrier.twilio.webhooks import TwilioWebhooks, hang_up_twiml, stream_twiml
 from voicecall_rt.carrier.twilio.wire import TOKEN_PARAMETER
 from voicecall_rt.simulator.signing import SharedKey, signature_headers
 
@@ -70,9 +75,21 @@ def signed(
     return webhook(form, headers)
 
 
-def test_is_the_carriers_webhooks() -> None:
+async def test_is_the_carriers_webhooks() -> None:
     webhooks: CarrierWebhooks = WEBHOOKS
-    assert webhooks.content_type == "text/xml"
+    assert webhooks.health() == Reply(hang_up_twiml(), "text/xml")
+    reply = await webhooks.respond(CallAnswered(CALL_SID), Connect("wss://h/s", "t.x"))
+    assert (reply.content_type, reply.status) == ("text/xml", 200)
+    assert reply.body == stream_twiml("wss://h/s", "t.x")
+    # Twilio streams only from TwiML: a call told to proceed as dialled has nothing to run.
+    assert (await webhooks.respond(CallAnswered(CALL_SID), Proceed())).body == hang_up_twiml()
+
+
+def test_read_follows_the_url_called() -> None:
+    request = webhook(OUTBOUND_ANSWER)
+    assert WEBHOOKS.read(WebhookKind.ANSWER, request) == CallAnswered(call_sid=CALL_SID)
+    assert isinstance(WEBHOOKS.read(WebhookKind.STATUS, request), StatusChanged)
+    assert isinstance(WEBHOOKS.read(WebhookKind.AMD, request), MachineVerdict)
 
 
 # --------------------------------------------------------------------------- events

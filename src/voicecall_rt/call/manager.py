@@ -32,6 +32,7 @@ from voicecall_rt.carrier.base import (
     HangUp,
     InboundCall,
     MachineVerdict,
+    Proceed,
     StatusChanged,
     StreamStart,
 )
@@ -155,6 +156,10 @@ class CallManager:
             await self._refuse(active, "public-url", f"publicUrl: {exc}")
         active.bridge.start_model()  # pre-warm while the phone rings
         calls = self.settings.calls
+        stream = None
+        if self._carrier.streams_at_dial:
+            token = self._tokens.mint(record.id, wait_s=calls.timeout_seconds)
+            stream = Connect(self._stream_url(), token)
         request = outbound_request(
             public,
             record.id,
@@ -163,6 +168,7 @@ class CallManager:
             ring_timeout_s=calls.timeout_seconds,
             time_limit_s=calls.max_duration_seconds,
             amd=calls.enable_amd,
+            stream=stream,
         )
         try:
             sid = await self._carrier.create_call(request)
@@ -208,14 +214,24 @@ class CallManager:
         """What to do with an outbound call the callee just picked up."""
         active = self.calls.get(call_id)
         sid = event.call_sid
-        if (
-            active is None
-            or active.bridge.ended
-            or (active.record.carrier_sid and sid != active.record.carrier_sid)
-        ):
+        if active is None or active.bridge.ended or not self._same_call(active, sid, event.dial_id):
             return HangUp()
         self._note_answered(active, sid)
+        if self._carrier is not None and self._carrier.streams_at_dial:
+            return Proceed()  # its stream, token included, was requested in the dial
         return Connect(self._stream_url(), self._tokens.mint(active.record.id))
+
+    def _same_call(self, active: ActiveCall, sid: str, dial_id: str) -> bool:
+        """Whether the carrier's `sid` names this call."""
+        self._learn_sid(active, sid, dial_id)
+        known = active.record.carrier_sid
+        return not known or sid == known
+
+    def _learn_sid(self, active: ActiveCall, sid: str, dial_id: str) -> None:
+        """A carrier that answered the dial with a request id (`dial_id`, Plivo) names the
+        call itself once it exists: from then on, that is the id a hang-up must use."""
+        if sid and dial_id and dial_id == active.record.carrier_sid:
+            self.calls.note_sid(active.record, sid)
 
     def _note_answered(self, active: ActiveCall, sid: str) -> None:
         record = active.record
@@ -277,9 +293,10 @@ class CallManager:
         if status is None:
             log.warning("ignoring unknown call status %r", event.raw[:32])
             return
-        active = self.calls.find(call_id, sid)
+        active = self.calls.find(call_id, sid) or self.calls.find(None, event.dial_id)
         if active is None or active.reaping:
             return  # already settled, not ours, or being settled by the reaper
+        self._learn_sid(active, sid, event.dial_id)
         record = active.record
         if record.status.terminal or (
             not status.terminal and _RANK.get(status, 0) <= _RANK.get(record.status, 0)
@@ -300,9 +317,12 @@ class CallManager:
         self.calls.settle(active, status, summary.end_reason)
 
     async def on_amd(self, call_id: str | None, verdict: MachineVerdict) -> None:
-        active = self.calls.find(call_id, verdict.call_sid)
+        active = self.calls.find(call_id, verdict.call_sid) or self.calls.find(
+            None, verdict.dial_id
+        )
         if active is None:
             return
+        self._learn_sid(active, verdict.call_sid, verdict.dial_id)
         answered_by = verdict.raw[:32]  # stored in the carrier's words
         duration = verdict.duration_ms
         active.record.answered_by = answered_by

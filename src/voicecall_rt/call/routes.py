@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from voicecall_rt.carrier.base import OutboundRequest
+from voicecall_rt.carrier.base import Connect, OutboundRequest
 
 ANSWER_PATH = "/voice/answer"
 STATUS_PATH = "/voice/status"
@@ -27,6 +27,7 @@ def outbound_request(
     ring_timeout_s: int,
     time_limit_s: int,
     amd: bool,
+    stream: Connect | None = None,
 ) -> OutboundRequest:
     """The dial request for call `call_id`: its webhooks name the call in their query."""
     call_param = f"?call={call_id}"
@@ -38,4 +39,5 @@ def outbound_request(
         ring_timeout_s=ring_timeout_s,
         time_limit_s=time_limit_s,
         amd_url=f"{public_url}{AMD_PATH}{call_param}" if amd else None,
+        stream=stream,
     )

@@ -29,10 +29,11 @@ class StreamTokens:
         self._clock = clock
         self._issued: dict[str, _Issued] = {}
 
-    def mint(self, call_id: str) -> str:
-        """A new token for `call_id` (any earlier one no longer admits anything)."""
+    def mint(self, call_id: str, *, wait_s: float = 0.0) -> str:
+        """A new token for `call_id` (any earlier one no longer admits anything), good for
+        `TOKEN_TTL_S` after `wait_s` (the ringing, for a stream requested in the dial)."""
         secret = secrets.token_urlsafe(24)  # 192 bits
-        self._issued[call_id] = _Issued(secret, self._clock() + TOKEN_TTL_S)
+        self._issued[call_id] = _Issued(secret, self._clock() + wait_s + TOKEN_TTL_S)
         return f"{call_id}.{secret}"
 
     def claim(self, token: str) -> str | None:

@@ -1,16 +1,18 @@
 """What any phone carrier does, in carrier-neutral terms (docs/design.md §3).
 
 A carrier is three things, each an interface here and one set of files per carrier
-(`carrier/twilio/` today):
+(`carrier/<name>/`):
 
-- its REST API: place a call, hang it up (`CarrierApi`);
+- its REST API: place a call (the media stream requested in the dial itself where the
+  carrier works that way), hang it up, press keys (`CarrierApi`);
 - its webhooks: verify a request, read it as a neutral event (`CallAnswered`, `InboundCall`,
-  `StatusChanged`, `MachineVerdict`), and render the call manager's neutral `Decision`
-  (connect the media stream with a token, reject, say "busy", hang up) in the carrier's
-  own answer format (`CarrierWebhooks`);
+  `StatusChanged`, `MachineVerdict`), and carry out the call manager's neutral `Decision`
+  (connect the media stream with a token, let a dialled stream proceed, reject, say
+  "busy", hang up): rendered in the carrier's answer document, or done by REST action where
+  the carrier has no document (`CarrierWebhooks`);
 - its media stream's wire format: read the stream's start and each caller frame (audio, a
-  mark played, a key pressed, stop) and write audio, marks and `clear` (`StreamCodec`,
-  `StreamWriter`).
+  mark played, a key pressed, stop) and write audio, marks, `clear` and, where the stream
+  can carry them, keypad tones (`StreamCodec`, `StreamWriter`).
 
 The call manager decides, the carrier renders; the bridge never sees carrier JSON.
 """
@@ -45,17 +47,32 @@ class OutboundRequest:
     ring_timeout_s: int
     time_limit_s: int
     amd_url: str | None  # None: no answering-machine detection
+    # The media stream, for a carrier that requests it in the dial (`streams_at_dial`);
+    # None for the others, whose answer webhook gets a `Connect` instead.
+    stream: Connect | None = None
 
 
 class CarrierApi(Protocol):
     """The carrier's REST side, for the call manager."""
 
+    # True: the dial itself requests the media stream (`OutboundRequest.stream`), and the
+    # outbound call's answer webhook is told to `Proceed`.
+    streams_at_dial: bool
+
     async def create_call(self, request: OutboundRequest) -> str:
-        """Dial; returns the carrier's id for the call. Raises CarrierError."""
+        """Dial; returns the carrier's id for the call (or for the dial request, until the
+        call has one: see `CallAnswered.dial_id`). Raises CarrierError."""
         ...
 
     async def hang_up(self, call_sid: str) -> None:
-        """End the call whatever state it is in. Raises CarrierError."""
+        """End the call whatever state it is in (cancel it if it is only a dial request);
+        a call already over counts as hung up. Raises CarrierError."""
+        ...
+
+    async def send_digits(self, call_sid: str, digits: str) -> bool:
+        """Have the carrier itself press `digits` on the call, keeping the media stream up:
+        True once it accepted them, False if it has no such command (then keypad tones go
+        in-band, or as a stream message: `StreamWriter.keypad`). Raises CarrierError."""
         ...
 
 
@@ -74,9 +91,13 @@ class Answerer(enum.Enum):
 
 @dataclass(frozen=True)
 class CallAnswered:
-    """The callee of an outbound call picked up; the carrier asks what to do."""
+    """The callee of an outbound call picked up; the carrier asks what to do.
+
+    `dial_id`: the id `create_call` returned, where the carrier names the call otherwise
+    once it exists (Plivo's request uuid); "" where both are the same."""
 
     call_sid: str
+    dial_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +116,7 @@ class StatusChanged:
     call_sid: str
     status: CallStatus | None
     raw: str
+    dial_id: str = ""  # as in `CallAnswered`
 
 
 @dataclass(frozen=True)
@@ -105,6 +127,10 @@ class MachineVerdict:
     answerer: Answerer
     raw: str
     duration_ms: int | None
+    dial_id: str = ""  # as in `CallAnswered`
+
+
+CarrierEvent = CallAnswered | InboundCall | StatusChanged | MachineVerdict
 
 
 # ---- webhooks: what the call manager decides -----------------------------------------------
@@ -116,6 +142,11 @@ class Connect:
 
     stream_url: str
     token: str
+
+
+@dataclass(frozen=True)
+class Proceed:
+    """Let an outbound call go on as dialled: its stream was requested in the dial."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +166,7 @@ class HangUp:
     """Answer nothing: end the call."""
 
 
-Decision = Connect | Reject | Busy | HangUp
+Decision = Connect | Proceed | Reject | Busy | HangUp
 
 # Marks our answer to the health probe `status` sends through the tunnel (a GET of the
 # answer URL, answered with the carrier's rendering of `HangUp`).
@@ -145,38 +176,54 @@ HEALTH_HEADER = "X-Voicecall-Rt"
 @dataclass(frozen=True)
 class WebhookRequest:
     """A webhook as received, framework-free: the URL the carrier signed (our public URL
-    and the request's path and query), its headers and its form fields."""
+    and the request's path and query), its headers, its raw body and, for a form post, its
+    form fields."""
 
     url: str
     headers: Mapping[str, str]
     form: Mapping[str, str]
     query: Mapping[str, str] = field(default_factory=dict)
     method: str = "POST"
+    body: bytes = b""
+
+
+class WebhookKind(enum.Enum):
+    """Which of our webhook URLs was called (a carrier that posts every event to one URL
+    reads the event's own type instead)."""
+
+    ANSWER = "answer"
+    STATUS = "status"
+    AMD = "amd"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The HTTP answer to a webhook."""
+
+    body: str
+    content_type: str
+    status: int = 200
 
 
 class CarrierWebhooks(Protocol):
     """The carrier's webhooks, for the web layer and the call manager."""
 
-    content_type: str  # of the rendered answer
-
     def verify(self, request: WebhookRequest) -> bool:
         """Whether the carrier signed this request (checked before anything else)."""
         ...
 
-    def answer_event(self, request: WebhookRequest) -> CallAnswered | InboundCall:
-        """The answer webhook, read."""
+    def read(self, kind: WebhookKind, request: WebhookRequest) -> CarrierEvent | None:
+        """The webhook as a neutral event; None for one that means nothing to us."""
         ...
 
-    def status_event(self, request: WebhookRequest) -> StatusChanged:
-        """The status webhook, read."""
+    async def respond(self, event: CallAnswered | InboundCall, decision: Decision) -> Reply:
+        """Carry out `decision` for the call `event` is about: render it as the answer
+        document, or act on it by REST where the carrier has no document."""
         ...
 
-    def machine_event(self, request: WebhookRequest) -> MachineVerdict:
-        """The answering-machine webhook, read."""
-        ...
-
-    def render(self, decision: Decision) -> str:
-        """The answer document carrying `decision`."""
+    def health(self) -> Reply:
+        """The answer to `status`'s probe through the tunnel: harmless if a carrier ever
+        fetched it (it would hang up)."""
         ...
 
 
@@ -216,6 +263,11 @@ class StreamWriter(Protocol):
     def media(self, payload: str) -> str: ...
 
     def mark(self, name: str) -> str: ...
+
+    def keypad(self, digits: str) -> str | None:
+        """A message that has the carrier play `digits` as keypad tones, or None where
+        the stream cannot carry one."""
+        ...
 
 
 class StreamCodec(Protocol):

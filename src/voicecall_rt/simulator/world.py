@@ -1,9 +1,9 @@
 """A whole simulated world on loopback: fake carrier, fake model, and our real server.
 
 Our server runs unmodified; only its outside URLs point at the simulators. The fake
-carrier plays Twilio *and* the tunnel: it signs webhooks over the public URL and delivers
-them to the loopback server, as a real tunnel would. The demo and the integration tests
-both stand on this.
+carrier (Twilio by default, or any in `simulator.fakes`) plays the carrier *and* the
+tunnel: it signs webhooks over the public URL and delivers them to the loopback server, as
+a real tunnel would. The demo and the integration tests both stand on this.
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ import aiohttp
 import orjson
 
 from voicecall_rt.config import Settings
+from voicecall_rt.config_carriers import CarrierName
+from voicecall_rt.simulator.fakes import FakeCarrier, FakeParams, fake_spec
 from voicecall_rt.simulator.openai.server import FakeRealtimeServer
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript
 from voicecall_rt.simulator.signing import SharedKey
-from voicecall_rt.simulator.twilio.carrier import FakeTwilio
 from voicecall_rt.web.app import Server
 
-ACCOUNT_SID = "AC" + "5e" * 16
-AUTH_TOKEN = "sim-auth-token-0123456789abcdef"  # noqa: S105 - the simulator's own token
 API_KEY = "sk-sim-offline"
 FROM_NUMBER = "+14155550100"
 PUBLIC_URL = "https://voice.voicecall-rt.test"
@@ -61,21 +60,24 @@ class SimWorld:
         settings: Mapping[str, Any] | None = None,
         model_pace: float = 0.0,
         shared_key: SharedKey | None = None,
+        carrier: CarrierName = "twilio",
     ) -> None:
-        """`shared_key`: the carrier signs webhooks with this SharedKey (Twilio's SHA-256
-        scheme) and our server is configured with its secret; None signs with the Auth
-        Token, as by default."""
+        """`carrier`: which fake carrier, and the carrier our server is configured for.
+        `shared_key` (Twilio only): the carrier signs webhooks with this SharedKey
+        (Twilio's SHA-256 scheme) and our server is configured with its secret; None signs
+        with the Auth Token, as by default."""
         self.model = FakeRealtimeServer(script, api_key=API_KEY, pace=model_pace)
-        self.carrier = FakeTwilio(
-            account_sid=ACCOUNT_SID,
-            auth_token=AUTH_TOKEN,
-            tunnel={},  # routed once our server has its port
-            plans=plans,
-            owned_numbers=(FROM_NUMBER,),
-            voice_url=f"{PUBLIC_URL}/voice/answer",
-            shared_key=shared_key,
+        self.carrier_name: CarrierName = carrier
+        self._spec = fake_spec(carrier)
+        options = {"shared_key": shared_key} if shared_key is not None else {}
+        self.carrier: FakeCarrier = self._spec.make(
+            FakeParams(
+                plans=plans,
+                from_number=FROM_NUMBER,
+                answer_url=f"{PUBLIC_URL}/voice/answer",
+                options=options,
+            )
         )
-        self._shared_key = shared_key
         self._data_dir = data_dir
         self._overrides = dict(settings or {})
         self._server: Server | None = None
@@ -90,9 +92,8 @@ class SimWorld:
         await self.model.start()
         await self.carrier.start()
         flat: dict[str, Any] = {
-            "twilio.accountSid": ACCOUNT_SID,
-            "twilio.authToken": AUTH_TOKEN,
-            "twilio.apiBaseUrl": self.carrier.api_base_url,
+            "carrier": self.carrier_name,
+            **self._spec.settings(self.carrier),
             "fromNumber": FROM_NUMBER,
             "openai.apiKey": API_KEY,
             "openai.realtimeUrl": self.model.realtime_url,
@@ -101,10 +102,7 @@ class SimWorld:
             "dataDir": str(self._data_dir),
         }
         flat.update(self._overrides)
-        nested = _nest(flat)
-        if self._shared_key is not None:
-            nested["twilio"]["webhookSharedKeys"] = [self._shared_key.secret]
-        settings = Settings.model_validate(nested)
+        settings = Settings.model_validate(_nest(flat))
         self._server = Server(settings, resolver=tunnel_resolver)
         await self._server.start()
         self.carrier.route(PUBLIC_URL, self._server.local_url)

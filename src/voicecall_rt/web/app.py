@@ -9,7 +9,8 @@ from aiohttp import web
 from voicecall_rt.call import routes
 from voicecall_rt.call.journal import Hub
 from voicecall_rt.call.manager import CallManager
-from voicecall_rt.carrier.registry import Carrier, build_carrier
+from voicecall_rt.carrier.parts import Carrier
+from voicecall_rt.carrier.registry import build_carrier
 from voicecall_rt.config import Settings
 from voicecall_rt.logs import add_secrets
 from voicecall_rt.notify import Notifier

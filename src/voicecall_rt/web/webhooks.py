@@ -1,7 +1,8 @@
 """The carrier's webhooks: every POST is signed over the public URL, or it is refused with 403.
 
 The carrier's own `CarrierWebhooks` checks the signature, reads the request as a neutral
-event and renders the call manager's decision; this module only carries them over HTTP.
+event and carries out the call manager's decision; this module only carries them over HTTP
+and hands each event to the manager.
 """
 
 from __future__ import annotations
@@ -9,55 +10,77 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
-from voicecall_rt.carrier.base import HEALTH_HEADER, HangUp, InboundCall, WebhookRequest
+from voicecall_rt.carrier.base import (
+    HEALTH_HEADER,
+    CallAnswered,
+    InboundCall,
+    MachineVerdict,
+    Reply,
+    StatusChanged,
+    WebhookKind,
+    WebhookRequest,
+)
 from voicecall_rt.web.keys import MANAGER, SETTINGS, WEBHOOKS
+
+FORM = "application/x-www-form-urlencoded"
 
 
 async def _verified(request: web.Request) -> WebhookRequest:
     """The webhook, if the carrier signed it; 403 otherwise (before anything else happens)."""
-    form = await request.post()  # the body cap (64 KiB) answers 413 here
+    body = await request.read()  # the body cap (64 KiB) answers 413 here
+    form: MultiDictProxy[str] = MultiDictProxy(MultiDict())
+    if request.content_type == FORM:
+        posted = await request.post()  # parsed from the body read above
+        form = MultiDictProxy(MultiDict((k, v) for k, v in posted.items() if isinstance(v, str)))
     webhook = WebhookRequest(
         url=f"{request.app[SETTINGS].public_url}{request.raw_path}",
         headers=request.headers,
-        form=MultiDictProxy(MultiDict((k, v) for k, v in form.items() if isinstance(v, str))),
+        form=form,
         query=request.query,
         method=request.method,
+        body=body,
     )
     if not request.app[WEBHOOKS].verify(webhook):
         raise web.HTTPForbidden(text="invalid signature")
     return webhook
 
 
+def _response(reply: Reply) -> web.Response:
+    return web.Response(text=reply.body, content_type=reply.content_type, status=reply.status)
+
+
 async def answer_health(request: web.Request) -> web.Response:
     """GET: what `status` fetches through the tunnel to prove the path reaches us."""
-    webhooks = request.app[WEBHOOKS]
-    return web.Response(
-        text=webhooks.render(HangUp()),
-        content_type=webhooks.content_type,
-        headers={HEALTH_HEADER: "ok"},
-    )
+    response = _response(request.app[WEBHOOKS].health())
+    response.headers[HEALTH_HEADER] = "ok"
+    return response
+
+
+async def _handle(request: web.Request, kind: WebhookKind) -> web.Response:
+    webhook = await _verified(request)
+    webhooks, manager = request.app[WEBHOOKS], request.app[MANAGER]
+    event = webhooks.read(kind, webhook)
+    call_id = request.query.get("call")
+    match event:
+        case InboundCall():
+            return _response(await webhooks.respond(event, manager.answer_inbound(event)))
+        case CallAnswered():
+            decision = manager.answer_outbound(call_id or "", event)
+            return _response(await webhooks.respond(event, decision))
+        case StatusChanged():
+            await manager.on_status(call_id, event)
+        case MachineVerdict():
+            await manager.on_amd(call_id, event)
+    return web.Response(status=204)
 
 
 async def answer(request: web.Request) -> web.Response:
-    webhook = await _verified(request)
-    webhooks, manager = request.app[WEBHOOKS], request.app[MANAGER]
-    event = webhooks.answer_event(webhook)
-    if isinstance(event, InboundCall):
-        decision = manager.answer_inbound(event)
-    else:
-        decision = manager.answer_outbound(request.query.get("call", ""), event)
-    return web.Response(text=webhooks.render(decision), content_type=webhooks.content_type)
+    return await _handle(request, WebhookKind.ANSWER)
 
 
 async def status(request: web.Request) -> web.Response:
-    webhook = await _verified(request)
-    event = request.app[WEBHOOKS].status_event(webhook)
-    await request.app[MANAGER].on_status(request.query.get("call"), event)
-    return web.Response(status=204)
+    return await _handle(request, WebhookKind.STATUS)
 
 
 async def amd(request: web.Request) -> web.Response:
-    webhook = await _verified(request)
-    verdict = request.app[WEBHOOKS].machine_event(webhook)
-    await request.app[MANAGER].on_amd(request.query.get("call"), verdict)
-    return web.Response(status=204)
+    return await _handle(request, WebhookKind.AMD)

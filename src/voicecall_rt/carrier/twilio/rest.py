@@ -39,6 +39,9 @@ def _carrier_error(
 class TwilioCarrier:
     """REST client for one account. Create inside a running event loop; `close()` when done."""
 
+    # The stream is set up by the answer's TwiML, never in the dial.
+    streams_at_dial = False
+
     def __init__(self, account_sid: str, auth_token: str, api_base_url: str) -> None:
         self.account_sid = account_sid
         self._http = AsyncTwilioHttpClient(timeout=15)
@@ -92,6 +95,11 @@ class TwilioCarrier:
             await self._client.calls(call_sid).update_async(status="completed")
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
             raise _carrier_error(exc, self.account_sid) from None
+
+    async def send_digits(self, call_sid: str, digits: str) -> bool:
+        """Twilio has no command that presses keys and keeps the stream: its `<Play digits>`
+        would replace the TwiML that holds the stream (tones go in-band instead)."""
+        return False
 
     async def fetch_account_status(self) -> str:
         try:

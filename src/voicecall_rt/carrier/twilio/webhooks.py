@@ -23,13 +23,17 @@ from voicecall_rt.carrier.base import (
     Answerer,
     Busy,
     CallAnswered,
+    CarrierEvent,
     Connect,
     Decision,
     HangUp,
     InboundCall,
     MachineVerdict,
+    Proceed,
     Reject,
+    Reply,
     StatusChanged,
+    WebhookKind,
     WebhookRequest,
 )
 from voicecall_rt.carrier.twilio.wire import TOKEN_PARAMETER
@@ -138,8 +142,6 @@ class TwilioWebhooks:
 
     __slots__ = ("_auth_token", "_shared_key_secrets")
 
-    content_type: str = TWIML
-
     def __init__(self, auth_token: str, shared_key_secrets: Iterable[str] = ()) -> None:
         self._auth_token = auth_token
         self._shared_key_secrets = tuple(shared_key_secrets)
@@ -171,6 +173,23 @@ class TwilioWebhooks:
         else:
             log.warning("refused %s %s: missing or invalid Twilio signature", request.method, path)
         return False
+
+    def read(self, kind: WebhookKind, request: WebhookRequest) -> CarrierEvent:
+        # Twilio says what a webhook is by the URL it calls (each set in the dial).
+        match kind:
+            case WebhookKind.ANSWER:
+                return self.answer_event(request)
+            case WebhookKind.STATUS:
+                return self.status_event(request)
+            case WebhookKind.AMD:
+                return self.machine_event(request)
+        assert_never(kind)
+
+    async def respond(self, event: CallAnswered | InboundCall, decision: Decision) -> Reply:
+        return Reply(self.render(decision), TWIML)
+
+    def health(self) -> Reply:
+        return Reply(hang_up_twiml(), TWIML)
 
     def answer_event(self, request: WebhookRequest) -> CallAnswered | InboundCall:
         form = request.form
@@ -213,6 +232,7 @@ class TwilioWebhooks:
                 return say_and_hang_up_twiml(decision.message)
             case Reject():
                 return reject_twiml()
-            case HangUp():
+            case HangUp() | Proceed():
+                # Twilio streams only from TwiML, so nothing was dialled to proceed with.
                 return hang_up_twiml()
         assert_never(decision)

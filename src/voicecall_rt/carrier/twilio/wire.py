@@ -94,6 +94,10 @@ class TwilioStreamWriter:
     def mark(self, name: str) -> str:
         return self._mark_prefix + name + '"}}'
 
+    def keypad(self, digits: str) -> None:
+        """Twilio's stream has no message for keypad tones (they go in-band)."""
+        return None
+
 
 class TwilioStreamCodec:
     """Twilio's wire format, server side (see `carrier.base.StreamCodec`)."""
