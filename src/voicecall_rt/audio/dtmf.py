@@ -24,6 +24,7 @@ DIGITS_PATTERN: Final = r"^[0-9*#A-Da-d,w]+$"
 _DIGITS_RE: Final = re.compile(DIGITS_PATTERN)
 MAX_DIGITS: Final = 64
 PAUSE_CHARS: Final = frozenset(",w")
+PAUSE_MS: Final = 500  # what one pause character waits (Twilio's sendDigits 'w')
 
 # ITU-T Q.23: rows are the low group, columns the high group.
 LOW_GROUP_HZ: Final = (697, 770, 852, 941)
@@ -130,7 +131,7 @@ def tone_audio(
     *,
     on_ms: int = 100,
     off_ms: int = 80,
-    pause_ms: int = 500,
+    pause_ms: int = PAUSE_MS,
     ramp_ms: int = 4,
     level: float = 0.35,
     twist_db: float = 2.0,

@@ -63,6 +63,7 @@ class CallBridge:
         tools: CallTools,
         hang_up: Callable[[str], Awaitable[None]],
         on_end: Callable[[str, CallSummary], None],
+        press_keys: Callable[[str, str], Awaitable[bool]] | None = None,
     ) -> None:
         self.call_id = call_id
         self.direction = direction
@@ -97,6 +98,7 @@ class CallBridge:
         self.fatal = False  # an account error: no session will do better
         self._instructions = instructions
         self._hang_up = hang_up
+        self._press_keys = press_keys
         self._on_end = on_end
         self._reason: str | None = None  # why the model side is ending the call
         self._error: str | None = None
@@ -171,6 +173,13 @@ class CallBridge:
         self.spawn(self.end("model-fatal", hang_up=True))
 
     # ---- the carrier side ----------------------------------------------------------------
+
+    async def press_keys(self, digits: str) -> bool:
+        """Have the carrier itself press `digits` (its own command, the stream kept up);
+        False where it has none."""
+        if self._press_keys is None:
+            return False
+        return await self._press_keys(self.call_id, digits)
 
     def note_answered(self) -> None:
         """The answer webhook came (the manager says): answer → stream start runs from now."""

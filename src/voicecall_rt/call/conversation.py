@@ -41,6 +41,8 @@ class Host(Protocol):
 
     def fatal_error(self, text: str) -> None: ...
 
+    async def press_keys(self, digits: str) -> bool: ...
+
 
 class Conversation:
     def __init__(

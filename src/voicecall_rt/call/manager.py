@@ -204,6 +204,7 @@ class CallManager:
             tools=call_tools(record.outcome_schema),
             hang_up=self._hang_up_bridge,
             on_end=self._bridge_ended,
+            press_keys=self._press_keys,
         )
         active = ActiveCall(record=record, bridge=bridge, journal=journal)
         self.calls.add(active)
@@ -354,6 +355,20 @@ class CallManager:
         except CarrierError as exc:
             active.journal.event("hangup.failed", error=str(exc))
             log.warning("call %s: hang-up failed: %s", call_id, exc)
+
+    async def _press_keys(self, call_id: str, digits: str) -> bool:
+        """The carrier's own keypad command, where it has one; a refusal falls back to
+        tones in the audio (journaled), as the press must still happen."""
+        active = self.calls.get(call_id)
+        sid = active.record.carrier_sid if active is not None else None
+        if active is None or self._carrier is None or not sid:
+            return False
+        try:
+            return await self._carrier.send_digits(sid, digits)
+        except CarrierError as exc:
+            active.journal.event("dtmf.carrier_failed", error=str(exc))
+            log.warning("call %s: the carrier's keypad command failed: %s", call_id, exc)
+            return False
 
     def _bridge_ended(self, call_id: str, summary: CallSummary) -> None:
         active = self.calls.get(call_id)

@@ -8,13 +8,14 @@ confirmed played) goes back at once if the model is idle (docs/design.md §6).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from voicecall_rt.audio.dtmf import PAUSE_CHARS, frames, tone_audio
+from voicecall_rt.audio.dtmf import PAUSE_CHARS, PAUSE_MS, frames, tone_audio
 from voicecall_rt.call import tools
 from voicecall_rt.model.base import ToolCall
 from voicecall_rt.outcome_schema import DetailsShape
@@ -109,6 +110,15 @@ class ToolRunner:
         relay = c.relay
         if relay.carrier is None or relay.writer is None:
             raise tools.ToolError("the call audio is not connected yet")
+        spaced = " ".join(d for d in digits if d not in PAUSE_CHARS)
+        # The carrier's own keypad command where it has one (real DTMF events, not tones
+        # in the audio an IVR may not accept), else tones in the audio.
+        via = await self._press_out_of_band(digits)
+        if via is not None:
+            c.journal.line("system", f"pressed {spaced}")
+            c.journal.event("dtmf", digits=digits, via=via)
+            await self.result(call_id, {"ok": True, "pressed": spaced})
+            return
         calls = c.settings.calls
         audio = tone_audio(digits, on_ms=calls.dtmf_tone_ms, off_ms=calls.dtmf_gap_ms)
         mark = f"{_DTMF_MARK}{len(self._tones)}-{c.journal.t_ms()}"
@@ -119,9 +129,31 @@ class ToolRunner:
         except ConnectionError:
             raise tools.ToolError("the call audio is gone") from None
         self._tones[mark] = (call_id, digits)
-        spaced = " ".join(d for d in digits if d not in PAUSE_CHARS)
         c.journal.line("system", f"pressed {spaced}")
-        c.journal.event("dtmf", digits=digits, audio_ms=len(audio) // 8)
+        c.journal.event("dtmf", digits=digits, via="audio", audio_ms=len(audio) // 8)
+
+    async def _press_out_of_band(self, digits: str) -> str | None:
+        """Press by the carrier's REST command ("carrier") or by its stream's keypad
+        message ("stream"); None where it has neither. Pauses (',' 'w') between messages
+        are waited out here, as the carrier's command would."""
+        c = self._c
+        if await c.host.press_keys(digits):
+            return "carrier"
+        writer = c.relay.writer
+        assert writer is not None
+        messages = [None if d in PAUSE_CHARS else writer.keypad(d) for d in digits]
+        if any(m is None for d, m in zip(digits, messages, strict=True) if d not in PAUSE_CHARS):
+            return None
+        pause_s = PAUSE_MS / 1000
+        try:
+            for message in messages:
+                if message is None:
+                    await asyncio.sleep(pause_s)
+                else:
+                    await c.relay.send(message)
+        except ConnectionError:
+            raise tools.ToolError("the call audio is gone") from None
+        return "stream"
 
     def tones_played(self, mark: str) -> None:
         """A mark came back: if it ends keypad tones, what follows plays now and the
