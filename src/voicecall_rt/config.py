@@ -31,7 +31,7 @@ from voicecall_rt.config_carriers import (
 )
 from voicecall_rt.config_section import Section as _Section
 from voicecall_rt.phone import normalize_e164
-from voicecall_rt.pricing import DEFAULT_CARRIER_PER_MINUTE, price_problem
+from voicecall_rt.pricing import price_problem
 from voicecall_rt.public_url import validate_public_url
 
 DEFAULT_DATA_DIR = Path("~/.openclaw/voice-calls-realtime")
@@ -279,11 +279,16 @@ class ModelPriceSettings(_Section):
     per_minute: float | None = Field(default=None, ge=0, le=100)
 
 
+CarrierPrice = Annotated[float, Field(ge=0, le=100)]  # USD per started minute
+
+
 class PricingSettings(_Section):
     """What calls cost (see pricing.py): prices per model (Realtime and transcription),
     carrier minutes."""
 
-    carrier_per_minute: float = Field(default=DEFAULT_CARRIER_PER_MINUTE, ge=0, le=100)
+    # One price for whichever carrier, or a price per carrier; a carrier not given one
+    # keeps its built-in list rate (pricing.CARRIER_PER_MINUTE).
+    carrier_per_minute: CarrierPrice | dict[CarrierName, CarrierPrice] | None = None
     models: dict[str, ModelPriceSettings] = Field(default_factory=dict)
 
     @field_validator("models")

@@ -15,8 +15,9 @@ Cost of the usage (docs/protocols.md §1.6): uncached text in, cached text in, u
 cached audio in, text out and audio out, each times its price. The caller's transcription
 is billed apart by OpenAI: tokens (audio in, text in, text out) or seconds of audio,
 whichever the transcription model reports. The carrier bills every started minute from
-answer to hang-up at `pricing.carrierPerMinute` (default: Twilio's US outbound list rate,
-0.014 USD); a call never answered costs no carrier minutes.
+answer to hang-up at the rate of the carrier that carried the call: `pricing.carrierPerMinute`
+(one rate, or a rate per carrier), else that carrier's built-in US list rate
+(`CARRIER_PER_MINUTE`); a call never answered costs no carrier minutes.
 """
 
 from __future__ import annotations
@@ -34,7 +35,27 @@ if TYPE_CHECKING:
     from voicecall_rt.config import PricingSettings, Settings
 
 PER_TOKENS = 1_000_000
-DEFAULT_CARRIER_PER_MINUTE = 0.014
+# USD per started minute of an outbound US call with its media stream, at each carrier's
+# published list rates (the voice minute plus any per-minute streaming fee); README's
+# "Cost" table gives the sources. A call stored before carriers could be chosen is Twilio's.
+CARRIER_PER_MINUTE: Mapping[str, float] = {
+    "twilio": 0.014,
+    "telnyx": 0.014,
+    "plivo": 0.014,
+    "signalwire": 0.014,
+}
+DEFAULT_CARRIER = "twilio"
+
+
+def carrier_rate(carrier: str | None, pricing: PricingSettings | None) -> float:
+    """USD per started minute for `carrier`: as configured, else its built-in rate."""
+    name = carrier or DEFAULT_CARRIER
+    configured = pricing.carrier_per_minute if pricing is not None else None
+    if isinstance(configured, int | float):
+        return float(configured)
+    if configured is not None and name in configured:
+        return float(configured[name])
+    return CARRIER_PER_MINUTE.get(name, CARRIER_PER_MINUTE[DEFAULT_CARRIER])
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +325,7 @@ def cost(
     model: str,
     pricing: PricingSettings | None = None,
     transcription_model: str | None = None,
+    carrier: str | None = None,
 ) -> CallCost:
     """The cost of `usage` (as the bridge accumulates it) and `talk_ms` answered milliseconds.
 
@@ -324,7 +346,7 @@ def cost(
     if transcription_used(usage):
         found = None if not transcriber else transcription_price_for(str(transcriber), pricing)
         transcription_usd = transcription_cost(usage, found)
-    per_minute = pricing.carrier_per_minute if pricing is not None else DEFAULT_CARRIER_PER_MINUTE
+    per_minute = carrier_rate(carrier, pricing)
     minutes = billed_minutes(talk_ms)
     carrier_usd = minutes * per_minute
     parts = (model_usd, transcription_usd)
@@ -357,6 +379,7 @@ def call_cost(record: CallRecord, settings: Settings) -> CallCost:
         settings.openai.model,
         settings.pricing,
         settings.openai.transcription_model,
+        record.carrier,
     )
 
 

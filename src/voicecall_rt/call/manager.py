@@ -148,6 +148,7 @@ class CallManager:
             system_prompt=system_prompt,
             notify_session_key=notify_session_key,
             outcome_schema=outcome_schema,
+            carrier=self.settings.carrier,
         )
         active = self._admit(record)
         try:
@@ -268,6 +269,7 @@ class CallManager:
             from_number=caller or event.from_number[:32],
             to_number=event.to_number[:32],
             system_prompt=inbound.system_prompt,
+            carrier=self.settings.carrier,
         )
         active = self._admit(record)
         active.bridge.start_model()  # pre-warm while the carrier fetches the stream URL

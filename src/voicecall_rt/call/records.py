@@ -83,6 +83,9 @@ class CallRecord(BaseModel):
     notify_session_key: str | None = None
     # The JSON Schema the outcome's details must follow (docs/outcomes.md); None: free-form.
     outcome_schema: dict[str, Any] | None = None
+    # The carrier that carried the call (`carrier` in the config); None: stored before there
+    # was a choice (Twilio).
+    carrier: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

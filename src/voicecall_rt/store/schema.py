@@ -29,6 +29,7 @@ CALL_COLUMNS: Final = (
     "error",
     "notify_session_key",
     "outcome_schema",
+    "carrier",
 )
 
 # Derived from the enum so a status added in records.py is classified without a code change
@@ -94,6 +95,9 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "ALTER TABLE calls ADD COLUMN outcome_schema TEXT"
         " CHECK (outcome_schema IS NULL OR json_valid(outcome_schema))",
     ),
+    # 4: the carrier that carried the call (its minutes are priced at that carrier's rate);
+    # NULL for calls stored before there was a choice, all of them Twilio's.
+    ("ALTER TABLE calls ADD COLUMN carrier TEXT",),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
