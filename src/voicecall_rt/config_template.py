@@ -72,8 +72,10 @@ format = "openclaw"     # or "generic": our own JSON, signed with HMAC-SHA256
 # accountId = "work"    # a channel account, only together with channel and to
 
 [pricing]
-# Call costs are estimates from OpenAI's and Twilio's list prices: check them and override.
-carrierPerMinute = 0.014    # USD per started minute of an answered call
+# Call costs are estimates from OpenAI's and the carriers' list prices: check them and
+# override. USD per started minute of an answered call, one rate per carrier (a carrier
+# left out keeps its built-in rate, README "Cost"), or a single number for any carrier.
+# carrierPerMinute = { twilio = 0.0184, telnyx = 0.0105, plivo = 0.0155, signalwire = 0.011 }
 # [pricing.models."gpt-realtime-2.1"]   # USD per 1M tokens; keys left out keep the list price
 # textIn = 4.0
 # cachedTextIn = 0.4

@@ -39,10 +39,10 @@ PER_TOKENS = 1_000_000
 # published list rates (the voice minute plus any per-minute streaming fee); README's
 # "Cost" table gives the sources. A call stored before carriers could be chosen is Twilio's.
 CARRIER_PER_MINUTE: Mapping[str, float] = {
-    "twilio": 0.014,
-    "telnyx": 0.014,
-    "plivo": 0.014,
-    "signalwire": 0.014,
+    "twilio": 0.0184,  # voice 0.014 + Media Streams 0.0044
+    "telnyx": 0.0105,  # termination 0.005 + Call Control 0.002 + media streaming 0.0035
+    "plivo": 0.0155,  # voice 0.0115 + Audio Streaming 0.004
+    "signalwire": 0.011,  # voice 0.008 + <Stream> 0.003
 }
 DEFAULT_CARRIER = "twilio"
 

@@ -30,7 +30,7 @@ PRICE = {
     "audio_out": 64.0,
 }
 TRANSCRIBE_PER_MINUTE = 0.0045
-CARRIER_PER_MINUTE = 0.014
+CARRIER_PER_MINUTE = 0.0184  # Twilio: voice 0.014 + Media Streams 0.0044, by hand
 
 
 async def scrape(world: SimWorld, token: str | None) -> tuple[int, str]:

@@ -17,6 +17,7 @@ from tests.helpers.config_files import GA_VOICES, GOOD_SID, config_error, load_d
 from voicecall_rt.config import ConfigError, Settings
 from voicecall_rt.config_file import load_settings
 from voicecall_rt.config_template import TEMPLATE
+from voicecall_rt.pricing import CARRIER_PER_MINUTE
 
 pytestmark = pytest.mark.usefixtures("isolated_home")  # tests/unit/conftest.py
 
@@ -106,7 +107,9 @@ def test_template_prices_parse_when_uncommented() -> None:
     # Only the commented-out settings, not the comments about them.
     uncommented = [line[2:] if re.match(r"# (\[|\w+ = )", line) else line for line in lines[start:]]
     data = tomllib.loads("\n".join(lines[:start] + uncommented))
-    models = Settings.model_validate(data).pricing.models
+    pricing = Settings.model_validate(data).pricing
+    models = pricing.models
+    assert pricing.carrier_per_minute == dict(CARRIER_PER_MINUTE)  # the built-in rates
     assert models["gpt-realtime-2.1"].text_out == 24.0
     assert models["gpt-transcribe"].per_minute == 0.0045
 

@@ -13,6 +13,7 @@ from voicecall_rt.config import ConfigError, PricingSettings, Settings
 from voicecall_rt.config_file import load_settings
 from voicecall_rt.model import catalog
 from voicecall_rt.pricing import (
+    CARRIER_PER_MINUTE,
     LIST_PRICES,
     LIST_TRANSCRIPTION_PRICES,
     CallCost,
@@ -24,6 +25,8 @@ from voicecall_rt.pricing import (
     price_for,
     transcription_price_for,
 )
+
+TWILIO = CARRIER_PER_MINUTE["twilio"]  # the default carrier's built-in rate
 
 # Accumulated the way the model backend adds it up (model/events.py, EventReader).
 USAGE: dict[str, Any] = {
@@ -56,8 +59,8 @@ def test_model_cost_from_known_usage_and_duration() -> None:
     assert pytest.approx(0.2888) == EXPECTED_MODEL_USD
     assert result.model_usd == pytest.approx(EXPECTED_MODEL_USD, abs=1e-9)
     assert result.carrier_minutes == 2  # 61 s: two started minutes
-    assert result.carrier_usd == pytest.approx(0.028)
-    assert result.total_usd == pytest.approx(EXPECTED_MODEL_USD + 0.028, abs=1e-6)
+    assert result.carrier_usd == pytest.approx(2 * TWILIO)
+    assert result.total_usd == pytest.approx(EXPECTED_MODEL_USD + 2 * TWILIO, abs=1e-6)
     assert result.priced and result.model == "gpt-realtime" and result.currency == "USD"
 
 
@@ -127,7 +130,7 @@ def test_unknown_model_cost_is_unknown_not_zero() -> None:
     assert result.model_usd is None
     assert result.total_usd is None
     assert not result.priced
-    assert result.carrier_usd == pytest.approx(0.014)  # the minutes are still known
+    assert result.carrier_usd == pytest.approx(TWILIO)  # the minutes are still known
     assert "unknown" in describe_cost(result.model_dump())
     # ...but a call that used no tokens cost nothing, whatever the model
     assert cost(None, 0, model="gpt-realtime-9").total_usd == 0
@@ -198,7 +201,7 @@ def test_call_cost_of_a_stored_record() -> None:
     )
     result = call_cost(record, settings)
     assert result.carrier_minutes == 3
-    assert result.total_usd == pytest.approx(EXPECTED_MODEL_USD + 3 * 0.014, abs=1e-6)
+    assert result.total_usd == pytest.approx(EXPECTED_MODEL_USD + 3 * TWILIO, abs=1e-6)
     unanswered = record.model_copy(update={"answered_at": None, "usage": None})
     assert call_cost(unanswered, settings).total_usd == 0
 
@@ -222,7 +225,7 @@ def test_token_priced_transcription_is_counted_in_the_total() -> None:
     assert result.transcription_model == "gpt-4o-mini-transcribe"
     assert result.model_usd == pytest.approx(EXPECTED_MODEL_USD, abs=1e-9)
     assert result.total_usd == pytest.approx(
-        EXPECTED_MODEL_USD + EXPECTED_TOKEN_TRANSCRIPTION_USD + 0.028, abs=1e-6
+        EXPECTED_MODEL_USD + EXPECTED_TOKEN_TRANSCRIPTION_USD + 2 * TWILIO, abs=1e-6
     )
     text = describe_cost(result.model_dump())
     assert "transcription $0.0118" in text and text.startswith(format_total(result))
@@ -239,7 +242,7 @@ def test_duration_priced_transcription_by_the_second() -> None:
     # gpt-transcribe: $0.0045 a minute of audio
     assert result.transcription_usd == pytest.approx(90.5 / 60 * 0.0045, abs=1e-6)
     assert result.total_usd == pytest.approx(
-        EXPECTED_MODEL_USD + 90.5 / 60 * 0.0045 + 0.028, abs=1e-6
+        EXPECTED_MODEL_USD + 90.5 / 60 * 0.0045 + 2 * TWILIO, abs=1e-6
     )
     whisper = cost(usage | {"transcription_model": "whisper-1"}, 0, "gpt-realtime")
     assert whisper.transcription_usd == pytest.approx(90.5 / 60 * 0.006, abs=1e-6)
@@ -254,7 +257,7 @@ def test_unpriced_transcription_makes_the_total_unknown_not_smaller() -> None:
     assert result.priced  # the Realtime model's price is known
     assert describe_cost(result.model_dump()) == (
         "unknown (no price for transcription model 'gpt-live-transcribe'; "
-        "carrier $0.0140 for 1 min)"
+        "carrier $0.0184 for 1 min)"
     )
     # A model billed by tokens that reported seconds: no price for what was used.
     seconds = {"transcription_model": "gpt-4o-transcribe", "transcription_seconds": 12.0}
@@ -296,7 +299,7 @@ def test_call_cost_prices_transcription_at_the_configured_model() -> None:
     result = call_cost(record, settings)
     assert result.transcription_model == "whisper-1"
     assert result.transcription_usd == pytest.approx(0.006)
-    assert result.total_usd == pytest.approx(EXPECTED_MODEL_USD + 0.006 + 0.014, abs=1e-6)
+    assert result.total_usd == pytest.approx(EXPECTED_MODEL_USD + 0.006 + TWILIO, abs=1e-6)
 
 
 def test_transcription_prices_overridden_in_config() -> None:
