@@ -14,23 +14,27 @@ async def check_account(settings: Settings) -> list[AccountCheck]:
     if not sid or token is None:
         return [AccountCheck("twilio", False, "twilio.accountSid and twilio.authToken are not set")]
     carrier = TwilioCarrier(sid, token.get_secret_value(), settings.twilio.api_base_url)
+    return await account_checks(carrier, "twilio", "account", settings.from_number)
+
+
+async def account_checks(
+    carrier: TwilioCarrier, name: str, noun: str, from_number: str | None
+) -> list[AccountCheck]:
+    """Through the Account resource and IncomingPhoneNumbers (Twilio's, or a compatible
+    carrier's: `name` and `noun` say whose): the credentials work, the account is active,
+    `from_number` is one of its numbers. Closes `carrier`."""
+    sid = carrier.account_sid
     try:
         try:
             state = await carrier.fetch_account_status()
         except CarrierError as exc:
-            return [AccountCheck("twilio", False, f"account {mask_sid(sid)}: {exc}")]
-        results = [
-            AccountCheck(
-                "twilio",
-                state == "active",
-                f"account {mask_sid(sid)} is {state}",
-            )
-        ]
-        if not settings.from_number:
+            return [AccountCheck(name, False, f"{noun} {mask_sid(sid)}: {exc}")]
+        results = [AccountCheck(name, state == "active", f"{noun} {mask_sid(sid)} is {state}")]
+        if not from_number:
             results.append(AccountCheck("fromNumber", False, "fromNumber is not set"))
             return results
         try:
-            owned = await carrier.owns_number(settings.from_number)
+            owned = await carrier.owns_number(from_number)
         except CarrierError as exc:
             results.append(AccountCheck("fromNumber", False, str(exc)))
             return results
@@ -38,7 +42,7 @@ async def check_account(settings: Settings) -> list[AccountCheck]:
             AccountCheck(
                 "fromNumber",
                 owned,
-                f"{settings.from_number} "
+                f"{from_number} "
                 + ("belongs to the account" if owned else "is not a number of this account"),
             )
         )

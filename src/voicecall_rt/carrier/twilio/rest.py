@@ -22,18 +22,20 @@ STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
 
 def _carrier_error(
-    exc: TwilioRestException | aiohttp.ClientError | TimeoutError, account_sid: str
+    exc: TwilioRestException | aiohttp.ClientError | TimeoutError,
+    account_sid: str,
+    carrier: str = "Twilio",
 ) -> CarrierError:
     if isinstance(exc, TwilioRestException):
         detail = str(exc.msg).splitlines()[0] if exc.msg else "request refused"
         # Twilio's messages can quote the request path, which holds the full Account SID.
         detail = detail.replace(account_sid, mask_sid(account_sid))
         return CarrierError(
-            f"Twilio refused the request ({exc.status}, code {exc.code}): {detail}",
+            f"{carrier} refused the request ({exc.status}, code {exc.code}): {detail}",
             status=exc.status,
             code=exc.code,
         )
-    return CarrierError(f"cannot reach Twilio: {type(exc).__name__}")
+    return CarrierError(f"cannot reach {carrier}: {type(exc).__name__}")
 
 
 class TwilioCarrier:
@@ -41,6 +43,8 @@ class TwilioCarrier:
 
     # The stream is set up by the answer's TwiML, never in the dial.
     streams_at_dial = False
+    # Who refused, in error messages (a Twilio-compatible carrier reuses this client).
+    carrier_name = "Twilio"
 
     def __init__(self, account_sid: str, auth_token: str, api_base_url: str) -> None:
         self.account_sid = account_sid
@@ -51,33 +55,40 @@ class TwilioCarrier:
     async def close(self) -> None:
         await self._http.close()
 
-    async def create_call(self, request: OutboundRequest) -> str:
-        """Dial; returns the CallSid."""
-        extra: dict[str, Any] = {}
+    def dial_params(self, request: OutboundRequest) -> dict[str, Any]:
+        """The SDK's `calls.create` arguments for `request`."""
+        params: dict[str, Any] = {
+            "to": request.to,
+            "from_": request.from_,
+            "url": request.answer_url,
+            "method": "POST",
+            "status_callback": request.status_url,
+            "status_callback_method": "POST",
+            "status_callback_event": STATUS_EVENTS,
+            "timeout": request.ring_timeout_s,
+            "time_limit": request.time_limit_s,
+        }
         if request.amd_url is not None:
             # Async AMD: the callee is bridged at once; the verdict arrives on its own webhook.
-            extra = {
-                "machine_detection": "DetectMessageEnd",
-                "async_amd": "true",
-                "async_amd_status_callback": request.amd_url,
-                "async_amd_status_callback_method": "POST",
-            }
-        try:
-            call = await self._client.calls.create_async(
-                to=request.to,
-                from_=request.from_,
-                url=request.answer_url,
-                method="POST",
-                status_callback=request.status_url,
-                status_callback_method="POST",
-                status_callback_event=STATUS_EVENTS,
-                timeout=request.ring_timeout_s,
-                time_limit=request.time_limit_s,
-                **extra,
+            params.update(
+                machine_detection="DetectMessageEnd",
+                async_amd="true",
+                async_amd_status_callback=request.amd_url,
+                async_amd_status_callback_method="POST",
             )
+        return params
+
+    async def create_call(self, request: OutboundRequest) -> str:
+        """Dial; returns the CallSid."""
+        try:
+            call = await self._client.calls.create_async(**self.dial_params(request))
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
-            raise _carrier_error(exc, self.account_sid) from None
+            raise self.error(exc) from None
         return str(call.sid)
+
+    def error(self, exc: TwilioRestException | aiohttp.ClientError | TimeoutError) -> CarrierError:
+        """`exc` as a CarrierError whose message is safe to show."""
+        return _carrier_error(exc, self.account_sid, self.carrier_name)
 
     async def hang_up(self, call_sid: str) -> None:
         """End the call, whatever state it is in.
@@ -94,7 +105,7 @@ class TwilioCarrier:
         try:
             await self._client.calls(call_sid).update_async(status="completed")
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
-            raise _carrier_error(exc, self.account_sid) from None
+            raise self.error(exc) from None
 
     async def send_digits(self, call_sid: str, digits: str) -> bool:
         """Twilio has no command that presses keys and keeps the stream: its `<Play digits>`
@@ -105,7 +116,7 @@ class TwilioCarrier:
         try:
             account = await self._client.api.v2010.accounts(self.account_sid).fetch_async()
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
-            raise _carrier_error(exc, self.account_sid) from None
+            raise self.error(exc) from None
         return str(account.status)
 
     async def owns_number(self, number: str) -> bool:
@@ -114,7 +125,7 @@ class TwilioCarrier:
                 phone_number=number, limit=1
             )
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
-            raise _carrier_error(exc, self.account_sid) from None
+            raise self.error(exc) from None
         return any(str(n.phone_number) == number for n in numbers)
 
 

@@ -125,7 +125,7 @@ def answerer_of(answered_by: str) -> Answerer:
     return Answerer.UNKNOWN
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+def header(headers: Mapping[str, str], name: str) -> str | None:
     """A header by name, whatever its case (aiohttp's headers already are case-blind)."""
     value = headers.get(name)
     if value is None:
@@ -147,12 +147,12 @@ class TwilioWebhooks:
         self._shared_key_secrets = tuple(shared_key_secrets)
 
     def verify(self, request: WebhookRequest) -> bool:
-        signature_settings = _header(request.headers, SIGNATURE_SETTINGS_HEADER)
+        signature_settings = header(request.headers, SIGNATURE_SETTINGS_HEADER)
         if signature_valid(
             self._auth_token,
             request.url,
             request.form,
-            _header(request.headers, SIGNATURE_HEADER),
+            header(request.headers, SIGNATURE_HEADER),
             signature_settings=signature_settings,
             shared_key_secrets=self._shared_key_secrets,
         ):

@@ -19,7 +19,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 import orjson
 
@@ -52,13 +52,16 @@ def parse(text: str | bytes) -> dict[str, Any]:
     return message
 
 
-def read_start(message: dict[str, Any]) -> StreamStart:
-    """The parts of a `start` message we use; StreamProtocolError if it is not one we take."""
+def read_start(message: dict[str, Any], sid_shape: re.Pattern[str] = STREAM_SID) -> StreamStart:
+    """The parts of a `start` message we use; StreamProtocolError if it is not one we take.
+
+    `sid_shape`: what a stream id looks like (Twilio's `MZ…`; a Twilio-compatible carrier
+    passes its own)."""
     start = message.get("start")
     if not isinstance(start, dict):
         raise StreamProtocolError("start message without a start object")
     stream_sid = start.get("streamSid") or message.get("streamSid")
-    if not isinstance(stream_sid, str) or not STREAM_SID.fullmatch(stream_sid):
+    if not isinstance(stream_sid, str) or not sid_shape.fullmatch(stream_sid):
         raise StreamProtocolError("start message without a valid streamSid")
     fmt = start.get("mediaFormat") or {}
     custom = start.get("customParameters") or {}
@@ -80,8 +83,11 @@ class TwilioStreamWriter:
 
     __slots__ = ("_mark_prefix", "_media_prefix", "clear")
 
+    # What a stream id must look like before it is baked into messages unescaped.
+    SID_SHAPE: ClassVar[re.Pattern[str]] = STREAM_SID
+
     def __init__(self, stream_sid: str) -> None:
-        stream_sid = _sid(stream_sid)
+        stream_sid = _sid(stream_sid, self.SID_SHAPE)
         self._media_prefix = (
             MEDIA_PREFIX + ',"streamSid":"' + stream_sid + '","media":{' + PAYLOAD_AT
         )
@@ -94,7 +100,7 @@ class TwilioStreamWriter:
     def mark(self, name: str) -> str:
         return self._mark_prefix + name + '"}}'
 
-    def keypad(self, digits: str) -> None:
+    def keypad(self, digits: str) -> str | None:
         """Twilio's stream has no message for keypad tones (they go in-band)."""
         return None
 
@@ -226,8 +232,8 @@ def carrier_mark_template(stream_sid: str) -> bytes:
     return orjson.dumps(carrier_mark("%d", _sid(stream_sid), "%s"))
 
 
-def _sid(stream_sid: str) -> str:
-    if not STREAM_SID.fullmatch(stream_sid):  # nor can it hold a `%`
+def _sid(stream_sid: str, shape: re.Pattern[str] = STREAM_SID) -> str:
+    if not shape.fullmatch(stream_sid):  # nor can it hold a `%`
         raise StreamProtocolError("invalid streamSid")
     return stream_sid
 
@@ -236,9 +242,10 @@ def _sid(stream_sid: str) -> str:
 class Ours:
     """One message our server sent on the stream, as the carrier uses it."""
 
-    event: Literal["media", "mark", "clear"]
+    event: Literal["media", "mark", "clear", "dtmf"]  # dtmf: a carrier that takes one
     audio: bytes = b""  # media: the decoded payload
     name: str = ""  # mark: its name
+    digit: str = ""  # dtmf: the key to press
 
 
 def read_ours(message: dict[str, Any], stream_sid: str | None) -> Ours:

@@ -21,7 +21,7 @@ from voicecall_rt.simulator.signing import SharedKey
 from voicecall_rt.simulator.sim_call import CallConfig, CallDirection, SentWebhook, SimCall
 from voicecall_rt.simulator.tasks import TaskSet, cancel_and_wait
 from voicecall_rt.simulator.tunnel import Tunnel
-from voicecall_rt.simulator.twilio.media_stream import new_sid
+from voicecall_rt.simulator.twilio.dialect import TWILIO, Dialect
 from voicecall_rt.simulator.twilio.rest import CallUpdate, RestApi, RestRequest
 from voicecall_rt.simulator.twilio.twiml import TwimlInterpreter
 from voicecall_rt.simulator.twilio.webhooks import Webhook, WebhookClient
@@ -80,8 +80,14 @@ class FakeTwilio:
         keep_stream_query: bool = False,
         stay_up_after_stream: bool = False,
         max_time_limit_s: int = DEFAULT_MAX_TIME_LIMIT_S,
+        dialect: Dialect = TWILIO,
+        signing_key: str | None = None,
     ) -> None:
+        """`dialect`: which Twilio-compatible carrier it plays (`simulator.twilio.dialect`);
+        `signing_key`: what webhooks are signed with, if not the Auth Token (SignalWire's
+        Signing Key)."""
         self.account_sid = account_sid
+        self.dialect = dialect
         self._plans = plans
         self.owned_numbers = owned_numbers
         self.voice_url = voice_url
@@ -112,10 +118,11 @@ class FakeTwilio:
         self._tunnel = Tunnel(tunnel)
         self._client = WebhookClient(
             account_sid=account_sid,
-            auth_token=auth_token,
+            auth_token=auth_token if signing_key is None else signing_key,
             settings=self,
             tunnel=self._tunnel,
             spawn=self._tasks.spawn,
+            dialect=dialect,
         )
         self._rest = RestApi(self, auth_token=auth_token)
         self._twiml = TwimlInterpreter(self, self._client, spawn=self._tasks.spawn)
@@ -149,7 +156,7 @@ class FakeTwilio:
         self._runner = runner
         address = runner.addresses[0]
         self._base_url = f"http://{self._host}:{address[1]}"
-        logger.info("fake Twilio REST at %s", self._base_url)
+        logger.info("fake %s REST at %s", self.dialect.name, self._base_url)
 
     async def close(self) -> None:
         """Hang up every call (stop + close + callbacks), then stop the servers. Idempotent."""
@@ -282,7 +289,7 @@ class FakeTwilio:
         params: dict[str, list[str]],
     ) -> SimCall:
         return SimCall(
-            sid=new_sid("CA"),
+            sid=self.dialect.call_sid(),
             to=to,
             from_=from_,
             direction=direction,

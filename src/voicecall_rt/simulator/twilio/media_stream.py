@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Literal, Protocol
@@ -22,23 +21,14 @@ import aiohttp
 import orjson
 
 from voicecall_rt.carrier.base import StreamProtocolError
-from voicecall_rt.carrier.twilio.wire import (
-    TOKEN_PARAMETER,
-    carrier_connected,
-    carrier_dtmf,
-    carrier_mark,
-    carrier_media,
-    carrier_start,
-    carrier_stop,
-    parse,
-    read_ours,
-)
+from voicecall_rt.carrier.twilio.wire import TOKEN_PARAMETER, parse
 from voicecall_rt.simulator.far_end import FarEnd
 from voicecall_rt.simulator.sim_call import Notification, SimCall, now
 from voicecall_rt.simulator.tasks import Spawn
+from voicecall_rt.simulator.twilio.dialect import Dialect, MediaFormat
 from voicecall_rt.simulator.twilio.webhooks import Webhook, WebhookClient
 
-__all__ = ["ERR_STREAM_HANDSHAKE", "MediaStream", "StreamSettings", "new_sid"]
+__all__ = ["ERR_STREAM_HANDSHAKE", "MediaStream", "StreamSettings"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,14 +37,11 @@ ERR_STREAM_HANDSHAKE = 31920  # "Stream - WebSocket - Handshake Error"
 EndedBy = Literal["server", "carrier", "failed"]
 
 
-def new_sid(prefix: str) -> str:
-    return prefix + secrets.token_hex(16)
-
-
 class StreamSettings(Protocol):
     """The carrier's knobs a stream reads (plain attributes, read when used)."""
 
     account_sid: str
+    dialect: Dialect
     detect_dtmf: bool
     delay_start_ms: int
     start_token_override: str | None
@@ -76,15 +63,19 @@ class MediaStream:
         name: str | None,
         status_callback: str | None,
         status_callback_method: str,
+        media_format: MediaFormat,
     ) -> None:
-        """`hang_up()`: the far party's script hangs up (the call ends `completed`)."""
+        """`hang_up()`: the far party's script hangs up (the call ends `completed`);
+        `media_format`: what `start` announces (the `<Stream codec>`'s)."""
         self.call = call
         self._settings = settings
         self._client = client
         self._spawn = spawn
         self.url = url
         self.parameters = parameters
-        self.sid = new_sid("MZ")
+        self._dialect = dialect = settings.dialect
+        self.media_format = media_format
+        self.sid = dialect.stream_sid()
         self.name = name or self.sid
         self.status_callback = status_callback
         self.status_callback_method = status_callback_method
@@ -131,7 +122,7 @@ class MediaStream:
             await self._finish("failed")
             return "failed"
         self._reader = self._spawn(self._read(), f"fake-twilio-ws-read-{call.sid}")
-        await self._send_raw(carrier_connected())
+        await self._send_raw(self._dialect.connected())
         if settings.delay_start_ms > 0:
             await asyncio.sleep(settings.delay_start_ms / 1000)
         parameters = dict(self.parameters)
@@ -140,11 +131,12 @@ class MediaStream:
         call.stream_sid = self.sid
         t0 = asyncio.get_running_loop().time()
         start = partial(
-            carrier_start,
+            self._dialect.start,
             stream_sid=self.sid,
             account_sid=settings.account_sid,
             call_sid=call.sid,
             parameters=parameters,
+            media_format=self.media_format,
         )
         if await self._send_numbered(start, record_start=True):
             self.started = True
@@ -165,7 +157,7 @@ class MediaStream:
         if ws is not None and not ws.closed:
             if self.started:
                 stop = partial(
-                    carrier_stop,
+                    self._dialect.stop,
                     stream_sid=self.sid,
                     account_sid=self._settings.account_sid,
                     call_sid=self.call.sid,
@@ -247,13 +239,13 @@ class MediaStream:
         return await self._send_numbered(build)
 
     def _media_message(self, chunk: str, stamp: str, payload: str, seq: str) -> dict[str, Any]:
-        return carrier_media(seq, self.sid, chunk=chunk, timestamp=stamp, payload=payload)
+        return self._dialect.media(seq, self.sid, chunk=chunk, timestamp=stamp, payload=payload)
 
     async def send_dtmf(self, digit: str) -> None:
-        await self._send_numbered(partial(carrier_dtmf, stream_sid=self.sid, digit=digit))
+        await self._send_numbered(partial(self._dialect.dtmf, stream_sid=self.sid, digit=digit))
 
     async def send_mark(self, name: str) -> None:
-        await self._send_numbered(partial(carrier_mark, stream_sid=self.sid, name=name))
+        await self._send_numbered(partial(self._dialect.mark, stream_sid=self.sid, name=name))
 
     # -- reading what our server sends --------------------------------------------------------
 
@@ -266,7 +258,9 @@ class MediaStream:
                 if message.type is aiohttp.WSMsgType.TEXT:
                     await self._on_text(message.data)
                 elif message.type is aiohttp.WSMsgType.BINARY:
-                    call.protocol_errors.append("binary frame (Twilio expects JSON text)")
+                    call.protocol_errors.append(
+                        f"binary frame ({self._dialect.name} expects JSON text)"
+                    )
                 elif message.type is aiohttp.WSMsgType.ERROR:
                     call.errors.append(f"stream error: {ws.exception()!r}")
                     break
@@ -296,7 +290,7 @@ class MediaStream:
     async def _handle(self, message: dict[str, Any]) -> None:
         """Act on one message from our server (Twilio ignores what it cannot use)."""
         try:
-            ours = read_ours(message, self.sid if self.started else None)
+            ours = self._dialect.read_ours(message, self.sid if self.started else None)
         except StreamProtocolError as exc:
             self.call.protocol_errors.append(str(exc))
             return
@@ -305,5 +299,8 @@ class MediaStream:
                 self.far_end.play(ours.audio)
         elif ours.event == "mark":
             await self.far_end.mark(ours.name)
+        elif ours.event == "dtmf":
+            # The carrier presses the key on the call: the far party hears it.
+            self.call.heard_digits += ours.digit
         else:
             await self.far_end.clear()

@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from voicecall_rt.simulator.sim_call import CallConfig, SimCall
+from voicecall_rt.simulator.twilio.dialect import Dialect
 from voicecall_rt.simulator.twilio.resources import (
     account_resource,
     call_resource,
@@ -66,6 +67,7 @@ class Switchboard(Protocol):
     """What the REST API reads and asks of the carrier (attributes read when used)."""
 
     account_sid: str
+    dialect: Dialect
     owned_numbers: tuple[str, ...]
     voice_url: str | None
     status_callback: str | None
@@ -115,6 +117,14 @@ def _error(error: RestError) -> web.Response:
     return response
 
 
+def _known(params: dict[str, list[str]], dialect: Dialect) -> dict[str, list[str]]:
+    """The parameters the carrier reads: one without `TimeLimit` ignores it, as an API
+    ignores a field it does not have."""
+    if dialect.takes_time_limit:
+        return params
+    return {name: values for name, values in params.items() if name != "TimeLimit"}
+
+
 async def _form(request: web.Request) -> dict[str, list[str]]:
     params: dict[str, list[str]] = {}
     for key, value in (await request.post()).items():
@@ -132,7 +142,7 @@ class RestApi:
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware()])
-        prefix = f"/{API_VERSION}/Accounts/{{account}}"
+        prefix = f"{self._board.dialect.rest_prefix}/{API_VERSION}/Accounts/{{account}}"
         app.router.add_post(prefix + "/Calls.json", self._create_call)
         app.router.add_post(prefix + "/Calls/{call}.json", self._update_call)
         app.router.add_get(prefix + "/Calls/{call}.json", self._fetch_call)
@@ -191,7 +201,8 @@ class RestApi:
         if board.closing:
             raise RestError(503, ERR_UNAVAILABLE, "Service unavailable")
         params = await _form(request)
-        to, from_, config = parse_create(params, board.owned_numbers, board.max_time_limit_s)
+        rules = _known(params, board.dialect)
+        to, from_, config = parse_create(rules, board.owned_numbers, board.max_time_limit_s)
         board.created.append(params)
         call = board.dial(to, from_, config, params)
         return _json(call_resource(call, board.account_sid), 201)
@@ -230,7 +241,7 @@ class RestApi:
         method = first(params, "Method")
         if method is not None:
             call.config.method = method.upper()
-        time_limit = parse_time_limit(params, board.max_time_limit_s)
+        time_limit = parse_time_limit(_known(params, board.dialect), board.max_time_limit_s)
         if time_limit is not None:
             call.config.time_limit_s = time_limit
             board.arm_time_limit(call)

@@ -24,6 +24,8 @@ __all__ = ["ERR_STREAM_SCHEME", "TwimlHost", "TwimlInterpreter"]
 logger = logging.getLogger(__name__)
 
 ERR_STREAM_SCHEME = 31922  # "Stream - WebSocket - URL Schema Not Supported"
+# A `<Stream>` a compatible carrier refuses (a query string, a codec): no number of its own.
+ERR_STREAM_REFUSED = 0
 
 Outcome = Literal["next", "ended"] | tuple[str, str]  # or the next document and its URL
 
@@ -158,17 +160,27 @@ class TwimlInterpreter:
             call.errors.append(f"<Stream url> is not a WebSocket URL: {raw_url}")
             host.end_call(call, "completed")
             return "ended"
-        # Twilio's `<Stream url>` takes no query string: what our server put there is lost.
+        # Twilio's `<Stream url>` takes no query string: what our server put there is lost
+        # (a dialect that `refuses_stream_query` opens no stream at all).
         query = parts.query if host.keep_stream_query else ""
         url = urlunsplit((scheme, parts.netloc, parts.path, query, ""))
-        refused = scheme == "ws" and not host.allow_ws_stream
-        if query != parts.query or refused:
+        dialect = host.dialect
+        media_format = dialect.media_format(element.get("codec"))
+        refusal: tuple[int, str] | None = None
+        if scheme == "ws" and not host.allow_ws_stream:
+            refusal = ERR_STREAM_SCHEME, f"URL schema not supported: {raw_url}"
+        elif query != parts.query and dialect.refuses_stream_query:
+            refusal = ERR_STREAM_REFUSED, f"invalid_url: a query string in {raw_url}"
+        elif media_format is None:
+            refusal = ERR_STREAM_REFUSED, f"codec_error: {element.get('codec')!r}"
+        if query != parts.query or refusal is not None:
             call.stream_url_requested = raw_url
-        if refused:
-            # Twilio opens no stream; the call goes on with the rest of its TwiML.
-            self._notify(call, ERR_STREAM_SCHEME, f"URL schema not supported: {raw_url}")
+        if refusal is not None:
+            # The carrier opens no stream; the call goes on with the rest of its TwiML.
+            self._notify(call, *refusal)
             await host.answer(call)
             return await self._after_stream(call, verb, doc_url, "failed")
+        assert media_format is not None
         parameters = {
             p.get("name", ""): p.get("value", "") for p in element if p.tag == "Parameter"
         }
@@ -187,6 +199,7 @@ class TwimlInterpreter:
             name=element.get("name"),
             status_callback=stream_callback or None,
             status_callback_method=element.get("statusCallbackMethod", "POST"),
+            media_format=media_format,
         )
         call.stream = stream
         return await self._after_stream(call, verb, doc_url, await stream.run())

@@ -26,6 +26,7 @@ from voicecall_rt.simulator.signing import SharedKey, signature_headers
 from voicecall_rt.simulator.sim_call import SentWebhook, SimCall, WebhookKind, now
 from voicecall_rt.simulator.tasks import Spawn
 from voicecall_rt.simulator.tunnel import Tunnel
+from voicecall_rt.simulator.twilio.dialect import TWILIO, Dialect
 
 __all__ = ["API_VERSION", "Webhook", "WebhookClient", "WebhookSettings", "call_params"]
 
@@ -105,9 +106,13 @@ class WebhookClient:
         settings: WebhookSettings,
         tunnel: Tunnel,
         spawn: Spawn,
+        dialect: Dialect = TWILIO,
     ) -> None:
+        """`auth_token`: the secret webhooks are signed with (Twilio's Auth Token; a
+        compatible carrier's signing key), in `dialect`'s signature header."""
         self._account_sid = account_sid
         self._auth_token = auth_token
+        self._dialect = dialect
         self._settings = settings
         self.tunnel = tunnel
         self._spawn = spawn
@@ -141,17 +146,22 @@ class WebhookClient:
     def sign(self, url: str, params: dict[str, str]) -> dict[str, str]:
         """The signature headers for `params` sent to the public `url`."""
         settings = self._settings
-        return signature_headers(
+        signed = signature_headers(
             url,
             params,
             auth_token=self._auth_token,
             shared_key=settings.shared_key,
             forge=settings.bad_signature,
         )
+        header = self._dialect.signature_header
+        if header != SIGNATURE_HEADER:
+            signed[header] = signed.pop(SIGNATURE_HEADER)
+        return signed
 
     async def ws_connect(self, url: str) -> aiohttp.ClientWebSocketResponse:
         """Open a media stream to the public `url` (a signed upgrade, through the tunnel)."""
-        headers = {**self.sign(url, {}), "User-Agent": USER_AGENT}
+        signed = self.sign(url, {}) if self._dialect.signs_stream_upgrade else {}
+        headers = {**signed, "User-Agent": USER_AGENT}
         headers.update(self.tunnel.headers(url))
         return await self._http.ws_connect(
             URL(self.tunnel.local_url(url), encoded=True),
@@ -203,7 +213,7 @@ class WebhookClient:
             url,
             method,
             dict(params),
-            signed[SIGNATURE_HEADER],
+            signed[self._dialect.signature_header],
             status,
             error,
             signed.get(SIGNATURE_SETTINGS_HEADER),

@@ -1,0 +1,138 @@
+"""Which Twilio-compatible carrier the fake Twilio plays: Twilio itself, or one that copies
+its REST API, webhooks, TwiML and Media Streams with deltas (SignalWire's Compatibility API
+and cXML, `simulator.signalwire`).
+
+A `Dialect` is everything the fake does differently per carrier: where the REST API lives,
+which header carries the webhook signature, what ids look like, whether the create call
+takes `TimeLimit`, what `<Stream>` accepts (a query string, a codec) and the stream's
+messages both ways. The lifecycle, the TwiML interpreter, the webhook outboxes and the far
+end are the same for all of them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Protocol
+
+from twilio.request_validator import SIGNATURE_HEADER
+
+from voicecall_rt.carrier.twilio import wire
+from voicecall_rt.carrier.twilio.wire import ENCODING, SAMPLE_RATE, Ours
+
+__all__ = ["TWILIO", "Dialect", "MediaFormat", "TwilioDialect", "new_sid"]
+
+MediaFormat = tuple[str, int]  # `start.mediaFormat`'s encoding and sample rate
+
+
+def new_sid(prefix: str) -> str:
+    return prefix + secrets.token_hex(16)
+
+
+class Dialect(Protocol):
+    """What a Twilio-compatible carrier does its own way (see the module's docstring)."""
+
+    name: str  # in logs and errors
+    rest_prefix: str  # before `/2010-04-01/Accounts/…`
+    signature_header: str  # the webhook signature's header
+    takes_time_limit: bool  # `TimeLimit` is a create/update field (else it is ignored)
+    refuses_stream_query: bool  # a `<Stream url>` with a query string opens no stream
+    signs_stream_upgrade: bool  # the stream's WebSocket upgrade carries a signature
+
+    def call_sid(self) -> str: ...
+
+    def stream_sid(self) -> str: ...
+
+    def media_format(self, codec: str | None) -> MediaFormat | None:
+        """What `<Stream codec=…>` (None: no attribute) streams; None: refused."""
+        ...
+
+    # ---- the stream's messages: the carrier's side, and how it reads ours ----------------
+
+    def connected(self) -> dict[str, Any]: ...
+
+    def start(
+        self,
+        seq: str,
+        stream_sid: str,
+        *,
+        account_sid: str,
+        call_sid: str,
+        parameters: dict[str, str],
+        media_format: MediaFormat,
+    ) -> dict[str, Any]: ...
+
+    def media(
+        self, seq: str, stream_sid: str, *, chunk: str, timestamp: str, payload: str
+    ) -> dict[str, Any]: ...
+
+    def mark(self, seq: str, stream_sid: str, name: str) -> dict[str, Any]: ...
+
+    def dtmf(self, seq: str, stream_sid: str, digit: str) -> dict[str, Any]: ...
+
+    def stop(
+        self, seq: str, stream_sid: str, *, account_sid: str, call_sid: str
+    ) -> dict[str, Any]: ...
+
+    def read_ours(self, message: dict[str, Any], stream_sid: str | None) -> Ours:
+        """One message from our server as the carrier uses it; StreamProtocolError if it
+        cannot (the carrier ignores it)."""
+        ...
+
+
+class TwilioDialect:
+    """Twilio's own (docs/protocols.md §4)."""
+
+    name = "Twilio"
+    rest_prefix = ""
+    signature_header = SIGNATURE_HEADER
+    takes_time_limit = True
+    refuses_stream_query = False  # Twilio drops it (the `<Stream>` doc)
+    signs_stream_upgrade = True
+
+    def call_sid(self) -> str:
+        return new_sid("CA")
+
+    def stream_sid(self) -> str:
+        return new_sid("MZ")
+
+    def media_format(self, codec: str | None) -> MediaFormat | None:
+        return ENCODING, SAMPLE_RATE  # Twilio's `<Stream>` has no codec: always µ-law 8 kHz
+
+    def connected(self) -> dict[str, Any]:
+        return wire.carrier_connected()
+
+    def start(
+        self,
+        seq: str,
+        stream_sid: str,
+        *,
+        account_sid: str,
+        call_sid: str,
+        parameters: dict[str, str],
+        media_format: MediaFormat,
+    ) -> dict[str, Any]:
+        return wire.carrier_start(
+            seq, stream_sid, account_sid=account_sid, call_sid=call_sid, parameters=parameters
+        )
+
+    def media(
+        self, seq: str, stream_sid: str, *, chunk: str, timestamp: str, payload: str
+    ) -> dict[str, Any]:
+        return wire.carrier_media(
+            seq, stream_sid, chunk=chunk, timestamp=timestamp, payload=payload
+        )
+
+    def mark(self, seq: str, stream_sid: str, name: str) -> dict[str, Any]:
+        return wire.carrier_mark(seq, stream_sid, name)
+
+    def dtmf(self, seq: str, stream_sid: str, digit: str) -> dict[str, Any]:
+        return wire.carrier_dtmf(seq, stream_sid, digit)
+
+    def stop(self, seq: str, stream_sid: str, *, account_sid: str, call_sid: str) -> dict[str, Any]:
+        return wire.carrier_stop(seq, stream_sid, account_sid=account_sid, call_sid=call_sid)
+
+    def read_ours(self, message: dict[str, Any], stream_sid: str | None) -> Ours:
+        return wire.read_ours(message, stream_sid)
+
+
+TWILIO = TwilioDialect()
