@@ -77,9 +77,16 @@ def _set_nested(data: dict[str, Any], dotted: str, value: str) -> None:
     node[leaf] = value
 
 
+# Credentials the environment may hold instead of the config file (each carrier's own).
 ENV_KEYS = {
     "TWILIO_ACCOUNT_SID": "twilio.accountSid",
     "TWILIO_AUTH_TOKEN": "twilio.authToken",
+    "TELNYX_API_KEY": "telnyx.apiKey",
+    "PLIVO_AUTH_ID": "plivo.authId",
+    "PLIVO_AUTH_TOKEN": "plivo.authToken",
+    "SIGNALWIRE_PROJECT_ID": "signalwire.projectId",
+    "SIGNALWIRE_API_TOKEN": "signalwire.apiToken",
+    "SIGNALWIRE_SIGNING_KEY": "signalwire.signingKey",
     "OPENAI_API_KEY": "openai.apiKey",
 }
 

@@ -2,11 +2,16 @@
 
 TEMPLATE = """\
 # voicecall-rt configuration (TOML). Keys not set here keep their defaults.
-# Secrets may instead come from TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and OPENAI_API_KEY.
+# Secrets may instead come from the environment: OPENAI_API_KEY and the carrier's own
+# (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TELNYX_API_KEY, PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN,
+# SIGNALWIRE_PROJECT_ID, SIGNALWIRE_API_TOKEN, SIGNALWIRE_SIGNING_KEY).
 
-# The Twilio number calls are placed from, in E.164 form.
+# Which carrier places and answers the calls: "twilio", "telnyx", "plivo" or "signalwire".
+# Fill in its section below; the others are not used.
+carrier = "twilio"
+# The carrier number calls are placed from, in E.164 form.
 fromNumber = "+15555550100"
-# The public https origin your tunnel serves (no path); Twilio calls <publicUrl>/voice/*.
+# The public https origin your tunnel serves (no path); the carrier calls <publicUrl>/voice/*.
 publicUrl = "https://voice.example.com"
 # Keep the server on loopback and expose only /voice/* through the tunnel.
 debug = false
@@ -17,6 +22,21 @@ accountSid = "AC00000000000000000000000000000000"
 authToken = "replace-me"
 # Only if your account signs webhooks with a SharedKey (Twilio's Webhook Settings):
 # webhookSharedKeys = ["replace-me"]
+
+# [telnyx]
+# apiKey = "KEY-replace-me"
+# connectionId = "1234567890"    # the Voice API (Call Control) application's id
+# publicKey = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="  # Public Key (verifies webhooks)
+
+# [plivo]
+# authId = "MA0000000000000000AA"
+# authToken = "replace-me"
+
+# [signalwire]
+# projectId = "00000000-0000-0000-0000-000000000000"
+# apiToken = "PTreplace-me"
+# signingKey = "PSKreplace-me"   # API → Signing Key (webhooks are signed with it)
+# spaceUrl = "example.signalwire.com"
 
 [openai]
 apiKey = "sk-replace-me"
