@@ -241,7 +241,7 @@ def carrier_media(
         "event": "media",
         "sequenceNumber": seq,
         "streamId": stream_id,
-        "media": {"track": "inbound", "timestamp": timestamp, "chunk": chunk, "payload": payload},
+        "media": {"track": "inbound", "chunk": chunk, "timestamp": timestamp, "payload": payload},
     }
 
 

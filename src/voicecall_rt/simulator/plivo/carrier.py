@@ -77,6 +77,7 @@ class FakePlivo:
         self.requests: dict[str, SimCall] = {}  # request uuid → call
         self.webhooks: list[SentWebhook] = []
         self.rest_log: list[tuple[str, str, int]] = []
+        self.created: list[dict[str, Any]] = []  # each dial's JSON body, as sent
         self.digits_sent: list[tuple[str, str]] = []  # (CallUUID, digits) by REST
         # machinery
         self._request_of: dict[str, str] = {}  # CallUUID → request uuid

@@ -45,6 +45,7 @@ class Switchboard(Protocol):
     requests: dict[str, SimCall]
     calls: dict[str, SimCall]
     rest_log: list[tuple[str, str, int]]
+    created: list[dict[str, Any]]
 
     @property
     def closing(self) -> bool: ...
@@ -168,6 +169,7 @@ class RestApi:
             async_amd=detection is not None,
             amd_callback=body.get("machine_detection_url"),
         )
+        board.created.append(body)
         request_uuid = str(uuid.uuid4())
         board.dial("+" + to, "+" + from_, config, request_uuid, body.get("ring_url"))
         return _json(
