@@ -15,6 +15,10 @@
   drift-free pace, and "plays" what our server sends at 8 bytes per ms (marks, `clear`),
   decoding any keypad tones it hears. Its messages, both ways, are `carrier.twilio.wire`'s.
 
+It plays Twilio by default, or a Twilio-compatible carrier: what such a carrier does its own
+way (REST prefix, signature header and key, ids, `TimeLimit`, `<Stream>` rules, the
+stream's messages) is a `Dialect` (`dialect`; SignalWire's is `simulator.signalwire`).
+
 What is not Twilio's is carrier-neutral and lives in `simulator`: the call and its records
 (`sim_call`), the 20 ms clock (`far_end`), playback and the mark ledger (`playout`, which
 states the playback model), the caller's audio (`caller_audio`, `keypad`, `line`), the
