@@ -16,6 +16,13 @@ from pydantic import Field, SecretStr, field_validator
 from voicecall_rt.config_section import Section
 
 CarrierName = Literal["twilio", "telnyx", "plivo", "signalwire"]
+# How each is written for people.
+CARRIER_NAMES: dict[CarrierName, str] = {
+    "twilio": "Twilio",
+    "telnyx": "Telnyx",
+    "plivo": "Plivo",
+    "signalwire": "SignalWire",
+}
 
 
 class CarrierSection(Protocol):

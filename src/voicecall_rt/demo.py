@@ -17,6 +17,7 @@ from rich.console import Console
 
 from voicecall_rt.call.journal import ALL_CALLS
 from voicecall_rt.config import Settings
+from voicecall_rt.config_carriers import CARRIER_NAMES, CarrierName
 from voicecall_rt.render import print_entry, print_outcome
 from voicecall_rt.simulator.scenarios import pizza_booking
 from voicecall_rt.simulator.world import SimWorld
@@ -57,6 +58,7 @@ async def run_demo(
     data_dir: Path | None = None,
     scale: float = 1.0,
     settings: Settings | None = None,
+    carrier: CarrierName = "twilio",
 ) -> int:
     """Run the demo call; 0 when it completed with a successful outcome."""
     scenario = pizza_booking(scale)
@@ -67,12 +69,17 @@ async def run_demo(
             )
         console.print(
             f"[bold]voicecall-rt demo[/bold] — {scenario.description}\n"
-            "[dim]Everything is simulated on this machine: a fake Twilio carrier and a fake "
+            f"[dim]Everything is simulated on this machine: a fake {CARRIER_NAMES[carrier]} "
+            "carrier and a fake "
             "OpenAI Realtime model talk to the real server over loopback sockets, in real "
             "time. No credentials, no network.[/dim]\n"
         )
         async with SimWorld(
-            scenario.carrier, scenario.model, data_dir, settings=_demo_overrides(settings)
+            scenario.carrier,
+            scenario.model,
+            data_dir,
+            settings=_demo_overrides(settings),
+            carrier=carrier,
         ) as world:
             done = asyncio.Event()
             follower = asyncio.create_task(_follow(world, console, done))

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from tests.helpers.cli import cli, cli_command, cli_env, free_port
 from voicecall_rt.config import Settings
+from voicecall_rt.config_carriers import CARRIER_NAMES
 from voicecall_rt.demo import run_demo
 from voicecall_rt.simulator.openai.server import FakeRealtimeServer
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Pause, Say, Speak
@@ -91,11 +92,13 @@ async def test_serve_runs_calls_and_ctrl_c_ends_them_cleanly(tmp_path: Path) -> 
     assert code == 0 and '"shutdown"' in out and '"completed"' in out
 
 
-async def test_demo_completes_and_keeps_history_when_asked(tmp_path: Path) -> None:
+async def test_demo_completes_and_keeps_history_when_asked(tmp_path: Path, carrier: str) -> None:
+    # `carrier`: each carrier's simulator in turn (`demo --carrier`; tests/conftest.py)
     console = Console(file=io.StringIO(), width=200)
-    code = await run_demo(console, tmp_path / "history", scale=0.3)
+    code = await run_demo(console, tmp_path / "history", scale=0.3, carrier=carrier)  # type: ignore[arg-type]
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert code == 0, text
+    assert f"a fake {CARRIER_NAMES[carrier]} carrier" in text  # type: ignore[index]
     for shown in ("pressed 1", "(interrupted)", "report_outcome", "call outcome", "4472"):
         assert shown in text, shown
     assert (tmp_path / "history" / "calls.sqlite3").is_file()

@@ -11,13 +11,14 @@ import typer
 
 from voicecall_rt.cli.shared import EXIT_FAILED, ConfigOption, JsonOption, fail, out, settings_from
 from voicecall_rt.config import ConfigError, Settings
+from voicecall_rt.config_carriers import CarrierName
 from voicecall_rt.config_file import default_config_paths, load_settings
 from voicecall_rt.config_template import TEMPLATE
 from voicecall_rt.private_files import write_private
 
 
 def status(config: ConfigOption = None, json_output: JsonOption = False) -> None:
-    """Check the configuration, Twilio, OpenAI, the public URL and the local server."""
+    """Check the configuration, the carrier, OpenAI, the public URL and the local server."""
     from voicecall_rt.status import print_report, run_checks
 
     try:
@@ -38,6 +39,10 @@ def demo(
             "--data-dir", help="Keep the demo's call history here (default: a temporary dir)."
         ),
     ] = None,
+    carrier: Annotated[
+        CarrierName,
+        typer.Option("--carrier", help="Which carrier's simulator carries the call."),
+    ] = "twilio",
 ) -> None:
     """Run a whole simulated call offline: fake carrier, fake model, the real server.
 
@@ -48,7 +53,7 @@ def demo(
 
     settings = settings_from(config) if config is not None else None
 
-    code = asyncio.run(run_demo(out, data_dir, settings=settings))
+    code = asyncio.run(run_demo(out, data_dir, settings=settings, carrier=carrier))
     raise typer.Exit(code)
 
 
@@ -62,5 +67,6 @@ def init(
         fail(f"{path} already exists (use --force to overwrite)")
     write_private(path, TEMPLATE.encode())
     out.print(
-        f"wrote {path}; fill in your Twilio and OpenAI details, then run `voicecall-rt status`"
+        f"wrote {path}; choose your carrier, fill in its section and your OpenAI key, "
+        "then run `voicecall-rt status`"
     )
