@@ -128,7 +128,6 @@ class PlivoCarrier:
             except CarrierError as exc:
                 if exc.status != 404:
                     raise
-            self._requests.discard(call_sid)
             return
         try:
             await self._call(self._client.calls.delete, call_sid)

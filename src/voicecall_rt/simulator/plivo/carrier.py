@@ -30,14 +30,14 @@ __all__ = ["FakePlivo"]
 
 logger = logging.getLogger(__name__)
 
-# Plivo's `HangupCause` for each final `CallStatus` the fake uses.
-HANGUP_CAUSES = {
-    "completed": "NORMAL_CLEARING",
-    "busy": "USER_BUSY",
-    "no-answer": "NO_ANSWER",
-    "timeout": "NO_ANSWER",
-    "failed": "UNALLOCATED_NUMBER",
-    "cancel": "ORIGINATOR_CANCEL",
+# A call's final status (`SimCall`'s words) as Plivo's hangup callback says it:
+# its `CallStatus` and `HangupCause`.
+HANGUP = {
+    "completed": ("completed", "NORMAL_CLEARING"),
+    "busy": ("busy", "USER_BUSY"),
+    "no-answer": ("no-answer", "NO_ANSWER"),
+    "failed": ("failed", "UNALLOCATED_NUMBER"),
+    "canceled": ("cancel", "ORIGINATOR_CANCEL"),
 }
 
 
@@ -123,7 +123,7 @@ class FakePlivo:
             return
         self._closing = True
         endings = [
-            self.end_call(call, "completed" if call.answered else "cancel")
+            self.end_call(call, "completed" if call.answered else "canceled")
             for call in self.calls.values()
             if not call.ended.is_set()
         ]
@@ -199,7 +199,7 @@ class FakePlivo:
             )
 
     def end_call(self, call: SimCall, final: str) -> asyncio.Task[None]:
-        """End the call with `final` (Plivo's CallStatus; first caller wins)."""
+        """End the call with `final` (a `SimCall` final status; first caller wins)."""
         if call.teardown is None:
             call.mark_ended(final)
             call.teardown = self._tasks.spawn(
@@ -247,8 +247,6 @@ class FakePlivo:
             self.end_call(call, "completed" if call.answered else "failed")
 
     async def _end(self, call: SimCall, final: str) -> None:
-        if final == "canceled":  # the far party gave up ringing: Plivo's word
-            final = "cancel"
         await asyncio.shield(self.end_call(call, final))
 
     async def _time_limit(self, call: SimCall, limit_s: int) -> None:
@@ -277,8 +275,9 @@ class FakePlivo:
             await call.stream.shutdown()
         hangup_url = call.config.status_callback
         if hangup_url is not None:
-            params = self._params(call, final, "Hangup")
-            params["HangupCause"] = HANGUP_CAUSES.get(final, "NORMAL_CLEARING")
+            status, cause = HANGUP.get(final, (final, "NORMAL_CLEARING"))
+            params = self._params(call, status, "Hangup")
+            params["HangupCause"] = cause
             talk = call.talk_time_s
             params["Duration"] = params["BillDuration"] = str(round(talk or 0))
             self._client.enqueue(call, "status", hangup_url, params)
@@ -295,7 +294,7 @@ class FakePlivo:
         ring_s = plan.ring_ms / 1000
         if plan.answer != "answer" or ring_s >= config.timeout_s:
             await asyncio.sleep(min(ring_s, config.timeout_s))
-            final = plan.answer if plan.answer != "answer" else "timeout"
+            final = plan.answer if plan.answer != "answer" else "no-answer"
             self.end_call(call, final)
             return
         await asyncio.sleep(ring_s)

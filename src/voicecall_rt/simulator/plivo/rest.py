@@ -163,7 +163,7 @@ class RestApi:
             url=body["answer_url"],
             method=body.get("answer_method", "POST"),
             status_callback=body.get("hangup_url"),
-            timeout_s=_int(body, "ring_timeout", 120, 1, 120),
+            timeout_s=_int(body, "ring_timeout", 120, 1, 86_400),  # no documented ceiling
             time_limit_s=_int(body, "time_limit", 14_400, 1, MAX_TIME_LIMIT_S),
             machine_detection=detection,
             async_amd=detection is not None,
@@ -178,23 +178,21 @@ class RestApi:
 
     def _live(self, uuid_: str, calls: dict[str, SimCall]) -> SimCall:
         call = calls.get(uuid_)
-        if call is None or call.is_final:
+        if call is None or call.teardown is not None:
             raise _Refused(404, "not found")
         return call
 
     async def _hang_up(self, request: web.Request) -> web.Response:
         call = self._live(request.match_info["uuid"], self._board.calls)
-        if not call.answered:  # a CallUUID exists from the first ring on
-            self._board.end_call(call, "cancel")
-        else:
-            self._board.end_call(call, "completed")
+        # A CallUUID exists from the first ring on: hanging up a ringing call cancels it.
+        self._board.end_call(call, "completed" if call.answered else "canceled")
         return web.Response(status=204)
 
     async def _cancel(self, request: web.Request) -> web.Response:
         call = self._live(request.match_info["uuid"], self._board.requests)
         if call.answered:
             raise _Refused(404, "not found")  # no longer a request: hang the call up
-        self._board.end_call(call, "cancel")
+        self._board.end_call(call, "canceled")
         return web.Response(status=204)
 
     async def _dtmf(self, request: web.Request) -> web.Response:
