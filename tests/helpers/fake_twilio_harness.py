@@ -154,7 +154,9 @@ class OurServer:
             data = orjson.loads(message.data)
             self.ws_log.append((loop.time(), data))
             if data["event"] == "start":
-                self.stream_sid = data["streamSid"]
+                # Twilio names the stream at the top too; a compatible carrier (SignalWire)
+                # only inside `start`.
+                self.stream_sid = data["start"]["streamSid"]
             await self.changed()
         self.ws_closed = True
         await self.changed()
