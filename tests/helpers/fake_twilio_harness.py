@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -54,6 +54,8 @@ class Hook:
     signature_ok: bool
     host: str
     signature_settings: str | None = None
+    # Every `…-Signature` header as sent (which header a carrier signs in).
+    signatures: dict[str, str] = field(default_factory=dict)
 
 
 class OurServer:
@@ -69,6 +71,7 @@ class OurServer:
         self.ws: web.WebSocketResponse | None = None
         self.ws_signature_ok: bool | None = None
         self.ws_query: str | None = None
+        self.ws_signatures: dict[str, str] = {}
         self.ws_accepted_t = 0.0
         self.ws_log: list[tuple[float, dict[str, Any]]] = []
         self.ws_closed = False
@@ -131,7 +134,8 @@ class OurServer:
             ok = self.signature_ok(PUBLIC + request.raw_path, form, request)
             params = {k: str(v) for k, v in form.items()}
             settings = request.headers.get(SIGNATURE_SETTINGS_HEADER)
-            self.hooks.append(Hook(kind, params, ok, request.host, settings))
+            signatures = _signature_headers(request)
+            self.hooks.append(Hook(kind, params, ok, request.host, settings, signatures))
             await self.changed()
             if kind in ("answer", "action"):
                 return web.Response(text=self.twiml(params), content_type="text/xml")
@@ -144,6 +148,7 @@ class OurServer:
             f"wss://voice.demo.test{request.path}", {}, request
         )
         self.ws_query = request.query_string
+        self.ws_signatures = _signature_headers(request)
         loop = asyncio.get_running_loop()
         # Before the handshake is answered: nothing the fake sends can precede it.
         self.ws_accepted_t = loop.time()
@@ -178,6 +183,10 @@ class OurServer:
 
     async def wait_started(self) -> None:
         await self.wait_for(lambda: self.stream_sid is not None)
+
+
+def _signature_headers(request: web.Request) -> dict[str, str]:
+    return {k: v for k, v in request.headers.items() if k.lower().endswith("-signature")}
 
 
 def make_fake(
