@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import re
-import uuid
 
 import orjson
 import pytest
@@ -28,8 +27,9 @@ from voicecall_rt.carrier.plivo.wire import (
     read_ours,
 )
 
-STREAM = str(uuid.uuid4())
-CALL = str(uuid.uuid4())
+STREAM = "2f6c1a0e-7b1d-4c55-9a43-0d2b9e51c001"
+CALL = "9834029e-58b6-11e1-b8b7-a5bd0e4e126f"
+OTHER = "2f6c1a0e-7b1d-4c55-9a43-0d2b9e51c002"
 TOKEN = "call_0123456789abcdef.Ab-_xyz0123456789ABCDEFGHIJKLMNOPQRST"
 CODEC = PlivoStreamCodec()
 
@@ -162,7 +162,7 @@ def test_writer_refuses_a_stream_id_it_could_not_embed() -> None:
     ("message", "stream", "why"),
     [
         ({"event": "clearAudio"}, None, "before start"),
-        ({"event": "clearAudio", "streamId": str(uuid.uuid4())}, STREAM, "wrong streamId"),
+        ({"event": "clearAudio", "streamId": OTHER}, STREAM, "wrong streamId"),
         ({"event": "playAudio", "streamId": STREAM}, STREAM, "media object"),
         (
             {"event": "playAudio", "media": {"payload": "AAAA", "sampleRate": 8000}},
