@@ -46,9 +46,14 @@ STREAM_CONTENT_TYPE: Final = f"{ENCODING};rate={SAMPLE_RATE}"
 TOKEN_HEADER: Final = "callToken"  # noqa: S105 - the extraHeaders key carrying the stream token
 KEYS: Final = frozenset("0123456789*#ABCD")
 
+# How each message we write begins, and where a media payload and a checkpoint name start
+# in it: a reader that only ever sees our messages (the load generator) can classify them
+# without parsing.
 MEDIA_PREFIX: Final = '{"event":"playAudio"'
 MARK_PREFIX: Final = '{"event":"checkpoint"'
 CLEAR_PREFIX: Final = '{"event":"clearAudio"'
+PAYLOAD_AT: Final = '"payload":"'
+NAME_AT: Final = '"name":"'
 
 _SKIP = (Frame.SKIP, "")
 _BAD = (Frame.BAD, "")
@@ -140,9 +145,10 @@ class PlivoStreamWriter:
             + ENCODING
             + '","sampleRate":'
             + str(SAMPLE_RATE)
-            + ',"payload":"'
+            + ","
+            + PAYLOAD_AT
         )
-        self._mark_prefix = MARK_PREFIX + ',"streamId":"' + stream_id + '","name":"'
+        self._mark_prefix = MARK_PREFIX + ',"streamId":"' + stream_id + '",' + NAME_AT
         self.clear: str = CLEAR_PREFIX + ',"streamId":"' + stream_id + '"}'
 
     def media(self, payload: str) -> str:
