@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from voicecall_rt.carrier.base import OutboundRequest
 from voicecall_rt.simulator.plivo.carrier import FakePlivo
 from voicecall_rt.simulator.plivo.fake import AUTH_ID, AUTH_TOKEN
 from voicecall_rt.simulator.scenario import CallPlan
@@ -20,6 +21,19 @@ PUBLIC = "https://voice.plivo-unit.test"
 FROM = "+14155550100"
 TO = "+14155550123"
 STREAM_URL = "wss://voice.plivo-unit.test/voice/realtime-stream"
+
+
+def outbound_request(*, amd: bool = True, query: str = "") -> OutboundRequest:
+    """A dial whose webhooks all lead to the stand-in (`query`: e.g. `?call=call_1`)."""
+    return OutboundRequest(
+        to=TO,
+        from_=FROM,
+        answer_url=f"{PUBLIC}/voice/answer{query}",
+        status_url=f"{PUBLIC}/voice/status{query}",
+        ring_timeout_s=30,
+        time_limit_s=600,
+        amd_url=f"{PUBLIC}/voice/amd{query}" if amd else None,
+    )
 
 
 class StandIn:

@@ -9,8 +9,8 @@ import base64
 import orjson
 import pytest
 
-from tests.helpers.plivo_server import FROM, PUBLIC, STREAM_URL, TO, plivo_and_stand_in
-from voicecall_rt.carrier.base import OutboundRequest, StreamProtocolError
+from tests.helpers.plivo_server import FROM, STREAM_URL, outbound_request, plivo_and_stand_in
+from voicecall_rt.carrier.base import StreamProtocolError
 from voicecall_rt.carrier.plivo.rest import PlivoCarrier
 from voicecall_rt.carrier.plivo.webhooks import stream_xml
 from voicecall_rt.carrier.plivo.wire import PlivoStreamCodec, PlivoStreamWriter
@@ -26,17 +26,7 @@ QUIET = CallPlan(ring_ms=50, answered_by=None, callee=(Pause(30_000),))
 async def _dial(base_url: str, amd: bool = False) -> None:
     carrier = PlivoCarrier(AUTH_ID, AUTH_TOKEN, base_url)
     try:
-        await carrier.create_call(
-            OutboundRequest(
-                to=TO,
-                from_=FROM,
-                answer_url=f"{PUBLIC}/voice/answer",
-                status_url=f"{PUBLIC}/voice/status",
-                ring_timeout_s=30,
-                time_limit_s=600,
-                amd_url=f"{PUBLIC}/voice/amd" if amd else None,
-            )
-        )
+        await carrier.create_call(outbound_request(amd=amd))
     finally:
         await carrier.close()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.plivo_server import FROM, PUBLIC, TO, plivo_and_stand_in
+from tests.helpers.plivo_server import FROM, PUBLIC, TO, outbound_request, plivo_and_stand_in
 from voicecall_rt.carrier.base import CarrierError, OutboundRequest
 from voicecall_rt.carrier.plivo.account import check_account
 from voicecall_rt.carrier.plivo.rest import PlivoCarrier
@@ -20,15 +20,7 @@ ANSWERED = CallPlan(ring_ms=50, answered_by=None)
 
 
 def _request(amd: bool = True) -> OutboundRequest:
-    return OutboundRequest(
-        to=TO,
-        from_=FROM,
-        answer_url=f"{PUBLIC}/voice/answer?call=call_1",
-        status_url=f"{PUBLIC}/voice/status?call=call_1",
-        ring_timeout_s=30,
-        time_limit_s=600,
-        amd_url=f"{PUBLIC}/voice/amd?call=call_1" if amd else None,
-    )
+    return outbound_request(amd=amd, query="?call=call_1")
 
 
 async def test_dial_parameters_and_the_request_uuid() -> None:
