@@ -16,6 +16,7 @@ from voicecall_rt.simulator.scenario import (
     CallPlan,
     CallTool,
     ModelScript,
+    Pause,
     Say,
     Speak,
     WaitForModel,
@@ -53,6 +54,8 @@ async def test_pizza_call_completes_with_transcript_and_outcome(tmp_path: Path) 
     assert dial["stream_codec"] == dial["stream_bidirectional_codec"] == "PCMU"
     assert [w.params["event_type"] for w in sim.webhooks][-1] == "call.hangup"
     assert all(w.status is not None and w.status < 300 for w in sim.webhooks)
+    # The callee's "press 1" went as Telnyx's send_dtmf, heard as tones.
+    assert [body["digits"] for name, body in fake.requests if name == "send_dtmf"] == ["1"]
 
 
 # The caller waits for the greeting, orders, then listens; the model hangs up.
@@ -116,3 +119,24 @@ async def test_forged_or_stale_webhooks_are_refused(tmp_path: Path) -> None:
         await sim.wait_for(lambda: bool(sim.webhooks))
         assert sim.webhooks[0].status == 403
         assert not sim.answered and world.server.manager.active_count == 0
+
+
+async def test_machine_verdicts_arrive_on_the_webhook_url(tmp_path: Path) -> None:
+    """`call.machine.detection.ended` (machine: still greeting) then
+    `call.machine.greeting.ended` (its beep: done); with the hang-up policy, we hang up."""
+    plan = CallPlan(
+        ring_ms=100, answered_by="machine_end_beep", amd_delay_ms=300, callee=(Pause(20_000),)
+    )
+    script = ModelScript(turns=((Say("Hello, this is a message.", 400),),))
+    settings = {"calls.voicemail.policy": "hangup"}
+    async with telnyx_world(plan, script, tmp_path, **settings) as (world, fake):
+        call_id = await world.place("+14155550142", "Leave a message")
+        data = await world.wait_call(call_id)
+        (sim,) = fake.calls.values()
+    record = data["call"]
+    assert (record["status"], record["end_reason"]) == ("completed", "voicemail")
+    assert record["answered_by"] == "beep_detected"
+    amd = [e for e in data["events"] if e["kind"] == "amd"]
+    assert [e["data"]["answered_by"] for e in amd] == ["machine", "beep_detected"]
+    assert [name for name, _ in fake.requests] == ["dial", "hangup"]
+    assert sim.status == "completed"
