@@ -79,10 +79,15 @@ def print_entry(console: Console, entry: dict[str, Any]) -> None:
     elif kind == "outcome":
         console.print(f"{t}  [magenta]  tool[/magenta]  report_outcome: {data['summary']}")
     elif kind == "dtmf":
+        # Tones in our audio have a length; keys pressed by the carrier (REST, a stream
+        # message) have only the way they went.
+        how = (
+            f"{data['audio_ms']} ms of keypad tones on the line"
+            if "audio_ms" in data
+            else f"pressed by the carrier ({data.get('via', '?')})"
+        )
         console.print(
-            f"{t}  [magenta]  tool[/magenta]  send_dtmf {data['digits']}: "
-            f"{data['audio_ms']} ms of keypad tones on the line",
-            highlight=False,
+            f"{t}  [magenta]  tool[/magenta]  send_dtmf {data['digits']}: {how}", highlight=False
         )
     elif kind == "barge_in":
         cuts = ", ".join(f"{c['audio_end_ms']} ms" for c in data["items"])
