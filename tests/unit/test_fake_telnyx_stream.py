@@ -75,11 +75,14 @@ async def _dial(fake: FakeTelnyx, **stream: str) -> SimCall:
         "stream_url": f"{STREAM_ORIGIN}/ws",
         **stream,
     }
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{fake.api_base_url}/calls",
-        json=body,
-        headers={"Authorization": f"Bearer {API_KEY}"},
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{fake.api_base_url}/calls",
+            json=body,
+            headers={"Authorization": f"Bearer {API_KEY}"},
+        ) as response,
+    ):
         assert response.status == 200, await response.text()
         sid: str = (await response.json())["data"]["call_control_id"]
     call = fake.calls[sid]
@@ -146,10 +149,13 @@ async def test_what_telnyx_cannot_use_gets_an_error_message() -> None:
 async def test_send_dtmf_reaches_the_far_party_as_tones() -> None:
     async with stream_world() as (fake, _):
         call = await _dial(fake, stream_codec="PCMU", stream_bidirectional_mode="rtp")
-        async with aiohttp.ClientSession() as http, http.post(
-            f"{fake.api_base_url}/calls/{call.sid}/actions/send_dtmf",
-            json={"digits": "4w2", "duration_millis": 150},
-            headers={"Authorization": f"Bearer {API_KEY}"},
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{fake.api_base_url}/calls/{call.sid}/actions/send_dtmf",
+                json={"digits": "4w2", "duration_millis": 150},
+                headers={"Authorization": f"Bearer {API_KEY}"},
+            ) as response,
+        ):
             assert response.status == 200
         await call.wait_for(lambda: call.heard_digits == "42")

@@ -111,11 +111,14 @@ async def test_hang_up_is_idempotent_on_90018() -> None:
         assert receiver.types()[-1] == "call.hangup"
         assert receiver.events[-1][1]["hangup_cause"] == "originator_cancel"
         # The fake answers the second one as Telnyx does; our client takes it as done.
-        async with aiohttp.ClientSession() as http, http.post(
-            f"{fake.api_base_url}/calls/{sid}/actions/hangup",
-            headers={"Authorization": f"Bearer {API_KEY}"},
-            json={},
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{fake.api_base_url}/calls/{sid}/actions/hangup",
+                headers={"Authorization": f"Bearer {API_KEY}"},
+                json={},
+            ) as response,
+        ):
             assert response.status == 422
             assert (await response.json())["errors"][0]["code"] == "90018"
         await api.hang_up(sid)
