@@ -228,17 +228,34 @@ async def rest(
         return response.status, await response.json()
 
 
-async def dial(http: aiohttp.ClientSession, fake: FakeTwilio, **extra: str) -> SimCall:
-    status, body = await rest(http, fake, "POST", CALLS, create_form(**extra))
+async def dial(
+    http: aiohttp.ClientSession,
+    fake: FakeTwilio,
+    *,
+    path: str = CALLS,
+    auth: tuple[str, str] = (ACCOUNT, TOKEN),
+    **extra: str,
+) -> SimCall:
+    """Create a call over REST (`path`, `auth`: a compatible carrier's); `extra`: more form
+    fields."""
+    status, body = await rest(http, fake, "POST", path, create_form(**extra), auth)
     assert status == 201, body
     call = await fake.wait_call(TIMEOUT)
     assert call.sid == body["sid"]
     return call
 
 
-async def hang_up_via_rest(http: aiohttp.ClientSession, fake: FakeTwilio, call: SimCall) -> None:
-    path = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{call.sid}.json"
-    status, body = await rest(http, fake, "POST", path, [("Status", "completed")])
+async def hang_up_via_rest(
+    http: aiohttp.ClientSession,
+    fake: FakeTwilio,
+    call: SimCall,
+    *,
+    calls: str = CALLS,
+    auth: tuple[str, str] = (ACCOUNT, TOKEN),
+) -> None:
+    """`Status=completed` on the call (`calls`, `auth`: a compatible carrier's)."""
+    path = calls.removesuffix(".json") + f"/{call.sid}.json"
+    status, body = await rest(http, fake, "POST", path, [("Status", "completed")], auth)
     assert status == 200, body
     async with asyncio.timeout(TIMEOUT):
         await call.ended.wait()

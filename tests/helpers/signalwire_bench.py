@@ -9,7 +9,8 @@ from typing import Any
 import aiohttp
 from twilio.request_validator import RequestValidator
 
-from tests.helpers.fake_twilio_harness import CALLEE, OUR_NUMBER, PUBLIC, OurServer, create_form
+from tests.helpers import fake_twilio_harness as harness
+from tests.helpers.fake_twilio_harness import CALLEE, OUR_NUMBER, PUBLIC, OurServer
 from voicecall_rt.simulator.scenario import CallPlan
 from voicecall_rt.simulator.signalwire.fake import (
     API_TOKEN,
@@ -21,6 +22,7 @@ from voicecall_rt.simulator.sim_call import SentWebhook, SimCall
 from voicecall_rt.simulator.twilio.carrier import FakeTwilio
 
 __all__ = [
+    "ACCOUNT_PATH",
     "API_TOKEN",
     "CALLEE",
     "CALLS",
@@ -29,15 +31,18 @@ __all__ = [
     "PUBLIC",
     "SIGNING_KEY",
     "dial",
+    "hang_up",
     "make_fake",
+    "refused_call",
     "rest",
     "signed_with",
     "stream_cxml",
+    "streamed_call",
 ]
 
 ACCOUNT_PATH = f"/api/laml/2010-04-01/Accounts/{PROJECT_ID}"
 CALLS = f"{ACCOUNT_PATH}/Calls.json"
-TIMEOUT = 5.0
+CREDENTIALS = (PROJECT_ID, API_TOKEN)
 
 
 def stream_cxml(url: str = "wss://voice.demo.test/voice/stream", codec: str | None = None) -> str:
@@ -64,20 +69,38 @@ async def rest(
     method: str,
     path: str,
     data: list[tuple[str, str]] | None = None,
-    auth: tuple[str, str] = (PROJECT_ID, API_TOKEN),
+    auth: tuple[str, str] = CREDENTIALS,
 ) -> tuple[int, dict[str, Any]]:
-    headers = {"Authorization": aiohttp.encode_basic_auth(*auth)}
-    async with http.request(
-        method, fake.api_base_url + path, data=data, headers=headers
-    ) as response:
-        return response.status, await response.json()
+    """A REST request to the fake SignalWire, with the project's credentials by default."""
+    return await harness.rest(http, fake, method, path, data, auth)
 
 
 async def dial(http: aiohttp.ClientSession, fake: FakeTwilio, **extra: str) -> SimCall:
-    status, body = await rest(http, fake, "POST", CALLS, create_form(**extra))
-    assert status == 201, body
-    call = await fake.wait_call(TIMEOUT)
-    assert call.sid == body["sid"]
+    return await harness.dial(http, fake, path=CALLS, auth=CREDENTIALS, **extra)
+
+
+async def hang_up(http: aiohttp.ClientSession, fake: FakeTwilio, call: SimCall) -> None:
+    await harness.hang_up_via_rest(http, fake, call, calls=CALLS, auth=CREDENTIALS)
+
+
+async def streamed_call(
+    server: OurServer, http: aiohttp.ClientSession, cxml: str
+) -> tuple[FakeTwilio, SimCall]:
+    """A call answered with `cxml`, hung up over REST once its stream started."""
+    server.twiml = lambda _params: cxml
+    async with make_fake(server) as fake:
+        call = await dial(http, fake)
+        await server.wait_started()
+        await hang_up(http, fake, call)
+    return fake, call
+
+
+async def refused_call(server: OurServer, http: aiohttp.ClientSession, cxml: str) -> SimCall:
+    """A call answered with `cxml` whose stream the carrier refuses: it ends by itself."""
+    server.twiml = lambda _params: cxml
+    async with make_fake(server) as fake:
+        call = await dial(http, fake)
+        await call.wait_for(lambda: call.ended.is_set())
     return call
 
 

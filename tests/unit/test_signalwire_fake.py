@@ -15,29 +15,23 @@ import pytest
 
 from tests.helpers.fake_twilio_harness import OurServer, create_form
 from tests.helpers.signalwire_bench import (
+    ACCOUNT_PATH,
     API_TOKEN,
     CALLS,
     OUR_NUMBER,
     PROJECT_ID,
     SIGNING_KEY,
     dial,
+    hang_up,
     make_fake,
+    refused_call,
     rest,
     signed_with,
     stream_cxml,
+    streamed_call,
 )
-from voicecall_rt.simulator.sim_call import SimCall
-from voicecall_rt.simulator.twilio.carrier import FakeTwilio
 
 UUID = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
-ACCOUNT_PATH = f"/api/laml/2010-04-01/Accounts/{PROJECT_ID}"
-
-
-async def hang_up(http: aiohttp.ClientSession, fake: FakeTwilio, call: SimCall) -> None:
-    path = f"{ACCOUNT_PATH}/Calls/{call.sid}.json"
-    status, body = await rest(http, fake, "POST", path, [("Status", "completed")])
-    assert status == 200, body
-    await call.wait_for(lambda: call.ended.is_set())
 
 
 # ---- REST ------------------------------------------------------------------------------------
@@ -82,11 +76,7 @@ async def test_rest_is_under_api_laml_with_the_projects_api_token(
 async def test_webhooks_are_signed_with_the_signing_key_in_signalwires_header(
     server: OurServer, http: aiohttp.ClientSession
 ) -> None:
-    server.twiml = lambda _params: stream_cxml()
-    async with make_fake(server) as fake:
-        call = await dial(http, fake)
-        await server.wait_started()
-        await hang_up(http, fake, call)
+    fake, _ = await streamed_call(server, http, stream_cxml())
 
     assert [h.kind for h in server.hooks] == ["status", "status", "answer", "status", "status"]
     for hook in server.hooks:
@@ -160,13 +150,10 @@ async def test_stream_messages_are_signalwires_and_our_dtmf_is_heard(
 async def test_a_stream_url_with_a_query_string_opens_no_stream(
     server: OurServer, http: aiohttp.ClientSession
 ) -> None:
-    server.twiml = lambda _params: stream_cxml("wss://voice.demo.test/voice/stream?token=abc")
-    async with make_fake(server) as fake:
-        call = await dial(http, fake)
-        await call.wait_for(lambda: call.ended.is_set())
+    call = await refused_call(server, http, stream_cxml("wss://voice.demo.test/voice/stream?x=1"))
     assert server.ws is None and call.stream is None
     assert [n.message.split(":")[0] for n in call.notifications] == ["invalid_url"]
-    assert call.stream_url_requested == "wss://voice.demo.test/voice/stream?token=abc"
+    assert call.stream_url_requested == "wss://voice.demo.test/voice/stream?x=1"
     assert call.status == "completed"
 
 
@@ -174,10 +161,7 @@ async def test_a_stream_url_with_a_query_string_opens_no_stream(
 async def test_an_unknown_codec_opens_no_stream(
     server: OurServer, http: aiohttp.ClientSession, codec: str
 ) -> None:
-    server.twiml = lambda _params: stream_cxml(codec=codec)
-    async with make_fake(server) as fake:
-        call = await dial(http, fake)
-        await call.wait_for(lambda: call.ended.is_set())
+    call = await refused_call(server, http, stream_cxml(codec=codec))
     assert server.ws is None
     assert [n.message.split(":")[0] for n in call.notifications] == ["codec_error"]
 
@@ -194,10 +178,6 @@ async def test_an_unknown_codec_opens_no_stream(
 async def test_start_announces_the_codec_asked_for(
     server: OurServer, http: aiohttp.ClientSession, codec: str, fmt: dict[str, object]
 ) -> None:
-    server.twiml = lambda _params: stream_cxml(codec=codec)
-    async with make_fake(server) as fake:
-        call = await dial(http, fake)
-        await server.wait_started()
-        await hang_up(http, fake, call)
+    await streamed_call(server, http, stream_cxml(codec=codec))
     (start,) = server.messages("start")
     assert start["start"]["mediaFormat"] == fmt

@@ -34,7 +34,7 @@ from voicecall_rt.carrier.twilio.wire import (
     Ours,
     TwilioStreamCodec,
     TwilioStreamWriter,
-    parse,
+    checked_sid,
 )
 
 __all__ = [
@@ -80,20 +80,10 @@ class SignalWireStreamWriter(TwilioStreamWriter):
 
 
 class SignalWireStreamCodec(TwilioStreamCodec):
-    """SignalWire's wire format, server side: Twilio's reading of caller frames (`media`,
-    `mark`, `dtmf`, `stop` are read the same), its own `start` and writer."""
+    """SignalWire's wire format, server side: Twilio's reading (`start` with the id inside
+    it, and `media`, `mark`, `dtmf`, `stop` are read the same), UUID stream ids, its writer."""
 
-    def read_start(self, data: str | bytes) -> StreamStart | None:
-        try:
-            message = parse(data)
-        except orjson.JSONDecodeError:
-            raise StreamProtocolError("a stream message must be JSON") from None
-        event = message.get("event")
-        if event == "connected":
-            return None
-        if event == "start":
-            return twilio_wire.read_start(message, STREAM_SID)
-        raise StreamProtocolError(f"expected start, got {str(event)[:32]!r}")
+    SID_SHAPE = STREAM_SID
 
     def writer(self, start: StreamStart) -> SignalWireStreamWriter:
         return SignalWireStreamWriter(start.stream_id)
@@ -172,13 +162,7 @@ def carrier_media_template(stream_sid: str) -> bytes:
 
 def carrier_mark_template(stream_sid: str) -> bytes:
     """`carrier_mark` as bytes to fill in with `% (name,)`, the name as it stood in ours."""
-    return orjson.dumps(carrier_mark("", _sid(stream_sid), "%s"))
-
-
-def _sid(stream_sid: str) -> str:
-    if not STREAM_SID.fullmatch(stream_sid):  # nor can it hold a `%`
-        raise StreamProtocolError("invalid streamSid")
-    return stream_sid
+    return orjson.dumps(carrier_mark("", checked_sid(stream_sid, STREAM_SID), "%s"))
 
 
 def read_ours(message: dict[str, Any], stream_sid: str | None) -> Ours:

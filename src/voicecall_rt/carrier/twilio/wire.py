@@ -87,7 +87,7 @@ class TwilioStreamWriter:
     SID_SHAPE: ClassVar[re.Pattern[str]] = STREAM_SID
 
     def __init__(self, stream_sid: str) -> None:
-        stream_sid = _sid(stream_sid, self.SID_SHAPE)
+        stream_sid = checked_sid(stream_sid, self.SID_SHAPE)
         self._media_prefix = (
             MEDIA_PREFIX + ',"streamSid":"' + stream_sid + '","media":{' + PAYLOAD_AT
         )
@@ -108,6 +108,9 @@ class TwilioStreamWriter:
 class TwilioStreamCodec:
     """Twilio's wire format, server side (see `carrier.base.StreamCodec`)."""
 
+    # What a stream id in `start` must look like (a compatible carrier's may differ).
+    SID_SHAPE: ClassVar[re.Pattern[str]] = STREAM_SID
+
     def read_start(self, data: str | bytes) -> StreamStart | None:
         try:
             message = parse(data)
@@ -117,7 +120,7 @@ class TwilioStreamCodec:
         if event == "connected":
             return None
         if event == "start":
-            return read_start(message)
+            return read_start(message, self.SID_SHAPE)
         raise StreamProtocolError(f"expected start, got {str(event)[:32]!r}")
 
     def read(self, data: str | bytes) -> tuple[Frame, str]:
@@ -222,18 +225,20 @@ def carrier_media_template(stream_sid: str) -> bytes:
     numbers, numbers, base64 bytes): for a sender that cannot afford a dict and an encoder
     per frame (the load generator)."""
     return orjson.dumps(
-        carrier_media("%d", _sid(stream_sid), chunk="%d", timestamp="%d", payload="%s")
+        carrier_media("%d", checked_sid(stream_sid), chunk="%d", timestamp="%d", payload="%s")
     )
 
 
 def carrier_mark_template(stream_sid: str) -> bytes:
     """`carrier_mark` as bytes to fill in with `% (seq, name)`, the name as it stood
     (JSON-escaped) in our server's `mark`."""
-    return orjson.dumps(carrier_mark("%d", _sid(stream_sid), "%s"))
+    return orjson.dumps(carrier_mark("%d", checked_sid(stream_sid), "%s"))
 
 
-def _sid(stream_sid: str, shape: re.Pattern[str] = STREAM_SID) -> str:
-    if not shape.fullmatch(stream_sid):  # nor can it hold a `%`
+def checked_sid(stream_sid: str, shape: re.Pattern[str] = STREAM_SID) -> str:
+    """`stream_sid` if it has `shape` (then it needs no JSON escaping, nor can it hold a
+    `%`); StreamProtocolError otherwise."""
+    if not shape.fullmatch(stream_sid):
         raise StreamProtocolError("invalid streamSid")
     return stream_sid
 

@@ -19,12 +19,12 @@ documents them where they differ from Twilio's (research: carriers.md §3).
 from __future__ import annotations
 
 import uuid
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
-from voicecall_rt.carrier.signalwire import wire
+from voicecall_rt.carrier.signalwire import wire as signalwire_wire
 from voicecall_rt.carrier.signalwire.webhooks import SIGNATURE_HEADER
-from voicecall_rt.carrier.twilio.wire import ENCODING, SAMPLE_RATE, Ours
-from voicecall_rt.simulator.twilio.dialect import MediaFormat
+from voicecall_rt.carrier.twilio.wire import ENCODING, SAMPLE_RATE
+from voicecall_rt.simulator.twilio.dialect import CarrierWire, Dialect, MediaFormat
 
 __all__ = ["SIGNALWIRE", "SignalWireDialect"]
 
@@ -37,7 +37,7 @@ CODECS: Final[dict[str | None, MediaFormat]] = {
 }
 
 
-class SignalWireDialect:
+class SignalWireDialect(Dialect):
     """SignalWire's Compatibility API (see the module's docstring)."""
 
     name = "SignalWire"
@@ -46,6 +46,7 @@ class SignalWireDialect:
     takes_time_limit = False
     refuses_stream_query = True
     signs_stream_upgrade = False
+    wire: ClassVar[CarrierWire] = signalwire_wire
 
     def call_sid(self) -> str:
         return str(uuid.uuid4())
@@ -55,9 +56,6 @@ class SignalWireDialect:
 
     def media_format(self, codec: str | None) -> MediaFormat | None:
         return CODECS.get(codec)
-
-    def connected(self) -> dict[str, Any]:
-        return wire.carrier_connected()
 
     def start(
         self,
@@ -70,7 +68,7 @@ class SignalWireDialect:
         media_format: MediaFormat,
     ) -> dict[str, Any]:
         encoding, rate = media_format
-        return wire.carrier_start(
+        return signalwire_wire.carrier_start(
             seq,
             stream_sid,
             account_sid=account_sid,
@@ -79,25 +77,6 @@ class SignalWireDialect:
             encoding=encoding,
             sample_rate=rate,
         )
-
-    def media(
-        self, seq: str, stream_sid: str, *, chunk: str, timestamp: str, payload: str
-    ) -> dict[str, Any]:
-        return wire.carrier_media(
-            seq, stream_sid, chunk=chunk, timestamp=timestamp, payload=payload
-        )
-
-    def mark(self, seq: str, stream_sid: str, name: str) -> dict[str, Any]:
-        return wire.carrier_mark(seq, stream_sid, name)
-
-    def dtmf(self, seq: str, stream_sid: str, digit: str) -> dict[str, Any]:
-        return wire.carrier_dtmf(seq, stream_sid, digit)
-
-    def stop(self, seq: str, stream_sid: str, *, account_sid: str, call_sid: str) -> dict[str, Any]:
-        return wire.carrier_stop(seq, stream_sid, account_sid=account_sid, call_sid=call_sid)
-
-    def read_ours(self, message: dict[str, Any], stream_sid: str | None) -> Ours:
-        return wire.read_ours(message, stream_sid)
 
 
 SIGNALWIRE = SignalWireDialect()

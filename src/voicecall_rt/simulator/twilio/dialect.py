@@ -12,14 +12,14 @@ end are the same for all of them.
 from __future__ import annotations
 
 import secrets
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from twilio.request_validator import SIGNATURE_HEADER
 
-from voicecall_rt.carrier.twilio import wire
+from voicecall_rt.carrier.twilio import wire as twilio_wire
 from voicecall_rt.carrier.twilio.wire import ENCODING, SAMPLE_RATE, Ours
 
-__all__ = ["TWILIO", "Dialect", "MediaFormat", "TwilioDialect", "new_sid"]
+__all__ = ["TWILIO", "CarrierWire", "Dialect", "MediaFormat", "new_sid"]
 
 MediaFormat = tuple[str, int]  # `start.mediaFormat`'s encoding and sample rate
 
@@ -28,66 +28,37 @@ def new_sid(prefix: str) -> str:
     return prefix + secrets.token_hex(16)
 
 
-class Dialect(Protocol):
-    """What a Twilio-compatible carrier does its own way (see the module's docstring)."""
+class CarrierWire(Protocol):
+    """A wire module's carrier side, shaped like `carrier.twilio.wire`'s."""
 
-    name: str  # in logs and errors
-    rest_prefix: str  # before `/2010-04-01/Accounts/…`
-    signature_header: str  # the webhook signature's header
-    takes_time_limit: bool  # `TimeLimit` is a create/update field (else it is ignored)
-    refuses_stream_query: bool  # a `<Stream url>` with a query string opens no stream
-    signs_stream_upgrade: bool  # the stream's WebSocket upgrade carries a signature
+    def carrier_connected(self) -> dict[str, Any]: ...
 
-    def call_sid(self) -> str: ...
-
-    def stream_sid(self) -> str: ...
-
-    def media_format(self, codec: str | None) -> MediaFormat | None:
-        """What `<Stream codec=…>` (None: no attribute) streams; None: refused."""
-        ...
-
-    # ---- the stream's messages: the carrier's side, and how it reads ours ----------------
-
-    def connected(self) -> dict[str, Any]: ...
-
-    def start(
-        self,
-        seq: str,
-        stream_sid: str,
-        *,
-        account_sid: str,
-        call_sid: str,
-        parameters: dict[str, str],
-        media_format: MediaFormat,
-    ) -> dict[str, Any]: ...
-
-    def media(
+    def carrier_media(
         self, seq: str, stream_sid: str, *, chunk: str, timestamp: str, payload: str
     ) -> dict[str, Any]: ...
 
-    def mark(self, seq: str, stream_sid: str, name: str) -> dict[str, Any]: ...
+    def carrier_mark(self, seq: str, stream_sid: str, name: str) -> dict[str, Any]: ...
 
-    def dtmf(self, seq: str, stream_sid: str, digit: str) -> dict[str, Any]: ...
+    def carrier_dtmf(self, seq: str, stream_sid: str, digit: str) -> dict[str, Any]: ...
 
-    def stop(
+    def carrier_stop(
         self, seq: str, stream_sid: str, *, account_sid: str, call_sid: str
     ) -> dict[str, Any]: ...
 
-    def read_ours(self, message: dict[str, Any], stream_sid: str | None) -> Ours:
-        """One message from our server as the carrier uses it; StreamProtocolError if it
-        cannot (the carrier ignores it)."""
-        ...
+    def read_ours(self, message: dict[str, Any], stream_sid: str | None) -> Ours: ...
 
 
-class TwilioDialect:
-    """Twilio's own (docs/protocols.md §4)."""
+class Dialect:
+    """Twilio's own (docs/protocols.md §4); a compatible carrier subclasses it and states
+    its deltas (see the module's docstring)."""
 
-    name = "Twilio"
-    rest_prefix = ""
-    signature_header = SIGNATURE_HEADER
-    takes_time_limit = True
-    refuses_stream_query = False  # Twilio drops it (the `<Stream>` doc)
-    signs_stream_upgrade = True
+    name = "Twilio"  # in logs and errors
+    rest_prefix = ""  # before `/2010-04-01/Accounts/…`
+    signature_header = SIGNATURE_HEADER  # the webhook signature's header
+    takes_time_limit = True  # `TimeLimit` is a create/update field (else it is ignored)
+    refuses_stream_query = False  # Twilio drops a `<Stream url>`'s query (its `<Stream>` doc)
+    signs_stream_upgrade = True  # the stream's WebSocket upgrade carries a signature
+    wire: ClassVar[CarrierWire] = twilio_wire  # the stream's messages, both ways
 
     def call_sid(self) -> str:
         return new_sid("CA")
@@ -96,10 +67,14 @@ class TwilioDialect:
         return new_sid("MZ")
 
     def media_format(self, codec: str | None) -> MediaFormat | None:
-        return ENCODING, SAMPLE_RATE  # Twilio's `<Stream>` has no codec: always µ-law 8 kHz
+        """What `<Stream codec=…>` (None: no attribute) streams; None: refused. Twilio's
+        `<Stream>` has no codec: always µ-law 8 kHz."""
+        return ENCODING, SAMPLE_RATE
+
+    # ---- the stream's messages: the carrier's side, and how it reads ours ----------------
 
     def connected(self) -> dict[str, Any]:
-        return wire.carrier_connected()
+        return self.wire.carrier_connected()
 
     def start(
         self,
@@ -111,28 +86,30 @@ class TwilioDialect:
         parameters: dict[str, str],
         media_format: MediaFormat,
     ) -> dict[str, Any]:
-        return wire.carrier_start(
+        return twilio_wire.carrier_start(
             seq, stream_sid, account_sid=account_sid, call_sid=call_sid, parameters=parameters
         )
 
     def media(
         self, seq: str, stream_sid: str, *, chunk: str, timestamp: str, payload: str
     ) -> dict[str, Any]:
-        return wire.carrier_media(
+        return self.wire.carrier_media(
             seq, stream_sid, chunk=chunk, timestamp=timestamp, payload=payload
         )
 
     def mark(self, seq: str, stream_sid: str, name: str) -> dict[str, Any]:
-        return wire.carrier_mark(seq, stream_sid, name)
+        return self.wire.carrier_mark(seq, stream_sid, name)
 
     def dtmf(self, seq: str, stream_sid: str, digit: str) -> dict[str, Any]:
-        return wire.carrier_dtmf(seq, stream_sid, digit)
+        return self.wire.carrier_dtmf(seq, stream_sid, digit)
 
     def stop(self, seq: str, stream_sid: str, *, account_sid: str, call_sid: str) -> dict[str, Any]:
-        return wire.carrier_stop(seq, stream_sid, account_sid=account_sid, call_sid=call_sid)
+        return self.wire.carrier_stop(seq, stream_sid, account_sid=account_sid, call_sid=call_sid)
 
     def read_ours(self, message: dict[str, Any], stream_sid: str | None) -> Ours:
-        return wire.read_ours(message, stream_sid)
+        """One message from our server as the carrier uses it; StreamProtocolError if it
+        cannot (the carrier ignores it)."""
+        return self.wire.read_ours(message, stream_sid)
 
 
-TWILIO = TwilioDialect()
+TWILIO = Dialect()
