@@ -1,7 +1,8 @@
 """Placing the calls of a run and ending them.
 
-A run's options (`RunOptions`); each call admitted as Twilio would place it (the signed
-answer webhook for our server, then the media stream a moment later) at a set rate; and
+A run's options (`RunOptions`); each call admitted as its carrier would place it (the
+carrier's signed webhook(s) for our server, `benchmarks/sides/`, then the media stream a
+moment later) at a set rate; and
 the hang-up by `stop`, a dropped connection or the model's end. The steady run, the leak
 run and the renewal probe all share this: they differ only in what they measure while the
 calls are up.
@@ -10,7 +11,6 @@ calls are up.
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +20,7 @@ import aiohttp
 from benchmarks import wsraw
 from benchmarks.caller import Caller
 from benchmarks.recorder import Call, Recorder
-from benchmarks.sim_account import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, PUBLIC_URL
-from voicecall_rt.carrier.twilio import wire
-from voicecall_rt.simulator.signing import signature_headers
-from voicecall_rt.simulator.twilio.webhooks import call_params
-
-_TOKEN = re.compile(f'name="{wire.TOKEN_PARAMETER}" value="([^"]+)"')
+from benchmarks.sides import CarrierSide, side
 
 
 @dataclass
@@ -37,7 +32,7 @@ class RunOptions:
     n: int
     seconds: float
     ramp_per_s: float = 100.0  # calls admitted per second
-    answer_gap_s: float = 0.2  # TwiML fetched → stream opened (Twilio takes ~100-300 ms)
+    answer_gap_s: float = 0.2  # call answered → stream opened (Twilio takes ~100-300 ms)
     barge_every_s: float = 5.0  # 0: no barge-in
     settle_s: float = 1.0  # after the last call starts, before the window opens
     pin: bool = True
@@ -49,6 +44,13 @@ class RunOptions:
     # model side (leftovers must be zero whatever ended a call)
     mixed_endings: bool = False
     leftover_timeout_s: float = 10.0
+    # the carrier the load generator plays (`benchmarks/sides/`); the bare relays have no
+    # carrier seam and always get Twilio's wire format
+    carrier: str = "twilio"
+
+    @property
+    def side(self) -> CarrierSide:
+        return side(self.carrier if self.kind.startswith("ours") else "twilio")
 
 
 async def _admit(
@@ -58,32 +60,19 @@ async def _admit(
     port: int,
     http: aiohttp.ClientSession | None,
 ) -> Caller | None:
+    carrier = opts.side
+    carrier.name_call(call)
     try:
         if opts.kind.startswith("ours"):
             assert http is not None
-            params = call_params(
-                account_sid=ACCOUNT_SID,
-                call_sid=call.call_sid,
-                status="ringing",
-                from_="+14155550177",
-                to=FROM_NUMBER,
-                direction="inbound",
-            )
-            url = PUBLIC_URL + "/voice/answer"
-            async with http.post(
-                f"http://127.0.0.1:{port}/voice/answer",
-                data=params,
-                headers=signature_headers(url, params, auth_token=AUTH_TOKEN),
-            ) as response:
-                body = await response.text()
-            found = _TOKEN.search(body)
-            if response.status != 200 or found is None:
-                call.error = f"answer webhook: HTTP {response.status} {body[:200]}"
+            error = await carrier.admit(http, port, call, rec.rest)
+            if error is not None:
+                call.error = error
                 return None
-            call.token = found.group(1)
-        await asyncio.sleep(opts.answer_gap_s)  # Twilio fetching the stream URL
+        await asyncio.sleep(opts.answer_gap_s)  # the carrier opening the stream
+        stream = carrier.stream(call)
         caller = await wsraw.connect(
-            lambda: Caller(call, rec), "127.0.0.1", port, "/voice/realtime-stream"
+            lambda: Caller(call, rec, stream), "127.0.0.1", port, "/voice/realtime-stream"
         )
         assert isinstance(caller, Caller)
         call.caller = caller

@@ -26,6 +26,7 @@ import orjson
 from benchmarks import wsraw
 from benchmarks.markers import MARK_B64, clock, frame_payload, read_marker
 from benchmarks.recorder import Call, Recorder
+from benchmarks.sides import CarrierSide, side
 from benchmarks.sim_account import API_KEY
 
 # Our server puts an `event_id` between the type and the audio, the bare relays do not:
@@ -66,8 +67,11 @@ class FakeModel:
         turn_every_frames: int = 0,
         session_lifetime_s: float = SESSION_LIFETIME_S,
         track: bool = False,
+        carrier: CarrierSide | None = None,
     ) -> None:
         self.rec = rec
+        # the carrier whose REST API our server calls here (hang-ups; Telnyx's answers)
+        self.carrier = carrier if carrier is not None else side("twilio")
         self.barge_every = barge_every_frames
         # a finished turn (both sides' transcripts, no barge-in): a conversation to replay
         self.turn_every = turn_every_frames
@@ -76,9 +80,13 @@ class FakeModel:
         self.port = 0
         self.open_sessions = 0
         self.sessions_total = 0
-        self.rest_requests = 0
         self.client_events: Counter[str] = Counter()
         self._server: asyncio.Server | None = None
+
+    @property
+    def rest_requests(self) -> int:
+        """Our server's REST requests to the carrier, answers to inbound calls aside."""
+        return self.rec.rest.requests
 
     @property
     def url(self) -> str:
@@ -135,14 +143,14 @@ class ModelSession(wsraw.WsConnection):
             self.model_name = found.group(1).decode()
         return head.startswith(b"GET /v1/realtime") and (b"Bearer " + API_KEY.encode() in head)
 
-    def on_http(self, head: bytes) -> bool:
-        # The carrier REST API (hang-ups) lands here too: counted, answered, never expected.
-        self.fake.rest_requests += 1
+    def on_http(self, head: bytes, body: bytes) -> bool:
+        # The carrier REST API lands here too: recorded and answered the carrier's way.
+        request_line = head.split(b"\r\n", 1)[0].split(b" ", 2)
+        if len(request_line) != 3:
+            return False
+        method, path, _ = request_line
         assert self.transport is not None
-        self.transport.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
-            b"Connection: close\r\n\r\n{}"
-        )
+        self.transport.write(self.fake.carrier.rest_reply(method, path, body, self.rec.rest))
         self.transport.close()
         return True
 

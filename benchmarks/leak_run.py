@@ -19,11 +19,16 @@ from benchmarks.fake_model import FakeModel
 from benchmarks.markers import FRAME_S
 from benchmarks.procstat import ProcStat
 from benchmarks.recorder import Recorder
+from benchmarks.sides import side
 from benchmarks.target_process import Target, pick_cpus
 
 
 async def run_leak(
-    total: int = 1000, wave: int = 50, call_s: float = 1.0, pin: bool = True
+    total: int = 1000,
+    wave: int = 50,
+    call_s: float = 1.0,
+    pin: bool = True,
+    carrier: str = "twilio",
 ) -> dict[str, Any]:
     """Leak check: `total` calls through one server, `wave` at a time, each `call_s` long.
 
@@ -31,14 +36,14 @@ async def run_leak(
     as growth from the early waves to the last ones.
     """
     rec = Recorder()
-    fake = FakeModel(rec, barge_every_frames=int(0.5 / FRAME_S))
+    fake = FakeModel(rec, barge_every_frames=int(0.5 / FRAME_S), carrier=side(carrier))
     await fake.start()
     server_cpu, lg_cpu = pick_cpus() if pin else (None, None)
     old_affinity = os.sched_getaffinity(0)
     if lg_cpu is not None:
         os.sched_setaffinity(0, {lg_cpu})
-    opts = RunOptions(kind="ours", n=wave, seconds=call_s, pin=pin, ramp_per_s=200)
-    target = Target("ours", fake, max_calls=wave + 16, cpu=server_cpu)
+    opts = RunOptions(kind="ours", n=wave, seconds=call_s, pin=pin, ramp_per_s=200, carrier=carrier)
+    target = Target("ours", fake, max_calls=wave + 16, cpu=server_cpu, carrier=carrier)
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True, limit=64))
     waves: list[dict[str, Any]] = []
     try:

@@ -14,6 +14,8 @@ from array import array
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from benchmarks.sides import RestLog
+
 if TYPE_CHECKING:
     from benchmarks.caller import Caller
     from benchmarks.fake_model import ModelSession
@@ -51,11 +53,12 @@ class Flow:
 @dataclass
 class Call:
     index: int
+    # Twilio's shapes until the carrier played names the call (`CarrierSide.name_call`)
     call_sid: str = field(default_factory=lambda: "CA" + secrets.token_hex(16))
     stream_sid: str = field(default_factory=lambda: "MZ" + secrets.token_hex(16))
     up: Flow = field(default_factory=Flow)  # caller → model
     down: Flow = field(default_factory=Flow)  # model → caller
-    token: str = ""
+    token: str = ""  # what the carrier puts in the stream's `start` for our server's token
     error: str | None = None
     start_sent_at: float | None = None
     first_up_at: float | None = None  # the first caller frame reached the model
@@ -89,6 +92,7 @@ class Recorder:
         self.frames_up_window = 0
         self.frames_down_window = 0
         self.unknown_markers = 0
+        self.rest = RestLog()  # what our server asked of the carrier's REST API
 
     def up(self, call: Call, seq: int, now: float) -> None:
         call.up.arrive(seq)

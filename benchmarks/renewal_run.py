@@ -29,6 +29,7 @@ from benchmarks.fake_model import FakeModel, ModelSession
 from benchmarks.markers import FRAME_S, clock
 from benchmarks.procstat import ProcStat
 from benchmarks.recorder import Call, Recorder, ms_summary
+from benchmarks.sides import side
 from benchmarks.target_process import Target, pick_cpus
 
 # Far beyond the probe: our server must not renew ahead of time (that kind has no gap); the
@@ -153,6 +154,7 @@ async def run_renewals(
     turn_every_s: float = 1.0,
     phase: str = "random",
     pin: bool = True,
+    carrier: str = "twilio",
 ) -> dict[str, Any]:
     """Session renewal under live calls: `calls` calls, the model ending one of their
     sessions every `every_s / calls` seconds in turn (`session_expired`, close 1001, no
@@ -170,17 +172,21 @@ async def run_renewals(
         turn_every_frames=int(turn_every_s / FRAME_S),
         session_lifetime_s=RENEWAL_LIFETIME_S,
         track=True,
+        carrier=side(carrier),
     )
     await fake.start()
     server_cpu, lg_cpu = pick_cpus() if pin else (None, None)
     old_affinity = os.sched_getaffinity(0)
     if lg_cpu is not None:
         os.sched_setaffinity(0, {lg_cpu})
-    opts = RunOptions(kind=kind, n=calls, seconds=0.0, pin=pin, ramp_per_s=10, barge_every_s=0)
-    target = Target(kind, fake, max_calls=calls + 16, cpu=server_cpu)
+    opts = RunOptions(
+        kind=kind, n=calls, seconds=0.0, pin=pin, ramp_per_s=10, barge_every_s=0, carrier=carrier
+    )
+    target = Target(kind, fake, max_calls=calls + 16, cpu=server_cpu, carrier=carrier)
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True, limit=64))
     result: dict[str, Any] = {
         "kind": kind,
+        "carrier": carrier,
         "calls": calls,
         "renewals_asked": renewals,
         "every_s": every_s,

@@ -2,7 +2,8 @@
 
 The load generator signs its webhooks and opens its media streams with these values, and
 the target server (`benchmarks/target.py`, a process of its own) is configured with the
-same ones, so both import them from here rather than from either side's module.
+same ones, so both import them from here rather than from either side's module. The other
+carriers' accounts are their simulator fakes' own (`benchmarks/sides/`).
 """
 
 from __future__ import annotations

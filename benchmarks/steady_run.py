@@ -57,7 +57,7 @@ async def run_once(opts: RunOptions) -> dict[str, Any]:
     rec = Recorder()
     ours = opts.kind.startswith("ours")
     barge_frames = int(opts.barge_every_s / FRAME_S) if ours else 0
-    fake = FakeModel(rec, barge_every_frames=barge_frames)
+    fake = FakeModel(rec, barge_every_frames=barge_frames, carrier=opts.side)
     await fake.start()
     server_cpu, lg_cpu = opts.server_cpu, opts.loadgen_cpu
     if opts.pin and server_cpu is None:
@@ -65,8 +65,19 @@ async def run_once(opts: RunOptions) -> dict[str, Any]:
     old_affinity = os.sched_getaffinity(0)
     if opts.pin and lg_cpu is not None:
         os.sched_setaffinity(0, {lg_cpu})
-    target = Target(opts.kind, fake, max_calls=opts.n + 16, cpu=server_cpu if opts.pin else None)
-    result: dict[str, Any] = {"kind": opts.kind, "n": opts.n, "seconds": opts.seconds}
+    target = Target(
+        opts.kind,
+        fake,
+        max_calls=opts.n + 16,
+        cpu=server_cpu if opts.pin else None,
+        carrier=opts.side.name,
+    )
+    result: dict[str, Any] = {
+        "kind": opts.kind,
+        "carrier": opts.side.name,
+        "n": opts.n,
+        "seconds": opts.seconds,
+    }
     connector = aiohttp.TCPConnector(force_close=True, limit=64)
     http = aiohttp.ClientSession(connector=connector)
     try:

@@ -1,7 +1,8 @@
 """A benchmark target in its own process: our real server, or a bare relay.
 
     python -m benchmarks.target --kind ours|bare|bare-aiohttp|bare-picows|bare-starlette
-        --model-url ws://... --data-dir D [--cpu C] [--loop uvloop] [--no-connector-limit]
+        --model-url ws://... --data-dir D [--carrier twilio|telnyx|plivo|signalwire]
+        [--cpu C] [--loop uvloop] [--no-connector-limit]
 
 Pins itself to `--cpu`, starts, prints one JSON line `{"port": P}` on stdout and serves
 until SIGTERM (or stdin closes). Our server runs exactly as `voicecall-rt serve` would
@@ -22,7 +23,8 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.sim_account import ACCOUNT_SID, API_KEY, AUTH_TOKEN, FROM_NUMBER, PUBLIC_URL
+from benchmarks.sides import CARRIERS, side
+from benchmarks.sim_account import API_KEY, FROM_NUMBER, PUBLIC_URL
 
 # `bare`: bare_relay.py (websockets), the yardstick; `bare-*`: bare_stacks.py
 KINDS = ("ours", "bare", "bare-aiohttp", "bare-picows", "bare-starlette", "bare-aiohttp-picows")
@@ -65,11 +67,8 @@ async def _ours(args: argparse.Namespace) -> None:
     from voicecall_rt.web.app import Server
 
     raw: dict[str, Any] = {
-        "twilio": {
-            "accountSid": ACCOUNT_SID,
-            "authToken": AUTH_TOKEN,
-            "apiBaseUrl": args.rest_url,  # hang-ups would land on the fake (counted)
-        },
+        # the carrier and its section; its REST API is the fake model's stand-in
+        **side(args.carrier).server_section(args.rest_url),
         "fromNumber": FROM_NUMBER,
         "openai": {"apiKey": API_KEY, "realtimeUrl": args.model_url},
         "publicUrl": PUBLIC_URL,
@@ -123,7 +122,7 @@ def _connect_model_at_stream_start() -> None:
         await run_carrier(self, *args)
 
     CallBridge.start_model = lambda self: None  # type: ignore[method-assign]
-    CallBridge.run_carrier = run_carrier_after_connect  # type: ignore[method-assign]
+    CallBridge.run_carrier = run_carrier_after_connect  # type: ignore[method-assign,assignment]
 
 
 async def _bare(args: argparse.Namespace) -> None:
@@ -144,6 +143,7 @@ def main() -> None:
     parser.add_argument("--kind", choices=KINDS, required=True)
     parser.add_argument("--model-url", required=True)
     parser.add_argument("--rest-url", default="http://127.0.0.1:9")
+    parser.add_argument("--carrier", choices=CARRIERS, default="twilio")
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--max-calls", type=int, default=1000)
     parser.add_argument("--cpu", type=int, default=None)

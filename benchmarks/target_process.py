@@ -24,8 +24,17 @@ REPO = Path(__file__).resolve().parent.parent
 class Target:
     """`python -m benchmarks.target` in its own process, pinned to one core."""
 
-    def __init__(self, kind: str, fake: FakeModel, *, max_calls: int, cpu: int | None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        fake: FakeModel,
+        *,
+        max_calls: int,
+        cpu: int | None,
+        carrier: str = "twilio",
+    ) -> None:
         self.kind = kind
+        self.carrier = carrier  # ours: the carrier it is configured for
         self.fake = fake
         self.max_calls = max_calls
         self.cpu = cpu
@@ -50,6 +59,8 @@ class Target:
             str(self.data_dir / "data"),
             "--max-calls",
             str(self.max_calls),
+            "--carrier",
+            self.carrier,
         ]
         if self.cpu is not None:
             args += ["--cpu", str(self.cpu)]

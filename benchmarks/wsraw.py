@@ -80,6 +80,7 @@ class WsConnection(asyncio.Protocol):
         self._host = ""
         self._path = "/"
         self._extra_headers: dict[str, str] = {}
+        self._http_head: bytes | None = None  # server side: a plain request awaiting its body
 
     # ---- hooks ------------------------------------------------------------------------
 
@@ -92,8 +93,9 @@ class WsConnection(asyncio.Protocol):
     def on_closed(self) -> None:
         """The TCP connection is gone."""
 
-    def on_http(self, head: bytes) -> bool:
-        """Server side: a request that is not a WebSocket upgrade. True if answered."""
+    def on_http(self, head: bytes, body: bytes) -> bool:
+        """Server side: a request that is not a WebSocket upgrade (its body read by its
+        Content-Length). True if answered."""
         return False
 
     def accept_request(self, head: bytes) -> bool:
@@ -154,12 +156,19 @@ class WsConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if not self._handshaken:
             self._buf += data
+            if self._http_head is not None:
+                self._http_request()
+                return
             end = self._buf.find(b"\r\n\r\n")
             if end < 0:
                 return
             head = bytes(self._buf[:end])
             rest = bytes(self._buf[end + 4 :])
             self._buf = bytearray()
+            if not self.is_client and not _is_upgrade(head):
+                self._http_head, self._buf = head, bytearray(rest)
+                self._http_request()
+                return
             if not self._handshake(head):
                 return
             if not rest:
@@ -239,11 +248,6 @@ class WsConnection(asyncio.Protocol):
                 return False
         else:
             headers = _headers(head)
-            if headers.get(b"upgrade", b"").lower() != b"websocket":
-                if not self.on_http(head):
-                    self.transport.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-                    self.transport.close()
-                return False
             if not self.accept_request(head):
                 self.transport.write(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
                 self.transport.close()
@@ -259,6 +263,27 @@ class WsConnection(asyncio.Protocol):
             self.opened.set_result(None)
         self.on_open()
         return True
+
+    def _http_request(self) -> None:
+        """A plain HTTP request (the carrier REST API's stand-in): once its whole body is
+        in, `on_http` answers it, else 400."""
+        head = self._http_head
+        assert head is not None and self.transport is not None
+        try:
+            length = int(_headers(head).get(b"content-length", b"0"))
+        except ValueError:
+            length = -1
+        if length >= 0 and len(self._buf) < length:
+            return
+        body, self._buf = bytes(self._buf[: max(length, 0)]), bytearray()
+        self._http_head = None
+        if length < 0 or not self.on_http(head, body):
+            self.transport.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            self.transport.close()
+
+
+def _is_upgrade(head: bytes) -> bool:
+    return _headers(head).get(b"upgrade", b"").lower() == b"websocket"
 
 
 def _headers(head: bytes) -> dict[bytes, bytes]:
