@@ -45,6 +45,19 @@ class Receiver:
 
 
 @asynccontextmanager
+async def local_server(app: web.Application) -> AsyncIterator[str]:
+    """`app` served on loopback for the block; yields its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
 async def fake_telnyx(
     plan: CallPlan | None = None, **knobs: Any
 ) -> AsyncIterator[tuple[FakeTelnyx, TelnyxCarrier, Receiver]]:
@@ -53,24 +66,20 @@ async def fake_telnyx(
     receiver = Receiver()
     app = web.Application()
     app.router.add_post("/{tail:.*}", receiver.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    fake = FakeTelnyx(
-        api_key=API_KEY,
-        connection_id=CONNECTION_ID,
-        tunnel={PUBLIC: f"http://127.0.0.1:{runner.addresses[0][1]}"},
-        plans=plan or CallPlan(),
-        owned_numbers=(OUR_NUMBER,),
-        connection_webhook_url=f"{PUBLIC}/voice/answer",
-        **knobs,
-    )
-    await fake.start()
-    api = TelnyxCarrier(API_KEY, CONNECTION_ID, fake.api_base_url)
-    try:
-        yield fake, api, receiver
-    finally:
-        await api.close()
-        await fake.close()
-        await runner.cleanup()
+    async with local_server(app) as base:
+        fake = FakeTelnyx(
+            api_key=API_KEY,
+            connection_id=CONNECTION_ID,
+            tunnel={PUBLIC: base},
+            plans=plan or CallPlan(),
+            owned_numbers=(OUR_NUMBER,),
+            connection_webhook_url=f"{PUBLIC}/voice/answer",
+            **knobs,
+        )
+        await fake.start()
+        api = TelnyxCarrier(API_KEY, CONNECTION_ID, fake.api_base_url)
+        try:
+            yield fake, api, receiver
+        finally:
+            await api.close()
+            await fake.close()

@@ -14,7 +14,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from tests.helpers.telnyx_fake import OUR_NUMBER, fake_telnyx
+from tests.helpers.telnyx_fake import OUR_NUMBER, fake_telnyx, local_server
 from voicecall_rt.simulator.scenario import CallPlan
 from voicecall_rt.simulator.sim_call import SimCall
 from voicecall_rt.simulator.telnyx.carrier import FakeTelnyx
@@ -55,16 +55,9 @@ async def stream_world() -> AsyncIterator[tuple[FakeTelnyx, OurSide]]:
     ours = OurSide()
     app = web.Application()
     app.router.add_get("/ws", ours.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        async with fake_telnyx(PLAN) as (fake, _, _):
-            fake.route(STREAM_ORIGIN, f"http://127.0.0.1:{runner.addresses[0][1]}")
-            yield fake, ours
-    finally:
-        await runner.cleanup()
+    async with local_server(app) as base, fake_telnyx(PLAN) as (fake, _, _):
+        fake.route(STREAM_ORIGIN, base)
+        yield fake, ours
 
 
 async def _dial(fake: FakeTelnyx, **stream: str) -> SimCall:
