@@ -30,6 +30,7 @@ import orjson
 
 from voicecall_rt.carrier.base import Frame, StreamProtocolError, StreamStart
 from voicecall_rt.carrier.twilio.wire import TwilioStreamCodec
+from voicecall_rt.carrier.twilio.wire import parse as parse  # one JSON object: Twilio's parser
 
 # Telnyx's stream ids are UUIDs and its call control ids `v3:` plus URL-safe characters;
 # what we accept is a little wider but can hold neither a quote nor a `%`.
@@ -74,14 +75,6 @@ def read_client_state(value: object) -> tuple[Direction, str] | None:
     if direction == "in":
         return "in", token
     return None
-
-
-def parse(text: str | bytes) -> dict[str, Any]:
-    """Parse one message; raises orjson.JSONDecodeError or StreamProtocolError."""
-    message = orjson.loads(text)
-    if not isinstance(message, dict):
-        raise StreamProtocolError("a stream message must be a JSON object")
-    return message
 
 
 def read_start(message: dict[str, Any]) -> StreamStart:
