@@ -26,6 +26,7 @@ __all__ = [
     "API_TOKEN",
     "CALLEE",
     "CALLS",
+    "CREDENTIALS",
     "OUR_NUMBER",
     "PROJECT_ID",
     "PUBLIC",
@@ -34,7 +35,6 @@ __all__ = [
     "hang_up",
     "make_fake",
     "refused_call",
-    "rest",
     "signed_with",
     "stream_cxml",
     "streamed_call",
@@ -61,18 +61,6 @@ def make_fake(server: OurServer, plans: CallPlan | None = None, **knobs: Any) ->
         tunnel=server.tunnel,
         **knobs,
     )
-
-
-async def rest(
-    http: aiohttp.ClientSession,
-    fake: FakeTwilio,
-    method: str,
-    path: str,
-    data: list[tuple[str, str]] | None = None,
-    auth: tuple[str, str] = CREDENTIALS,
-) -> tuple[int, dict[str, Any]]:
-    """A REST request to the fake SignalWire, with the project's credentials by default."""
-    return await harness.rest(http, fake, method, path, data, auth)
 
 
 async def dial(http: aiohttp.ClientSession, fake: FakeTwilio, **extra: str) -> SimCall:

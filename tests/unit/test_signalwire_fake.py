@@ -13,11 +13,12 @@ import re
 import aiohttp
 import pytest
 
-from tests.helpers.fake_twilio_harness import OurServer, create_form
+from tests.helpers.fake_twilio_harness import OurServer, create_form, rest
 from tests.helpers.signalwire_bench import (
     ACCOUNT_PATH,
     API_TOKEN,
     CALLS,
+    CREDENTIALS,
     OUR_NUMBER,
     PROJECT_ID,
     SIGNING_KEY,
@@ -25,7 +26,6 @@ from tests.helpers.signalwire_bench import (
     hang_up,
     make_fake,
     refused_call,
-    rest,
     signed_with,
     stream_cxml,
     streamed_call,
@@ -42,7 +42,7 @@ async def test_rest_is_under_api_laml_with_the_projects_api_token(
 ) -> None:
     async with make_fake(server) as fake:
         twilio_path = f"/2010-04-01/Accounts/{PROJECT_ID}/Calls.json"
-        status, _ = await rest(http, fake, "POST", twilio_path, create_form())
+        status, _ = await rest(http, fake, "POST", twilio_path, create_form(), CREDENTIALS)
         assert status == 404
         status, body = await rest(
             http, fake, "POST", CALLS, create_form(), auth=(PROJECT_ID, SIGNING_KEY)
@@ -50,13 +50,14 @@ async def test_rest_is_under_api_laml_with_the_projects_api_token(
         assert status == 401, body  # the Signing Key signs webhooks; it is no REST password
         assert fake.created == []
 
-        status, body = await rest(http, fake, "GET", ACCOUNT_PATH + ".json")
+        status, body = await rest(http, fake, "GET", ACCOUNT_PATH + ".json", auth=CREDENTIALS)
         assert (status, body["sid"], body["status"]) == (200, PROJECT_ID, "active")
         status, body = await rest(
             http,
             fake,
             "GET",
             ACCOUNT_PATH + "/IncomingPhoneNumbers.json?PhoneNumber=%2B15550001111",
+            auth=CREDENTIALS,
         )
         assert [n["phone_number"] for n in body["incoming_phone_numbers"]] == [OUR_NUMBER]
 

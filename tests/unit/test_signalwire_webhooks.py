@@ -148,13 +148,8 @@ def test_status_webhooks(raw: str, status: CallStatus | None) -> None:
     ],
 )
 def test_amd_webhooks(answered_by: str, answerer: Answerer) -> None:
-    form = {
-        "AccountSid": PROJECT,
-        "CallSid": CALL,
-        "AnsweredBy": answered_by,
-        "MachineDetectionDuration": "2300",
-    }
-    event = WEBHOOKS.read(WebhookKind.AMD, request(form))
+    verdict = {"AnsweredBy": answered_by, "MachineDetectionDuration": "2300"}
+    event = WEBHOOKS.read(WebhookKind.AMD, request({**OUTBOUND_ANSWER, **verdict}))
     assert event == MachineVerdict(
         call_sid=CALL, answerer=answerer, raw=answered_by, duration_ms=2300
     )

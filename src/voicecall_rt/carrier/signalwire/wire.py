@@ -106,20 +106,19 @@ def carrier_start(
     encoding: str = ENCODING,
     sample_rate: int = SAMPLE_RATE,
 ) -> dict[str, Any]:
-    """`encoding`/`sample_rate`: what the `<Stream codec>` asked for (`audio/x-L16` at 16000
-    or 24000 for the L16 codecs)."""
-    return {
-        "event": "start",
-        "sequenceNumber": seq,
-        "start": {
-            "streamSid": stream_sid,
-            "accountSid": account_sid,
-            "callSid": call_sid,
-            "tracks": ["inbound"],
-            "customParameters": parameters,
-            "mediaFormat": {"encoding": encoding, "sampleRate": sample_rate, "channels": 1},
-        },
-    }
+    """Twilio's `start` without the top-level `streamSid`. `encoding`/`sample_rate`: what the
+    `<Stream codec>` asked for (`audio/x-L16` at 16000 or 24000 for the L16 codecs)."""
+    message = twilio_wire.carrier_start(
+        seq,
+        stream_sid,
+        account_sid=account_sid,
+        call_sid=call_sid,
+        parameters=parameters,
+        encoding=encoding,
+        sample_rate=sample_rate,
+    )
+    del message["streamSid"]
+    return message
 
 
 def carrier_media(

@@ -170,8 +170,17 @@ def carrier_connected() -> dict[str, Any]:
 
 
 def carrier_start(
-    seq: str, stream_sid: str, *, account_sid: str, call_sid: str, parameters: dict[str, str]
+    seq: str,
+    stream_sid: str,
+    *,
+    account_sid: str,
+    call_sid: str,
+    parameters: dict[str, str],
+    encoding: str = ENCODING,
+    sample_rate: int = SAMPLE_RATE,
 ) -> dict[str, Any]:
+    """`encoding`/`sample_rate`: Twilio's are always µ-law 8 kHz; a compatible carrier's
+    stream may announce another codec it was asked for."""
     return {
         "event": "start",
         "sequenceNumber": seq,
@@ -182,7 +191,7 @@ def carrier_start(
             "callSid": call_sid,
             "tracks": ["inbound"],
             "customParameters": parameters,
-            "mediaFormat": {"encoding": ENCODING, "sampleRate": SAMPLE_RATE, "channels": 1},
+            "mediaFormat": {"encoding": encoding, "sampleRate": sample_rate, "channels": 1},
         },
     }
 

@@ -19,7 +19,7 @@ documents them where they differ from Twilio's (research: carriers.md §3).
 from __future__ import annotations
 
 import uuid
-from typing import Any, ClassVar, Final
+from typing import ClassVar, Final
 
 from voicecall_rt.carrier.signalwire import wire as signalwire_wire
 from voicecall_rt.carrier.signalwire.webhooks import SIGNATURE_HEADER
@@ -56,27 +56,6 @@ class SignalWireDialect(Dialect):
 
     def media_format(self, codec: str | None) -> MediaFormat | None:
         return CODECS.get(codec)
-
-    def start(
-        self,
-        seq: str,
-        stream_sid: str,
-        *,
-        account_sid: str,
-        call_sid: str,
-        parameters: dict[str, str],
-        media_format: MediaFormat,
-    ) -> dict[str, Any]:
-        encoding, rate = media_format
-        return signalwire_wire.carrier_start(
-            seq,
-            stream_sid,
-            account_sid=account_sid,
-            call_sid=call_sid,
-            parameters=parameters,
-            encoding=encoding,
-            sample_rate=rate,
-        )
 
 
 SIGNALWIRE = SignalWireDialect()

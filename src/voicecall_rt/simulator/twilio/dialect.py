@@ -33,6 +33,18 @@ class CarrierWire(Protocol):
 
     def carrier_connected(self) -> dict[str, Any]: ...
 
+    def carrier_start(
+        self,
+        seq: str,
+        stream_sid: str,
+        *,
+        account_sid: str,
+        call_sid: str,
+        parameters: dict[str, str],
+        encoding: str,
+        sample_rate: int,
+    ) -> dict[str, Any]: ...
+
     def carrier_media(
         self, seq: str, stream_sid: str, *, chunk: str, timestamp: str, payload: str
     ) -> dict[str, Any]: ...
@@ -86,8 +98,15 @@ class Dialect:
         parameters: dict[str, str],
         media_format: MediaFormat,
     ) -> dict[str, Any]:
-        return twilio_wire.carrier_start(
-            seq, stream_sid, account_sid=account_sid, call_sid=call_sid, parameters=parameters
+        encoding, sample_rate = media_format
+        return self.wire.carrier_start(
+            seq,
+            stream_sid,
+            account_sid=account_sid,
+            call_sid=call_sid,
+            parameters=parameters,
+            encoding=encoding,
+            sample_rate=sample_rate,
         )
 
     def media(
