@@ -30,6 +30,7 @@ from tests.helpers.signalwire_bench import (
     stream_cxml,
     streamed_call,
 )
+from voicecall_rt.carrier.signalwire.wire import SignalWireStreamWriter
 
 UUID = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
 
@@ -111,8 +112,12 @@ async def test_stream_messages_are_signalwires_and_our_dtmf_is_heard(
         await server.wait_started()
         await server.wait_for(lambda: len(server.messages("media")) >= 3)
         sid = server.stream_sid
-        await server.send({"event": "dtmf", "streamSid": sid, "dtmf": {"digit": "5"}})
-        await server.send({"event": "dtmf", "streamSid": sid, "dtmf": {"digit": "#"}})
+        assert sid is not None and server.ws is not None
+        writer = SignalWireStreamWriter(sid)  # what our server's bridge sends, per key
+        for key in "5#":
+            message = writer.keypad(key)
+            assert message is not None
+            await server.ws.send_str(message)
         await call.wait_for(lambda: call.heard_digits == "5#")
         await server.send({"event": "dtmf", "streamSid": "someone-else", "dtmf": {"digit": "1"}})
         await server.send({"event": "dtmf", "streamSid": sid, "dtmf": {"digit": "12"}})
