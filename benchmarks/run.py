@@ -3,10 +3,11 @@
     python -m benchmarks.run --n 1,50,100,200,300 --seconds 20
     python -m benchmarks.run --smoke          # N=5, correctness only, no speed thresholds
 
-For each N it runs our server and the bare relay (same machine, same load generator, same
-run), then writes benchmarks/results/<date>-<commit>.json, a Markdown table beside it,
-PNG plots (latency and CPU against N), refreshes the table in benchmarks/README.md and
-prints it.
+For each N it runs our server (driven as each carrier asked for: `--carriers`) and the
+bare relay (same machine, same load generator, same run), then writes
+benchmarks/results/<date>-<commit>.json, a Markdown table beside it (`report.py`), PNG
+plots (latency and CPU against N), refreshes the table in benchmarks/README.md and prints
+it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import importlib.util
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +28,8 @@ from benchmarks.calls import RunOptions
 from benchmarks.leak_run import run_leak
 from benchmarks.profile_summary import summarize as summarize_profile
 from benchmarks.renewal_run import renewal_problems, run_renewals
+from benchmarks.report import fmt, plots, renewal_table, setup_table, summarize, table, target_label
+from benchmarks.sides import CARRIERS
 from benchmarks.steady_run import correctness_problems, run_once
 from benchmarks.target_process import REPO
 
@@ -83,194 +85,6 @@ def machine() -> dict[str, Any]:
     }
 
 
-def _median(runs: list[dict[str, Any]], *path: str) -> float | None:
-    values = []
-    for run in runs:
-        node: Any = run
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, int | float):
-            values.append(float(node))
-    return statistics.median(values) if values else None
-
-
-def _worst(runs: list[dict[str, Any]], *path: str) -> int:
-    worst = 0
-    for run in runs:
-        node: Any = run
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, int | float):
-            worst = max(worst, int(node))
-    return worst
-
-
-def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """One row from repeated runs of one target at one N: medians, and worst counts."""
-    return {
-        "kind": runs[0]["kind"],
-        "n": runs[0]["n"],
-        "repeats": len(runs),
-        "up_p50": _median(runs, "latency_up_ms", "p50"),
-        "up_p99": _median(runs, "latency_up_ms", "p99"),
-        "down_p50": _median(runs, "latency_down_ms", "p50"),
-        "down_p99": _median(runs, "latency_down_ms", "p99"),
-        "us_per_frame": _median(runs, "cpu", "us_per_frame"),
-        "core_pct": _median(runs, "cpu", "core_pct"),
-        "loadgen_pct": _median(runs, "cpu", "loadgen_core_pct"),
-        "loadgen_lag_p99": _median(runs, "cpu", "loadgen_lag_ms", "p99"),
-        "mb_per_call": _median(runs, "memory", "mb_per_call"),
-        "failed": _worst(runs, "calls", "failed"),
-        "lost": max(_worst(runs, "frames", "lost_up") + _worst(runs, "frames", "lost_down"), 0),
-        "reordered": _worst(runs, "frames", "reordered"),
-        "left_sockets": _worst(runs, "leftovers", "model_sockets")
-        + _worst(runs, "leftovers", "model_sessions_open"),
-        "left_fds": _worst(runs, "leftovers", "fds_over_baseline"),
-        "barge_p50": _median(runs, "barge_in_ms", "p50"),
-        "barge_p99": _median(runs, "barge_in_ms", "p99"),
-        "setup_p50": _median(runs, "setup_ms", "p50"),
-        "setup_p99": _median(runs, "setup_ms", "p99"),
-    }
-
-
-def _f(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def table(rows: list[dict[str, Any]]) -> str:
-    bare = {r["n"]: r for r in rows if r["kind"] == "bare"}
-    lines = [
-        "| N | target | caller→model p50 / p99 ms | model→caller p50 / p99 ms | CPU µs/frame "
-        "| ours/bare | core % | MB/call | failed | lost / reordered | leftovers (sockets, fds) "
-        "| barge-in p50 / p99 ms | loadgen core % / lag p99 ms |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in sorted(rows, key=lambda r: (r["n"], r["kind"].startswith("bare"), r["kind"])):
-        ratio = "–"
-        b = bare.get(r["n"])
-        if r["kind"] != "bare" and b and b["us_per_frame"] and r["us_per_frame"]:
-            ratio = f"{r['us_per_frame'] / b['us_per_frame']:.2f}×"
-        lines.append(
-            f"| {r['n']} | {r['kind']} | {_f(r['up_p50'], 2)} / {_f(r['up_p99'], 2)} "
-            f"| {_f(r['down_p50'], 2)} / {_f(r['down_p99'], 2)} | {_f(r['us_per_frame'])} "
-            f"| {ratio} | {_f(r['core_pct'])} | {_f(r['mb_per_call'], 3)} | {r['failed']} "
-            f"| {r['lost']} / {r['reordered']} | {r['left_sockets']}, {r['left_fds']} "
-            f"| {_f(r['barge_p50'], 2)} / {_f(r['barge_p99'], 2)} "
-            f"| {_f(r['loadgen_pct'], 0)} / {_f(r['loadgen_lag_p99'], 1)} |"
-        )
-    return "\n".join(lines)
-
-
-def setup_table(setup: list[dict[str, Any]]) -> str:
-    lines = [
-        "| set-up case | calls | stream `start` → first caller frame at the model: p50 / p99 "
-        "/ max ms |",
-        "|---|---:|---:|",
-    ]
-    for s in setup:
-        ms = s["setup_ms"]
-        lines.append(
-            f"| {s['label']} | {ms['n']} | {_f(ms['p50'], 2)} / {_f(ms['p99'], 2)} "
-            f"/ {_f(ms['max'], 2)} |"
-        )
-    return "\n".join(lines)
-
-
-def renewal_table(r: dict[str, Any]) -> str:
-    gap, ready, server, frames = r["gap_ms"], r["ready_ms"], r["server"], r["frames"]
-    steady, sgap = r["steady_delay_ms"], server.get("gap_ms") or {}
-    lost = frames["lost_up"]
-    detail = ""
-    if lost:
-        # in flight: relayed to the old session after the model had ended it, and not
-        # resent; the rest never left our server
-        late = frames["after_end"]
-        detail = f" ({late} reached the ended session)"
-    lines = [
-        "| session renewal (the model ends a session under a live call: `session_expired`, "
-        "close 1001) | renewals | caller-audio gap: worst delay of the caller frames a "
-        "renewal can hold up, p50 / p99 / max ms | session ended → new one confirmed, p50 / "
-        "p99 / max ms | every other caller frame meanwhile, p50 / p99 ms | caller frames lost "
-        "/ duplicated | uncommitted frames resent to the new session | server's "
-        "`model.renewed` gap_ms p50 / p99 / max |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {r['kind']}, {r['calls']} calls, each renewed every {r['every_s']:g} s (one every "
-        f"{r['every_s'] / r['calls']:g} s, in turn; {r['phase']} phase in the 20 ms frame "
-        f"cycle) | {r['observed']} of {r['renewals_asked']} "
-        f"| {_f(gap['p50'], 2)} / {_f(gap['p99'], 2)} / {_f(gap['max'], 2)} "
-        f"| {_f(ready['p50'], 2)} / {_f(ready['p99'], 2)} / {_f(ready['max'], 2)} "
-        f"| {_f(steady['p50'], 2)} / {_f(steady['p99'], 2)} "
-        f"| {lost}{detail} / {frames['duplicates']} "
-        f"| {frames.get('resent', 0)} "
-        f"| {_f(sgap.get('p50'), 0)} / {_f(sgap.get('p99'), 0)} / {_f(sgap.get('max'), 0)} |",
-    ]
-    return "\n".join(lines)
-
-
-def plots(rows: list[dict[str, Any]], stem: Path) -> list[Path]:
-    if importlib.util.find_spec("matplotlib") is None:
-        print("matplotlib is not installed (pip install -e '.[bench]'): no plots")
-        return []
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = []
-    kinds = sorted({r["kind"] for r in rows}, key=lambda k: (k.startswith("bare"), k))
-    colors = {k: f"C{i}" for i, k in enumerate(kinds)}
-
-    def series(kind: str) -> list[dict[str, Any]]:
-        # a cell with failed calls measured something else: left out of the lines
-        rs = [r for r in rows if r["kind"] == kind and not r["failed"]]
-        return sorted(rs, key=lambda r: r["n"])
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for kind in kinds:
-        rs = series(kind)
-        ns = [r["n"] for r in rs]
-        for ax, key, title in (
-            (axes[0], "up", "caller → model"),
-            (axes[1], "down", "model → caller"),
-        ):
-            c = colors[kind]
-            ax.plot(ns, [r[f"{key}_p50"] for r in rs], "o--", color=c, label=f"{kind} p50")
-            ax.plot(ns, [r[f"{key}_p99"] for r in rs], "o-", color=c, label=f"{kind} p99")
-            ax.set_title(f"frame latency through the relay, {title}")
-            ax.set_xlabel("concurrent calls")
-            ax.set_ylabel("ms (log)")
-            ax.set_yscale("log")
-            ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = stem.with_name(stem.name + "-latency.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    out.append(path)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for kind in kinds:
-        rs = [r for r in series(kind) if r["n"] > 1]  # one call is all fixed overhead
-        ns = [r["n"] for r in rs]
-        axes[0].plot(ns, [r["us_per_frame"] for r in rs], "o-", color=colors[kind], label=kind)
-        axes[1].plot(ns, [r["core_pct"] for r in rs], "o-", color=colors[kind], label=kind)
-    axes[0].set_title("server CPU per relayed frame")
-    axes[0].set_ylabel("µs / frame")
-    axes[0].set_ylim(bottom=0)
-    axes[1].set_title("server core used")
-    axes[1].set_ylabel("% of one core")
-    axes[1].axhline(50, color="grey", ls=":", lw=1)
-    for ax in axes:
-        ax.set_xlabel("concurrent calls")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = stem.with_name(stem.name + "-cpu.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    out.append(path)
-    return out
-
-
 def _loadavg() -> list[float]:
     try:
         return [round(x, 2) for x in os.getloadavg()]
@@ -289,6 +103,17 @@ async def bench(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("uvloop") is None:
         kinds = [k for k in kinds if "uvloop" not in k.split("+")[1:]]
     ns = [int(x) for x in args.n.split(",") if x]
+    carriers = [c for c in args.carriers.split(",") if c]
+    unknown = [c for c in carriers if c not in CARRIERS]
+    if unknown or not carriers:
+        print(f"--carriers: one or more of {', '.join(CARRIERS)} (not {unknown})", file=sys.stderr)
+        return 2
+    # our server is driven as each carrier; a bare relay has no carrier (Twilio's format)
+    cells = [
+        (kind, carrier)
+        for kind in kinds
+        for carrier in (carriers if kind.startswith("ours") else ["twilio"])
+    ]
     started = dt.datetime.now(dt.UTC)
     meta: dict[str, Any] = {
         "date": started.isoformat(timespec="seconds"),
@@ -304,7 +129,7 @@ async def bench(args: argparse.Namespace) -> int:
     problems: list[str] = []
     for n in ns:
         for rep in range(args.repeat):
-            for kind in kinds:
+            for kind, carrier in cells:
                 opts = RunOptions(
                     kind=kind,
                     n=n,
@@ -314,28 +139,34 @@ async def bench(args: argparse.Namespace) -> int:
                     ramp_per_s=args.ramp,
                     answer_gap_s=args.answer_gap,
                     mixed_endings=not args.stop_only,
+                    carrier=carrier,
                 )
-                print(f"-- {kind} N={n} ({rep + 1}/{args.repeat})", flush=True)
+                label = target_label(kind, carrier)
+                print(f"-- {label} N={n} ({rep + 1}/{args.repeat})", flush=True)
                 result = await run_once(opts)
                 result["repeat"] = rep
                 runs.append(result)
                 bad = correctness_problems(result)
-                problems += [f"{kind} N={n}: {p}" for p in bad]
+                problems += [f"{label} N={n}: {p}" for p in bad]
                 c = result["cpu"]
                 print(
-                    f"   µs/frame {_f(c['us_per_frame'])}  core {_f(c['core_pct'])}%  "
-                    f"up p99 {_f(result['latency_up_ms']['p99'], 2)} ms  "
-                    f"down p99 {_f(result['latency_down_ms']['p99'], 2)} ms  "
-                    f"loadgen {_f(c['loadgen_core_pct'], 0)}%  "
+                    f"   µs/frame {fmt(c['us_per_frame'])}  core {fmt(c['core_pct'])}%  "
+                    f"up p99 {fmt(result['latency_up_ms']['p99'], 2)} ms  "
+                    f"down p99 {fmt(result['latency_down_ms']['p99'], 2)} ms  "
+                    f"loadgen {fmt(c['loadgen_core_pct'], 0)}%  "
                     f"{'OK' if not bad else 'PROBLEMS: ' + '; '.join(bad)}",
                     flush=True,
                 )
     profiled: dict[str, Any] | None = None
     ours = next((k for k in kinds if k.startswith("ours")), None)
+    probed = carriers[0]  # the probes below drive our server as the first carrier asked for
     if args.profile and ours is not None:
         # a run of its own: the sampler pauses the server, so its numbers stay out of the table
-        profile = RESULTS / f"profile-{meta['commit']}-{ours.replace('+', '-')}-n{args.profile}.txt"
-        print(f"-- profile: {ours} N={args.profile} under py-spy", flush=True)
+        name = (
+            f"{ours.replace('+', '-')}-{probed}" if probed != "twilio" else ours.replace("+", "-")
+        )
+        profile = RESULTS / f"profile-{meta['commit']}-{name}-n{args.profile}.txt"
+        print(f"-- profile: {target_label(ours, probed)} N={args.profile} under py-spy", flush=True)
         profiled = await run_once(
             RunOptions(
                 kind=ours,
@@ -346,6 +177,7 @@ async def bench(args: argparse.Namespace) -> int:
                 ramp_per_s=args.ramp,
                 answer_gap_s=args.answer_gap,
                 profile=profile,
+                carrier=probed,
             )
         )
         if profile.exists():
@@ -355,11 +187,13 @@ async def bench(args: argparse.Namespace) -> int:
             print(f"   {summary}", flush=True)
     setup: list[dict[str, Any]] = []
     if args.setup_probe and ours is not None:
+        named = target_label(ours, probed)
         cases = [
-            (f"{ours}, pre-warm (stream opens 200 ms after the answer webhook)", ours, 0.2),
-            (f"{ours}, no head start (stream opens at once after the webhook)", ours, 0.0),
+            (f"{named}, pre-warm (stream opens 200 ms after the answer webhook)", ours, 0.2),
+            (f"{named}, no head start (stream opens at once after the webhook)", ours, 0.0),
             (
-                f"{ours}+noprewarm (model connected at `start`, stream opens after 200 ms)",
+                f"{ours}+noprewarm · {probed} (model connected at `start`, stream opens after "
+                "200 ms)",
                 f"{ours}+noprewarm",
                 0.2,
             ),
@@ -377,36 +211,41 @@ async def bench(args: argparse.Namespace) -> int:
                     answer_gap_s=gap,
                     barge_every_s=0,
                     pin=not args.no_pin,
+                    carrier=probed,
                 )
             )
             setup.append({"label": label, "kind": kind, "gap_s": gap, **result})
     renewal: dict[str, Any] | None = None
     if args.renewals and ours is not None:
-        print(f"-- session renewal: {args.renewals} renewals, {ours}", flush=True)
+        label = target_label(ours, probed)
+        print(f"-- session renewal: {args.renewals} renewals, {label}", flush=True)
         renewal = await run_renewals(
             kind=ours,
             renewals=args.renewals,
             calls=args.renewal_calls,
             phase=args.renewal_phase,
             pin=not args.no_pin,
+            carrier=probed,
         )
         bad = renewal_problems(renewal)
         problems += [f"session renewal: {p}" for p in bad]
         print(
-            f"   gap p99 {_f(renewal['gap_ms']['p99'], 2)} ms  lost "
+            f"   gap p99 {fmt(renewal['gap_ms']['p99'], 2)} ms  lost "
             f"{renewal['frames']['lost_up']}  {'OK' if not bad else 'PROBLEMS: ' + '; '.join(bad)}",
             flush=True,
         )
     leak: dict[str, Any] | None = None
     if args.leak:
-        print(f"-- leak check: {args.leak} sequential calls", flush=True)
-        leak = await run_leak(total=args.leak, pin=not args.no_pin)
+        print(f"-- leak check: {args.leak} sequential calls, ours · {probed}", flush=True)
+        leak = await run_leak(total=args.leak, pin=not args.no_pin, carrier=probed)
         if leak["failed"] or leak["lost"] or leak["reordered"] or leak["model_sockets_left"]:
             problems.append(f"leak check: {leak}")
     rows = []
     for n in ns:
-        for kind in kinds:
-            group = [r for r in runs if r["n"] == n and r["kind"] == kind]
+        for kind, carrier in cells:
+            group = [
+                r for r in runs if r["n"] == n and r["kind"] == kind and r["carrier"] == carrier
+            ]
             if group:
                 rows.append(summarize(group))
     meta["loadavg_end"] = _loadavg()
@@ -497,9 +336,18 @@ def main(argv: list[str] | None = None) -> int:
         "bare-picows, bare-starlette (the same relay on other server stacks); +uvloop: "
         "the target on uvloop, +nolimit: ours without its client's connection limit",
     )
+    parser.add_argument(
+        "--carriers",
+        default="twilio",
+        help=f"comma list of {', '.join(CARRIERS)}: our server is driven as each (a row per "
+        "carrier; the bare relays always as Twilio); the probes use the first",
+    )
+    parser.add_argument("--carrier", dest="carriers", help="one carrier (same as --carriers)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell (medians)")
     parser.add_argument("--ramp", type=float, default=100.0, help="calls admitted per second")
-    parser.add_argument("--answer-gap", type=float, default=0.2, help="TwiML → stream open, s")
+    parser.add_argument(
+        "--answer-gap", type=float, default=0.2, help="call answered → stream open, s"
+    )
     parser.add_argument("--barge-every", type=float, default=5.0, help="s per call; 0: off")
     parser.add_argument("--profile", type=int, default=0, help="py-spy our server at this N")
     parser.add_argument("--no-setup-probe", dest="setup_probe", action="store_false")
