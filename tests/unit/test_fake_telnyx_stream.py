@@ -15,6 +15,7 @@ import orjson
 from aiohttp import web
 
 from tests.helpers.telnyx_fake import OUR_NUMBER, fake_telnyx, local_server
+from voicecall_rt.carrier.telnyx.rest import TelnyxCarrier
 from voicecall_rt.simulator.scenario import CallPlan
 from voicecall_rt.simulator.sim_call import SimCall
 from voicecall_rt.simulator.telnyx.carrier import FakeTelnyx
@@ -142,13 +143,10 @@ async def test_what_telnyx_cannot_use_gets_an_error_message() -> None:
 async def test_send_dtmf_reaches_the_far_party_as_tones() -> None:
     async with stream_world() as (fake, _):
         call = await _dial(fake, stream_codec="PCMU", stream_bidirectional_mode="rtp")
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(
-                f"{fake.api_base_url}/calls/{call.sid}/actions/send_dtmf",
-                json={"digits": "4w2", "duration_millis": 150},
-                headers={"Authorization": f"Bearer {API_KEY}"},
-            ) as response,
-        ):
-            assert response.status == 200
+        api = TelnyxCarrier(API_KEY, CONNECTION_ID, fake.api_base_url)
+        try:
+            assert await api.send_digits(call.sid, "4,2") is True
+        finally:
+            await api.close()
+        assert fake.requests[-1][1]["digits"] == "4w2"
         await call.wait_for(lambda: call.heard_digits == "42")
