@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -24,6 +23,12 @@ import orjson
 
 from benchmarks.recorder import Call
 from benchmarks.sides import RestLog, http_response
+from benchmarks.sides.common import (
+    TemplateStream,
+    name_by_uuid,
+    server_section,
+    token_from_answer,
+)
 from benchmarks.sim_account import FROM_NUMBER, PUBLIC_URL
 from voicecall_rt.carrier.plivo import wire
 from voicecall_rt.simulator.plivo.fake import AUTH_ID, AUTH_TOKEN
@@ -33,7 +38,7 @@ CALLER_NUMBER: Final = "14155550177"  # Plivo writes numbers without the `+`
 _EXTRA: Final = re.compile(r'extraHeaders="([^"]*)"')
 
 
-class PlivoStream:
+class PlivoStream(TemplateStream):
     """One call's Audio Streams messages (see `sides.CallStream`)."""
 
     media_prefix = wire.MEDIA_PREFIX.encode()
@@ -44,9 +49,11 @@ class PlivoStream:
     echoes_cleared_marks = False  # Plivo never answers a checkpoint it cleared
 
     def __init__(self, call: Call) -> None:
-        self.call = call
-        self.media_template = wire.carrier_media_template(call.stream_sid)
-        self.played_template = wire.carrier_played_template(call.stream_sid)
+        super().__init__(
+            call,
+            wire.carrier_media_template(call.stream_sid),
+            wire.carrier_played_template(call.stream_sid),  # `playedStream`
+        )
         self.stamp0 = int(time.time() * 1000)  # Plivo stamps frames with wall-clock ms
 
     def opening(self, next_seq: Callable[[], int]) -> list[bytes]:
@@ -55,9 +62,6 @@ class PlivoStream:
             next_seq(), call.stream_sid, account_id=AUTH_ID, call_id=call.call_sid, extra=call.token
         )
         return [orjson.dumps(start)]
-
-    def mark_echo(self, seq: int, name: bytes) -> bytes:
-        return self.played_template % (seq, name)
 
     def cleared(self, next_seq: Callable[[], int]) -> bytes:
         return orjson.dumps(wire.carrier_cleared(next_seq(), self.call.stream_sid))
@@ -72,18 +76,12 @@ class PlivoSide:
     name = "plivo"
 
     def server_section(self, rest_url: str) -> dict[str, Any]:
-        return {
-            "carrier": self.name,
-            "plivo": {
-                "authId": AUTH_ID,
-                "authToken": AUTH_TOKEN,
-                "apiBaseUrl": rest_url,  # hang-ups land on the stand-in (counted)
-            },
-        }
+        # hang-ups land on the stand-in REST API (counted)
+        keys = {"authId": AUTH_ID, "authToken": AUTH_TOKEN, "apiBaseUrl": rest_url}
+        return server_section(self.name, keys)
 
     def name_call(self, call: Call) -> None:
-        call.call_sid = str(uuid.uuid4())
-        call.stream_sid = str(uuid.uuid4())
+        name_by_uuid(call)
 
     async def admit(
         self, http: aiohttp.ClientSession, port: int, call: Call, rest: RestLog
@@ -97,15 +95,8 @@ class PlivoSide:
             "To": FROM_NUMBER.lstrip("+"),
         }
         headers = sign(PUBLIC_URL + "/voice/answer", params, AUTH_TOKEN)
-        async with http.post(
-            f"http://127.0.0.1:{port}/voice/answer", data=params, headers=headers
-        ) as response:
-            body = await response.text()
-        found = _EXTRA.search(body)
-        if response.status != 200 or found is None:
-            return f"answer URL: HTTP {response.status} {body[:200]}"
-        call.token = found.group(1)
-        return None
+        call.token, error = await token_from_answer(http, port, params, headers, _EXTRA)
+        return error
 
     def stream(self, call: Call) -> PlivoStream:
         return PlivoStream(call)

@@ -7,12 +7,12 @@ on `start`/`media`, mark echoes without a sequence number, a bare `stop`).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from twilio.request_validator import SIGNATURE_HEADER as TWILIO_SIGNATURE_HEADER
 
 from benchmarks.recorder import Call
+from benchmarks.sides.common import name_by_uuid, server_section
 from benchmarks.sides.twilio import TwilioSide, TwilioStream
 from voicecall_rt.carrier.signalwire import wire
 from voicecall_rt.carrier.signalwire.webhooks import SIGNATURE_HEADER
@@ -33,19 +33,16 @@ class SignalWireSide(TwilioSide):
     account_sid = PROJECT_ID
 
     def server_section(self, rest_url: str) -> dict[str, Any]:
-        return {
-            "carrier": self.name,
-            "signalwire": {
-                "projectId": PROJECT_ID,
-                "apiToken": API_TOKEN,
-                "signingKey": SIGNING_KEY,
-                "apiBaseUrl": rest_url,  # hang-ups land on the stand-in (counted)
-            },
+        keys = {
+            "projectId": PROJECT_ID,
+            "apiToken": API_TOKEN,
+            "signingKey": SIGNING_KEY,
+            "apiBaseUrl": rest_url,  # hang-ups land on the stand-in (counted)
         }
+        return server_section(self.name, keys)
 
     def name_call(self, call: Call) -> None:
-        call.call_sid = str(uuid.uuid4())
-        call.stream_sid = str(uuid.uuid4())
+        name_by_uuid(call)
 
     def signed(self, url: str, params: dict[str, str]) -> dict[str, str]:
         # Twilio's algorithm keyed with the Signing Key, in SignalWire's own header

@@ -24,6 +24,7 @@ import orjson
 
 from benchmarks.recorder import Call
 from benchmarks.sides import RestLog, http_response
+from benchmarks.sides.common import TemplateStream, server_section
 from benchmarks.sim_account import FROM_NUMBER, PUBLIC_URL
 from voicecall_rt.carrier.telnyx import wire
 from voicecall_rt.simulator.telnyx.carrier import new_call_control_id
@@ -36,21 +37,22 @@ _CALLS: Final = b"/calls/"
 _OK: Final = http_response(200, b'{"data":{"result":"ok"}}')
 
 
-class TelnyxStream:
-    """One call's media-streaming messages (see `sides.CallStream`)."""
+class TelnyxStream(TemplateStream):
+    """One call's media-streaming messages (see `sides.CallStream`); a `clear` answers the
+    marks it dropped, as the fake Telnyx does."""
 
     media_prefix = wire.MEDIA_PREFIX.encode()
     mark_prefix = wire.MARK_PREFIX.encode()
     clear_prefix = wire.CLEAR.encode()
     payload_at = wire.PAYLOAD_AT.encode()
     name_at = wire.NAME_AT.encode()
-    echoes_cleared_marks = True
-    stamp0 = 0
 
     def __init__(self, call: Call) -> None:
-        self.call = call
-        self.media_template = wire.carrier_media_template(call.stream_sid)
-        self.mark_template = wire.carrier_mark_template(call.stream_sid)
+        super().__init__(
+            call,
+            wire.carrier_media_template(call.stream_sid),
+            wire.carrier_mark_template(call.stream_sid),
+        )
 
     def opening(self, next_seq: Callable[[], int]) -> list[bytes]:
         call = self.call
@@ -63,12 +65,6 @@ class TelnyxStream:
             to=FROM_NUMBER,
         )
         return [orjson.dumps(wire.carrier_connected()), orjson.dumps(start)]
-
-    def mark_echo(self, seq: int, name: bytes) -> bytes:
-        return self.mark_template % (seq, name)
-
-    def cleared(self, next_seq: Callable[[], int]) -> None:
-        return None
 
     def stop(self, seq: int) -> bytes:
         call = self.call
@@ -83,16 +79,14 @@ class TelnyxSide:
     name = "telnyx"
 
     def server_section(self, rest_url: str) -> dict[str, Any]:
-        return {
-            "carrier": self.name,
-            "telnyx": {
-                "apiKey": API_KEY,
-                "connectionId": CONNECTION_ID,
-                "publicKey": public_key_b64(),
-                # answers and hang-ups land on the stand-in (answers kept, hang-ups counted)
-                "apiBaseUrl": rest_url,
-            },
+        keys = {
+            "apiKey": API_KEY,
+            "connectionId": CONNECTION_ID,
+            "publicKey": public_key_b64(),
+            # answers and hang-ups land on the stand-in (answers kept, hang-ups counted)
+            "apiBaseUrl": rest_url,
         }
+        return server_section(self.name, keys)
 
     def name_call(self, call: Call) -> None:
         call.call_sid = new_call_control_id()

@@ -17,6 +17,7 @@ import orjson
 
 from benchmarks.recorder import Call
 from benchmarks.sides import RestLog, http_response
+from benchmarks.sides.common import TemplateStream, server_section, token_from_answer
 from benchmarks.sim_account import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, PUBLIC_URL
 from voicecall_rt.carrier.twilio import wire
 from voicecall_rt.simulator.signing import signature_headers
@@ -26,7 +27,7 @@ CALLER_NUMBER = "+14155550177"
 _TOKEN = re.compile(f'name="{wire.TOKEN_PARAMETER}" value="([^"]+)"')
 
 
-class TwilioStream:
+class TwilioStream(TemplateStream):
     """One call's Media Streams messages (see `sides.CallStream`)."""
 
     media_prefix = wire.MEDIA_PREFIX.encode()
@@ -34,13 +35,14 @@ class TwilioStream:
     clear_prefix = wire.CLEAR_PREFIX.encode()
     payload_at = wire.PAYLOAD_AT.encode()
     name_at = wire.NAME_AT.encode()
-    echoes_cleared_marks = True  # Twilio answers every pending mark at a `clear`
-    stamp0 = 0  # `media.timestamp`: ms since the stream started
 
     def __init__(self, side: TwilioSide, call: Call) -> None:
-        self.side, self.call = side, call
-        self.media_template: bytes = side.wire.carrier_media_template(call.stream_sid)
-        self.mark_template: bytes = side.wire.carrier_mark_template(call.stream_sid)
+        super().__init__(
+            call,
+            side.wire.carrier_media_template(call.stream_sid),
+            side.wire.carrier_mark_template(call.stream_sid),
+        )
+        self.side = side
 
     def opening(self, next_seq: Callable[[], int]) -> list[bytes]:
         call, wire_ = self.call, self.side.wire
@@ -52,12 +54,6 @@ class TwilioStream:
             parameters={wire.TOKEN_PARAMETER: call.token} if call.token else {},
         )
         return [orjson.dumps(wire_.carrier_connected()), orjson.dumps(start)]
-
-    def mark_echo(self, seq: int, name: bytes) -> bytes:
-        return self.mark_template % (seq, name)
-
-    def cleared(self, next_seq: Callable[[], int]) -> None:
-        return None
 
     def stop(self, seq: int) -> bytes:
         call = self.call
@@ -76,14 +72,9 @@ class TwilioSide:
     account_sid = ACCOUNT_SID
 
     def server_section(self, rest_url: str) -> dict[str, Any]:
-        return {
-            "carrier": self.name,
-            "twilio": {
-                "accountSid": ACCOUNT_SID,
-                "authToken": AUTH_TOKEN,
-                "apiBaseUrl": rest_url,  # hang-ups land on the stand-in (counted)
-            },
-        }
+        # hang-ups land on the stand-in REST API (counted)
+        keys = {"accountSid": ACCOUNT_SID, "authToken": AUTH_TOKEN, "apiBaseUrl": rest_url}
+        return server_section(self.name, keys)
 
     def name_call(self, call: Call) -> None:
         call.call_sid = "CA" + secrets.token_hex(16)
@@ -103,17 +94,9 @@ class TwilioSide:
             to=FROM_NUMBER,
             direction="inbound",
         )
-        async with http.post(
-            f"http://127.0.0.1:{port}/voice/answer",
-            data=params,
-            headers=self.signed(PUBLIC_URL + "/voice/answer", params),
-        ) as response:
-            body = await response.text()
-        found = _TOKEN.search(body)
-        if response.status != 200 or found is None:
-            return f"answer webhook: HTTP {response.status} {body[:200]}"
-        call.token = found.group(1)
-        return None
+        headers = self.signed(PUBLIC_URL + "/voice/answer", params)
+        call.token, error = await token_from_answer(http, port, params, headers, _TOKEN)
+        return error
 
     def stream(self, call: Call) -> TwilioStream:
         return TwilioStream(self, call)
