@@ -17,6 +17,8 @@ from twilio.request_validator import (
     RequestValidator,
 )
 
+from tests.helpers import carrier_inputs
+from tests.helpers.carrier_inputs import INPUTS
 from tests.helpers.twilio_wire import (
     answer_inbound,
     call_id_for,
@@ -147,6 +149,63 @@ async def test_unsigned_webhooks_are_refused_and_change_nothing(
     completed = _status_params(live_sid, "completed")
     status, _ = await post_signed(http, world, f"/voice/status?call={call_id}", completed)
     assert status == 204
+    data = await world.wait_call(call_id)
+    assert data["call"]["status"] == "completed"
+    assert world.server.manager.active_count == 0
+
+
+@pytest.mark.parametrize("direction", ["inbound", "outbound"])
+async def test_forged_webhooks_are_refused_on_every_carrier(
+    make_world: MakeWorld, http: aiohttp.ClientSession, carrier: str, direction: str
+) -> None:
+    """Each carrier's forgeries (unsigned, signed with another key, tampered with, and its
+    own: a stale timestamp, a wrong nonce) get 403 on every webhook URL, before any work."""
+    inputs = INPUTS[carrier]
+    world = await make_world(LISTEN_PLAN, GREET_ONLY, **OPEN)
+    live_sid = inputs.new_call_sid()
+    await carrier_inputs.answer_inbound(http, world, inputs, live_sid)  # a call to disturb
+    call_id = await call_id_for(world, live_sid)
+    before = await _one_call(world)
+    assert before["status"] == "in-progress" and before["answered_by"] is None
+    rest_before = inputs.rest_actions(world.carrier)
+
+    # A new call, and each callback of the live call (on its own URL, `?call=` included).
+    hooks = (
+        [inputs.inbound(inputs.new_call_sid(), "+14155550123")]
+        if direction == "inbound"
+        else [
+            inputs.answered(live_sid, call_id),
+            inputs.completed(live_sid, call_id),
+            inputs.verdict(live_sid, call_id, True),
+        ]
+    )
+    tried = 0
+    for name, forge in inputs.forgeries.items():
+        for hook in hooks:
+            headers, sent = forge(hook)
+            status, body = await carrier_inputs.post(http, world, sent, headers)
+            assert (status, body) == (403, "invalid signature"), (name, hook.path)
+            tried += 1
+    assert tried == len(inputs.forgeries) * len(hooks) and tried >= 3
+
+    # Nothing happened: no call, no status or verdict, no REST action, no model session.
+    assert await _one_call(world) == before
+    assert world.server.manager.active_ids() == [call_id]
+    assert len(world.model.sessions) == 1
+    assert inputs.rest_actions(world.carrier) == rest_before
+    _, data = await world.api("GET", f"/api/calls/{call_id}")
+    kinds = [e["kind"] for e in data["events"]]
+    assert "status" not in kinds and "amd" not in kinds and "end" not in kinds
+
+    # Positive controls: the same requests, signed as the carrier signs, take effect.
+    status, _ = await carrier_inputs.post_signed(
+        http, world, inputs, inputs.verdict(live_sid, call_id, False)
+    )
+    assert 200 <= status < 300
+    assert (await _one_call(world))["answered_by"] == inputs.verdict_raw[False]
+    completed = inputs.completed(live_sid, call_id)
+    status, _ = await carrier_inputs.post_signed(http, world, inputs, completed)
+    assert 200 <= status < 300
     data = await world.wait_call(call_id)
     assert data["call"]["status"] == "completed"
     assert world.server.manager.active_count == 0
