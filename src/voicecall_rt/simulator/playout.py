@@ -18,8 +18,8 @@ from collections import deque
 from typing import Final
 
 from voicecall_rt.audio.goertzel import DtmfDetector
-from voicecall_rt.simulator.caller_audio import FRAME_BYTES, SILENCE_FRAME
-from voicecall_rt.simulator.sim_call import SimCall
+from voicecall_rt.simulator.caller_audio import FRAME_BYTES, FRAME_MS, SILENCE_FRAME
+from voicecall_rt.simulator.sim_call import MarkEcho, SimCall
 
 __all__ = ["Playout"]
 
@@ -117,6 +117,9 @@ class Playout:
                 self._hear(heard + SILENCE_FRAME[len(heard) :])
         pending = self._playing_marks + [item for item in self._queue if isinstance(item, str)]
         call.clears.append(self.queued_bytes)
+        call.cleared_marks.extend(
+            MarkEcho(name, call.played_bytes, tick * FRAME_MS, cleared=True) for name in pending
+        )
         self._playing = b""
         self._playing_marks = []
         self._queue.clear()

@@ -158,6 +158,10 @@ class SimCall:
         self.errors: list[str] = []
         self.notifications: list[Notification] = []
         self.webhooks: list[SentWebhook] = []
+        # Each REST hang-up from our server that reached the call, as the status it asked
+        # for (`completed`, or `canceled` for a dial cancelled before answer): one record
+        # whatever the carrier's REST shape, so a test reads them alike on every carrier.
+        self.rest_hang_ups: list[str] = []
         # media stream (the latest one, if the call was redirected)
         self.stream_sid: str | None = None
         self.stream_url: str | None = None
@@ -170,6 +174,9 @@ class SimCall:
         self.marks_echoed: list[str] = []
         self.mark_echoes: list[MarkEcho] = []
         self.clears: list[int] = []
+        # Each mark a clear dropped, with what had played at the clear, whether or not the
+        # carrier echoes it (Plivo never answers a cleared checkpoint).
+        self.cleared_marks: list[MarkEcho] = []
         self.heard_digits = ""
         self.spoken: list[str] = []
         self.media_sent = 0

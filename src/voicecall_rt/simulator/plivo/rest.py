@@ -185,6 +185,7 @@ class RestApi:
     async def _hang_up(self, request: web.Request) -> web.Response:
         call = self._live(request.match_info["uuid"], self._board.calls)
         # A CallUUID exists from the first ring on: hanging up a ringing call cancels it.
+        call.rest_hang_ups.append("completed")
         self._board.end_call(call, "completed" if call.answered else "canceled")
         return web.Response(status=204)
 
@@ -192,6 +193,7 @@ class RestApi:
         call = self._live(request.match_info["uuid"], self._board.requests)
         if call.answered:
             raise _Refused(404, "not found")  # no longer a request: hang the call up
+        call.rest_hang_ups.append("canceled")
         self._board.end_call(call, "canceled")
         return web.Response(status=204)
 

@@ -245,6 +245,8 @@ class RestApi:
         if time_limit is not None:
             call.config.time_limit_s = time_limit
             board.arm_time_limit(call)
+        if status is not None:
+            call.rest_hang_ups.append(status)
         if status is not None and not call.is_final:
             # Twilio's Call resource: `canceled` hangs up queued or ringing calls but "will
             # not affect calls already in progress"; `completed` hangs up "even if it's
