@@ -18,6 +18,7 @@ from voicecall_rt import prompts
 from voicecall_rt.call.admission import PlaceError, check_outbound, inbound_refusal
 from voicecall_rt.call.bridge import CallBridge, CallSummary
 from voicecall_rt.call.journal import CallJournal, Hub
+from voicecall_rt.call.live_actions import LiveActions
 from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
 from voicecall_rt.call.roster import ActiveCall, Roster
 from voicecall_rt.call.routes import outbound_request, stream_url
@@ -77,6 +78,7 @@ class CallManager:
         self._reaper: asyncio.Task[None] | None = None
         self._tokens = StreamTokens(lambda: asyncio.get_running_loop().time())
         self.calls = Roster(store, hub, self._tokens)
+        self._live = LiveActions(self.calls, carrier)
 
     # ---- lifecycle --------------------------------------------------------------------
 
@@ -203,9 +205,9 @@ class CallManager:
             journal=journal,
             instructions=instructions,
             tools=call_tools(record.outcome_schema),
-            hang_up=self._hang_up_bridge,
+            hang_up=self._live.hang_up,
             on_end=self._bridge_ended,
-            press_keys=self._press_keys,
+            press_keys=self._live.press_keys,
         )
         active = ActiveCall(record=record, bridge=bridge, journal=journal)
         self.calls.add(active)
@@ -343,34 +345,6 @@ class CallManager:
             return False
         await active.bridge.end("hangup-requested", hang_up=True)
         return True
-
-    async def _hang_up_bridge(self, call_id: str) -> None:
-        active = self.calls.get(call_id)
-        if active is None or self._carrier is None:
-            return
-        sid = active.record.carrier_sid
-        if not sid or active.record.status.terminal:
-            return
-        # One status whatever the state: `canceled` would not end a call answered meanwhile.
-        try:
-            await self._carrier.hang_up(sid)
-        except CarrierError as exc:
-            active.journal.event("hangup.failed", error=str(exc))
-            log.warning("call %s: hang-up failed: %s", call_id, exc)
-
-    async def _press_keys(self, call_id: str, digits: str) -> bool:
-        """The carrier's own keypad command, where it has one; a refusal falls back to
-        tones in the audio (journaled), as the press must still happen."""
-        active = self.calls.get(call_id)
-        sid = active.record.carrier_sid if active is not None else None
-        if active is None or self._carrier is None or not sid:
-            return False
-        try:
-            return await self._carrier.send_digits(sid, digits)
-        except CarrierError as exc:
-            active.journal.event("dtmf.carrier_failed", error=str(exc))
-            log.warning("call %s: the carrier's keypad command failed: %s", call_id, exc)
-            return False
 
     def _bridge_ended(self, call_id: str, summary: CallSummary) -> None:
         active = self.calls.get(call_id)

@@ -16,7 +16,10 @@ from voicecall_rt.cli import call, calls, getting_started, serve
 from voicecall_rt.cli.shared import out
 
 app = typer.Typer(
-    help="AI phone calls over Twilio, Telnyx, Plivo or SignalWire, bridged straight to OpenAI's Realtime API.",
+    help=(
+        "AI phone calls over Twilio, Telnyx, Plivo or SignalWire, bridged straight to "
+        "OpenAI's Realtime API."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -39,7 +42,8 @@ def main_options(
         ),
     ] = False,
 ) -> None:
-    """AI phone calls over Twilio, Telnyx, Plivo or SignalWire, bridged straight to OpenAI's Realtime API."""
+    """AI phone calls over Twilio, Telnyx, Plivo or SignalWire, bridged straight to
+    OpenAI's Realtime API."""
 
 
 app.command()(serve.serve)
