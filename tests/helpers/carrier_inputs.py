@@ -384,3 +384,9 @@ async def answer_inbound(
     status, body = await post_signed(http, world, inputs, inputs.inbound(call_sid, caller))
     assert 200 <= status < 300, (status, body)
     return inputs.token_of(world.carrier, call_sid, body)
+
+
+def sign_badly(fake: FakeCarrier) -> None:
+    """Have the fake carrier sign every webhook with a key that is not the account's."""
+    assert isinstance(fake, FakeTwilio | FakePlivo | FakeTelnyx)
+    fake.bad_signature = True

@@ -8,6 +8,7 @@ row (`DIALECTS`) only says which builder makes which message.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import orjson
 
 from tests.helpers.twilio_wire import STREAM_PATH, StreamClient
 from voicecall_rt.carrier.plivo import wire as plivo_wire
@@ -39,6 +41,7 @@ class StreamDialect:
     # The `stop` message; None when the carrier ends a stream by closing it (Plivo).
     stop: Callable[[int, str, str], Message] | None
     stop_reason: str  # the call's end reason once the stream has ended that way
+    played: Callable[[int, str, str], Message]  # (seq, stream id, name): a mark's echo
 
 
 def _twilio_opening(stream_id: str, call_sid: str, token: str | None) -> list[Message]:
@@ -82,6 +85,7 @@ DIALECTS: Mapping[str, StreamDialect] = {
             str(seq), sid, account_sid=ACCOUNT_SID, call_sid=call
         ),
         stop_reason="carrier-stop",
+        played=lambda seq, sid, name: twilio_wire.carrier_mark(str(seq), sid, name),
     ),
     "signalwire": StreamDialect(
         new_stream_id=lambda: str(uuid.uuid4()),
@@ -93,6 +97,7 @@ DIALECTS: Mapping[str, StreamDialect] = {
             str(seq), sid, account_sid=PROJECT_ID, call_sid=call
         ),
         stop_reason="carrier-stop",
+        played=lambda seq, sid, name: signalwire_wire.carrier_mark(str(seq), sid, name),
     ),
     "telnyx": StreamDialect(
         new_stream_id=lambda: str(uuid.uuid4()),
@@ -102,6 +107,7 @@ DIALECTS: Mapping[str, StreamDialect] = {
         ),
         stop=lambda seq, sid, call: telnyx_wire.carrier_stop(str(seq), sid, call_control_id=call),
         stop_reason="carrier-stop",
+        played=lambda seq, sid, name: telnyx_wire.carrier_mark(str(seq), sid, name),
     ),
     "plivo": StreamDialect(
         new_stream_id=lambda: str(uuid.uuid4()),
@@ -111,8 +117,19 @@ DIALECTS: Mapping[str, StreamDialect] = {
         ),
         stop=None,
         stop_reason="carrier-closed",
+        played=plivo_wire.carrier_played,
     ),
 }
+
+
+def _mark_name(message: Message) -> str | None:
+    """The name of a mark our server sent (Twilio's, SignalWire's and Telnyx's `mark`,
+    Plivo's `checkpoint`); None for any other message."""
+    if message.get("event") == "checkpoint":
+        return str(message["name"])
+    if message.get("event") == "mark":
+        return str(message["mark"]["name"])
+    return None
 
 
 class CarrierStream(StreamClient):
@@ -143,6 +160,22 @@ class CarrierStream(StreamClient):
 
     async def media(self, payload: str) -> None:
         await self.send(self.dialect.media(self._seq_next(), self.stream_sid, payload))
+
+    async def play_out(self, audio_bytes: int, timeout_s: float = 10.0) -> None:
+        """Play what our server sends as the carrier would, echoing each mark (Plivo: each
+        checkpoint), until the marks say `audio_bytes` of the model's audio were heard."""
+        heard = 0
+        async with asyncio.timeout(timeout_s):
+            while heard < audio_bytes:
+                message = await self.ws.receive()
+                if message.type is not aiohttp.WSMsgType.TEXT:
+                    raise AssertionError(f"the stream ended before the audio played: {message}")
+                name = _mark_name(orjson.loads(message.data))
+                if name is None:
+                    continue
+                await self.send(self.dialect.played(self._seq_next(), self.stream_sid, name))
+                # Our marks are named `<item id>:<end byte>` (call/playback.py).
+                heard = max(heard, int(name.rpartition(":")[2]))
 
     async def finish(self, call_sid: str) -> int | None:
         """End the stream the carrier's way (its `stop`, or closing the socket); the close

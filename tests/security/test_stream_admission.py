@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 
+from tests.helpers import carrier_inputs
+from tests.helpers.carrier_inputs import INPUTS
+from tests.helpers.carrier_streams import CarrierStream
 from tests.helpers.twilio_wire import (
     StreamClient,
-    answer_inbound,
     call_id_for,
-    new_call_sid,
     payload,
 )
 from tests.helpers.world import MakeWorld
@@ -24,7 +26,9 @@ from voicecall_rt.web import stream as stream_module
 
 OPEN = {"inbound.enabled": True, "inbound.policy": "open"}
 LISTEN_PLAN = CallPlan(callee=(WaitForModel(quiet_ms=200),))
-GREET_ONLY = ModelScript(turns=((Say("Hello, you're through to the assistant.", 300),),))
+GREETING = "Hello, you're through to the assistant."
+GREETING_MS = 300
+GREET_ONLY = ModelScript(turns=((Say(GREETING, GREETING_MS),),))
 POLICY_VIOLATION = aiohttp.WSCloseCode.POLICY_VIOLATION
 MESSAGE_TOO_BIG = aiohttp.WSCloseCode.MESSAGE_TOO_BIG
 
@@ -63,26 +67,38 @@ async def _admitted(world: SimWorld, stream: StreamClient, marker: str) -> FakeS
     return session
 
 
+async def _finish(stream: CarrierStream, call_sid: str) -> None:
+    """End the stream the carrier's way; a `stop` is answered with a normal close."""
+    code = await stream.finish(call_sid)
+    assert code in (None, aiohttp.WSCloseCode.OK) and (code is None) == (
+        stream.dialect.stop is None
+    )
+
+
 # ---- no start, or no valid token ------------------------------------------------------
 
 
-@pytest.mark.parametrize("opening", ["nothing", "connected-only", "media-first", "garbage"])
+@pytest.mark.parametrize("opening", ["nothing", "greeting-only", "media-first", "garbage"])
 async def test_stream_without_a_start_is_closed(
     make_world: MakeWorld,
     http: aiohttp.ClientSession,
     monkeypatch: pytest.MonkeyPatch,
+    carrier: str,
     opening: str,
 ) -> None:
     monkeypatch.setattr(stream_module, "START_TIMEOUT_S", 0.3)
     world = await _world(make_world)
-    call_sid = new_call_sid()
-    await answer_inbound(http, world, call_sid)
+    inputs = INPUTS[carrier]
+    call_sid = inputs.new_call_sid()
+    token = await carrier_inputs.answer_inbound(http, world, inputs, call_sid)
     call_id = await call_id_for(world, call_sid)
-    stream = await StreamClient.connect(http, world)
-    if opening == "connected-only":
-        await stream.connected()
-    elif opening == "media-first":
-        await stream.connected()
+    stream = await CarrierStream.connect_as(http, world, carrier)
+    # What the carrier says before its start (Twilio's `connected`; Plivo: nothing).
+    greeting = stream.dialect.opening(stream.stream_sid, call_sid, token)[:-1]
+    if opening in ("greeting-only", "media-first"):
+        for message in greeting:
+            await stream.send(message)
+    if opening == "media-first":
         await stream.media(payload(0xF2))
     elif opening == "garbage":
         await stream.ws.send_str("{not json")
@@ -116,14 +132,18 @@ async def test_start_without_the_right_token_is_closed(
     make_world: MakeWorld,
     http: aiohttp.ClientSession,
     monkeypatch: pytest.MonkeyPatch,
+    carrier: str,
     forgery: str,
 ) -> None:
     world = await _world(make_world)
-    call_sid, other_sid = new_call_sid(), new_call_sid()
+    inputs = INPUTS[carrier]
+    call_sid, other_sid = inputs.new_call_sid(), inputs.new_call_sid()
     if forgery == "expired":
         monkeypatch.setattr(tokens_module, "TOKEN_TTL_S", -1.0)  # stale as soon as minted
-    token = await answer_inbound(http, world, call_sid)
-    other_token = await answer_inbound(http, world, other_sid, caller="+14155550123")
+    token = await carrier_inputs.answer_inbound(http, world, inputs, call_sid)
+    other_token = await carrier_inputs.answer_inbound(
+        http, world, inputs, other_sid, caller="+14155550123"
+    )
     call_id = await call_id_for(world, call_sid)
     call_part, _, secret = token.partition(".")
     presented: str | None = {
@@ -136,31 +156,33 @@ async def test_start_without_the_right_token_is_closed(
         "expired": token,
     }[forgery]
 
-    stream = await StreamClient.connect(http, world)
+    stream = await CarrierStream.connect_as(http, world, carrier)
     await stream.open(call_sid, presented)
     assert await stream.close_code() == POLICY_VIOLATION
     await _not_bridged(world, call_id)
     await _not_bridged(world, await call_id_for(world, other_sid))
 
     if forgery != "expired":
-        # The forgery did not burn the call's real token: Twilio's own stream still gets in.
-        genuine = await StreamClient.connect(http, world)
+        # The forgery did not burn the call's real token: the carrier's own stream gets in.
+        genuine = await CarrierStream.connect_as(http, world, carrier)
         await genuine.open(call_sid, token)
         await _admitted(world, genuine, payload(0xF3))
-        await genuine.stop(call_sid)
-        assert await genuine.close_code() == aiohttp.WSCloseCode.OK
+        await _finish(genuine, call_sid)
 
 
-async def test_token_is_single_use(make_world: MakeWorld, http: aiohttp.ClientSession) -> None:
+async def test_token_is_single_use(
+    make_world: MakeWorld, http: aiohttp.ClientSession, carrier: str
+) -> None:
     world = await _world(make_world)
-    call_sid = new_call_sid()
-    token = await answer_inbound(http, world, call_sid)
+    inputs = INPUTS[carrier]
+    call_sid = inputs.new_call_sid()
+    token = await carrier_inputs.answer_inbound(http, world, inputs, call_sid)
     call_id = await call_id_for(world, call_sid)
-    first = await StreamClient.connect(http, world)
+    first = await CarrierStream.connect_as(http, world, carrier)
     await first.open(call_sid, token)
     session = await _admitted(world, first, payload(0xF4))
 
-    replay = await StreamClient.connect(http, world)
+    replay = await CarrierStream.connect_as(http, world, carrier)
     await replay.open(call_sid, token)
     replay_frame = payload(0xF5)
     await replay.media(replay_frame)
@@ -172,9 +194,8 @@ async def test_token_is_single_use(make_world: MakeWorld, http: aiohttp.ClientSe
     assert len(world.model.sessions) == 1
     starts = [e for e in await _events(world, call_id) if e["kind"] == "stream.start"]
     assert len(starts) == 1
-    await first.stop(call_sid)
-    assert await first.close_code() == aiohttp.WSCloseCode.OK
-    assert (await world.wait_call(call_id))["call"]["end_reason"] == "carrier-stop"
+    await _finish(first, call_sid)
+    assert (await world.wait_call(call_id))["call"]["end_reason"] == first.dialect.stop_reason
 
 
 async def test_fake_twilio_with_a_wrong_token_is_not_bridged(make_world: MakeWorld) -> None:
@@ -195,16 +216,19 @@ async def test_fake_twilio_with_a_wrong_token_is_not_bridged(make_world: MakeWor
 
 
 async def _bridged(
-    world: SimWorld, http: aiohttp.ClientSession
-) -> tuple[str, str, StreamClient, FakeSession]:
-    call_sid = new_call_sid()
-    token = await answer_inbound(http, world, call_sid)
+    world: SimWorld, http: aiohttp.ClientSession, carrier: str
+) -> tuple[str, str, CarrierStream, FakeSession]:
+    inputs = INPUTS[carrier]
+    call_sid = inputs.new_call_sid()
+    token = await carrier_inputs.answer_inbound(http, world, inputs, call_sid)
     call_id = await call_id_for(world, call_sid)
-    stream = await StreamClient.connect(http, world)
+    stream = await CarrierStream.connect_as(http, world, carrier)
     await stream.open(call_sid, token)
     session = await _admitted(world, stream, payload(0xF0))
-    # Inbound: the bridge has the model greet the caller; let that settle first.
-    await world.model.wait_for(lambda: "response.create" in session.received_types())
+    # Inbound: the bridge has the model greet the caller; let that greeting be over (sent
+    # by the model, played and its marks echoed), so the call's transcript has it whole.
+    await world.model.wait_for(lambda: "response.done" in session.sent_types())
+    await stream.play_out(GREETING_MS * 8)  # µ-law: 8 bytes a millisecond
     return call_sid, call_id, stream, session
 
 
@@ -214,27 +238,39 @@ async def _end_event(world: SimWorld, call_id: str) -> dict[str, Any]:
     return dict(end)
 
 
+async def _assert_greeting_kept(world: SimWorld, call_id: str) -> None:
+    """The call's record kept what was said before the stream went wrong."""
+    data = await world.wait_call(call_id)
+    said = [(line["role"], line["text"]) for line in data["transcript"]]
+    assert ("assistant", GREETING) in said, said
+
+
 async def test_oversized_frame_closes_the_stream(
-    make_world: MakeWorld, http: aiohttp.ClientSession
+    make_world: MakeWorld, http: aiohttp.ClientSession, carrier: str
 ) -> None:
     world = await _world(make_world)
-    _, call_id, stream, session = await _bridged(world, http)
+    _, call_id, stream, session = await _bridged(world, http, carrier)
     huge = payload(0xF7) * (70 * 1024 // 216 + 1)  # > 64 KiB of valid base64
+    assert len(huge) > stream_module.MAX_FRAME_BYTES
     await stream.media(huge)
     assert await stream.close_code() == MESSAGE_TOO_BIG
     data = await world.wait_call(call_id)
     assert data["call"]["end_reason"] == "carrier-closed"
+    assert data["call"]["status"] == "completed"
     assert huge not in _appends(session)
     assert session.closed.is_set()
+    await _assert_greeting_kept(world, call_id)
 
 
-async def test_malformed_frames_are_counted_and_ignored(
-    make_world: MakeWorld, http: aiohttp.ClientSession
-) -> None:
-    world = await _world(make_world)
-    call_sid, call_id, stream, session = await _bridged(world, http)
-    sid = stream.stream_sid
-    junk_text = [
+def _junk(stream: CarrierStream) -> list[str]:
+    """Messages no carrier sends: not JSON objects, no event, unknown events, and the
+    carrier's own media, mark and keypad messages with their insides broken."""
+    media = stream.dialect.media(99, stream.stream_sid, payload(0xF1))
+
+    def broken_media(inner: Any) -> str:
+        return orjson.dumps({**media, "media": inner}).decode()
+
+    return [
         "{not json",
         "",
         "null",
@@ -242,17 +278,26 @@ async def test_malformed_frames_are_counted_and_ignored(
         "[1, 2, 3]",
         "[" * 5000,
         '{"no_event": true}',
-        '{"event": "bogus", "streamSid": "' + sid + '"}',
-        '{"event": "media", "streamSid": "' + sid + '"}',
-        '{"event": "media", "media": "AAAA"}',
-        '{"event": "media", "media": {"payload": 12345}}',
-        '{"event": "media", "media": {"payload": null}}',
+        orjson.dumps({**media, "event": "bogus"}).decode(),
+        orjson.dumps({k: v for k, v in media.items() if k != "media"}).decode(),
+        broken_media("AAAA"),
+        broken_media({"payload": 12345}),
+        broken_media({"payload": None}),
+        broken_media({"track": "inbound"}),
         '{"event": "mark", "mark": {}}',
         '{"event": "mark", "mark": "x"}',
         '{"event": "dtmf", "dtmf": {"digit": "55"}}',
         '{"event": "dtmf", "dtmf": {"digit": "X"}}',
         '{"event": "dtmf"}',
     ]
+
+
+async def test_malformed_frames_are_counted_and_ignored(
+    make_world: MakeWorld, http: aiohttp.ClientSession, carrier: str
+) -> None:
+    world = await _world(make_world)
+    call_sid, call_id, stream, session = await _bridged(world, http, carrier)
+    junk_text = _junk(stream)
     for text in junk_text:
         await stream.ws.send_str(text)
     await stream.ws.send_bytes(b"\x00\x01binary")
@@ -260,17 +305,19 @@ async def test_malformed_frames_are_counted_and_ignored(
     await _admitted(world, stream, payload(0xF8))
     assert world.server.manager.is_active(call_id)
     assert "end" not in [e["kind"] for e in await _events(world, call_id)]
-    await stream.stop(call_sid)
-    assert await stream.close_code() == aiohttp.WSCloseCode.OK
+    await _finish(stream, call_sid)
 
     end = await _end_event(world, call_id)
-    assert end["reason"] == "carrier-stop"
+    assert end["reason"] == stream.dialect.stop_reason
     assert end["bad_frames"] == len(junk_text) + 1
     assert end["frames_in"] == 2
     assert _appends(session) == [payload(0xF0), payload(0xF8)]
     # No junk keypad event turned into a caller key press.
     items = [e["item"] for e in session.received if e["type"] == "conversation.item.create"]
     assert [i for i in items if i.get("role") == "user"] == []
+    data = await world.wait_call(call_id)
+    assert data["call"]["status"] == "completed"
+    await _assert_greeting_kept(world, call_id)
 
 
 @pytest.mark.parametrize(
@@ -285,15 +332,14 @@ async def test_malformed_frames_are_counted_and_ignored(
     ids=["quote-response-create", "quote-session-update", "backslash", "escaped-quote", "bare"],
 )
 async def test_payload_injection_never_reaches_the_model(
-    make_world: MakeWorld, http: aiohttp.ClientSession, injected: str
+    make_world: MakeWorld, http: aiohttp.ClientSession, carrier: str, injected: str
 ) -> None:
     world = await _world(make_world)
-    call_sid, call_id, stream, session = await _bridged(world, http)
+    call_sid, call_id, stream, session = await _bridged(world, http, carrier)
     kinds_before = session.received_types()
     await stream.media(injected)
     await _admitted(world, stream, payload(0xF9))  # frames are handled in order
-    await stream.stop(call_sid)
-    assert await stream.close_code() == aiohttp.WSCloseCode.OK
+    await _finish(stream, call_sid)
 
     end = await _end_event(world, call_id)
     assert end["bad_frames"] == 1 and end["frames_in"] == 2
