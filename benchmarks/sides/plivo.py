@@ -44,8 +44,8 @@ class PlivoStream(TemplateStream):
     media_prefix = wire.MEDIA_PREFIX.encode()
     mark_prefix = wire.MARK_PREFIX.encode()
     clear_prefix = wire.CLEAR_PREFIX.encode()
-    payload_at = b'"payload":"'
-    name_at = b'"name":"'
+    payload_at = wire.PAYLOAD_AT.encode()
+    name_at = wire.NAME_AT.encode()
     echoes_cleared_marks = False  # Plivo never answers a checkpoint it cleared
 
     def __init__(self, call: Call) -> None:
