@@ -22,7 +22,6 @@ from voicecall_rt.carrier.base import (
     Answerer,
     Busy,
     CallAnswered,
-    CarrierEvent,
     Connect,
     Decision,
     HangUp,
@@ -30,11 +29,10 @@ from voicecall_rt.carrier.base import (
     MachineVerdict,
     Proceed,
     Reject,
-    Reply,
     StatusChanged,
-    WebhookKind,
     WebhookRequest,
 )
+from voicecall_rt.carrier.document_webhooks import DocumentWebhooks
 from voicecall_rt.carrier.plivo.wire import STREAM_CONTENT_TYPE, extra_headers
 
 log = logging.getLogger(__name__)
@@ -156,11 +154,13 @@ def answerer_of(machine: str) -> Answerer:
     return Answerer.UNKNOWN
 
 
-class PlivoWebhooks:
+class PlivoWebhooks(DocumentWebhooks):
     """Plivo's webhooks, read and answered (see `carrier.base.CarrierWebhooks`), signed with
     the account's Auth Token (V3: HMAC-SHA256 with a nonce)."""
 
     __slots__ = ("_auth_token",)
+
+    document_type = PLIVO_XML
 
     def __init__(self, auth_token: str) -> None:
         self._auth_token = auth_token
@@ -182,22 +182,6 @@ class PlivoWebhooks:
             urlsplit(request.url).path,
         )
         return False
-
-    def read(self, kind: WebhookKind, request: WebhookRequest) -> CarrierEvent | None:
-        match kind:
-            case WebhookKind.ANSWER:
-                return self.answer_event(request)
-            case WebhookKind.STATUS:
-                return self.status_event(request)
-            case WebhookKind.AMD:
-                return self.machine_event(request)
-        assert_never(kind)
-
-    async def respond(self, event: CallAnswered | InboundCall, decision: Decision) -> Reply:
-        return Reply(self.render(decision), PLIVO_XML)
-
-    def health(self) -> Reply:
-        return Reply(hang_up_xml(), PLIVO_XML)
 
     def answer_event(self, request: WebhookRequest) -> CallAnswered | InboundCall:
         form = request.form

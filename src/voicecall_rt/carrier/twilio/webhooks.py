@@ -23,7 +23,6 @@ from voicecall_rt.carrier.base import (
     Answerer,
     Busy,
     CallAnswered,
-    CarrierEvent,
     Connect,
     Decision,
     HangUp,
@@ -31,11 +30,10 @@ from voicecall_rt.carrier.base import (
     MachineVerdict,
     Proceed,
     Reject,
-    Reply,
     StatusChanged,
-    WebhookKind,
     WebhookRequest,
 )
+from voicecall_rt.carrier.document_webhooks import DocumentWebhooks
 from voicecall_rt.carrier.twilio.wire import TOKEN_PARAMETER
 
 log = logging.getLogger(__name__)
@@ -134,13 +132,15 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-class TwilioWebhooks:
+class TwilioWebhooks(DocumentWebhooks):
     """Twilio's webhooks, read and answered (see `carrier.base.CarrierWebhooks`).
 
     Signed with the Auth Token, or with one of the SharedKey secrets when a Webhook Rule
     matched the URL (`signature_valid`)."""
 
     __slots__ = ("_auth_token", "_shared_key_secrets")
+
+    document_type = TWIML
 
     def __init__(self, auth_token: str, shared_key_secrets: Iterable[str] = ()) -> None:
         self._auth_token = auth_token
@@ -173,23 +173,6 @@ class TwilioWebhooks:
         else:
             log.warning("refused %s %s: missing or invalid Twilio signature", request.method, path)
         return False
-
-    def read(self, kind: WebhookKind, request: WebhookRequest) -> CarrierEvent:
-        # Twilio says what a webhook is by the URL it calls (each set in the dial).
-        match kind:
-            case WebhookKind.ANSWER:
-                return self.answer_event(request)
-            case WebhookKind.STATUS:
-                return self.status_event(request)
-            case WebhookKind.AMD:
-                return self.machine_event(request)
-        assert_never(kind)
-
-    async def respond(self, event: CallAnswered | InboundCall, decision: Decision) -> Reply:
-        return Reply(self.render(decision), TWIML)
-
-    def health(self) -> Reply:
-        return Reply(hang_up_twiml(), TWIML)
 
     def answer_event(self, request: WebhookRequest) -> CallAnswered | InboundCall:
         form = request.form
