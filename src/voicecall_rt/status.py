@@ -64,7 +64,9 @@ async def fetch_health(url: str) -> tuple[int, str | None, str]:
 
 
 def _is_our_health(status: int, header: str | None, body: str) -> bool:
-    return status == 200 and header == "ok" and "<Response>" in body
+    """Our header, and the configured carrier's health answer: a document for a carrier
+    that fetches one (TwiML, cXML, Plivo XML), nothing for one that acts by REST (Telnyx)."""
+    return status == 200 and header == "ok" and ("<Response>" in body or not body.strip())
 
 
 async def check_openai(
