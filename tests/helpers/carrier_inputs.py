@@ -108,6 +108,8 @@ class CarrierInputs:
     token_of: Callable[[FakeCarrier, str, str], str]  # (fake, call sid, answer body)
     rest_actions: Callable[[FakeCarrier], int]  # REST requests the fake has had so far
     secrets: Mapping[str, str]  # the carrier's secrets, by name: never to be shown
+    credential_key: str  # the setting (dotted) whose wrong value the carrier refuses
+    account_id: str  # the account's id, shown only masked ("" if the carrier has none)
 
 
 # ---- Twilio and SignalWire: Twilio's form fields ------------------------------------------
@@ -175,6 +177,8 @@ TWILIO = CarrierInputs(
         "tampered": _tampered(_twilio_sign, "CallSid"),
     },
     secrets={"Twilio auth token": twilio_fake.AUTH_TOKEN},
+    credential_key="twilio.authToken",
+    account_id=twilio_fake.ACCOUNT_SID,
     **_twilio_hooks(twilio_fake.ACCOUNT_SID),
 )
 
@@ -192,6 +196,8 @@ SIGNALWIRE = CarrierInputs(
         "SignalWire API token": signalwire_fake.API_TOKEN,
         "SignalWire Signing Key": signalwire_fake.SIGNING_KEY,
     },
+    credential_key="signalwire.apiToken",
+    account_id=signalwire_fake.PROJECT_ID,
     **_twilio_hooks(signalwire_fake.PROJECT_ID),
 )
 
@@ -267,6 +273,8 @@ PLIVO = CarrierInputs(
     token_of=_plivo_token,
     rest_actions=lambda fake: len(_plivo(fake).rest_log),
     secrets={"Plivo auth token": plivo_fake.AUTH_TOKEN},
+    credential_key="plivo.authToken",
+    account_id=plivo_fake.AUTH_ID,
 )
 
 
@@ -349,6 +357,8 @@ TELNYX = CarrierInputs(
     token_of=_telnyx_token,
     rest_actions=lambda fake: len(_telnyx(fake).requests),
     secrets={"Telnyx API key": telnyx_fake.API_KEY},
+    credential_key="telnyx.apiKey",
+    account_id="",  # an API key alone names the account
 )
 
 INPUTS: Mapping[str, CarrierInputs] = {row.name: row for row in (TWILIO, TELNYX, PLIVO, SIGNALWIRE)}
@@ -384,6 +394,16 @@ async def answer_inbound(
     status, body = await post_signed(http, world, inputs, inputs.inbound(call_sid, caller))
     assert 200 <= status < 300, (status, body)
     return inputs.token_of(world.carrier, call_sid, body)
+
+
+def all_secrets() -> dict[str, str]:
+    """Every fake carrier's secrets, by name."""
+    return {name: value for row in INPUTS.values() for name, value in row.secrets.items()}
+
+
+def masked(identifier: str) -> str:
+    """How an id appears in our output: its first and last four characters."""
+    return identifier[:4] + "…" + identifier[-4:]
 
 
 def sign_badly(fake: FakeCarrier) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from tests.helpers.carrier_inputs import INPUTS, all_secrets, masked
 from tests.helpers.world import MakeWorld
 from voicecall_rt import status
 from voicecall_rt.call.records import CallRecord, CallStatus
@@ -30,7 +31,7 @@ from voicecall_rt.store.files import DB_FILENAME
 
 ALL_CHECKS = [
     "config",
-    "twilio",
+    "twilio",  # the configured carrier's account
     "fromNumber",
     "openai",
     "models",
@@ -93,9 +94,15 @@ def _render(results: list[CheckResult], *, json_output: bool) -> str:
     return buffer.getvalue()
 
 
+def _all_checks(carrier: str) -> list[str]:
+    return [carrier if name == "twilio" else name for name in ALL_CHECKS]
+
+
 def _assert_no_secrets(text: str) -> None:
-    assert twilio_fake.ACCOUNT_SID not in text
-    assert twilio_fake.AUTH_TOKEN not in text
+    for name, secret in all_secrets().items():
+        assert secret not in text, name
+    for row in INPUTS.values():
+        assert not row.account_id or row.account_id not in text, f"{row.name} account id"
     assert sim.API_KEY not in text
 
 
@@ -127,16 +134,18 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def test_all_checks_pass_against_a_live_world(make_world: MakeWorld) -> None:
+async def test_all_checks_pass_against_a_live_world(make_world: MakeWorld, carrier: str) -> None:
     world = await _world(make_world)
+    inputs = INPUTS[carrier]
     checks = await _checks(world, _settings(world))
-    assert list(checks) == ALL_CHECKS
+    assert list(checks) == _all_checks(carrier)
     _assert_only_failed(checks)
     assert checks["config"].detail == "valid"
-    masked = mask_sid(twilio_fake.ACCOUNT_SID)
-    assert masked == twilio_fake.ACCOUNT_SID[:4] + "…" + twilio_fake.ACCOUNT_SID[-4:]
-    assert masked in checks["twilio"].detail
-    assert "active" in checks["twilio"].detail
+    if inputs.account_id:
+        assert masked(inputs.account_id) in checks[carrier].detail
+    if carrier == "twilio":
+        assert mask_sid(twilio_fake.ACCOUNT_SID) == masked(twilio_fake.ACCOUNT_SID)
+        assert "active" in checks["twilio"].detail
     assert sim.FROM_NUMBER in checks["fromNumber"].detail
     assert "belongs to the account" in checks["fromNumber"].detail
     assert "gpt-realtime-2.1" in checks["openai"].detail
@@ -152,27 +161,34 @@ async def test_all_checks_pass_against_a_live_world(make_world: MakeWorld) -> No
 
     report = json.loads(_render(list(checks.values()), json_output=True))
     assert report["ok"] is True
-    assert [c["name"] for c in report["checks"]] == ALL_CHECKS
+    assert [c["name"] for c in report["checks"]] == _all_checks(carrier)
     text = _render(list(checks.values()), json_output=False)
-    assert masked in text
+    if inputs.account_id:
+        assert masked(inputs.account_id) in text
 
 
-async def test_wrong_twilio_token_fails_the_twilio_check(make_world: MakeWorld) -> None:
+async def test_wrong_credential_fails_the_carrier_check(
+    make_world: MakeWorld, carrier: str
+) -> None:
+    """Twilio's Auth Token, SignalWire's API token, Plivo's Auth Token, Telnyx's API key."""
     world = await _world(make_world)
-    wrong = "not-the-token-" + "9" * 16
-    checks = await _checks(world, _settings(world, **{"twilio.authToken": wrong}))
-    _assert_only_failed(checks, "twilio")
-    detail = checks["twilio"].detail
-    assert mask_sid(twilio_fake.ACCOUNT_SID) in detail
-    assert "401" in detail or "refused" in detail
+    inputs = INPUTS[carrier]
+    wrong = "not-the-secret-" + "9" * 16
+    checks = await _checks(world, _settings(world, **{inputs.credential_key: wrong}))
+    _assert_only_failed(checks, carrier)
+    detail = checks[carrier].detail
+    if inputs.account_id:
+        assert masked(inputs.account_id) in detail
+    assert "401" in detail or "refused" in detail, detail
     assert wrong not in detail
     # Without a working account there is no number to check.
     assert "fromNumber" not in checks
     report = json.loads(_render(list(checks.values()), json_output=True))
     assert report["ok"] is False
+    assert wrong not in _render(list(checks.values()), json_output=False)
 
 
-async def test_from_number_not_owned_fails_its_check(make_world: MakeWorld) -> None:
+async def test_from_number_not_owned_fails_its_check(make_world: MakeWorld, carrier: str) -> None:
     world = await _world(make_world)
     checks = await _checks(world, _settings(world, fromNumber="+14155550199"))
     _assert_only_failed(checks, "fromNumber")
