@@ -6,16 +6,21 @@ from __future__ import annotations
 import base64
 import io
 import logging
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import orjson
 import pytest
 from rich.console import Console
 
+from tests.helpers.carrier_inputs import INPUTS, all_secrets, masked
 from tests.helpers.world import MakeWorld
+from voicecall_rt.simulator.plivo import fake as plivo_fake
 from voicecall_rt.simulator.scenario import CallTool, Say, Speak
 from voicecall_rt.simulator.scenarios import pizza_booking
-from voicecall_rt.simulator.twilio.fake import ACCOUNT_SID, AUTH_TOKEN
+from voicecall_rt.simulator.signalwire import fake as signalwire_fake
+from voicecall_rt.simulator.telnyx import fake as telnyx_fake
+from voicecall_rt.simulator.twilio import fake as twilio_fake
 from voicecall_rt.simulator.world import API_KEY, SimWorld, tunnel_resolver
 from voicecall_rt.status import fetch_health, print_report, run_checks
 
@@ -53,28 +58,48 @@ async def _status_report(world: SimWorld) -> str:
     return output.getvalue()
 
 
+def _carrier_credentials(carrier: str) -> dict[str, str]:
+    """How each carrier's credentials travel to its REST API (Basic, or Telnyx's Bearer),
+    which a careless log of a request's headers would show."""
+    if carrier == "twilio":
+        pair = f"{twilio_fake.ACCOUNT_SID}:{twilio_fake.AUTH_TOKEN}"
+    elif carrier == "signalwire":
+        pair = f"{signalwire_fake.PROJECT_ID}:{signalwire_fake.API_TOKEN}"
+    elif carrier == "plivo":
+        pair = f"{plivo_fake.AUTH_ID}:{plivo_fake.AUTH_TOKEN}"
+    else:
+        return {"Telnyx Bearer header": f"Bearer {telnyx_fake.API_KEY}"}
+    return {f"{carrier} Basic credentials": base64.b64encode(pair.encode()).decode()}
+
+
+def _files_text(root: Path) -> str:
+    """Everything our server wrote under its data dir (the store, recordings, journals), as
+    text, for a secret to be searched in."""
+    return "\n".join(
+        path.read_bytes().decode("latin-1") for path in sorted(root.rglob("*")) if path.is_file()
+    )
+
+
 @pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
 async def test_no_secret_in_logs_status_or_api(
-    make_world: MakeWorld, caplog: pytest.LogCaptureFixture, debug: bool
+    make_world: MakeWorld, caplog: pytest.LogCaptureFixture, carrier: str, debug: bool
 ) -> None:
     caplog.set_level(logging.DEBUG)
     scenario = pizza_booking(scale=0.3)
     shared_key = "twilio-shared-key-secret-0123456789"
-    world = await make_world(
-        scenario.carrier,
-        scenario.model,
-        debug=debug,
-        **{"twilio.webhookSharedKeys": [shared_key]},
-    )
+    extra = {"twilio.webhookSharedKeys": [shared_key]} if carrier == "twilio" else {}
+    # With `debug` on the call is recorded: the recordings must hold no secret either.
+    world = await make_world(scenario.carrier, scenario.model, debug=debug, **extra)
     api_token = world.server.api_token
-    basic = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+    inputs = INPUTS[carrier]
+    # Every fake carrier's secrets: this carrier's, and none of another's leaks by accident.
     secrets = {
-        "Twilio auth token": AUTH_TOKEN,
-        "Twilio webhook SharedKey": shared_key,
-        "Twilio Basic credentials": basic,
+        **all_secrets(),
+        **_carrier_credentials(carrier),
         "OpenAI key": API_KEY,
-        "API token": api_token,
     }
+    if carrier == "twilio":
+        secrets["Twilio webhook SharedKey"] = shared_key
 
     call_id = await world.place(scenario.to_number, scenario.task)
     data = await world.wait_call(call_id)
@@ -90,7 +115,7 @@ async def test_no_secret_in_logs_status_or_api(
     status, body = await world.api("GET", "/api/calls", token="wrong")
     assert status == 401
     api_answers.append(orjson.dumps(body).decode())
-    status, body = await world.api("POST", "/api/calls", {"to": "+1", "task": AUTH_TOKEN[:4]})
+    status, body = await world.api("POST", "/api/calls", {"to": "+1", "task": "x"})
     assert status == 400
     api_answers.append(orjson.dumps(body).decode())
     api_text = "\n".join(api_answers)
@@ -99,14 +124,20 @@ async def test_no_secret_in_logs_status_or_api(
     reprs = f"{world.server.settings!r}\n{world.server.settings}"
     logs = _log_text(caplog.records)
     assert "settled" in logs  # the capture did see the call's own log lines
+    files = _files_text(world.server.settings.data_dir)
+    if debug:
+        assert ".wav" in "\n".join(p.name for p in world.server.settings.data_dir.rglob("*"))
 
-    for name, secret in secrets.items():
+    for name, secret in {**secrets, "API token": api_token}.items():
         assert secret not in logs, f"{name} in the logs"
         assert secret not in report, f"{name} in the status report"
         assert secret not in api_text, f"{name} in an API answer"
         assert secret not in reprs, f"{name} in the settings' repr"
-    assert ACCOUNT_SID not in report
-    assert f"{ACCOUNT_SID[:4]}…{ACCOUNT_SID[-4:]}" in report
+    for name, secret in secrets.items():  # the API token is kept in the data dir, 0600
+        assert secret not in files, f"{name} in the data dir"
+    if inputs.account_id:
+        assert inputs.account_id not in report
+        assert masked(inputs.account_id) in report
 
     if not debug:
         # What was said stays out of the logs (it is in the store, for the user only).
