@@ -316,11 +316,13 @@ class FakePlivo:
         await self._xml.run(call, body)
 
     async def _amd_later(self, call: SimCall) -> None:
-        """Plivo's verdict: `Machine` true for any machine (it names no kind of machine)."""
+        """Plivo's verdict: `Machine` true for any machine (it names no kind of machine, and
+        a fax is one), false otherwise: a detection that could not tell (the plan's
+        `unknown`) found no machine."""
         await asyncio.sleep(call.plan.amd_delay_ms / 1000)
         verdict = call.plan.answered_by or "unknown"
         call.answered_by = verdict
-        machine = "false" if verdict == "human" else "true"
+        machine = "true" if verdict.startswith("machine") or verdict == "fax" else "false"
         params = {
             **self._params(call, "in-progress", "MachineDetection"),
             "Machine": machine,

@@ -211,6 +211,7 @@ class FakeTelnyx:
         if "client_state" in body:
             leg.client_state = body["client_state"]
         if action == "hangup":
+            call.rest_hang_ups.append("completed")
             self.end_call(call, "completed" if call.answered else "canceled")
         elif action == "answer":
             if call.direction != "inbound" or call.answered:
