@@ -25,6 +25,7 @@ from tests.helpers.twilio_wire import stream_token
 from voicecall_rt.carrier.plivo.webhooks import NONCE_HEADER
 from voicecall_rt.carrier.plivo.wire import decode_token, read_extra_headers
 from voicecall_rt.carrier.signalwire.webhooks import SIGNATURE_HEADER as SIGNALWIRE_HEADER
+from voicecall_rt.carrier.telnyx.rest import TelnyxCarrier
 from voicecall_rt.carrier.telnyx.wire import read_client_state
 from voicecall_rt.config_carriers import CarrierName
 from voicecall_rt.simulator.fakes import FakeCarrier
@@ -110,6 +111,7 @@ class CarrierInputs:
     secrets: Mapping[str, str]  # the carrier's secrets, by name: never to be shown
     credential_key: str  # the setting (dotted) whose wrong value the carrier refuses
     account_id: str  # the account's id, shown only masked ("" if the carrier has none)
+    streams_at_dial: bool = False  # the dial asks for the stream (Telnyx): no answer document
 
 
 # ---- Twilio and SignalWire: Twilio's form fields ------------------------------------------
@@ -359,6 +361,7 @@ TELNYX = CarrierInputs(
     secrets={"Telnyx API key": telnyx_fake.API_KEY},
     credential_key="telnyx.apiKey",
     account_id="",  # an API key alone names the account
+    streams_at_dial=TelnyxCarrier.streams_at_dial,
 )
 
 INPUTS: Mapping[str, CarrierInputs] = {row.name: row for row in (TWILIO, TELNYX, PLIVO, SIGNALWIRE)}
