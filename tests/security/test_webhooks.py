@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -372,6 +373,54 @@ async def test_outbound_call_with_forged_callbacks_never_progresses(
         assert data["active"] is True and record["status"] == "queued"
         assert record["answered_at"] is None
         assert [e["kind"] for e in data["events"] if e["kind"] == "answered"] == []
+
+
+async def test_replays_and_strangers_are_harmless_on_every_carrier(
+    make_world: MakeWorld, http: aiohttp.ClientSession, carrier: str
+) -> None:
+    """Validly signed callbacks for a call we never had, or replayed for a settled call,
+    are accepted and change nothing."""
+    inputs = INPUTS[carrier]
+    world = await make_world(LISTEN_PLAN, GREET_ONLY, **OPEN)
+    stranger = inputs.new_call_sid()
+    for call_id in ("", "call_0123456789abcdef"):
+        for hook in (inputs.completed(stranger, call_id), inputs.verdict(stranger, call_id, True)):
+            assert await carrier_inputs.post_signed(http, world, inputs, hook) == (204, "")
+    assert (await world.api("GET", "/api/calls"))[1]["calls"] == []
+    assert world.model.sessions == []
+
+    live_sid = inputs.new_call_sid()
+    await carrier_inputs.answer_inbound(http, world, inputs, live_sid)
+    call_id = await call_id_for(world, live_sid)
+    completed = inputs.completed(live_sid, call_id)
+    assert (await carrier_inputs.post_signed(http, world, inputs, completed))[0] == 204
+    settled = await world.wait_call(call_id)
+    assert settled["call"]["status"] == "completed"
+    for replay in (completed, inputs.verdict(live_sid, call_id, True), completed):
+        assert await carrier_inputs.post_signed(http, world, inputs, replay) == (204, "")
+    again = await world.wait_call(call_id)
+    assert again["call"] == settled["call"] and again["events"] == settled["events"]
+    assert world.server.manager.active_count == 0
+
+
+async def test_oversized_webhooks_are_refused_on_every_carrier(
+    make_world: MakeWorld, http: aiohttp.ClientSession, carrier: str
+) -> None:
+    """A webhook over the body cap (64 KiB) gets 413, however well signed, and does nothing."""
+    inputs = INPUTS[carrier]
+    world = await make_world(LISTEN_PLAN, GREET_ONLY, **OPEN)
+    padding = "x" * (65 * 1024)
+    for path in ("/voice/answer", "/voice/status", "/voice/amd"):
+        hook = inputs.inbound(inputs.new_call_sid(), "+14155550123")
+        if hook.params is not None:
+            big = dataclasses.replace(hook, path=path, params={**hook.params, "Padding": padding})
+        else:
+            body = hook.json[:-1] + b',"padding":"' + padding.encode() + b'"}'
+            big = dataclasses.replace(hook, path=path, json=body)
+        status, _ = await carrier_inputs.post_signed(http, world, inputs, big)
+        assert status == 413, path
+    assert (await world.api("GET", "/api/calls"))[1]["calls"] == []
+    assert world.model.sessions == [] and inputs.rest_actions(world.carrier) == 0
 
 
 async def test_body_size_routes_and_methods(
