@@ -119,13 +119,9 @@ class CarrierInputs:
 
 def _twilio_hooks(account: str) -> dict[str, Any]:
     def params(call_sid: str, status: str, direction: str, caller: str = CALLER) -> dict[str, str]:
+        ours = {"account_sid": account, "to": FROM_NUMBER}
         return call_params(
-            account_sid=account,
-            call_sid=call_sid,
-            status=status,
-            from_=caller,
-            to=FROM_NUMBER,
-            direction=direction,
+            call_sid=call_sid, status=status, from_=caller, direction=direction, **ours
         )
 
     def verdict(call_sid: str, call_id: str, machine: bool) -> Hook:

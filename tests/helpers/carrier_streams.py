@@ -13,6 +13,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import aiohttp
@@ -44,20 +45,33 @@ class StreamDialect:
     played: Callable[[int, str, str], Message]  # (seq, stream id, name): a mark's echo
 
 
-def _twilio_opening(stream_id: str, call_sid: str, token: str | None) -> list[Message]:
-    custom = {} if token is None else {twilio_wire.TOKEN_PARAMETER: token}
-    start = twilio_wire.carrier_start(
-        "1", stream_id, account_sid=ACCOUNT_SID, call_sid=call_sid, parameters=custom
+def _numbered_media(builder: Callable[..., Message]) -> Callable[[int, str, str], Message]:
+    """A caller frame from a builder that takes its numbers as strings (Twilio's shape)."""
+    return lambda seq, sid, payload: builder(
+        str(seq), sid, chunk=str(seq), timestamp=str(20 * seq), payload=payload
     )
-    return [twilio_wire.carrier_connected(), start]
 
 
-def _signalwire_opening(stream_id: str, call_sid: str, token: str | None) -> list[Message]:
-    custom = {} if token is None else {twilio_wire.TOKEN_PARAMETER: token}
-    start = signalwire_wire.carrier_start(
-        "1", stream_id, account_sid=PROJECT_ID, call_sid=call_sid, parameters=custom
+def _twilio_like(wire: ModuleType, account: str, new_id: Callable[[], str]) -> StreamDialect:
+    """Twilio's stream, or SignalWire's (its builders take the same arguments)."""
+
+    def opening(stream_id: str, call_sid: str, token: str | None) -> list[Message]:
+        custom = {} if token is None else {twilio_wire.TOKEN_PARAMETER: token}
+        start = wire.carrier_start(
+            "1", stream_id, account_sid=account, call_sid=call_sid, parameters=custom
+        )
+        return [wire.carrier_connected(), start]
+
+    return StreamDialect(
+        new_stream_id=new_id,
+        opening=opening,
+        media=_numbered_media(wire.carrier_media),
+        stop=lambda seq, sid, call: wire.carrier_stop(
+            str(seq), sid, account_sid=account, call_sid=call
+        ),
+        stop_reason="carrier-stop",
+        played=lambda seq, sid, name: wire.carrier_mark(str(seq), sid, name),
     )
-    return [signalwire_wire.carrier_connected(), start]
 
 
 def _telnyx_opening(stream_id: str, call_sid: str, token: str | None) -> list[Message]:
@@ -74,48 +88,28 @@ def _plivo_opening(stream_id: str, call_sid: str, token: str | None) -> list[Mes
     return [start]  # Plivo sends no `connected`
 
 
+def _uuid() -> str:
+    return str(uuid.uuid4())
+
+
 DIALECTS: Mapping[str, StreamDialect] = {
-    "twilio": StreamDialect(
-        new_stream_id=lambda: "MZ" + secrets.token_hex(16),
-        opening=_twilio_opening,
-        media=lambda seq, sid, payload: twilio_wire.carrier_media(
-            str(seq), sid, chunk=str(seq), timestamp=str(20 * seq), payload=payload
-        ),
-        stop=lambda seq, sid, call: twilio_wire.carrier_stop(
-            str(seq), sid, account_sid=ACCOUNT_SID, call_sid=call
-        ),
-        stop_reason="carrier-stop",
-        played=lambda seq, sid, name: twilio_wire.carrier_mark(str(seq), sid, name),
-    ),
-    "signalwire": StreamDialect(
-        new_stream_id=lambda: str(uuid.uuid4()),
-        opening=_signalwire_opening,
-        media=lambda seq, sid, payload: signalwire_wire.carrier_media(
-            str(seq), sid, chunk=str(seq), timestamp=str(20 * seq), payload=payload
-        ),
-        stop=lambda seq, sid, call: signalwire_wire.carrier_stop(
-            str(seq), sid, account_sid=PROJECT_ID, call_sid=call
-        ),
-        stop_reason="carrier-stop",
-        played=lambda seq, sid, name: signalwire_wire.carrier_mark(str(seq), sid, name),
-    ),
+    "twilio": _twilio_like(twilio_wire, ACCOUNT_SID, lambda: "MZ" + secrets.token_hex(16)),
+    "signalwire": _twilio_like(signalwire_wire, PROJECT_ID, _uuid),
     "telnyx": StreamDialect(
-        new_stream_id=lambda: str(uuid.uuid4()),
+        new_stream_id=_uuid,
         opening=_telnyx_opening,
-        media=lambda seq, sid, payload: telnyx_wire.carrier_media(
-            str(seq), sid, chunk=str(seq), timestamp=str(20 * seq), payload=payload
-        ),
+        media=_numbered_media(telnyx_wire.carrier_media),
         stop=lambda seq, sid, call: telnyx_wire.carrier_stop(str(seq), sid, call_control_id=call),
         stop_reason="carrier-stop",
         played=lambda seq, sid, name: telnyx_wire.carrier_mark(str(seq), sid, name),
     ),
     "plivo": StreamDialect(
-        new_stream_id=lambda: str(uuid.uuid4()),
+        new_stream_id=_uuid,
         opening=_plivo_opening,
         media=lambda seq, sid, payload: plivo_wire.carrier_media(
             seq, sid, chunk=seq, timestamp=str(1_790_000_000_000 + 20 * seq), payload=payload
         ),
-        stop=None,
+        stop=None,  # Plivo has no `stop`: the stream ends when the socket closes
         stop_reason="carrier-closed",
         played=plivo_wire.carrier_played,
     ),
