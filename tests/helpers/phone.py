@@ -12,8 +12,7 @@ from typing import Any
 
 from voicecall_rt.audio import g711
 from voicecall_rt.simulator.openai.session import FakeSession
-from voicecall_rt.simulator.sim_call import SimCall
-from voicecall_rt.simulator.twilio.rest import CallUpdate
+from voicecall_rt.simulator.sim_call import SentWebhook, SimCall
 from voicecall_rt.simulator.world import SimWorld
 
 TO = "+14155550123"
@@ -55,39 +54,95 @@ def watch_model(
     world.model.sessions = _Sessions(world.model.sessions)
 
 
+class _Calls(dict[str, SimCall]):
+    """The fake carrier's calls, running each hook on a call as the fake registers it."""
+
+    hooks: list[Callable[[SimCall], None]]
+
+    def __setitem__(self, sid: str, call: SimCall) -> None:
+        for hook in self.hooks:
+            hook(call)
+        super().__setitem__(sid, call)
+
+
+def on_new_call(world: SimWorld, hook: Callable[[SimCall], None]) -> None:
+    """Run `hook(call)` as the fake carrier registers each new call (hooks add up)."""
+    calls = world.carrier.calls
+    if not isinstance(calls, _Calls):
+        calls = _Calls(calls)
+        calls.hooks = []
+        world.carrier.calls = calls  # type: ignore[misc]  # every fake's is a plain attribute
+    calls.hooks.append(hook)
+
+
 def watch_carrier(world: SimWorld, hook: Callable[[SimCall, dict[str, Any]], None]) -> None:
     """Run `hook(call, message)` as the fake carrier records each message our server sent on
     a media stream (before the carrier acts on it)."""
 
-    class _Calls(dict[str, SimCall]):
-        def __setitem__(self, sid: str, call: SimCall) -> None:
-            call.received = HookedList(call.received, lambda m: hook(call, m))
-            super().__setitem__(sid, call)
+    def on_call(call: SimCall) -> None:
+        call.received = HookedList(call.received, lambda m: hook(call, m))
 
-    world.carrier.calls = _Calls(world.carrier.calls)
+    on_new_call(world, on_call)
+
+
+def watch_hang_ups(world: SimWorld, hook: Callable[[SimCall], None]) -> None:
+    """Run `hook(call)` as a REST hang-up from our server reaches a call (before the
+    carrier's teardown has run), on any carrier."""
+
+    def on_call(call: SimCall) -> None:
+        call.rest_hang_ups = HookedList(call.rest_hang_ups, lambda _: hook(call))
+
+    on_new_call(world, on_call)
+
+
+def watch_webhooks(world: SimWorld, hook: Callable[[SimCall, SentWebhook], None]) -> None:
+    """Run `hook(call, webhook)` as the fake carrier records each webhook it delivered to
+    our server (our answer received), on any carrier."""
+
+    def on_call(call: SimCall) -> None:
+        call.webhooks = HookedList(call.webhooks, lambda w: hook(call, w))
+
+    on_new_call(world, on_call)
 
 
 # ---- the carrier side ----------------------------------------------------------------------
 
 
+# Each carrier's names for our three stream messages (Plivo's own; the others Twilio's).
+_KINDS: dict[str, str] = {
+    "media": "media",
+    "mark": "mark",
+    "clear": "clear",
+    "playAudio": "media",
+    "checkpoint": "mark",
+    "clearAudio": "clear",
+}
+
+
+def kind(message: dict[str, Any]) -> str:
+    """media, mark or clear whatever the carrier calls them (others keep their own name)."""
+    event = str(message.get("event"))
+    return _KINDS.get(event, event)
+
+
 def payload_bytes(message: dict[str, Any]) -> bytes:
+    """The audio of a media message (Twilio's `media` and Plivo's `playAudio` alike)."""
     return base64.b64decode(message["media"]["payload"])
 
 
 def media_bytes(sim: SimCall) -> int:
     """Bytes of model audio our server sent the carrier."""
-    return sum(
-        len(base64.b64decode(m["media"]["payload"])) for m in sim.received if m["event"] == "media"
-    )
+    return sum(len(payload_bytes(m)) for m in sim.received if kind(m) == "media")
 
 
-def events(sim: SimCall, kind: str) -> list[int]:
+def events(sim: SimCall, of_kind: str) -> list[int]:
     """Indexes in `sim.received` of the messages of one kind (media, mark, clear)."""
-    return [i for i, m in enumerate(sim.received) if m["event"] == kind]
+    return [i for i, m in enumerate(sim.received) if kind(m) == of_kind]
 
 
 def mark_name(message: dict[str, Any]) -> str:
-    name: str = message["mark"]["name"]
+    """A mark's name: Twilio's `mark.name`, Plivo's checkpoint `name` at the top level."""
+    name: str = message["mark"]["name"] if "mark" in message else message["name"]
     return name
 
 
@@ -95,7 +150,7 @@ def media_owner(sim: SimCall, index: int) -> str | None:
     """The name of the first mark after the media message at `index` (the mark that tells
     when that audio has played), or None if no mark follows it."""
     for message in sim.received[index + 1 :]:
-        if message["event"] == "mark":
+        if kind(message) == "mark":
             return mark_name(message)
     return None
 
@@ -105,9 +160,9 @@ def media_runs(sim: SimCall) -> list[tuple[str | None, bytes]]:
     runs: list[tuple[str | None, bytes]] = []
     pending = bytearray()
     for message in sim.received:
-        if message["event"] == "media":
+        if kind(message) == "media":
             pending += payload_bytes(message)
-        elif message["event"] == "mark" and pending:
+        elif kind(message) == "mark" and pending:
             runs.append((mark_name(message), bytes(pending)))
             pending = bytearray()
     if pending:
@@ -209,17 +264,3 @@ def assistant_items(session: FakeSession) -> list[str]:
 
 def event_kinds(data: dict[str, Any]) -> list[str]:
     return [e["kind"] for e in data["events"]]
-
-
-def rest_hang_ups(world: SimWorld, sim: SimCall) -> list[str]:
-    return [
-        u.params["Status"][0]
-        for u in world.carrier.updates
-        if u.call_sid == sim.sid and "Status" in u.params
-    ]
-
-
-def watch_updates(world: SimWorld, hook: Callable[[CallUpdate], None]) -> None:
-    """Run `hook(update)` as the fake carrier records each REST call update (applied, its
-    teardown not run yet)."""
-    world.carrier.updates = HookedList(world.carrier.updates, hook)

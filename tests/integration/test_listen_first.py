@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from tests.helpers.carriers import facts
 from tests.helpers.phone import (
     TASK,
     TO,
     event_kinds,
     events,
     payload_bytes,
-    rest_hang_ups,
     system_notes,
 )
 from tests.helpers.world import MakeWorld
@@ -46,7 +46,9 @@ def _t(data: dict[str, Any], kind: str) -> int:
     return int(t_ms)
 
 
-async def test_silent_line_gets_one_hello_then_is_hung_up(make_world: MakeWorld) -> None:
+async def test_silent_line_gets_one_hello_then_is_hung_up(
+    make_world: MakeWorld, carrier: str
+) -> None:
     plan = CallPlan(ring_ms=100, answered_by=None, callee=(Pause(20_000),))
     hello = Say("Hello?", 300)
     world = await make_world(plan, ModelScript(turns=((hello,), (hello,))), **TIMERS)
@@ -67,7 +69,7 @@ async def test_silent_line_gets_one_hello_then_is_hung_up(make_world: MakeWorld)
     assert sent == hello.ms * BYTES_PER_MS and world.model.turns_played == 1
 
     # Then the line stayed silent: our server hung up through REST, reason no-response.
-    assert rest_hang_ups(world, sim) == ["completed"]
+    assert sim.rest_hang_ups == ["completed"]
     record = data["call"]
     assert record["status"] == "completed"
     assert record["end_reason"] == "no-response"
@@ -78,7 +80,7 @@ async def test_silent_line_gets_one_hello_then_is_hung_up(make_world: MakeWorld)
     assert _t(data, "end") - stream_t >= HANG_UP_S * 1000
 
 
-async def test_callee_speaking_first_gets_no_nudge(make_world: MakeWorld) -> None:
+async def test_callee_speaking_first_gets_no_nudge(make_world: MakeWorld, carrier: str) -> None:
     plan = CallPlan(
         ring_ms=100,
         answered_by=None,
@@ -116,7 +118,7 @@ async def test_callee_speaking_first_gets_no_nudge(make_world: MakeWorld) -> Non
     assert sim.script_timeouts == []
 
 
-async def test_inbound_call_is_never_nudged(make_world: MakeWorld) -> None:
+async def test_inbound_call_is_never_nudged(make_world: MakeWorld, carrier: str) -> None:
     greeting = "Tony's Pizza, Maria speaking."
     settings = {
         "inbound.enabled": True,
@@ -151,9 +153,9 @@ async def test_inbound_call_is_never_nudged(make_world: MakeWorld) -> None:
     assert types[note_at + 1] == "response.create" and types.count("response.create") == 1
     assert "silence.nudge" not in event_kinds(data)
     assert sim.script_timeouts == [] and sim.ws_closed_by == "carrier"  # the caller hung up
-    assert rest_hang_ups(world, sim) == []
+    assert sim.rest_hang_ups == []
     record = data["call"]
     assert record["direction"] == "inbound"
     assert record["status"] == "completed"
-    assert record["end_reason"] == "carrier-stop"  # the caller's hang-up, not a timer
+    assert record["end_reason"] == facts(carrier).caller_hang_up  # the caller's, not a timer
     assert _t(data, "end") - _t(data, "stream.start") >= HANG_UP_S * 1000

@@ -1,8 +1,9 @@
-"""An outbound call end to end, our real server between the fake Twilio and the fake model:
-the REST create request, what was stored, the hang-up once the goodbye had played; listening
-first; the session asked of the model; the model pre-warmed while the phone rings. Where two
-fakes' orders are compared, a recording hook (tests/helpers/phone.py) takes a snapshot of
-one side the moment the other records something: nothing waits on a clock.
+"""An outbound call end to end, our real server between a fake carrier (each in turn) and the
+fake model: the dial (and Twilio's exact REST create request), what was stored, the hang-up
+once the goodbye had played; listening first; the session asked of the model; the model
+pre-warmed while the phone rings. Where two fakes' orders are compared, a recording hook
+(tests/helpers/phone.py) takes a snapshot of one side the moment the other records
+something: nothing waits on a clock.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.carriers import facts
 from tests.helpers.phone import (
     TO,
     appends,
@@ -19,11 +21,12 @@ from tests.helpers.phone import (
     function_outputs,
     media_bytes,
     wait_closed,
+    watch_hang_ups,
     watch_model,
-    watch_updates,
 )
 from tests.helpers.world import MakeWorld
 from voicecall_rt.prompts import BRIEF_CLOSE, BRIEF_OPEN
+from voicecall_rt.simulator.far_end import FarEnd
 from voicecall_rt.simulator.openai.session import FakeSession
 from voicecall_rt.simulator.scenario import (
     CallPlan,
@@ -35,23 +38,24 @@ from voicecall_rt.simulator.scenario import (
     Speak,
     WaitForModel,
 )
-from voicecall_rt.simulator.twilio.media_stream import MediaStream
-from voicecall_rt.simulator.twilio.rest import CallUpdate
+from voicecall_rt.simulator.sim_call import SimCall
+from voicecall_rt.simulator.twilio.carrier import FakeTwilio
 from voicecall_rt.simulator.world import FROM_NUMBER, PUBLIC_URL
 
 TASK = "Book a table for two tonight at 8pm under the name Kim."
 
 
 def record_caller_audio(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
-    """Every inbound `media` payload the fake carrier puts on the wire, per CallSid, in order."""
+    """Every caller frame's payload the fake carrier puts on the wire, per call id, in order
+    (whatever the carrier's message around it)."""
     sent: dict[str, list[str]] = defaultdict(list)
-    original = MediaStream._media_message
+    original = FarEnd._send_media
 
-    def media_message(self: Any, chunk: str, stamp: str, payload: str, seq: str) -> dict[str, Any]:
+    async def send_media(self: FarEnd, stamp: int, payload: str, voiced: bool) -> None:
         sent[self.call.sid].append(payload)
-        return original(self, chunk, stamp, payload, seq)
+        await original(self, stamp, payload, voiced)
 
-    monkeypatch.setattr(MediaStream, "_media_message", media_message)
+    monkeypatch.setattr(FarEnd, "_send_media", send_media)
     return sent
 
 
@@ -100,41 +104,34 @@ SILENT = ModelScript()
 # ---- 1. a whole call --------------------------------------------------------------------
 
 
-async def test_outbound_call_to_completion(make_world: MakeWorld) -> None:
+async def test_outbound_call_to_completion(make_world: MakeWorld, carrier: str) -> None:
     world = await make_world(booking_plan(), BOOKING_SCRIPT)
-    at_hang_up: list[tuple[CallUpdate, int, int, list[str]]] = []
+    # At each REST hang-up: (call id, bytes played, bytes sent, marks echoed).
+    at_hang_up: list[tuple[str, int, int, list[str]]] = []
 
-    def snapshot(update: CallUpdate) -> None:
-        sim = world.carrier.calls[update.call_sid]
-        at_hang_up.append((update, sim.played_bytes, media_bytes(sim), list(sim.marks_echoed)))
+    def snapshot(sim: SimCall) -> None:
+        at_hang_up.append((sim.sid, sim.played_bytes, media_bytes(sim), list(sim.marks_echoed)))
 
-    watch_updates(world, snapshot)
+    watch_hang_ups(world, snapshot)
     call_id = await world.place(TO, TASK)
     sim = await world.carrier.wait_call()
     data = await world.wait_call(call_id)
     record = data["call"]
 
-    # The REST create request.
-    assert len(world.carrier.created) == 1
-    create = world.carrier.created[0]
-    assert create["To"] == [TO] and create["From"] == [FROM_NUMBER]
-    assert create["Url"] == [f"{PUBLIC_URL}/voice/answer?call={call_id}"]
-    assert create["StatusCallback"] == [f"{PUBLIC_URL}/voice/status?call={call_id}"]
-    events = [e for value in create["StatusCallbackEvent"] for e in value.split()]
-    assert sorted(events) == ["answered", "completed", "initiated", "ringing"]
-    assert create["Timeout"] == ["30"]
-    assert create["TimeLimit"] == ["600"]
-    assert create["MachineDetection"] == ["DetectMessageEnd"]
-    assert create["AsyncAmd"] == ["true"]
-    assert create["AsyncAmdStatusCallback"] == [f"{PUBLIC_URL}/voice/amd?call={call_id}"]
+    # The dial, as the carrier took it (Twilio's exact parameters: test_twilio_create_request).
+    assert list(world.carrier.calls) == [sim.sid]
+    assert (sim.to, sim.from_, sim.direction) == (TO, FROM_NUMBER, "outbound-api")
+    assert sim.config.timeout_s == 30
+    assert sim.config.time_limit_s == (600 if facts(carrier).time_limit else None)
+    assert sim.config.machine_detection is not None
 
     # What was stored.
     assert record["status"] == "completed"
     assert record["end_reason"] == "model-ended"
     assert record["carrier_sid"] == sim.sid
     assert record["outcome"] == OUTCOME
-    assert record["answered_by"] == "human"
-    assert record["amd_duration_ms"] == 100
+    assert record["answered_by"] == facts(carrier).verdicts["human"]
+    assert record["amd_duration_ms"] == (100 if facts(carrier).amd_duration else None)
     assert record["answered_at"] is not None and record["duration_s"] > 0
 
     # The transcript: both sides, in conversation order by their ms offsets.
@@ -152,11 +149,10 @@ async def test_outbound_call_to_completion(make_world: MakeWorld) -> None:
     # The callee spoke again only after hearing all of the first answer (400 ms).
     assert lines[2]["t_ms"] - lines[1]["t_ms"] >= 400
 
-    # Exactly one REST hang-up, Status=completed, sent after the goodbye had played out.
-    assert [u.params.get("Status") for u in world.carrier.updates] == [["completed"]]
-    assert len(at_hang_up) == 1
-    update, played, received, echoed = at_hang_up[0]
-    assert update.call_sid == sim.sid and update.status == 200
+    # Exactly one REST hang-up, sent after the goodbye had played out.
+    assert sim.rest_hang_ups == ["completed"]
+    [(sid, played, received, echoed)] = at_hang_up
+    assert sid == sim.sid
     assert received == 8 * sum(say.ms for say in BOOKING_SAYS)  # every byte the model said
     assert played == received
     assert "farewell" in echoed
@@ -168,29 +164,52 @@ async def test_outbound_call_to_completion(make_world: MakeWorld) -> None:
     assert len(world.model.sessions) == 1
 
 
-async def test_outbound_without_amd_sends_no_amd_parameters(make_world: MakeWorld) -> None:
+@pytest.mark.parametrize("amd", [True, False], ids=["amd", "no-amd"])
+async def test_twilio_create_request(make_world: MakeWorld, amd: bool) -> None:
+    """Twilio's wire: the exact REST create parameters (no AMD ones when AMD is off)."""
+    plan = CallPlan(ring_ms=100, callee=(Pause(200), HangUp()))
+    world = await make_world(plan, SILENT, **{"calls.enableAmd": amd})
+    call_id = await world.place(TO, TASK)
+    await world.wait_call(call_id)
+
+    assert isinstance(world.carrier, FakeTwilio)
+    [create] = world.carrier.created
+    assert create["To"] == [TO] and create["From"] == [FROM_NUMBER]
+    assert create["Url"] == [f"{PUBLIC_URL}/voice/answer?call={call_id}"]
+    assert create["StatusCallback"] == [f"{PUBLIC_URL}/voice/status?call={call_id}"]
+    events = [e for value in create["StatusCallbackEvent"] for e in value.split()]
+    assert sorted(events) == ["answered", "completed", "initiated", "ringing"]
+    assert create["Timeout"] == ["30"]
+    assert create["TimeLimit"] == ["600"]
+    amd_params = {
+        "MachineDetection": ["DetectMessageEnd"],
+        "AsyncAmd": ["true"],
+        "AsyncAmdStatusCallback": [f"{PUBLIC_URL}/voice/amd?call={call_id}"],
+    }
+    if amd:
+        assert {name: create[name] for name in amd_params} == amd_params
+    else:
+        names = (*amd_params, "AsyncAmdStatusCallbackMethod")
+        assert not [name for name in names if name in create]
+
+
+async def test_outbound_without_amd_asks_for_none(make_world: MakeWorld, carrier: str) -> None:
     plan = CallPlan(ring_ms=100, answered_by="machine_end_beep", callee=(Pause(200), HangUp()))
     world = await make_world(plan, SILENT, **{"calls.enableAmd": False})
     call_id = await world.place(TO, TASK)
+    sim = await world.carrier.wait_call()
     data = await world.wait_call(call_id)
-    create = world.carrier.created[0]
-    for name in (
-        "MachineDetection",
-        "AsyncAmd",
-        "AsyncAmdStatusCallback",
-        "AsyncAmdStatusCallbackMethod",
-    ):
-        assert name not in create
-    assert create["Url"] == [f"{PUBLIC_URL}/voice/answer?call={call_id}"]
+    assert sim.config.machine_detection is None and sim.config.amd_callback is None
     assert data["call"]["status"] == "completed"
     assert data["call"]["answered_by"] is None
-    assert not [w for w in world.carrier.webhooks if w.kind == "amd"]
+    assert not [w for w in sim.webhooks if w.kind == "amd"]
+    assert "amd" not in event_kinds(data)
 
 
 # ---- 2. listen first; the session we ask for ----------------------------------------------
 
 
-async def test_outbound_listens_first(make_world: MakeWorld) -> None:
+async def test_outbound_listens_first(make_world: MakeWorld, carrier: str) -> None:
     world = await make_world(booking_plan(), BOOKING_SCRIPT)
     # For each response.create: had the model already heard the callee start speaking?
     heard_callee: list[bool] = []
@@ -227,7 +246,7 @@ async def test_outbound_listens_first(make_world: MakeWorld) -> None:
     ],
 )
 async def test_session_update_is_ga_shaped(
-    make_world: MakeWorld, settings: dict[str, Any], turn_detection: dict[str, Any]
+    make_world: MakeWorld, carrier: str, settings: dict[str, Any], turn_detection: dict[str, Any]
 ) -> None:
     plan = CallPlan(ring_ms=200, callee=(Pause(100), HangUp()))
     world = await make_world(plan, SILENT, **settings)
@@ -274,7 +293,7 @@ async def test_session_update_is_ga_shaped(
 
 
 async def test_prewarm_session_ready_before_stream_start(
-    make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch
+    make_world: MakeWorld, carrier: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent = record_caller_audio(monkeypatch)
     plan = CallPlan(ring_ms=200, callee=(Speak("Hello?", 300), HangUp()))
@@ -293,7 +312,7 @@ async def test_prewarm_session_ready_before_stream_start(
     sim = await world.carrier.wait_call()
     data = await world.wait_call(call_id)
     assert data["call"]["status"] == "completed"
-    assert data["call"]["end_reason"] == "carrier-stop"
+    assert data["call"]["end_reason"] == facts(carrier).caller_hang_up
 
     # The model session was configured before the carrier sent the stream's `start`.
     assert len(starts_at_update) == 1
@@ -317,7 +336,7 @@ async def test_prewarm_session_ready_before_stream_start(
 
 
 async def test_caller_audio_before_model_ready_is_buffered_in_order(
-    make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch
+    make_world: MakeWorld, carrier: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent = record_caller_audio(monkeypatch)
     # Answered at once, talking at once; the model refuses twice (the bridge backs off
@@ -336,7 +355,7 @@ async def test_caller_audio_before_model_ready_is_buffered_in_order(
     sim = await world.carrier.wait_call()
     data = await world.wait_call(call_id)
     assert data["call"]["status"] == "completed"
-    assert data["call"]["end_reason"] == "carrier-stop"
+    assert data["call"]["end_reason"] == facts(carrier).caller_hang_up
     assert world.model.refused == 2 and len(world.model.sessions) == 1
 
     # Frames were already flowing when the session became ready: they had to be buffered.

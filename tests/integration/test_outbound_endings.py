@@ -7,24 +7,20 @@ simulated calls over loopback; tests wait for conditions, never on a clock.
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 import pytest
 
-from tests.helpers.phone import TO, appends, event_kinds, rest_hang_ups, wait_closed
+from tests.helpers.carriers import facts
+from tests.helpers.phone import TO, appends, event_kinds, wait_closed
 from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.openai.session import FakeSession
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Pause, Say, Speak
-from voicecall_rt.simulator.sim_call import SimCall
-from voicecall_rt.simulator.twilio.rest import CallUpdate
 from voicecall_rt.simulator.world import FROM_NUMBER, SimWorld
 
 OTHER = "+14155550124"
 TASK = "Book a table for two tonight at 8pm under the name Kim."
 SILENT = ModelScript()
-
-
-def updates_for(world: SimWorld, sim: SimCall) -> list[CallUpdate]:
-    return [u for u in world.carrier.updates if u.call_sid == sim.sid]
 
 
 async def wait_model_audio(world: SimWorld, frames: int = 3) -> FakeSession:
@@ -39,7 +35,9 @@ async def wait_model_audio(world: SimWorld, frames: int = 3) -> FakeSession:
 
 
 @pytest.mark.parametrize("answer", ["no-answer", "busy", "failed"])
-async def test_call_never_answered(make_world: MakeWorld, answer: str) -> None:
+async def test_call_never_answered(
+    make_world: MakeWorld, carrier: str, answer: Literal["no-answer", "busy", "failed"]
+) -> None:
     plan = CallPlan(answer=answer, ring_ms=300)
     world = await make_world(plan, SILENT)
     call_id = await world.place(TO, TASK)
@@ -50,7 +48,7 @@ async def test_call_never_answered(make_world: MakeWorld, answer: str) -> None:
     assert record["end_reason"] == answer
     assert record["answered_at"] is None and record["outcome"] is None
     assert sim.stream_sid is None and sim.received == []
-    assert updates_for(world, sim) == []  # nothing to hang up
+    assert sim.rest_hang_ups == []  # nothing to hang up
     assert data["transcript"] == []
 
     # The pre-warmed model socket was opened, configured, and closed without a conversation.
@@ -64,7 +62,9 @@ async def test_call_never_answered(make_world: MakeWorld, answer: str) -> None:
 # ---- 5. concurrency ---------------------------------------------------------------------
 
 
-async def test_concurrency_limit_refuses_before_dialling(make_world: MakeWorld) -> None:
+async def test_concurrency_limit_refuses_before_dialling(
+    make_world: MakeWorld, carrier: str
+) -> None:
     long_call = CallPlan(ring_ms=100, callee=(Pause(20_000),))
     short_call = CallPlan(answer="busy", ring_ms=100)
     world = await make_world(
@@ -78,7 +78,7 @@ async def test_concurrency_limit_refuses_before_dialling(make_world: MakeWorld) 
     assert status == 429
     assert body["error"]["code"] == "limit"
     assert "limit" in body["error"]["message"]
-    assert len(world.carrier.created) == 1  # nothing dialled
+    assert len(world.carrier.calls) == 1  # nothing dialled
     assert len(world.model.sessions) == 1  # nothing pre-warmed either
     status, listing = await world.api("GET", "/api/calls")
     assert [c["id"] for c in listing["calls"]] == [first]
@@ -87,15 +87,14 @@ async def test_concurrency_limit_refuses_before_dialling(make_world: MakeWorld) 
     assert (await world.wait_call(first))["call"]["status"] == "completed"
 
     second = await world.place(OTHER, TASK)
-    assert len(world.carrier.created) == 2
-    assert world.carrier.created[1]["To"] == [OTHER]
+    assert [call.to for call in world.carrier.calls.values()] == [TO, OTHER]
     assert (await world.wait_call(second))["call"]["status"] == "busy"
 
 
 # ---- 6.-8. the call breaks from one side ---------------------------------------------------
 
 
-async def test_carrier_hangs_up_mid_sentence(make_world: MakeWorld) -> None:
+async def test_carrier_hangs_up_mid_sentence(make_world: MakeWorld, carrier: str) -> None:
     speech = "One, two, three, four, five, six, seven, eight, nine, ten, eleven, twelve."
     script = ModelScript(turns=((Say(speech, 3000),),), caller_transcripts=("Hi?",))
     world = await make_world(CallPlan(ring_ms=100, callee=(Speak("Hi?", 300),)), script)
@@ -108,8 +107,8 @@ async def test_carrier_hangs_up_mid_sentence(make_world: MakeWorld) -> None:
 
     record = data["call"]
     assert record["status"] == "completed"
-    assert record["end_reason"] == "carrier-stop"
-    assert updates_for(world, sim) == []  # the carrier ended it: no REST hang-up
+    assert record["end_reason"] == facts(carrier).caller_hang_up
+    assert sim.rest_hang_ups == []  # the carrier ended it: no REST hang-up
     session = world.model.last_session
     await wait_closed(world, session)
 
@@ -124,7 +123,9 @@ async def test_carrier_hangs_up_mid_sentence(make_world: MakeWorld) -> None:
     assert len(heard) <= len(speech) * 0.6
 
 
-async def test_model_socket_drop_with_no_new_session_hangs_up(make_world: MakeWorld) -> None:
+async def test_model_socket_drop_with_no_new_session_hangs_up(
+    make_world: MakeWorld, carrier: str
+) -> None:
     """A lost session is renewed (test_session_renewal); when no new one can be had, the
     call ends at once rather than leaving the caller with silence."""
     world = await make_world(CallPlan(ring_ms=100, callee=(Pause(20_000),)), SILENT)
@@ -139,7 +140,7 @@ async def test_model_socket_drop_with_no_new_session_hangs_up(make_world: MakeWo
     assert record["status"] == "completed"
     assert record["end_reason"] == "model-unavailable"
     assert "503" in record["error"]
-    assert rest_hang_ups(world, sim) == ["completed"]
+    assert sim.rest_hang_ups == ["completed"]
     assert len(world.model.sessions) == 1  # every new connection was refused
     kinds = event_kinds(data)
     assert kinds.index("model.lost") < kinds.index("model.retry") < kinds.index("model.failed")
@@ -151,7 +152,7 @@ async def test_model_socket_drop_with_no_new_session_hangs_up(make_world: MakeWo
     ids=["answered", "still-ringing"],
 )
 async def test_model_unreachable_ends_the_call(
-    make_world: MakeWorld, ring_ms: int, status: str
+    make_world: MakeWorld, carrier: str, ring_ms: int, status: str
 ) -> None:
     world = await make_world(CallPlan(ring_ms=ring_ms, callee=(Pause(20_000),)), SILENT)
     world.model.refuse_next = 10
@@ -163,7 +164,7 @@ async def test_model_unreachable_ends_the_call(
     assert record["end_reason"] == "model-unavailable"
     assert record["status"] == status
     # Hung up with `completed` in either state; a call still ringing ends `canceled`.
-    assert rest_hang_ups(world, sim) == ["completed"]
+    assert sim.rest_hang_ups == ["completed"]
     assert sim.status == status
     assert world.model.sessions == [] and world.model.refused >= 1
     failed = [e for e in data["events"] if e["kind"] == "model.failed"]
@@ -173,18 +174,21 @@ async def test_model_unreachable_ends_the_call(
 # ---- 9. max duration ----------------------------------------------------------------------
 
 
-async def test_outbound_max_duration(make_world: MakeWorld) -> None:
+async def test_outbound_max_duration(make_world: MakeWorld, carrier: str) -> None:
     world = await make_world(
         CallPlan(ring_ms=100, callee=(Pause(20_000),)), SILENT, **{"calls.maxDurationSeconds": 1}
     )
     call_id = await world.place(TO, TASK)
     sim = await world.carrier.wait_call()
     data = await world.wait_call(call_id)
-    # The carrier's TimeLimit (from answer) and our own timer (from stream start) both say 1 s.
-    assert world.carrier.created[0]["TimeLimit"] == ["1"]
+    # The carrier's time limit (from answer), where its dial takes one, and our own timer
+    # (from stream start) both say 1 s.
+    limited = facts(carrier).time_limit
+    assert sim.config.time_limit_s == (1 if limited else None)
     record = data["call"]
     assert record["status"] == "completed"
-    assert record["end_reason"] in ("carrier-stop", "max-duration")
+    ends = (facts(carrier).caller_hang_up, "max-duration") if limited else ("max-duration",)
+    assert record["end_reason"] in ends
     # Nobody ended the call before the limit: our timer starts at stream start, after the
     # carrier's answer. Our own answered_at is when the answer reached us, so our duration can
     # be shorter than the carrier's by the webhook's delay; it only has to stay near the limit.
@@ -194,7 +198,7 @@ async def test_outbound_max_duration(make_world: MakeWorld) -> None:
     assert sim.status == "completed"
 
 
-async def test_inbound_max_duration_local_timer(make_world: MakeWorld) -> None:
+async def test_inbound_max_duration_local_timer(make_world: MakeWorld, carrier: str) -> None:
     plan = CallPlan(callee=(Pause(20_000),))
     world = await make_world(
         plan,
@@ -216,7 +220,7 @@ async def test_inbound_max_duration_local_timer(make_world: MakeWorld) -> None:
     assert record["status"] == "completed"
     assert 1.0 <= record["duration_s"] <= 2.5
     assert sim.create_params == {}
-    assert rest_hang_ups(world, sim) == ["completed"]
+    assert sim.rest_hang_ups == ["completed"]
     await sim.ended.wait()
     assert sim.status == "completed"
 
@@ -224,7 +228,7 @@ async def test_inbound_max_duration_local_timer(make_world: MakeWorld) -> None:
 # ---- 10. zombie watchdog ----------------------------------------------------------------------
 
 
-async def test_zombie_stream_is_hung_up(make_world: MakeWorld) -> None:
+async def test_zombie_stream_is_hung_up(make_world: MakeWorld, carrier: str) -> None:
     world = await make_world(
         CallPlan(ring_ms=100, callee=(Pause(20_000),)), SILENT, **{"calls.mediaTimeoutSeconds": 1}
     )
@@ -240,5 +244,5 @@ async def test_zombie_stream_is_hung_up(make_world: MakeWorld) -> None:
     record = data["call"]
     assert record["end_reason"] == "no-media"
     assert record["status"] == "completed"
-    assert rest_hang_ups(world, sim) == ["completed"]
+    assert sim.rest_hang_ups == ["completed"]
     assert 0.7 <= elapsed <= 3.0

@@ -6,7 +6,7 @@ from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.scenarios import pizza_booking
 
 
-async def test_outbound_call_completes_with_outcome(make_world: MakeWorld) -> None:
+async def test_outbound_call_completes_with_outcome(make_world: MakeWorld, carrier: str) -> None:
     scenario = pizza_booking(scale=0.3)
     world = await make_world(scenario.carrier, scenario.model)
     call_id = await world.place(scenario.to_number, scenario.task)
