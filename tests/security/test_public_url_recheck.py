@@ -7,7 +7,9 @@ from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.scenarios import pizza_booking
 
 
-async def test_call_refused_when_public_url_now_resolves_privately(make_world: MakeWorld) -> None:
+async def test_call_refused_when_public_url_now_resolves_privately(
+    make_world: MakeWorld, carrier: str
+) -> None:
     scenario = pizza_booking(scale=0.3)
     world = await make_world(scenario.carrier, scenario.model)
     answers = {"now": ["93.184.215.14"]}
@@ -20,7 +22,7 @@ async def test_call_refused_when_public_url_now_resolves_privately(make_world: M
     status, body = await world.api("POST", "/api/calls", {"to": scenario.to_number, "task": "x"})
     assert status == 503
     assert body["error"]["code"] == "public-url" and "10.0.0.5" in body["error"]["message"]
-    assert world.carrier.created == []  # nothing dialled
+    assert world.carrier.calls == {}  # nothing dialled
     assert world.server.manager.active_count == 0  # the slot was given back
     stored = (await world.api("GET", "/api/calls"))[1]["calls"]
     assert stored[0]["status"] == "failed" and "publicUrl" in stored[0]["error"]

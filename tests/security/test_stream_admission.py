@@ -21,6 +21,7 @@ from tests.helpers.world import MakeWorld
 from voicecall_rt.call import tokens as tokens_module
 from voicecall_rt.simulator.openai.session import FakeSession
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Say, WaitForModel
+from voicecall_rt.simulator.twilio.carrier import FakeTwilio
 from voicecall_rt.simulator.world import FROM_NUMBER, SimWorld
 from voicecall_rt.web import stream as stream_module
 
@@ -111,11 +112,13 @@ async def test_carrier_that_starts_too_late_is_closed(
 ) -> None:
     monkeypatch.setattr(stream_module, "START_TIMEOUT_S", 0.2)
     world = await _world(make_world)
-    world.carrier.delay_start_ms = 600
+    fake = world.carrier
+    assert isinstance(fake, FakeTwilio)
+    fake.delay_start_ms = 600
     # Real Twilio ends the call once the refused stream leaves no TwiML; kept up here so the
     # live call can be checked (the strict ending: tests/integration/test_carrier_strictness).
-    world.carrier.stay_up_after_stream = True
-    call = await world.carrier.place_inbound_call(
+    fake.stay_up_after_stream = True
+    call = await fake.place_inbound_call(
         from_number="+14155550177", to_number=FROM_NUMBER, plan=LISTEN_PLAN
     )
     await call.wait_for(lambda: call.ws_close_code is not None)
@@ -200,9 +203,11 @@ async def test_token_is_single_use(
 
 async def test_fake_twilio_with_a_wrong_token_is_not_bridged(make_world: MakeWorld) -> None:
     world = await _world(make_world)
-    world.carrier.start_token_override = "call_0123456789abcdef.not-the-secret"
-    world.carrier.stay_up_after_stream = True  # as above: look at the live call
-    call = await world.carrier.place_inbound_call(
+    fake = world.carrier
+    assert isinstance(fake, FakeTwilio)
+    fake.start_token_override = "call_0123456789abcdef.not-the-secret"
+    fake.stay_up_after_stream = True  # as above: look at the live call
+    call = await fake.place_inbound_call(
         from_number="+14155550177", to_number=FROM_NUMBER, plan=LISTEN_PLAN
     )
     await call.wait_for(lambda: call.ws_close_code is not None)

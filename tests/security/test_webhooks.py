@@ -439,7 +439,7 @@ async def test_body_size_routes_and_methods(
         base + "/api/calls", data=b"{" + b" " * (65 * 1024) + b"}", headers=auth
     ) as r:
         assert r.status == 413
-    assert world.carrier.created == [] and world.model.sessions == []
+    assert world.carrier.calls == {} and world.model.sessions == []
 
     for method, path in [
         ("GET", "/nope"),  # `/` is the dashboard (tests/integration/test_dashboard.py)
@@ -515,7 +515,7 @@ async def test_local_api_demands_the_token(
                 assert error["code"] == "unauthorized"
                 assert token not in await response.text()
     # Nothing happened: no call placed, the live call is still up.
-    assert world.carrier.created == []
+    assert world.carrier.calls == {}
     assert world.server.manager.active_ids() == [call_id]
 
     status, data = await world.api("GET", "/api/calls")
