@@ -43,10 +43,19 @@ class Playout:
         self.last_audio_tick = 0
         self._detector = DtmfDetector() if detect_dtmf else None
         self._detector_tail = 0
+        # Keys the carrier itself plays on the line (a REST DTMF command): heard by the far
+        # party as they play, but none of our server's audio (not played_audio, and a clear
+        # of the stream does not drop them). A detector of their own: they sound alongside.
+        self._line_tones = bytearray()
+        self._line_detector = DtmfDetector() if detect_dtmf else None
 
     def add_audio(self, arrived: float, audio: bytes) -> None:
         self._queue.append((arrived, audio))
         self.queued_bytes += len(audio)
+
+    def add_line_tones(self, audio: bytes) -> None:
+        """Keypad tones the carrier plays to the far party itself, heard 20 ms a tick."""
+        self._line_tones += audio + SILENCE_FRAME * _DETECTOR_TAIL_TICKS
 
     def add_mark(self, name: str) -> bool:
         """Queue a mark behind the audio before it; True: nothing is, echo it now."""
@@ -66,6 +75,10 @@ class Playout:
         it arrived plus its own duration."""
         call = self.call
         due: list[str] = []
+        if self._line_tones:
+            frame = bytes(self._line_tones[:FRAME_BYTES])
+            del self._line_tones[:FRAME_BYTES]
+            self._hear(frame + SILENCE_FRAME[len(frame) :], self._line_detector)
         if self._playing:
             played = self._playing
             self._playing = b""
@@ -126,9 +139,10 @@ class Playout:
         self.queued_bytes = 0
         return pending
 
-    def _hear(self, frame: bytes) -> None:
-        if self._detector is None:
+    def _hear(self, frame: bytes, detector: DtmfDetector | None = None) -> None:
+        detector = detector or self._detector
+        if detector is None:
             return
-        digits = self._detector.feed(frame)
+        digits = detector.feed(frame)
         if digits:
             self.call.heard_digits += "".join(digits)

@@ -232,8 +232,9 @@ class TelnyxMediaStream:
         await self._send(partial(carrier_mark, stream_id=self.stream_id, name=name))
 
     def play_tones(self, audio: bytes) -> None:
-        """`send_dtmf`: Telnyx plays the tones to the far party, after what is queued."""
-        self.far_end.play(audio)
+        """`send_dtmf`: Telnyx plays the tones on the call to the far party, beside the
+        stream's audio (not queued behind it, nor dropped by a `clear`)."""
+        self.far_end.playout.add_line_tones(audio)
 
     # -- reading what our server sends --------------------------------------------------------
 
