@@ -46,6 +46,11 @@ _SECRET_KEYS: Final = frozenset(
         "client_secret",
         "secret",
         "password",
+        # The stream token encoded where a carrier carries it, so no text match finds it:
+        # Telnyx's client_state (base64), Plivo's extra_headers (callToken, hex).
+        "client_state",
+        "extra_headers",
+        "extraheaders",
     }
 )
 # Keys that carry base64 audio: kept out of the log, replaced by `<key>_bytes`.
