@@ -8,8 +8,9 @@ echoed, and what its machine detection says for each of the plans' verdicts.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 KeysVia = Literal["audio", "carrier", "stream"]
 
@@ -35,6 +36,9 @@ class CarrierFacts:
     # Whether the dial takes a time limit (SignalWire's create call has none: our own timer
     # ends the call).
     time_limit: bool = True
+    # Whether a caller frame carries its place on the stream clock (Plivo's timestamp is
+    # wall-clock: our recording places its frames one after another, by arrival).
+    stamps_caller_frames: bool = True
 
 
 _TWILIO_VERDICTS = {
@@ -99,9 +103,90 @@ FACTS: dict[str, CarrierFacts] = {
         },
         amd_duration=False,
         tells_fax=False,
+        stamps_caller_frames=False,
     ),
 }
 
 
 def facts(carrier: str) -> CarrierFacts:
     return FACTS[carrier]
+
+
+# ---- the stream's wire, and the secrets a record must not hold ---------------------------
+
+
+@dataclass(frozen=True)
+class StreamWords:
+    """The `event` names on the carrier's media stream, as our debug log records them."""
+
+    start: str = "start"
+    caller_media: str = "media"
+    our_media: str = "media"
+    our_mark: str = "mark"
+    mark_played: str = "mark"
+    our_clear: str = "clear"
+
+
+STREAM_WORDS: dict[str, StreamWords] = {
+    "twilio": StreamWords(),
+    "signalwire": StreamWords(),
+    "telnyx": StreamWords(),
+    "plivo": StreamWords(
+        our_media="playAudio",
+        our_mark="checkpoint",
+        mark_played="playedStream",
+        our_clear="clearAudio",
+    ),
+}
+
+
+def _basic(user: str, password: str) -> str:
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def carrier_secrets(carrier: str) -> dict[str, str]:
+    """The fake carrier's credentials our server was configured with, by name."""
+    if carrier == "twilio":
+        from voicecall_rt.simulator.twilio import fake as twilio
+
+        return {
+            "Twilio auth token": twilio.AUTH_TOKEN,
+            "Twilio Basic credentials": _basic(twilio.ACCOUNT_SID, twilio.AUTH_TOKEN),
+        }
+    if carrier == "signalwire":
+        from voicecall_rt.simulator.signalwire import fake as signalwire
+
+        return {
+            "SignalWire API token": signalwire.API_TOKEN,
+            "SignalWire signing key": signalwire.SIGNING_KEY,
+            "SignalWire Basic credentials": _basic(signalwire.PROJECT_ID, signalwire.API_TOKEN),
+        }
+    if carrier == "plivo":
+        from voicecall_rt.simulator.plivo import fake as plivo
+
+        return {
+            "Plivo auth token": plivo.AUTH_TOKEN,
+            "Plivo Basic credentials": _basic(plivo.AUTH_ID, plivo.AUTH_TOKEN),
+        }
+    from voicecall_rt.simulator.telnyx import fake as telnyx
+
+    return {"Telnyx API key": telnyx.API_KEY}
+
+
+def stream_token(carrier: str, start: dict[str, Any]) -> str:
+    """The stream token our server handed the carrier, read from the stream's `start` by
+    that carrier's own reader (Twilio's `<Parameter>`, Plivo's extraHeaders, Telnyx's
+    client_state)."""
+    if carrier == "plivo":
+        from voicecall_rt.carrier.plivo import wire as plivo_wire
+
+        return plivo_wire.read_start(start).token
+    if carrier == "telnyx":
+        from voicecall_rt.carrier.telnyx import wire as telnyx_wire
+
+        return telnyx_wire.read_start(start).token
+    from voicecall_rt.carrier.signalwire.wire import STREAM_SID
+    from voicecall_rt.carrier.twilio import wire as twilio_wire
+
+    shape = STREAM_SID if carrier == "signalwire" else twilio_wire.STREAM_SID
+    return twilio_wire.read_start(start, shape).token

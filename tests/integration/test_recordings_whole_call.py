@@ -22,10 +22,12 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.helpers.carriers import STREAM_WORDS, carrier_secrets, facts, stream_token
 from tests.helpers.phone import (
     assistant_items,
     events,
     is_dtmf_mark,
+    kind,
     media_runs,
     payload_bytes,
     watch_carrier,
@@ -41,7 +43,6 @@ from voicecall_rt.simulator.caller_audio import voice_audio
 from voicecall_rt.simulator.scenario import CallPlan, CallTool, ModelScript, Say, Speak
 from voicecall_rt.simulator.scenarios import pizza_booking
 from voicecall_rt.simulator.sim_call import SimCall
-from voicecall_rt.simulator.twilio.fake import ACCOUNT_SID, AUTH_TOKEN
 from voicecall_rt.simulator.world import API_KEY, SimWorld
 
 FRAME = 160  # bytes = samples = 20 ms
@@ -151,7 +152,7 @@ def _mode(path: Path) -> int:
 
 
 async def test_debug_call_is_recorded_time_aligned(
-    make_world: MakeWorld, caplog: pytest.LogCaptureFixture
+    make_world: MakeWorld, carrier: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="voicecall_rt.wire")
     scenario = pizza_booking(0.3)
@@ -159,7 +160,7 @@ async def test_debug_call_is_recorded_time_aligned(
     clear_at: list[int] = []  # the carrier's stream clock when our `clear` reached it
 
     def on_message(call: SimCall, message: dict[str, Any]) -> None:
-        if message.get("event") == "clear":
+        if kind(message) == "clear":
             clear_at.append(call.stream_ms)
 
     watch_carrier(world, on_message)
@@ -199,12 +200,14 @@ async def test_debug_call_is_recorded_time_aligned(
     assert pcm[0::2] == g711.decode(caller)
     assert pcm[1::2] == g711.decode(model)
 
-    # ---- caller track: every frame the carrier sent, at its timestamp, silence between
+    # ---- caller track: every frame the carrier sent, at its timestamp (or, unstamped, one
+    # after another), silence between
     voice = voice_audio(FRAME // BYTES_PER_MS * sum(1 for _, v in sim.media_log if v))
     covered = bytearray([0]) * len(caller)
     spoken = 0
-    for timestamp, is_voice in sim.media_log:
-        at = timestamp * BYTES_PER_MS
+    stamped = facts(carrier).stamps_caller_frames
+    for n, (timestamp, is_voice) in enumerate(sim.media_log):
+        at = timestamp * BYTES_PER_MS if stamped else n * FRAME
         if at + FRAME > len(caller):
             assert at >= len(caller) - FRAME, "a frame was lost mid-call"
             continue  # the last frame, sent as our server was closing the stream
@@ -218,25 +221,31 @@ async def test_debug_call_is_recorded_time_aligned(
     assert spoken >= 5 * 50 * 0.3 * 0.9  # Maria's and the menu's lines, most of them
     assert all(b == SILENCE for b, c in zip(caller, covered, strict=True) if not c)
 
-    # ---- model track: the keypad tones and each answer, where the carrier played them
+    # ---- model track: the keypad tones (in-band ones only: a key pressed by the carrier is
+    # no audio of ours) and each answer, where the carrier played them
     tones, items = _sent_audio(sim)
-    assert DtmfDetector().feed(model + bytes([SILENCE]) * 800) == ["1"]
-    tone_at = model.find(tones)
-    assert tone_at >= 0
-    tone_end_ms = (tone_at + len(tones)) / BYTES_PER_MS
-    assert 0 <= _last_echo_ms(sim, "dtmf-") - tone_end_ms <= ALIGN_MS
-    assert set(model[:tone_at]) == {SILENCE}  # nothing before the menu's key press
+    in_band = facts(carrier).keys_via == "audio"
+    assert DtmfDetector().feed(model + bytes([SILENCE]) * 800) == (["1"] if in_band else [])
+    assert bool(tones) == in_band
+    if in_band:
+        tone_at = model.find(tones)
+        assert tone_at >= 0
+        tone_end_ms = (tone_at + len(tones)) / BYTES_PER_MS
+        assert 0 <= _last_echo_ms(sim, "dtmf-") - tone_end_ms <= ALIGN_MS
+        assert set(model[:tone_at]) == {SILENCE}  # nothing before the menu's key press
+    else:
+        tone_at = 0
 
     [clear_ms] = clear_at
     [clear_index] = events(sim, "clear")
     cut_items = {
         name.rpartition(":")[0]
-        for name in (e.name for e in sim.mark_echoes if e.cleared)
+        for name in (e.name for e in sim.cleared_marks)
         if not is_dtmf_mark(name)
     }
     assert len(cut_items) == 1
     [cut_item] = cut_items
-    played_at_clear = next(e.played_bytes for e in sim.mark_echoes if e.cleared)
+    played_at_clear = sim.cleared_marks[0].played_bytes
     cursor = tone_at + len(tones)
     ids = assistant_items(session)
     assert ids[0] == cut_item and all(item in items for item in ids)
@@ -272,18 +281,19 @@ async def test_debug_call_is_recorded_time_aligned(
     kinds = {
         (r["dir"], r["peer"], r["event"].get("type") or r["event"].get("event")) for r in records
     }
+    words = STREAM_WORDS[carrier]
     for expected in [
         ("in", "model", "session.created"),
         ("out", "model", "session.update"),
-        ("in", "carrier", "start"),
-        ("in", "carrier", "media"),
+        ("in", "carrier", words.start),
+        ("in", "carrier", words.caller_media),
         ("out", "model", "input_audio_buffer.append"),
         ("in", "model", "input_audio_buffer.speech_started"),
         ("in", "model", AUDIO_DELTA),
-        ("out", "carrier", "media"),
-        ("out", "carrier", "mark"),
-        ("in", "carrier", "mark"),
-        ("out", "carrier", "clear"),
+        ("out", "carrier", words.our_media),
+        ("out", "carrier", words.our_mark),
+        ("in", "carrier", words.mark_played),
+        ("out", "carrier", words.our_clear),
         ("out", "model", "conversation.item.truncate"),
         ("in", "model", "response.function_call_arguments.done"),
         ("out", "model", "response.create"),
@@ -291,7 +301,9 @@ async def test_debug_call_is_recorded_time_aligned(
         assert expected in kinds, expected
     assert all(isinstance(r["t_ms"], int) for r in records)
     carrier_media = [r for r in records if r["peer"] == "carrier" and r["dir"] == "in"]
-    carrier_media = [r["event"] for r in carrier_media if r["event"].get("event") == "media"]
+    carrier_media = [
+        r["event"] for r in carrier_media if r["event"].get("event") == words.caller_media
+    ]
     assert len(carrier_media) == sim.media_sent or len(carrier_media) == sim.media_sent - 1
     assert all(m["media"]["payload_bytes"] == FRAME for m in carrier_media)
     deltas = [r["event"] for r in records if r["event"].get("type") == AUDIO_DELTA]
@@ -300,18 +312,20 @@ async def test_debug_call_is_recorded_time_aligned(
     assert [d["delta_bytes"] for d in deltas] == [
         len(base64.b64decode(e["delta"])) for e in sent_deltas
     ]
-    out_media = [r for r in records if r["dir"] == "out" and r["event"].get("event") == "media"]
+    out_media = [
+        r for r in records if r["dir"] == "out" and r["event"].get("event") == words.our_media
+    ]
     assert sum(r["event"]["media"]["payload_bytes"] for r in out_media) == sum(
         len(payload_bytes(sim.received[i])) for i in events(sim, "media")
     )
-    [start] = [r["event"] for r in records if r["event"].get("event") == "start"]
-    assert start["start"]["customParameters"] == {"call_token": REDACTED}
+    [start] = [r["event"] for r in records if r["event"].get("event") == words.start]
+    assert REDACTED in orjson.dumps(start).decode()  # the stream token, wherever it rides
 
-    call_token = sim.start_message["start"]["customParameters"]["call_token"]  # type: ignore[index]
-    basic = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+    assert sim.start_message is not None
+    call_token = stream_token(carrier, sim.start_message)
+    assert call_token
     secrets = {
-        "Twilio auth token": AUTH_TOKEN,
-        "Twilio Basic credentials": basic,
+        **carrier_secrets(carrier),
         "OpenAI key": API_KEY,
         "API token": world.server.api_token,
         "stream token": call_token,
@@ -346,7 +360,7 @@ async def test_debug_call_is_recorded_time_aligned(
 
 
 async def test_no_recording_without_debug(
-    make_world: MakeWorld, caplog: pytest.LogCaptureFixture
+    make_world: MakeWorld, carrier: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="voicecall_rt.wire")
     plan = CallPlan(ring_ms=100, answered_by=None, callee=(Speak("Hello?", 300),))
