@@ -16,11 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers.cli import cli, world_config
 from tests.helpers.world import MakeWorld
+from voicecall_rt import pricing
 from voicecall_rt.simulator.scenarios import pizza_booking
 from voicecall_rt.simulator.world import SimWorld
 
 # gpt-realtime-2.1 list prices, USD per 1M tokens (README, "Models"), gpt-transcribe's per
-# minute of audio, and Twilio's per minute.
+# minute of audio, and each carrier's per minute (its voice minute plus its media stream's).
 PRICE = {
     "text_in": 4.0,
     "cached_text_in": 0.40,
@@ -30,7 +31,7 @@ PRICE = {
     "audio_out": 64.0,
 }
 TRANSCRIBE_PER_MINUTE = 0.0045
-CARRIER_PER_MINUTE = 0.0184  # Twilio: voice 0.014 + Media Streams 0.0044, by hand
+CARRIER_PER_MINUTE = {"twilio": 0.0184, "telnyx": 0.0105, "plivo": 0.0155, "signalwire": 0.011}
 
 
 async def scrape(world: SimWorld, token: str | None) -> tuple[int, str]:
@@ -85,7 +86,7 @@ def transcribed_seconds(world: SimWorld) -> float:
     )
 
 
-def expected_cost(world: SimWorld, call: dict[str, Any]) -> tuple[float, float]:
+def expected_cost(world: SimWorld, call: dict[str, Any], carrier: str) -> tuple[float, float]:
     used = model_usage_sum(world)
     model_usd = (
         (used["text_in"] - used["cached_text_in"]) * PRICE["text_in"]
@@ -96,11 +97,13 @@ def expected_cost(world: SimWorld, call: dict[str, Any]) -> tuple[float, float]:
         + used["audio_out"] * PRICE["audio_out"]
     ) / 1_000_000
     talk_ms = call["ended_at"] - call["answered_at"]
-    carrier_usd = math.ceil(talk_ms / 60_000) * CARRIER_PER_MINUTE
+    carrier_usd = math.ceil(talk_ms / 60_000) * CARRIER_PER_MINUTE[carrier]
     return model_usd, carrier_usd
 
 
-async def test_metrics_latency_and_cost_after_a_call(make_world: MakeWorld, tmp_path: Path) -> None:
+async def test_metrics_latency_and_cost_after_a_call(
+    make_world: MakeWorld, carrier: str, tmp_path: Path
+) -> None:
     scenario = pizza_booking(0.3)
     world = await make_world(scenario.carrier, scenario.model)
     token = world.server.api_token
@@ -162,7 +165,9 @@ async def test_metrics_latency_and_cost_after_a_call(make_world: MakeWorld, tmp_
         assert 1 <= model_side["count"] <= end["frames_out"] // 16
 
     # ---- cost (API) ----------------------------------------------------------------------
-    model_usd, carrier_usd = expected_cost(world, call)
+    model_usd, carrier_usd = expected_cost(world, call, carrier)
+    # By hand above, and the built-in rates (pricing.carrierPerMinute unset) agree.
+    assert CARRIER_PER_MINUTE == pricing.CARRIER_PER_MINUTE
     cost = call["cost"]
     assert cost["model"] == "gpt-realtime-2.1" and cost["priced"]
     assert cost["model_usd"] == pytest.approx(model_usd, abs=1e-6)
