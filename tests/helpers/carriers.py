@@ -9,8 +9,13 @@ echoed, and what its machine detection says for each of the plans' verdicts.
 from __future__ import annotations
 
 import base64
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from voicecall_rt.simulator.sim_call import SimCall
+from voicecall_rt.simulator.telnyx.carrier import FakeTelnyx
+from voicecall_rt.simulator.world import SimWorld
 
 KeysVia = Literal["audio", "carrier", "stream"]
 
@@ -39,6 +44,9 @@ class CarrierFacts:
     # Whether a caller frame carries its place on the stream clock (Plivo's timestamp is
     # wall-clock: our recording places its frames one after another, by arrival).
     stamps_caller_frames: bool = True
+    # Whether a caller turned away at capacity hears our busy message (Telnyx's reject
+    # with USER_BUSY plays none: a message would need answer, speak, hang up).
+    says_busy: bool = True
 
 
 _TWILIO_VERDICTS = {
@@ -87,6 +95,7 @@ FACTS: dict[str, CarrierFacts] = {
         },
         amd_duration=False,
         tells_fax=False,
+        says_busy=False,
     ),
     "plivo": CarrierFacts(
         keys_via="carrier",
@@ -190,3 +199,37 @@ def stream_token(carrier: str, start: dict[str, Any]) -> str:
 
     shape = STREAM_SID if carrier == "signalwire" else twilio_wire.STREAM_SID
     return twilio_wire.read_start(start, shape).token
+
+
+# ---- how our server answered an inbound call ---------------------------------------------
+
+# The answer documents' verbs (Twilio's TwiML and SignalWire's cXML, Plivo's XML).
+_DOCUMENT_ANSWERS: dict[tuple[str, ...], str] = {
+    ("Connect",): "stream",
+    ("Stream",): "stream",
+    ("Reject",): "reject",
+    ("Say", "Hangup"): "busy",
+    ("Speak", "Hangup"): "busy",
+}
+
+
+def how_answered(world: SimWorld, call: SimCall) -> str:
+    """`stream`, `reject` or `busy`: what our server told the carrier to do with an inbound
+    call, read from the carrier's own record (an answer document, or Telnyx's REST action:
+    `answer`, `reject` with CALL_REJECTED or USER_BUSY)."""
+    fake = world.carrier
+    if isinstance(fake, FakeTelnyx):
+        [(action, body)] = [
+            (action, body)
+            for action, body in fake.requests
+            if body.get("call_control_id") == call.sid and action in ("answer", "reject")
+        ]
+        if action == "answer":
+            return "stream"
+        return "busy" if body.get("cause") == "USER_BUSY" else "reject"
+    [document] = call.twiml
+    root = ET.fromstring(document)
+    verbs = tuple(child.tag for child in root)
+    if verbs == ("Hangup",) and root[0].get("reason") == "rejected":
+        return "reject"  # Plivo's refusal
+    return _DOCUMENT_ANSWERS[verbs]

@@ -78,11 +78,13 @@ def model_usage_sum(world: SimWorld) -> dict[str, int]:
 
 def transcribed_seconds(world: SimWorld) -> float:
     """The audio the fake model's transcription billed, from the usage it sent."""
-    return sum(
-        event["usage"]["seconds"]
-        for session in world.model.sessions
-        for event in session.sent
-        if event["type"] == "conversation.item.input_audio_transcription.completed"
+    return float(
+        sum(
+            event["usage"]["seconds"]
+            for session in world.model.sessions
+            for event in session.sent
+            if event["type"] == "conversation.item.input_audio_transcription.completed"
+        )
     )
 
 
