@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import subprocess
-from array import array
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.multimon import multimon_digits, require_tool
 from voicecall_rt.audio import dtmf, g711, wav
 
 ALL_KEYS = "1234567890*#ABCD"
 SAMPLES_PER_MS = 8
-
-
-def _require_tool(name: str) -> str:
-    """Path to an external judge; missing means skip locally, fail in CI
-    (VOICECALL_RT_REQUIRE_TOOLS=1) so the outside check cannot silently vanish."""
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("VOICECALL_RT_REQUIRE_TOOLS") == "1":
-            pytest.fail(f"{name} is required (VOICECALL_RT_REQUIRE_TOOLS=1) but not on PATH")
-        pytest.skip(f"{name} not installed")
-    return path
 
 
 def _power(samples: Sequence[int], freq: float, rate: int = 8000) -> float:
@@ -190,54 +177,22 @@ def test_validate_rejects(raw: str, message: str) -> None:
 # --- outside judges --------------------------------------------------------------------------
 
 
-def _resample_linear(samples: Sequence[int], src: int, dst: int) -> array[int]:
-    """Linear interpolation is plenty here: the highest tone (1633 Hz) is far below both
-    Nyquist limits, and the images it leaves sit above 6 kHz, away from every DTMF filter."""
-    out = array("h")
-    last = len(samples) - 1
-    for i in range(len(samples) * dst // src):
-        pos = i * src / dst
-        j = int(pos)
-        nxt = samples[min(j + 1, last)]
-        out.append(round(samples[j] + (nxt - samples[j]) * (pos - j)))
-    return out
-
-
-def _multimon_digits(exe: str, ulaw: bytes, tmp_path: Path) -> str:
-    # multimon-ng's raw input is native-endian int16 at 22050 Hz; anything else goes via sox.
-    pcm = _resample_linear(g711.decode(ulaw), 8000, 22050)
-    raw = tmp_path / "tones.raw"
-    raw.write_bytes(pcm.tobytes())
-    result = subprocess.run(
-        [exe, "-q", "-c", "-a", "DTMF", "-t", "raw", str(raw)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    return "".join(
-        line.removeprefix("DTMF: ").strip()
-        for line in result.stdout.splitlines()
-        if line.startswith("DTMF: ")
-    )
-
-
 @pytest.mark.parametrize(("digits", "expected"), [(ALL_KEYS, ALL_KEYS), ("1w2,3#", "123#")])
 def test_multimon_ng_decodes_tones(digits: str, expected: str, tmp_path: Path) -> None:
-    exe = _require_tool("multimon-ng")
-    assert _multimon_digits(exe, dtmf.tone_audio(digits), tmp_path) == expected
+    exe = require_tool("multimon-ng")
+    assert multimon_digits(exe, dtmf.tone_audio(digits), tmp_path) == expected
 
 
 def test_multimon_ng_decodes_minimum_timing(tmp_path: Path) -> None:
-    exe = _require_tool("multimon-ng")
+    exe = require_tool("multimon-ng")
     audio = dtmf.tone_audio(ALL_KEYS, on_ms=50, off_ms=50)
-    assert _multimon_digits(exe, audio, tmp_path) == ALL_KEYS
+    assert multimon_digits(exe, audio, tmp_path) == ALL_KEYS
 
 
 def test_multimon_ng_reads_our_ulaw_wav(tmp_path: Path) -> None:
     # Exercises the µ-law container too: multimon-ng hands `-t wav` to sox for decoding.
-    exe = _require_tool("multimon-ng")
-    _require_tool("sox")
+    exe = require_tool("multimon-ng")
+    require_tool("sox")
     path = tmp_path / "keys.wav"
     path.write_bytes(wav.ulaw_wav_bytes(dtmf.tone_audio("1w2,3#")))
     result = subprocess.run(
