@@ -55,6 +55,7 @@ class Playout:
 
     def add_line_tones(self, audio: bytes) -> None:
         """Keypad tones the carrier plays to the far party itself, heard 20 ms a tick."""
+        self.call.line_audio += audio
         self._line_tones += audio + SILENCE_FRAME * _DETECTOR_TAIL_TICKS
 
     def add_mark(self, name: str) -> bool:

@@ -171,6 +171,9 @@ class SimCall:
         self.received: list[dict[str, Any]] = []
         self.protocol_errors: list[str] = []
         self.played_audio = bytearray()
+        # Keypad tones the carrier itself plays to the far party (a REST DTMF command that
+        # sounds on the line): none of our server's audio, so not in played_audio.
+        self.line_audio = bytearray()
         self.marks_echoed: list[str] = []
         self.mark_echoes: list[MarkEcho] = []
         self.clears: list[int] = []
