@@ -7,11 +7,13 @@ REST goes through the official `telnyx` SDK's async client; its base URL is conf
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import telnyx
 
+from voicecall_rt.audio.dtmf import PAUSE_CHARS, PAUSE_MS
 from voicecall_rt.carrier.base import CarrierError, Connect, OutboundRequest
 from voicecall_rt.carrier.telnyx.wire import CODEC, Direction, client_state
 
@@ -20,6 +22,10 @@ log = logging.getLogger(__name__)
 # Hang-up of a call that is already over: Telnyx answers 422 with this code.
 CALL_ALREADY_ENDED = "90018"
 RejectCause = Literal["CALL_REJECTED", "USER_BUSY"]
+# send_dtmf's duration_millis: how long Telnyx sounds each key (100-500, default 250).
+KEY_MS: Final = 250
+# Telnyx states no gap between keys: our in-band tones' gap.
+KEY_GAP_MS: Final = 80
 
 
 def mask_id(value: str) -> str:
@@ -71,6 +77,12 @@ def stream_params(stream: Connect, direction: Direction) -> dict[str, Any]:
         "stream_bidirectional_codec": CODEC,
         "client_state": client_state(direction, stream.token),
     }
+
+
+def keys_ms(digits: str) -> int:
+    """How long Telnyx takes to sound `digits`: each key and a gap, each pause half a second."""
+    pauses = sum(1 for d in digits if d in PAUSE_CHARS)
+    return (len(digits) - pauses) * (KEY_MS + KEY_GAP_MS) + pauses * PAUSE_MS
 
 
 def telnyx_digits(digits: str) -> str:
@@ -134,13 +146,16 @@ class TelnyxCarrier:
             raise carrier_error(exc) from None
 
     async def send_digits(self, call_sid: str, digits: str) -> bool:
-        """`send_dtmf`: a command of its own, so the stream stays up."""
+        """`send_dtmf`: a command of its own, so the stream stays up. Returns once the keys
+        have sounded: Telnyx accepts the command at once and plays them after, so a hang-up
+        (the model's next move) right on acceptance would cut them."""
         try:
             await self._client.calls.actions.send_dtmf(
-                call_sid, digits=telnyx_digits(digits), duration_millis=250
+                call_sid, digits=telnyx_digits(digits), duration_millis=KEY_MS
             )
         except telnyx.APIError as exc:
             raise carrier_error(exc) from None
+        await asyncio.sleep(keys_ms(digits) / 1000)
         return True
 
     async def answer(self, call_sid: str, stream: Connect) -> None:
