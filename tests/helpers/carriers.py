@@ -44,6 +44,9 @@ class CarrierFacts:
     # Whether a caller frame carries its place on the stream clock (Plivo's timestamp is
     # wall-clock: our recording places its frames one after another, by arrival).
     stamps_caller_frames: bool = True
+    # Whether the keys our server presses reach the far party as tones (in our audio, or
+    # played on the line by the carrier's command: Telnyx) rather than as signalling only.
+    keys_as_tones: bool = True
     # Whether a caller turned away at capacity hears our busy message (Telnyx's reject
     # with USER_BUSY plays none: a message would need answer, speak, hang up).
     says_busy: bool = True
@@ -79,6 +82,7 @@ FACTS: dict[str, CarrierFacts] = {
         amd_duration=True,
         tells_fax=True,
         time_limit=False,
+        keys_as_tones=False,
     ),
     "telnyx": CarrierFacts(
         keys_via="carrier",
@@ -113,6 +117,7 @@ FACTS: dict[str, CarrierFacts] = {
         amd_duration=False,
         tells_fax=False,
         stamps_caller_frames=False,
+        keys_as_tones=False,
     ),
 }
 

@@ -1,19 +1,27 @@
-"""Keypad tones (send_dtmf) through the whole system, judged by the fake carrier's own
-Goertzel detector: a simulated IVR only moves on when it has *heard* the keys.
+"""Keypad presses (send_dtmf) through the whole system, on every carrier: a simulated IVR
+only moves on when it has *heard* the keys. How they go is the carrier's
+(tests/helpers/carriers.py): in-band tones in our audio (Twilio), the carrier's REST
+command (Telnyx plays tones on the line, Plivo signals them), or the stream's keypad message
+(SignalWire); tones the far party hears are judged by multimon-ng too.
 
-Tones are in-band audio (docs/protocols.md §4.7 option 1): ordinary `media` frames behind whatever
-is already queued, then a `mark`; the tool result goes back to the model only when that
-mark echoes, and nothing (barge-in, a new response) may cut them.
+In-band tones (docs/protocols.md §4.7 option 1), Twilio's way, are ordinary `media` frames
+behind whatever is already queued, then a `mark`; the tool result goes back to the model
+only when that mark echoes, and nothing (barge-in, a new response) may cut them: those tests
+run on Twilio's wire.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from tests.helpers.carriers import facts
+from tests.helpers.multimon import multimon_digits, require_tool
 from tests.helpers.phone import (
     TASK,
     TO,
@@ -22,6 +30,7 @@ from tests.helpers.phone import (
     is_dtmf_mark,
     is_item_mark,
     item_creates,
+    kind,
     loud_runs,
     mark_name,
     media_runs,
@@ -62,7 +71,7 @@ def _script(plan: CallPlan, *turns: tuple[Say | CallTool, ...]) -> ModelScript:
     return ModelScript(turns=turns, caller_transcripts=callee_lines(plan))
 
 
-def _only_call(sim_calls: dict[str, SimCall]) -> SimCall:
+def _only_call(sim_calls: Mapping[str, SimCall]) -> SimCall:
     [call] = sim_calls.values()
     return call
 
@@ -91,30 +100,72 @@ def _framed_ms(ms: int) -> int:
     return math.ceil(ms / 20) * 20
 
 
-async def test_ivr_is_navigated_by_tones_and_results_wait_for_their_marks(
-    make_world: MakeWorld,
+IVR_PLAN = _plan(
+    Speak("Main menu. For billing, press 1.", 300),
+    WaitForDigits(1, timeout_s=10),
+    # A beat before the next prompt: the keys' result reaches the model in silence (a
+    # result that lands while the line talks waits for the end of the talk, see
+    # test_model_faults), so each result is answered by its own response.
+    Pause(400),
+    Speak("Billing. Enter your code, then pound.", 300),
+    WaitForDigits(3, timeout_s=10),
+    Pause(400),
+    Speak("Thank you, connecting you now.", 300),
+)
+IVR_SCRIPT = _script(
+    IVR_PLAN,
+    (CallTool("send_dtmf", {"digits": "1"}),),
+    (),  # keys pressed: the model listens to the next menu
+    (CallTool("send_dtmf", {"digits": "23#"}),),
+    (),
+    (Say("Hi, I'm calling about invoice twelve.", 300), CallTool("end_call", {"reason": "ok"})),
+)
+
+
+async def test_ivr_is_navigated_by_keys(
+    make_world: MakeWorld, carrier: str, tmp_path: Path
 ) -> None:
-    plan = _plan(
-        Speak("Main menu. For billing, press 1.", 300),
-        WaitForDigits(1, timeout_s=10),
-        # A beat before the next prompt: the keys' result reaches the model in silence (a
-        # result that lands while the line talks waits for the end of the talk, see
-        # test_model_faults), so each result is answered by its own response.
-        Pause(400),
-        Speak("Billing. Enter your code, then pound.", 300),
-        WaitForDigits(3, timeout_s=10),
-        Pause(400),
-        Speak("Thank you, connecting you now.", 300),
-    )
-    script = _script(
-        plan,
-        (CallTool("send_dtmf", {"digits": "1"}),),
-        (),  # keys pressed: the model listens to the next menu
-        (CallTool("send_dtmf", {"digits": "23#"}),),
-        (),
-        (Say("Hi, I'm calling about invoice twelve.", 300), CallTool("end_call", {"reason": "ok"})),
-    )
-    world = await make_world(plan, script)
+    world = await make_world(IVR_PLAN, IVR_SCRIPT)
+    call_id = await world.place(TO, TASK)
+    sim = await world.carrier.wait_call()
+    data = await world.wait_call(call_id)
+
+    # The IVR heard exactly these keys, in this order, and every menu step was satisfied.
+    assert sim.heard_digits == "123#"
+    assert sim.script_timeouts == []
+    assert sim.script_done
+    # Pressed the carrier's way; as tones, an outside decoder hears the same keys.
+    presses = [
+        (e["data"]["digits"], e["data"]["via"]) for e in data["events"] if e["kind"] == "dtmf"
+    ]
+    via = facts(carrier).keys_via
+    assert presses == [("1", via), ("23#", via)]
+    tones = bytes(sim.played_audio if via == "audio" else sim.line_audio)
+    judge = multimon_digits(require_tool("multimon-ng"), tones, tmp_path) if tones else ""
+    assert judge == ("123#" if facts(carrier).keys_as_tones else "")
+    tone_runs = [audio for name, audio in media_runs(sim) if is_dtmf_mark(name)]
+    assert bool(tone_runs) == (via == "audio")  # no tones in our audio otherwise
+    assert events(sim, "clear") == [] and sim.clears == []
+
+    session = world.model.last_session
+    outputs = _outputs(session)
+    names = tool_names(session)
+    results = [(names[out["call_id"]], out["ok"], out["pressed"]) for _, out in outputs]
+    assert results == [("send_dtmf", True, "1"), ("send_dtmf", True, "2 3 #")]
+    types = session.received_types()
+    for index, _ in outputs:
+        assert types[index + 1] == "response.create"
+
+    record = data["call"]
+    assert record["status"] == "completed" and record["end_reason"] == "model-ended"
+    system = [line["text"] for line in data["transcript"] if line["role"] == "system"]
+    assert system == ["pressed 1", "pressed 2 3 #"]
+
+
+async def test_tones_results_wait_for_their_marks(make_world: MakeWorld) -> None:
+    """Twilio's in-band tones: media frames then one mark a press; each result reaches the
+    model only once that mark has echoed."""
+    world = await make_world(IVR_PLAN, IVR_SCRIPT)
     # When each tool result reaches the model: the dtmf mark echoes the carrier had made
     # by then (name, echoed because of a clear?, bytes played at the echo).
     at_output: list[list[tuple[str, bool, int]]] = []
@@ -129,12 +180,8 @@ async def test_ivr_is_navigated_by_tones_and_results_wait_for_their_marks(
     watch_model(world, received=on_received)
     call_id = await world.place(TO, TASK)
     sim = await world.carrier.wait_call()
-    data = await world.wait_call(call_id)
-
-    # The IVR heard exactly these keys, in this order, and every menu step was satisfied.
+    await world.wait_call(call_id)
     assert sim.heard_digits == "123#"
-    assert sim.script_timeouts == []
-    assert sim.script_done
 
     # Each press: media frames (160 bytes each) then one mark; nothing else carried them.
     marks = _dtmf_marks(sim)
@@ -144,17 +191,15 @@ async def test_ivr_is_navigated_by_tones_and_results_wait_for_their_marks(
     for (index, _), keys in zip(marks, ("1", "23#"), strict=True):
         frames_before = []
         for i in reversed(range(index)):
-            if sim.received[i]["event"] != "media":
+            if kind(sim.received[i]) != "media":
                 break
             frames_before.append(payload_bytes(sim.received[i]))
         assert frames_before and all(len(frame) == FRAME_BYTES for frame in frames_before)
         assert len(frames_before) * 20 == _framed_ms(len(keys) * (100 + 80))
-    assert events(sim, "clear") == [] and sim.clears == []
 
     # Each result reached the model only after its tones' mark had echoed (not because of
     # a clear), at which point everything sent before the mark had played.
-    session = world.model.last_session
-    outputs = _outputs(session)
+    outputs = _outputs(world.model.last_session)
     assert len(outputs) == len(at_output) == 2
     for k, ((mark_index, name), echoes) in enumerate(zip(marks, at_output, strict=True)):
         echoed = {e[0]: e for e in echoes}
@@ -162,17 +207,6 @@ async def test_ivr_is_navigated_by_tones_and_results_wait_for_their_marks(
         _, cleared, played = echoed[name]
         assert not cleared
         assert played == _media_bytes_before(sim, mark_index)
-    names = tool_names(session)
-    results = [(names[out["call_id"]], out["ok"], out["pressed"]) for _, out in outputs]
-    assert results == [("send_dtmf", True, "1"), ("send_dtmf", True, "2 3 #")]
-    types = session.received_types()
-    for index, _ in outputs:
-        assert types[index + 1] == "response.create"
-
-    record = data["call"]
-    assert record["status"] == "completed" and record["end_reason"] == "model-ended"
-    system = [line["text"] for line in data["transcript"] if line["role"] == "system"]
-    assert system == ["pressed 1", "pressed 2 3 #"]
 
 
 async def test_tones_queue_behind_model_audio_and_a_new_response_never_clears(
@@ -231,17 +265,35 @@ async def test_tones_queue_behind_model_audio_and_a_new_response_never_clears(
     ]
 
 
-async def test_pause_digit_puts_half_a_second_between_tones(make_world: MakeWorld) -> None:
-    plan = _plan(Speak("Enter the extension.", 300), WaitForDigits(2, timeout_s=10))
-    script = _script(
-        plan,
-        (CallTool("send_dtmf", {"digits": "1w2"}),),
-        (Say("Thanks.", 200), CallTool("end_call", {"reason": "done"})),
-    )
-    world = await make_world(plan, script)
+PAUSE_PLAN = _plan(Speak("Enter the extension.", 300), WaitForDigits(2, timeout_s=10))
+PAUSE_SCRIPT = _script(
+    PAUSE_PLAN,
+    (CallTool("send_dtmf", {"digits": "1w2"}),),
+    (Say("Thanks.", 200), CallTool("end_call", {"reason": "done"})),
+)
+
+
+async def test_pause_digit_presses_both_keys(make_world: MakeWorld, carrier: str) -> None:
+    world = await make_world(PAUSE_PLAN, PAUSE_SCRIPT)
     call_id = await world.place(TO, TASK)
     sim = await world.carrier.wait_call()
     data = await world.wait_call(call_id)
+
+    assert sim.heard_digits == "12"
+    [pressed] = [e["data"] for e in data["events"] if e["kind"] == "dtmf"]
+    assert pressed["digits"] == "1w2" and pressed["via"] == facts(carrier).keys_via
+    session = world.model.last_session
+    [(_, output)] = _outputs(session)
+    assert output["ok"] is True and output["pressed"] == "1 2"
+    assert data["call"]["end_reason"] == "model-ended"
+
+
+async def test_pause_digit_puts_half_a_second_between_tones(make_world: MakeWorld) -> None:
+    """Twilio's in-band tones: the pause is silence in our audio."""
+    world = await make_world(PAUSE_PLAN, PAUSE_SCRIPT)
+    call_id = await world.place(TO, TASK)
+    sim = await world.carrier.wait_call()
+    await world.wait_call(call_id)
 
     assert sim.heard_digits == "12"
     [(_, tones)] = [(name, audio) for name, audio in media_runs(sim) if is_dtmf_mark(name)]
@@ -253,11 +305,6 @@ async def test_pause_digit_puts_half_a_second_between_tones(make_world: MakeWorl
     assert gap_ms >= PAUSE_MS
     # The silence between them is the key gap plus the pause (80 + 500 ms), no more.
     assert gap_ms <= 80 + PAUSE_MS + RAMP_TOLERANCE_MS
-
-    session = world.model.last_session
-    [(_, output)] = _outputs(session)
-    assert output["ok"] is True and output["pressed"] == "1 2"
-    assert data["call"]["end_reason"] == "model-ended"
 
 
 @pytest.mark.parametrize(
