@@ -3,14 +3,15 @@ proves a feature on every carrier (tests/conftest.py parametrises `carrier`).
 
 Each row is the carrier's documented behaviour as its fake plays it (docs/protocols.md):
 how our server presses keys, how a caller's hang-up reaches us, whether a cleared mark is
-echoed, and what its machine detection says for each of the plans' verdicts.
+echoed, what its machine detection says for each of the plans' verdicts, its stream's words,
+its credentials, and how it was told to answer an inbound call.
 """
 
 from __future__ import annotations
 
 import base64
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from voicecall_rt.simulator.sim_call import SimCall
@@ -36,8 +37,6 @@ class CarrierFacts:
     verdicts: dict[str, str]
     # Whether the carrier says how long detection took (our `amd_duration_ms`).
     amd_duration: bool
-    # Whether the carrier's detection can tell a fax from another machine.
-    tells_fax: bool
     # Whether the dial takes a time limit (SignalWire's create call has none: our own timer
     # ends the call).
     time_limit: bool = True
@@ -52,18 +51,9 @@ class CarrierFacts:
     says_busy: bool = True
 
 
-_TWILIO_VERDICTS = {
-    v: v
-    for v in (
-        "human",
-        "unknown",
-        "fax",
-        "machine_start",
-        "machine_end_beep",
-        "machine_end_silence",
-        "machine_end_other",
-    )
-}
+_MACHINE_ENDS = ("machine_end_beep", "machine_end_silence", "machine_end_other")
+# Twilio's own words (the plans use them): each as it is.
+_TWILIO_VERDICTS = {v: v for v in ("human", "unknown", "fax", "machine_start", *_MACHINE_ENDS)}
 
 FACTS: dict[str, CarrierFacts] = {
     "twilio": CarrierFacts(
@@ -72,17 +62,6 @@ FACTS: dict[str, CarrierFacts] = {
         echoes_cleared_marks=True,
         verdicts=_TWILIO_VERDICTS,
         amd_duration=True,
-        tells_fax=True,
-    ),
-    "signalwire": CarrierFacts(
-        keys_via="stream",
-        caller_hang_up="carrier-stop",
-        echoes_cleared_marks=True,
-        verdicts=_TWILIO_VERDICTS,
-        amd_duration=True,
-        tells_fax=True,
-        time_limit=False,
-        keys_as_tones=False,
     ),
     "telnyx": CarrierFacts(
         keys_via="carrier",
@@ -91,35 +70,35 @@ FACTS: dict[str, CarrierFacts] = {
         verdicts={
             "human": "human",
             "unknown": "not_sure",
-            "fax": "not_sure",
+            "fax": "not_sure",  # no fax detection: neither a person nor a machine
             "machine_start": "machine",
-            "machine_end_beep": "beep_detected",
-            "machine_end_silence": "beep_detected",
-            "machine_end_other": "beep_detected",
+            **dict.fromkeys(_MACHINE_ENDS, "beep_detected"),  # the greeting's end
         },
         amd_duration=False,
-        tells_fax=False,
         says_busy=False,
     ),
     "plivo": CarrierFacts(
         keys_via="carrier",
         caller_hang_up="carrier-closed",
         echoes_cleared_marks=False,
+        # Machine true or false only: a fax is a machine, an undecided detection none.
         verdicts={
             "human": "human",
             "unknown": "human",
-            "fax": "machine",
-            "machine_start": "machine",
-            "machine_end_beep": "machine",
-            "machine_end_silence": "machine",
-            "machine_end_other": "machine",
+            **dict.fromkeys(("fax", "machine_start", *_MACHINE_ENDS), "machine"),
         },
         amd_duration=False,
-        tells_fax=False,
         stamps_caller_frames=False,
         keys_as_tones=False,
     ),
 }
+
+
+# SignalWire is Twilio's dialect: its keys go as the stream's own message, its dial takes
+# no time limit.
+FACTS["signalwire"] = replace(
+    FACTS["twilio"], keys_via="stream", time_limit=False, keys_as_tones=False
+)
 
 
 def facts(carrier: str) -> CarrierFacts:

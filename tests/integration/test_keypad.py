@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from tests.helpers.carriers import facts
-from tests.helpers.multimon import multimon_digits, require_tool
+from tests.helpers.outside_judges import multimon_digits, require_tool
 from tests.helpers.phone import (
     TASK,
     TO,

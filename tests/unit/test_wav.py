@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import stat
 import struct
 import subprocess
@@ -15,18 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.outside_judges import require_tool
 from voicecall_rt.audio import dtmf, g711, wav
 from voicecall_rt.private_files import write_private
-
-
-def _require_tool(name: str) -> str:
-    """Missing tool: skip locally, fail when VOICECALL_RT_REQUIRE_TOOLS=1 (CI)."""
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("VOICECALL_RT_REQUIRE_TOOLS") == "1":
-            pytest.fail(f"{name} is required (VOICECALL_RT_REQUIRE_TOOLS=1) but not on PATH")
-        pytest.skip(f"{name} not installed")
-    return path
 
 
 def _chunks(data: bytes) -> dict[bytes, bytes]:
@@ -82,7 +72,7 @@ def test_stdlib_wave_cannot_read_format_7() -> None:
 
 
 def test_sox_reads_ulaw_wav(tmp_path: Path) -> None:
-    sox = _require_tool("sox")
+    sox = require_tool("sox")
     payload = dtmf.tone_audio("1w2,3#")  # 13760 bytes = 1.72 s
     path = tmp_path / "call.wav"
     path.write_bytes(wav.ulaw_wav_bytes(payload))

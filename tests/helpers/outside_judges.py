@@ -1,6 +1,5 @@
-"""multimon-ng as an outside judge of keypad tones (tests/unit/test_dtmf.py, and the whole
-calls whose keys go in-band): what it decodes from µ-law audio, and the rule for a missing
-outside tool."""
+"""Outside tools as judges (sox, multimon-ng): the rule for a missing one, and what
+multimon-ng decodes of keypad tones (tests/unit/test_dtmf.py, the whole calls' keys)."""
 
 from __future__ import annotations
 
@@ -40,14 +39,10 @@ def resample_linear(samples: Sequence[int], src: int, dst: int) -> array[int]:
     return out
 
 
-def multimon_digits(exe: str, ulaw: bytes, tmp_path: Path) -> str:
-    """The keys multimon-ng hears in 8 kHz µ-law audio, in order."""
-    # multimon-ng's raw input is native-endian int16 at 22050 Hz; anything else goes via sox.
-    pcm = resample_linear(g711.decode(ulaw), 8000, 22050)
-    raw = tmp_path / "tones.raw"
-    raw.write_bytes(pcm.tobytes())
+def multimon_keys(exe: str, kind: str, path: Path) -> str:
+    """multimon-ng's DTMF decoder over a file of `kind` (raw, wav): the keys, in order."""
     result = subprocess.run(
-        [exe, "-q", "-c", "-a", "DTMF", "-t", "raw", str(raw)],
+        [exe, "-q", "-c", "-a", "DTMF", "-t", kind, str(path)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -58,3 +53,12 @@ def multimon_digits(exe: str, ulaw: bytes, tmp_path: Path) -> str:
         for line in result.stdout.splitlines()
         if line.startswith("DTMF: ")
     )
+
+
+def multimon_digits(exe: str, ulaw: bytes, tmp_path: Path) -> str:
+    """The keys multimon-ng hears in 8 kHz µ-law audio, in order."""
+    # multimon-ng's raw input is native-endian int16 at 22050 Hz; anything else goes via sox.
+    pcm = resample_linear(g711.decode(ulaw), 8000, 22050)
+    raw = tmp_path / "tones.raw"
+    raw.write_bytes(pcm.tobytes())
+    return multimon_keys(exe, "raw", raw)
