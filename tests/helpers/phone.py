@@ -1,4 +1,7 @@
-"""Shared readers and recording hooks for the phone-craft integration tests.
+"""Shared readers and recording hooks for the phone-craft integration tests, on any carrier:
+our server's stream messages are read in each carrier's own shape (Plivo's playAudio,
+checkpoint and clearAudio as Twilio's media, mark and clear), and hang-ups and webhooks are
+watched on the carrier-neutral `SimCall`.
 
 Two fakes run on one event loop, so "what did the carrier know when the model got X" is
 answered exactly by a hook that runs the moment one fake records something: no clocks.
