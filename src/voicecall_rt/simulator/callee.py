@@ -2,7 +2,8 @@
 
 `Speak` sends voice-like frames for its duration; `Pause` waits that long on the stream
 clock; `WaitForModel` waits until model audio played *since the previous WaitForModel* and
-then `quiet_ms` with nothing queued; keys heard before a `WaitForDigits` count towards it
+then `quiet_ms` with nothing queued; `WaitForHeard` until that much model audio has played;
+keys heard before a `WaitForDigits` count towards it
 (IVR type-ahead); `PressKeys` puts keypad tones in the caller's audio (and, if asked, the
 carrier's key message); `HangUp` ends the call. After the script the line stays silent until
 someone hangs up. Carrier-neutral.
@@ -21,6 +22,7 @@ from voicecall_rt.simulator.scenario import (
     PressKeys,
     Speak,
     WaitForDigits,
+    WaitForHeard,
     WaitForModel,
 )
 
@@ -47,6 +49,8 @@ async def run_script(end: FarEnd) -> None:
             # Only audio that plays from now on counts: what played before (say, a reply
             # the far party just talked over) must not satisfy this wait.
             await _wait_model(end, step, call.played_bytes)
+        elif isinstance(step, WaitForHeard):
+            await _wait_heard(end, step)
         elif isinstance(step, WaitForDigits):
             digits_used = await _wait_digits(end, step, digits_used)
         elif isinstance(step, PressKeys):
@@ -84,6 +88,16 @@ async def _wait_model(end: FarEnd, step: WaitForModel, baseline: int) -> int:
         call.script_timeouts.append(f"WaitForModel after {step.timeout_s}s")
         logger.info("fake carrier: %s: model stayed silent (WaitForModel timed out)", call.sid)
     return call.played_bytes
+
+
+async def _wait_heard(end: FarEnd, step: WaitForHeard) -> None:
+    call = end.call
+    want = call.played_bytes + step.ms * 8  # µ-law: 8 bytes a millisecond
+    try:
+        await call.wait_for(lambda: call.played_bytes >= want, step.timeout_s)
+    except TimeoutError:
+        call.script_timeouts.append(f"WaitForHeard({step.ms}) after {step.timeout_s}s")
+        logger.info("fake carrier: %s: WaitForHeard timed out", call.sid)
 
 
 async def _wait_digits(end: FarEnd, step: WaitForDigits, used: int) -> int:

@@ -32,6 +32,15 @@ class WaitForModel:
 
 
 @dataclass(frozen=True)
+class WaitForHeard:
+    """Wait until `ms` of model audio has played since this step began (a far party about
+    to talk over the model: tied to what it heard, not to a clock)."""
+
+    ms: int
+    timeout_s: float = 20.0
+
+
+@dataclass(frozen=True)
 class WaitForDigits:
     """An IVR waits until it has heard `count` keypad tones (decoded from the call audio)."""
 
