@@ -280,7 +280,7 @@ class FakePlivo:
             params["HangupCause"] = cause
             talk = call.talk_time_s
             params["Duration"] = params["BillDuration"] = str(round(talk or 0))
-            self._client.enqueue(call, "status", hangup_url, params)
+            self._client.enqueue(call, ("status", hangup_url, params))
         await self._client.close_outbox(call)
         call.ended.set()
         await call.changed()
@@ -290,7 +290,7 @@ class FakePlivo:
         await asyncio.sleep(self.ring_delay_ms / 1000)
         await call.set_status("ringing")
         if ring_url := self._ring_urls.get(call.sid):
-            self._client.enqueue(call, "status", ring_url, self._params(call, "ringing", "Ring"))
+            self._client.enqueue(call, ("status", ring_url, self._params(call, "ringing", "Ring")))
         ring_s = plan.ring_ms / 1000
         if plan.answer != "answer" or ring_s >= config.timeout_s:
             await asyncio.sleep(min(ring_s, config.timeout_s))
@@ -329,7 +329,7 @@ class FakePlivo:
             "IfMachine": "hangup" if call.config.machine_detection == "hangup" else "continue",
         }
         assert call.config.amd_callback is not None
-        self._client.enqueue(call, "amd", call.config.amd_callback, params)
+        self._client.enqueue(call, ("amd", call.config.amd_callback, params))
         await call.changed()
         if machine == "true" and call.config.machine_detection == "hangup":
             self.end_call(call, "completed")

@@ -9,10 +9,8 @@ detection) leave in order from one outbox per call, the answer XML is fetched di
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-from dataclasses import dataclass, field
 from typing import Protocol
 
 import aiohttp
@@ -23,6 +21,7 @@ from voicecall_rt.carrier.plivo.webhooks import NONCE_HEADER, SIGNATURE_HEADER
 from voicecall_rt.simulator.sim_call import SentWebhook, SimCall, WebhookKind
 from voicecall_rt.simulator.tasks import Spawn
 from voicecall_rt.simulator.tunnel import Tunnel
+from voicecall_rt.simulator.tunnel_client import TunnelClient
 
 __all__ = ["WebhookClient", "sign"]
 
@@ -45,47 +44,23 @@ class WebhookSettings(Protocol):
     webhooks: list[SentWebhook]
 
 
-@dataclass
-class _Outbox:
-    queue: asyncio.Queue[tuple[WebhookKind, str, dict[str, str]] | None] = field(
-        default_factory=asyncio.Queue
-    )
-    sender: asyncio.Task[None] | None = None
-    closed: bool = False
+# A fire-and-forget callback waiting in a call's outbox: which, where, its form.
+Callback = tuple[WebhookKind, str, dict[str, str]]
 
 
-class WebhookClient:
+class WebhookClient(TunnelClient[Callback]):
     """Signed form posts to our server, through the tunnel, recorded on the call."""
+
+    carrier = "fake Plivo"
+    user_agent = USER_AGENT
+    request_timeout_s = 15.0
 
     def __init__(
         self, *, auth_token: str, settings: WebhookSettings, tunnel: Tunnel, spawn: Spawn
     ) -> None:
+        super().__init__(tunnel=tunnel, spawn=spawn)
         self._auth_token = auth_token
         self._settings = settings
-        self.tunnel = tunnel
-        self._spawn = spawn
-        self._session: aiohttp.ClientSession | None = None
-        self._outboxes: dict[str, _Outbox] = {}
-
-    @property
-    def started(self) -> bool:
-        return self._session is not None
-
-    def open(self) -> None:
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0),
-            timeout=aiohttp.ClientTimeout(total=15.0, sock_connect=5.0),
-        )
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-    @property
-    def http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError("FakePlivo is not started")
-        return self._session
 
     async def post(
         self, call: SimCall, kind: WebhookKind, url: str, params: dict[str, str]
@@ -117,37 +92,5 @@ class WebhookClient:
         await call.changed()
         return record, body
 
-    async def ws_connect(self, url: str) -> aiohttp.ClientWebSocketResponse:
-        """Open a media stream to the public `url`, through the tunnel."""
-        headers = {"User-Agent": USER_AGENT, **self.tunnel.headers(url)}
-        return await self.http.ws_connect(
-            URL(self.tunnel.local_url(url), encoded=True),
-            headers=headers,
-            autoping=True,
-            timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
-        )
-
-    # -- the outbox ---------------------------------------------------------------------
-
-    def open_outbox(self, call: SimCall) -> None:
-        outbox = self._outboxes[call.sid] = _Outbox()
-        outbox.sender = self._spawn(self._deliver(call, outbox), f"fake-plivo-hooks-{call.sid}")
-
-    def enqueue(self, call: SimCall, kind: WebhookKind, url: str, params: dict[str, str]) -> None:
-        outbox = self._outboxes[call.sid]
-        if outbox.closed:
-            logger.warning("fake Plivo: %s webhook after %s ended, dropped", kind, call.sid)
-            return
-        outbox.queue.put_nowait((kind, url, params))
-
-    async def close_outbox(self, call: SimCall) -> None:
-        """No more callbacks for the call; returns once those queued are delivered."""
-        outbox = self._outboxes[call.sid]
-        outbox.closed = True
-        outbox.queue.put_nowait(None)
-        if outbox.sender is not None:
-            await asyncio.wait([outbox.sender])
-
-    async def _deliver(self, call: SimCall, outbox: _Outbox) -> None:
-        while (item := await outbox.queue.get()) is not None:
-            await self.post(call, *item)
+    async def deliver(self, call: SimCall, item: Callback) -> None:
+        await self.post(call, *item)

@@ -9,12 +9,11 @@ call's events one after the other.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import aiohttp
@@ -25,6 +24,7 @@ from yarl import URL
 from voicecall_rt.simulator.sim_call import SentWebhook, SimCall, WebhookKind, now
 from voicecall_rt.simulator.tasks import Spawn
 from voicecall_rt.simulator.tunnel import Tunnel
+from voicecall_rt.simulator.tunnel_client import TunnelClient
 
 __all__ = ["TEST_KEY", "TelnyxWebhookClient", "WebhookSettings", "event_body", "sign"]
 
@@ -84,52 +84,15 @@ class Webhook:
     payload: dict[str, Any]
 
 
-@dataclass
-class _Outbox:
-    queue: asyncio.Queue[Webhook | None] = field(default_factory=asyncio.Queue)
-    closed: bool = False
-    sender: asyncio.Task[None] | None = None
-
-
-class TelnyxWebhookClient:
+class TelnyxWebhookClient(TunnelClient[Webhook]):
     """Signed JSON posts to our server, through the tunnel, recorded on the call."""
 
+    carrier = "fake Telnyx"
+    user_agent = USER_AGENT
+
     def __init__(self, *, settings: WebhookSettings, tunnel: Tunnel, spawn: Spawn) -> None:
+        super().__init__(tunnel=tunnel, spawn=spawn)
         self._settings = settings
-        self.tunnel = tunnel
-        self._spawn = spawn
-        self._session: aiohttp.ClientSession | None = None
-        self._outboxes: dict[str, _Outbox] = {}
-
-    @property
-    def started(self) -> bool:
-        return self._session is not None
-
-    def open(self) -> None:
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=5.0),
-        )
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-    @property
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError("FakeTelnyx is not started")
-        return self._session
-
-    async def ws_connect(self, url: str) -> aiohttp.ClientWebSocketResponse:
-        """Open a media stream to the public `url`, through the tunnel."""
-        headers = {"User-Agent": USER_AGENT, **self.tunnel.headers(url)}
-        return await self._http.ws_connect(
-            URL(self.tunnel.local_url(url), encoded=True),
-            headers=headers,
-            autoping=True,
-            timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
-        )
 
     async def send(self, call: SimCall, item: Webhook) -> SentWebhook:
         """Post one signed webhook; returns its record."""
@@ -146,7 +109,7 @@ class TelnyxWebhookClient:
         status: int | None = None
         error: str | None = None
         try:
-            async with self._http.post(
+            async with self.http.post(
                 URL(self.tunnel.local_url(item.url), encoded=True),
                 data=body,
                 headers=headers,
@@ -173,30 +136,5 @@ class TelnyxWebhookClient:
         await call.changed()
         return record
 
-    # -- the outbox -------------------------------------------------------------------------
-
-    def open_outbox(self, call: SimCall) -> None:
-        outbox = self._outboxes[call.sid] = _Outbox()
-        outbox.sender = self._spawn(self._deliver(call, outbox), f"fake-telnyx-webhooks-{call.sid}")
-
-    async def close_outbox(self, call: SimCall) -> None:
-        """No more webhooks for the call; returns once those queued are delivered."""
-        outbox = self._outboxes[call.sid]
-        outbox.closed = True
-        outbox.queue.put_nowait(None)
-        if outbox.sender is not None:
-            await asyncio.wait([outbox.sender])
-
-    def enqueue(self, call: SimCall, item: Webhook) -> None:
-        outbox = self._outboxes[call.sid]
-        if outbox.closed:
-            logger.warning("fake Telnyx: %s after %s ended, dropped", item.event_type, call.sid)
-            return
-        outbox.queue.put_nowait(item)
-
-    async def _deliver(self, call: SimCall, outbox: _Outbox) -> None:
-        while True:
-            item = await outbox.queue.get()
-            if item is None:
-                return
-            await self.send(call, item)
+    async def deliver(self, call: SimCall, item: Webhook) -> None:
+        await self.send(call, item)

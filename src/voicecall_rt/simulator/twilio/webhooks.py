@@ -9,10 +9,10 @@ directly, their TwiML returned.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Protocol
@@ -26,6 +26,7 @@ from voicecall_rt.simulator.signing import SharedKey, signature_headers
 from voicecall_rt.simulator.sim_call import SentWebhook, SimCall, WebhookKind, now
 from voicecall_rt.simulator.tasks import Spawn
 from voicecall_rt.simulator.tunnel import Tunnel
+from voicecall_rt.simulator.tunnel_client import TunnelClient
 from voicecall_rt.simulator.twilio.dialect import TWILIO, Dialect
 
 __all__ = ["API_VERSION", "Webhook", "WebhookClient", "WebhookSettings", "call_params"]
@@ -87,16 +88,11 @@ class WebhookSettings(Protocol):
     webhooks: list[SentWebhook]  # every request sent, recorded here too
 
 
-@dataclass
-class _Outbox:
-    queue: asyncio.Queue[Webhook | None] = field(default_factory=asyncio.Queue)
-    closed: bool = False
-    sender: asyncio.Task[None] | None = None
-    callback_seq: int = 0  # the status callbacks' SequenceNumber
-
-
-class WebhookClient:
+class WebhookClient(TunnelClient[Webhook]):
     """Signed requests to our server, through the tunnel, recorded on the call."""
+
+    carrier = "fake Twilio"
+    user_agent = USER_AGENT
 
     def __init__(
         self,
@@ -110,36 +106,11 @@ class WebhookClient:
     ) -> None:
         """`auth_token`: the secret webhooks are signed with (Twilio's Auth Token; a
         compatible carrier's signing key), in `dialect`'s signature header."""
+        super().__init__(tunnel=tunnel, spawn=spawn)
         self._account_sid = account_sid
         self._auth_token = auth_token
         self._dialect = dialect
         self._settings = settings
-        self.tunnel = tunnel
-        self._spawn = spawn
-        self._session: aiohttp.ClientSession | None = None
-        self._outboxes: dict[str, _Outbox] = {}
-
-    # -- the connection pool --------------------------------------------------------------
-
-    @property
-    def started(self) -> bool:
-        return self._session is not None
-
-    def open(self) -> None:
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=5.0),
-        )
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-    @property
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError("FakeTwilio is not started")
-        return self._session
 
     # -- signing --------------------------------------------------------------------------
 
@@ -158,17 +129,12 @@ class WebhookClient:
             signed[header] = signed.pop(SIGNATURE_HEADER)
         return signed
 
-    async def ws_connect(self, url: str) -> aiohttp.ClientWebSocketResponse:
+    async def ws_connect(
+        self, url: str, headers: Mapping[str, str] | None = None
+    ) -> aiohttp.ClientWebSocketResponse:
         """Open a media stream to the public `url` (a signed upgrade, through the tunnel)."""
         signed = self.sign(url, {}) if self._dialect.signs_stream_upgrade else {}
-        headers = {**signed, "User-Agent": USER_AGENT}
-        headers.update(self.tunnel.headers(url))
-        return await self._http.ws_connect(
-            URL(self.tunnel.local_url(url), encoded=True),
-            headers=headers,
-            autoping=True,
-            timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
-        )
+        return await super().ws_connect(url, {**signed, **(headers or {})})
 
     # -- sending --------------------------------------------------------------------------
 
@@ -194,7 +160,7 @@ class WebhookClient:
         body: str | None = None
         error: str | None = None
         try:
-            async with self._http.request(
+            async with self.http.request(
                 method,
                 URL(self.tunnel.local_url(signed_url), encoded=True),
                 data=data,
@@ -247,39 +213,15 @@ class WebhookClient:
 
     # -- the outbox -------------------------------------------------------------------------
 
-    def open_outbox(self, call: SimCall) -> None:
-        outbox = self._outboxes[call.sid] = _Outbox()
-        outbox.sender = self._spawn(self._deliver(call, outbox), f"fake-twilio-webhooks-{call.sid}")
-
-    async def close_outbox(self, call: SimCall) -> None:
-        """No more webhooks for the call; returns once those queued are delivered."""
-        outbox = self._outboxes[call.sid]
-        outbox.closed = True
-        outbox.queue.put_nowait(None)
-        if outbox.sender is not None:
-            await asyncio.wait([outbox.sender])
-
-    def enqueue(self, call: SimCall, item: Webhook) -> None:
-        """Queue a fire-and-forget webhook; the call's sender delivers them in order."""
-        outbox = self._outboxes[call.sid]
-        if outbox.closed:
-            logger.warning("fake carrier: %s webhook after %s ended, dropped", item.kind, call.sid)
-            return
-        outbox.queue.put_nowait(item)
-
-    async def _deliver(self, call: SimCall, outbox: _Outbox) -> None:
-        while True:
-            item = await outbox.queue.get()
-            if item is None:
-                return
-            await self.send(call, item.kind, item.url, item.method, item.params)
+    async def deliver(self, call: SimCall, item: Webhook) -> None:
+        await self.send(call, item.kind, item.url, item.method, item.params)
 
     def status_event(self, call: SimCall, event: str, status: str) -> None:
         """A status callback for `event`, if our server asked for it (docs/protocols.md §4.2)."""
         config = call.config
         if config.status_callback is None or event not in config.events:
             return
-        outbox = self._outboxes[call.sid]
+        outbox = self.outbox(call)
         params = self.call_params(call, status)
         params.update(
             {
