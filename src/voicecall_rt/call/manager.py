@@ -370,15 +370,13 @@ class CallManager:
             # all the user configures): the end of its stream is the end of the call.
             self.calls.settle(active, None, record.end_reason or "ended")
 
-    async def wait(self, call_id: str, timeout_s: float) -> CallRecord | None:
-        """The call's record once it has settled, or as it stands when `timeout_s` runs out."""
+    async def wait(self, call_id: str, timeout_s: float) -> None:
+        """Return once the call has settled, or when `timeout_s` runs out."""
         active = self.calls.get(call_id)
         if active is not None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout_s):
                     await active.settled.wait()
-        await self.store.flush()
-        return await self.store.get_call(call_id)
 
     async def reap(self) -> None:
         """Settle calls whose carrier went quiet: the stream is over but no final status came,

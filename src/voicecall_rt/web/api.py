@@ -197,11 +197,15 @@ async def get_call(request: web.Request) -> web.Response:
         wait = min(MAX_WAIT_S, max(0.0, float(request.query.get("wait", "0"))))
     except ValueError:
         return _error(400, "invalid-request", "wait must be a number of seconds")
+    manager = request.app[MANAGER]
     if wait > 0:
-        record = await request.app[MANAGER].wait(call_id, wait)
-    else:
-        await store.flush()
-        record = await store.get_call(call_id)
+        await manager.wait(call_id, wait)
+    # Whether it is active is read before the record: a call that settles in between then
+    # shows active with its final status (the agent polls once more), never inactive with
+    # a status that is not final.
+    active = manager.is_active(call_id)
+    await store.flush()
+    record = await store.get_call(call_id)
     if record is None:
         return _error(404, "not-found", "no such call")
     transcript = await store.transcript(call_id)
@@ -209,7 +213,7 @@ async def get_call(request: web.Request) -> web.Response:
     return _json(
         {
             "call": call_json(record, request.app[SETTINGS]),
-            "active": request.app[MANAGER].is_active(call_id),
+            "active": active,
             "transcript": [line.model_dump(mode="json") for line in transcript],
             "events": [event.model_dump(mode="json") for event in events],
             "latency": latency_summary(events).model_dump(mode="json"),
