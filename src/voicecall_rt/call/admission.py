@@ -23,9 +23,16 @@ class PlaceError(Exception):
 
 
 def check_outbound(
-    settings: Settings, to: str, task: str, system_prompt: str | None, *, active: int
+    settings: Settings,
+    to: str,
+    task: str,
+    system_prompt: str | None,
+    *,
+    active: int,
+    draining: bool = False,
 ) -> str:
-    """`to` in E.164 if a call to it may be placed now; PlaceError otherwise."""
+    """`to` in E.164 if a call to it may be placed now; PlaceError otherwise. A `draining`
+    server places nothing: the client should try another instance (API status 503)."""
     try:
         to = normalize_e164(to)
     except ValueError as exc:
@@ -36,6 +43,8 @@ def check_outbound(
         settings.require_for_calls()
     except ConfigError as exc:
         raise PlaceError("config", str(exc)) from None
+    if draining:
+        raise PlaceError("draining", "this server is shutting down; place the call elsewhere")
     if active >= settings.calls.max_concurrent:
         raise PlaceError(
             "limit",
@@ -45,9 +54,12 @@ def check_outbound(
     return to
 
 
-def inbound_refusal(settings: Settings, caller: str, active: int) -> Reject | Busy | None:
+def inbound_refusal(
+    settings: Settings, caller: str, active: int, *, draining: bool = False
+) -> Reject | Busy | None:
     """Why a call from `caller` (E.164, or "" if unknown) is not taken, or None to take it;
-    `active` calls are under way."""
+    `active` calls are under way. A `draining` server answers Busy, as when it is full: the
+    caller may try again, and another instance takes the retry."""
     inbound = settings.inbound
     if not inbound.enabled or inbound.policy == "disabled":
         log.info("inbound call rejected: inbound calls are disabled")
@@ -58,6 +70,9 @@ def inbound_refusal(settings: Settings, caller: str, active: int) -> Reject | Bu
     if settings.missing_for_calls():
         log.error("inbound call rejected: configuration incomplete")
         return Reject()
+    if draining:
+        log.warning("inbound call from %s turned away: the server is draining", mask_number(caller))
+        return Busy(BUSY_MESSAGE)
     if active >= settings.calls.max_concurrent:
         log.warning("inbound call from %s turned away: at capacity", mask_number(caller))
         return Busy(BUSY_MESSAGE)

@@ -68,6 +68,8 @@ class Conversation:
         self.response_idle = asyncio.Event()
         self.response_idle.set()
         self.farewell_played = asyncio.Event()
+        # What the goodbye ends the call as: the model's own end_call, or why we asked for it.
+        self.end_reason = "model-ended"
         self.stream_t: int | None = None
         self._model_heard = False
         self._speech_stopped_t: int | None = None
@@ -297,7 +299,18 @@ class Conversation:
                     with contextlib.suppress(ConnectionError):
                         await relay.send_mark(FAREWELL_MARK)
                         await self.farewell_played.wait()
-        await self.host.end("model-ended", hang_up=True)
+        await self.host.end(self.end_reason, hang_up=True)
+
+    async def leave(self, note: str, reason: str) -> None:
+        """We end the call (`reason`): the model says the goodbye `note` asks for, it plays
+        out, then the hang-up. If the model calls end_call in it, the call still ends as
+        `reason`; the caller cannot cut the goodbye (the call is closing)."""
+        if not self.state.close():
+            return  # a goodbye is under way already (end_call, voicemail): it ends the call
+        self.end_reason = reason
+        # Idle again only once the goodbye's response is done: farewell waits for that.
+        await self.prompt(note, on_send=self.response_idle.clear)
+        await self.farewell()
 
     # ---- silence and answering machines --------------------------------------------------
 

@@ -41,7 +41,7 @@ from voicecall_rt.config import Settings
 from voicecall_rt.outcome_schema import OutcomeSchemaError, check_outcome_schema
 from voicecall_rt.phone import mask_number, normalize_e164
 from voicecall_rt.public_url import PublicUrlError, Resolver, check_public_dns, system_resolver
-from voicecall_rt.store.database import Store
+from voicecall_rt.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class CallManager:
         self._tokens = StreamTokens(lambda: asyncio.get_running_loop().time())
         self.calls = Roster(store, hub, self._tokens)
         self._live = LiveActions(self.calls, carrier)
+        self.draining = False  # no new call is taken (call/drain.py)
 
     # ---- lifecycle --------------------------------------------------------------------
 
@@ -130,7 +131,9 @@ class CallManager:
 
         `notify_session_key` is only stored, for the notify webhook to hand back;
         `outcome_schema` is what the outcome's details must follow (docs/outcomes.md)."""
-        to = check_outbound(self.settings, to, task, system_prompt, active=len(self.calls))
+        to = check_outbound(
+            self.settings, to, task, system_prompt, active=len(self.calls), draining=self.draining
+        )
         if outcome_schema is not None:
             try:
                 check_outcome_schema(outcome_schema)
@@ -262,7 +265,7 @@ class CallManager:
             caller = normalize_e164(caller)
         except ValueError:
             caller = ""
-        refusal = inbound_refusal(self.settings, caller, len(self.calls))
+        refusal = inbound_refusal(self.settings, caller, len(self.calls), draining=self.draining)
         if refusal is not None:
             return refusal
         record = CallRecord(

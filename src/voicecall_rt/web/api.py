@@ -27,6 +27,7 @@ _PLACE_STATUS = {
     "invalid-outcome-schema": 400,
     "limit": 429,
     "config": 503,
+    "draining": 503,  # shutting down: another instance takes it
     "public-url": 503,
     "carrier": 502,
 }

@@ -17,8 +17,8 @@ from voicecall_rt.notify import Notifier
 from voicecall_rt.pricing import call_cost
 from voicecall_rt.private_files import ensure_api_token, ensure_private_dir
 from voicecall_rt.public_url import Resolver, system_resolver
-from voicecall_rt.store.database import Store
-from voicecall_rt.web import api, dashboard, stream, webhooks
+from voicecall_rt.store import Store, open_store
+from voicecall_rt.web import api, dashboard, health, stream, webhooks
 from voicecall_rt.web import metrics as web_metrics
 from voicecall_rt.web.keys import API_TOKEN, CODEC, MANAGER, SETTINGS, STORE, WEBHOOKS
 
@@ -48,6 +48,7 @@ def build_app(
     app.router.add_get("/api/calls/{call_id}/events", api.call_events, allow_head=False)
     dashboard.setup(app)  # `/`, login, the page's files, debug recordings
     app.router.add_get("/api/openapi.json", api.openapi, allow_head=False)
+    health.setup(app)  # `/live`, `/ready`: open, like the webhooks
     return app
 
 
@@ -89,7 +90,7 @@ class Server:
     async def start(self) -> None:
         settings = self.settings
         ensure_private_dir(settings.data_dir)
-        self._store = await Store.open(settings.data_dir)
+        self._store = await open_store(settings)
         self.api_token = ensure_api_token(settings.data_dir)
         add_secrets(self.api_token)  # never in a log line
         if settings.notify.url is not None:  # subscribed before any call can settle
@@ -113,6 +114,7 @@ class Server:
         await site.start()
         self.port = int(self._runner.addresses[0][1])  # the real port when 0 was asked
         log.info("listening on %s", self.local_url)
+        app[health.READINESS].started = True  # `/ready` says 200 from now on
 
     async def stop(self) -> None:
         if self._manager is not None:

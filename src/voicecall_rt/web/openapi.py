@@ -121,7 +121,10 @@ def openapi_document() -> dict[str, Any]:
                         "400": {"description": "invalid number or request", **_json("Error")},
                         "429": {"description": "concurrent call limit reached", **_json("Error")},
                         "502": {"description": "the carrier refused", **_json("Error")},
-                        "503": {"description": "configuration incomplete", **_json("Error")},
+                        "503": {
+                            "description": "configuration incomplete, or the server is draining",
+                            **_json("Error"),
+                        },
                         "401": _ERRORS["401"],
                     },
                 },
