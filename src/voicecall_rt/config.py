@@ -106,6 +106,9 @@ class VadSettings(_Section):
 class ServerSettings(_Section):
     port: int = Field(default=3335, ge=0, le=65535)
     bind: str = "127.0.0.1"
+    # On SIGTERM live calls may go on this long; then each is asked to say goodbye and hung
+    # up. Capped at the longest call there can be: waiting past that frees nothing.
+    drain_timeout_seconds: float = Field(default=300, ge=0, le=14400)
 
 
 class VoicemailSettings(_Section):

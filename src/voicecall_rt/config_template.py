@@ -57,6 +57,7 @@ eagerness = "medium"    # low, medium, high, auto
 [server]
 port = 3335
 bind = "127.0.0.1"
+# drainTimeoutSeconds = 300   # on SIGTERM: live calls may finish this long, then say goodbye
 
 [calls]
 maxDurationSeconds = 600
