@@ -269,6 +269,25 @@ class NotifySettings(_Section):
         return value
 
 
+class StoreSettings(_Section):
+    # Unset: SQLite under dataDir, for one machine. A PostgreSQL URL lets several `serve`
+    # instances share one database (docs/scaling.md). A secret: it may carry a password.
+    url: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        # The message never repeats the URL: it may hold a password.
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError("must be a postgresql:// URL (unset it to use SQLite)")
+        if not parts.hostname and "host=" not in parts.query:
+            raise ValueError("must name the database server's host")
+        return value
+
+
 class ModelPriceSettings(_Section):
     """USD per million tokens, or per minute of audio (`perMinute`: transcription models
     billed by duration); a key left out keeps the model's list price."""
@@ -326,6 +345,7 @@ class Settings(_Section):
     inbound: InboundSettings = Field(default_factory=InboundSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     pricing: PricingSettings = Field(default_factory=PricingSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
     debug: bool = False
     # validate_default: the default too goes through `_expand` (no literal "~" directory).
     data_dir: Path = Field(default=DEFAULT_DATA_DIR, validate_default=True)

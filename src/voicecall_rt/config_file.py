@@ -77,7 +77,8 @@ def _set_nested(data: dict[str, Any], dotted: str, value: str) -> None:
     node[leaf] = value
 
 
-# Credentials the environment may hold instead of the config file (each carrier's own).
+# Credentials the environment may hold instead of the config file (each carrier's own,
+# and the database's URL).
 ENV_KEYS = {
     "TWILIO_ACCOUNT_SID": "twilio.accountSid",
     "TWILIO_AUTH_TOKEN": "twilio.authToken",
@@ -88,6 +89,7 @@ ENV_KEYS = {
     "SIGNALWIRE_API_TOKEN": "signalwire.apiToken",
     "SIGNALWIRE_SIGNING_KEY": "signalwire.signingKey",
     "OPENAI_API_KEY": "openai.apiKey",
+    "VOICECALL_RT_DATABASE_URL": "store.url",
 }
 
 

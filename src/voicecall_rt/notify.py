@@ -41,7 +41,7 @@ from voicecall_rt.notify_payload import (
     encode_within,
     sign,
 )
-from voicecall_rt.store.database import Store
+from voicecall_rt.store.base import Store
 
 __all__ = ["Notifier"]
 

@@ -29,9 +29,8 @@ from voicecall_rt.carrier.registry import check_carrier
 from voicecall_rt.config import Settings
 from voicecall_rt.model import catalog
 from voicecall_rt.public_url import PublicUrlError, Resolver, check_public_dns, system_resolver
-from voicecall_rt.store.database import Store
+from voicecall_rt.store import open_store, store_exists
 from voicecall_rt.store.errors import StoreError
-from voicecall_rt.store.files import DB_FILENAME
 
 HTTP_TIMEOUT_S = 10.0
 # End reasons of calls a fatal model error ended (call/bridge.py): the account, or the
@@ -132,9 +131,9 @@ def check_models(
 async def last_fatal_model_error(settings: Settings) -> CallRecord | None:
     """The most recently ended call a fatal model error ended (among the newest
     `HISTORY_LOOKBACK`); None without one, or without a call history yet."""
-    if not (settings.data_dir / DB_FILENAME).is_file():
+    if not store_exists(settings):
         return None  # nothing to read, and status must not create the database
-    store = await Store.open(settings.data_dir)
+    store = await open_store(settings)
     try:
         records = await store.list_calls(limit=HISTORY_LOOKBACK)
     finally:

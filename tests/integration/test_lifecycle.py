@@ -30,7 +30,7 @@ from voicecall_rt.simulator.sim_call import SimCall
 from voicecall_rt.simulator.twilio import fake as twilio_fake
 from voicecall_rt.simulator.twilio.carrier import FakeTwilio
 from voicecall_rt.simulator.world import SimWorld
-from voicecall_rt.store.database import Store
+from voicecall_rt.store.sqlite.database import SqliteStore
 
 TO = "+14155550123"
 GREETING = "Hello, this is Maria at Tony's."
@@ -202,7 +202,7 @@ async def test_server_stop_ends_a_live_call_cleanly(make_world: MakeWorld) -> No
     assert sim_call.statuses[-1] == "completed"
     assert _our_tasks() == []
 
-    store = await Store.open(data_dir)
+    store = await SqliteStore.open(data_dir)
     try:
         record = await store.get_call(call_id)
         assert record is not None
@@ -302,7 +302,7 @@ async def test_startup_reaper_settles_calls_left_open_by_a_crash(
     make_world: MakeWorld, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "crashed"
-    store = await Store.open(data_dir)
+    store = await SqliteStore.open(data_dir)
     created = now_ms() - 120_000
     answered = CallRecord(
         id="call_answered",
@@ -463,7 +463,7 @@ async def test_store_has_the_live_call_before_it_ends(make_world: MakeWorld) -> 
     # Batched writes are committed within a moment; flush waits for that moment only.
     await world.server.store.flush()
 
-    other = await Store.open(world.server.settings.data_dir)  # another reader, from disk
+    other = await SqliteStore.open(world.server.settings.data_dir)  # another reader, from disk
     try:
         record = await other.get_call(call_id)
         assert record is not None

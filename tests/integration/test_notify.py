@@ -35,9 +35,9 @@ from voicecall_rt import notify
 from voicecall_rt.simulator.openclaw_gateway import FakeGateway
 from voicecall_rt.simulator.scenario import ModelScript
 from voicecall_rt.simulator.scenarios import pizza_booking
-from voicecall_rt.store.database import Store
-from voicecall_rt.store.files import DB_FILENAME
-from voicecall_rt.store.schema import MIGRATIONS, SCHEMA_VERSION
+from voicecall_rt.store.sqlite.database import SqliteStore
+from voicecall_rt.store.sqlite.files import DB_FILENAME
+from voicecall_rt.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 
 SESSION_KEY = "hook:voice:req-42"
 
@@ -301,7 +301,7 @@ def user_version(path: Path) -> int:
 async def test_store_upgrade_keeps_calls_and_adds_the_session_key(tmp_path: Path) -> None:
     """A database made by schema 1 opens under schema 2 with its calls intact."""
     path = make_schema_1_database(tmp_path)
-    store = await Store.open(tmp_path)
+    store = await SqliteStore.open(tmp_path)
     try:
         record = await store.get_call("call_old")
         assert record is not None and record.notify_session_key is None

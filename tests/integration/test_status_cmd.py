@@ -27,7 +27,7 @@ from voicecall_rt.simulator.scenario import CallPlan, ModelScript
 from voicecall_rt.simulator.twilio import fake as twilio_fake
 from voicecall_rt.simulator.world import SimWorld
 from voicecall_rt.status import CheckResult, HealthFetcher, print_report, run_checks
-from voicecall_rt.store.files import DB_FILENAME
+from voicecall_rt.store.sqlite.files import DB_FILENAME
 
 ALL_CHECKS = [
     "config",

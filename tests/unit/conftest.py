@@ -15,7 +15,7 @@ from voicecall_rt import logs
 if TYPE_CHECKING:
     # Imported where used: a module that fails to import fails its own tests, not every test.
     from tests.helpers.fake_twilio_harness import OurServer
-    from voicecall_rt.store.database import Store
+    from voicecall_rt.store import Store
 
 
 @pytest.fixture
@@ -36,9 +36,9 @@ def restore_logging() -> Iterator[None]:
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     """An open store under tmp_path/data, closed after the test."""
-    from voicecall_rt.store.database import Store
+    from voicecall_rt.store.sqlite.database import SqliteStore
 
-    s = await Store.open(tmp_path / "data")
+    s = await SqliteStore.open(tmp_path / "data")
     yield s
     await s.close()
 

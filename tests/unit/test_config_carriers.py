@@ -94,12 +94,15 @@ def test_each_carriers_credentials_may_come_from_the_environment(tmp_path: Path)
     env["PLIVO_AUTH_ID"] = "SAYYYYYYYYYYYYYYYYYY"
     env["SIGNALWIRE_PROJECT_ID"] = FILLED["signalwire"]["projectId"]
     env["TWILIO_ACCOUNT_SID"] = "AC" + "1" * 32
+    env["VOICECALL_RT_DATABASE_URL"] = "postgresql://vc:pw@db.internal/calls"
     loaded = load_settings(path, env=env)
     assert loaded.telnyx.api_key is not None
     assert loaded.telnyx.api_key.get_secret_value() == "env-telnyx_api_key"
     assert loaded.plivo.auth_id == "SAYYYYYYYYYYYYYYYYYY"
     assert loaded.signalwire.signing_key is not None
     assert loaded.signalwire.signing_key.get_secret_value() == "env-signalwire_signing_key"
+    assert loaded.store.url is not None
+    assert loaded.store.url.get_secret_value() == "postgresql://vc:pw@db.internal/calls"
 
 
 def test_the_template_has_a_section_for_each_carrier_that_validates_filled_in() -> None:

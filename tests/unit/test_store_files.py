@@ -13,11 +13,11 @@ import pytest
 from tests.helpers.records import make_call
 from tests.helpers.store_sql import sql
 from voicecall_rt.call.records import CallStatus
-from voicecall_rt.store import files as store_files
-from voicecall_rt.store.database import Store
 from voicecall_rt.store.errors import StoreError
-from voicecall_rt.store.files import DB_FILENAME
-from voicecall_rt.store.schema import SCHEMA_VERSION
+from voicecall_rt.store.sqlite import files as store_files
+from voicecall_rt.store.sqlite.database import SqliteStore
+from voicecall_rt.store.sqlite.files import DB_FILENAME
+from voicecall_rt.store.sqlite.schema import SCHEMA_VERSION
 
 
 def mode(path: Path) -> int:
@@ -37,7 +37,7 @@ def plant_loose_files(data_dir: Path) -> None:
 
 async def test_permissions_are_private(tmp_path: Path, open_umask: None) -> None:
     data_dir = tmp_path / "a" / "data"
-    s = await Store.open(data_dir)
+    s = await SqliteStore.open(data_dir)
     try:
         s.insert_call(make_call("c"))
         s.add_event("c", 0, "k")
@@ -58,7 +58,7 @@ async def test_sqlite_gives_sidecars_the_db_mode(
     # Our own chmod of the sidecars only repairs leftovers; the -wal/-shm SQLite creates
     # while we run must be 0600 by themselves (SQLite copies the database file's mode).
     monkeypatch.setattr(store_files, "tighten_sidecars", lambda path: None)
-    s = await Store.open(tmp_path)
+    s = await SqliteStore.open(tmp_path)
     try:
         s.insert_call(make_call("c"))
         await s.flush()
@@ -71,13 +71,13 @@ async def test_sqlite_gives_sidecars_the_db_mode(
 
 async def test_loose_existing_permissions_are_tightened(tmp_path: Path, open_umask: None) -> None:
     data_dir = tmp_path / "data"
-    s = await Store.open(data_dir)
+    s = await SqliteStore.open(data_dir)
     s.insert_call(make_call("c"))
     await s.close()
     plant_loose_files(data_dir)
     db = data_dir / DB_FILENAME
 
-    s = await Store.open(data_dir)
+    s = await SqliteStore.open(data_dir)
     try:
         assert await s.get_call("c") is not None
         assert mode(data_dir) == 0o700
@@ -92,12 +92,12 @@ async def test_symlinked_db_is_refused(tmp_path: Path) -> None:
     data_dir.mkdir(mode=0o700)
     (data_dir / DB_FILENAME).symlink_to(tmp_path / "elsewhere.sqlite3")
     with pytest.raises(OSError):
-        await Store.open(data_dir)
+        await SqliteStore.open(data_dir)
     assert not (tmp_path / "elsewhere.sqlite3").exists()
 
 
 async def test_schema_version_and_reopen(tmp_path: Path) -> None:
-    s = await Store.open(tmp_path)
+    s = await SqliteStore.open(tmp_path)
     s.insert_call(make_call("c"))
     await s.close()
     path = tmp_path / DB_FILENAME
@@ -108,7 +108,7 @@ async def test_schema_version_and_reopen(tmp_path: Path) -> None:
     assert {"calls", "transcript", "events"} <= tables
     assert {"calls_by_created", "calls_by_status", "calls_by_carrier_sid"} <= indexes
 
-    s = await Store.open(tmp_path)
+    s = await SqliteStore.open(tmp_path)
     try:
         assert await s.get_call("c") == make_call("c")
     finally:
@@ -117,7 +117,7 @@ async def test_schema_version_and_reopen(tmp_path: Path) -> None:
 
 async def test_data_dir_tilde_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
-    s = await Store.open(Path("~/vc"))
+    s = await SqliteStore.open(Path("~/vc"))
     try:
         assert s.path == tmp_path / "vc" / DB_FILENAME
     finally:
@@ -126,12 +126,12 @@ async def test_data_dir_tilde_is_expanded(tmp_path: Path, monkeypatch: pytest.Mo
 
 async def test_second_reader_process_while_writer_runs(tmp_path: Path) -> None:
     # What `voicecall-rt calls` does while the server is up: open, read, close.
-    server = await Store.open(tmp_path)
+    server = await SqliteStore.open(tmp_path)
     try:
         server.insert_call(make_call("c", status=CallStatus.IN_PROGRESS))
         server.add_event("c", 0, "k")
         await server.flush()
-        cli = await Store.open(tmp_path)
+        cli = await SqliteStore.open(tmp_path)
         try:
             assert [c.id for c in await cli.list_calls()] == ["c"]
             assert len(await cli.events("c")) == 1
@@ -144,8 +144,8 @@ async def test_second_reader_process_while_writer_runs(tmp_path: Path) -> None:
 
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    s = await Store.open(tmp_path)
+    s = await SqliteStore.open(tmp_path)
     await s.close()
     sql(tmp_path / DB_FILENAME, f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(StoreError, match="newer"):
-        await Store.open(tmp_path)
+        await SqliteStore.open(tmp_path)

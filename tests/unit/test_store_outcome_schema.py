@@ -11,9 +11,10 @@ import pytest
 
 from tests.helpers.records import make_call
 from tests.helpers.store_sql import sql
-from voicecall_rt.store.database import Store
-from voicecall_rt.store.files import DB_FILENAME
-from voicecall_rt.store.schema import MIGRATIONS, SCHEMA_VERSION
+from voicecall_rt.store import Store
+from voicecall_rt.store.sqlite.database import SqliteStore
+from voicecall_rt.store.sqlite.files import DB_FILENAME
+from voicecall_rt.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 
 SCHEMA = {"type": "object", "properties": {"time": {"type": "string"}}, "required": ["time"]}
 
@@ -46,7 +47,7 @@ async def test_an_older_database_gains_the_column_and_keeps_its_calls(
     tmp_path: Path, version: int
 ) -> None:
     path = make_database(tmp_path / "data", version)
-    store = await Store.open(tmp_path / "data")
+    store = await SqliteStore.open(tmp_path / "data")
     try:
         old = await store.get_call("call_old")
         assert old is not None and old.outcome_schema is None

@@ -13,8 +13,9 @@ import pytest
 from tests.helpers.records import make_call
 from tests.helpers.store_sql import sql
 from voicecall_rt.call.records import CallRecord, CallStatus, Outcome, now_ms
-from voicecall_rt.store.database import Store
-from voicecall_rt.store.schema import CALL_COLUMNS
+from voicecall_rt.store import Store
+from voicecall_rt.store.rows import CALL_COLUMNS
+from voicecall_rt.store.sqlite.database import SqliteStore
 
 # -- records ---------------------------------------------------------------------------
 
@@ -174,7 +175,7 @@ async def test_unserialisable_event_raises_and_consumes_no_seq(store: Store) -> 
 
 
 async def test_seq_continues_after_reopen(tmp_path: Path) -> None:
-    s = await Store.open(tmp_path)
+    s = await SqliteStore.open(tmp_path)
     s.insert_call(make_call("a"))
     s.insert_call(make_call("quiet"))
     for i in range(3):
@@ -182,7 +183,7 @@ async def test_seq_continues_after_reopen(tmp_path: Path) -> None:
     s.add_event("a", 0, "k")
     await s.close()
 
-    s = await Store.open(tmp_path)
+    s = await SqliteStore.open(tmp_path)
     try:
         # Calls of an earlier run: numbered by the writer, so the seq is not known here.
         assert s.add_transcript("a", 10, "assistant", "after restart") is None

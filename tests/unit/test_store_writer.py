@@ -15,9 +15,10 @@ import pytest
 from tests.helpers.records import make_call
 from tests.helpers.store_sql import sql
 from voicecall_rt.call.records import CallStatus
-from voicecall_rt.store.database import Store
+from voicecall_rt.store import Store
 from voicecall_rt.store.errors import StoreError
-from voicecall_rt.store.files import DB_FILENAME
+from voicecall_rt.store.sqlite.database import SqliteStore
+from voicecall_rt.store.sqlite.files import DB_FILENAME
 
 
 async def count_commits(s: Store) -> list[str]:
@@ -81,7 +82,7 @@ async def test_failing_op_is_logged_and_later_writes_land(
 async def test_op_that_aborts_the_whole_transaction_costs_only_itself(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    s = await Store.open(tmp_path)
+    s = await SqliteStore.open(tmp_path)
     await s.close()
     # RAISE(ROLLBACK) undoes the entire transaction, not just the statement: the writer
     # must notice and retry the batch op by op.
@@ -91,7 +92,7 @@ async def test_op_that_aborts_the_whole_transaction_costs_only_itself(
         "BEGIN SELECT RAISE(ROLLBACK, 'forced'); END",
     )
 
-    s = await Store.open(tmp_path)
+    s = await SqliteStore.open(tmp_path)
     try:
         with caplog.at_level(logging.ERROR, logger="voicecall_rt.store"):
             s.insert_call(make_call("c"))
@@ -113,14 +114,14 @@ async def test_op_that_aborts_the_whole_transaction_costs_only_itself(
 
 
 async def test_settle_stale_error_reaches_the_caller(tmp_path: Path) -> None:
-    s = await Store.open(tmp_path)
+    s = await SqliteStore.open(tmp_path)
     await s.close()
     sql(
         tmp_path / DB_FILENAME,
         "CREATE TRIGGER no_settle BEFORE UPDATE OF status ON calls "
         "BEGIN SELECT RAISE(ABORT, 'forced'); END",
     )
-    s = await Store.open(tmp_path)
+    s = await SqliteStore.open(tmp_path)
     try:
         s.insert_call(make_call("c"))
         with pytest.raises(sqlite3.Error, match="forced"):
@@ -132,7 +133,7 @@ async def test_settle_stale_error_reaches_the_caller(tmp_path: Path) -> None:
 
 
 async def test_close_flushes_and_is_idempotent(tmp_path: Path) -> None:
-    s = await Store.open(tmp_path)
+    s = await SqliteStore.open(tmp_path)
     s.insert_call(make_call("c"))
     s.add_transcript("c", 0, "caller", "last words")
     await s.close()  # no flush before: close must commit what was enqueued
@@ -145,7 +146,7 @@ async def test_close_flushes_and_is_idempotent(tmp_path: Path) -> None:
     with pytest.raises(StoreError):
         await s.get_call("c")
 
-    s = await Store.open(tmp_path)
+    s = await SqliteStore.open(tmp_path)
     try:
         assert [x.text for x in await s.transcript("c")] == ["last words"]
     finally:
@@ -153,7 +154,7 @@ async def test_close_flushes_and_is_idempotent(tmp_path: Path) -> None:
 
 
 async def test_concurrent_close(tmp_path: Path) -> None:
-    s = await Store.open(tmp_path)
+    s = await SqliteStore.open(tmp_path)
     s.insert_call(make_call("c"))
     await asyncio.gather(s.close(), s.close(), s.flush())
     assert s._writer.done()

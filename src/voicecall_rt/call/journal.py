@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from voicecall_rt.call.records import Role, now_ms
-from voicecall_rt.store.database import Store
+from voicecall_rt.store.base import Store
 
 FOLLOWER_QUEUE = 256
 ALL_CALLS = "*"

@@ -16,7 +16,7 @@ from voicecall_rt.call.bridge import CallBridge
 from voicecall_rt.call.journal import CallJournal, Hub
 from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
 from voicecall_rt.call.tokens import StreamTokens
-from voicecall_rt.store.database import Store
+from voicecall_rt.store.base import Store
 
 log = logging.getLogger(__name__)
 

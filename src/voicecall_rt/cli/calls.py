@@ -42,9 +42,9 @@ def calls_list(
 
 
 async def _history(settings: Settings, limit: int) -> list[Any]:
-    from voicecall_rt.store.database import Store
+    from voicecall_rt.store import open_store
 
-    store = await Store.open(settings.data_dir)
+    store = await open_store(settings)
     try:
         return await store.list_calls(limit=limit)
     finally:
@@ -57,7 +57,9 @@ def calls_show(call_id: str, config: ConfigOption = None, json_output: JsonOptio
     settings = settings_from(config)
     data = asyncio.run(_one_call(settings, call_id))
     if data is None:
-        fail(f"no call {call_id} in {settings.data_dir}")
+        from voicecall_rt.store import store_where
+
+        fail(f"no call {call_id} in {store_where(settings)}")
     if json_output:
         out.print_json(orjson.dumps(data).decode())
     else:
@@ -66,10 +68,10 @@ def calls_show(call_id: str, config: ConfigOption = None, json_output: JsonOptio
 
 async def _one_call(settings: Settings, call_id: str) -> dict[str, Any] | None:
     from voicecall_rt.call.stats import latency_summary
-    from voicecall_rt.store.database import Store
+    from voicecall_rt.store import open_store
     from voicecall_rt.web.api import call_json
 
-    store = await Store.open(settings.data_dir)
+    store = await open_store(settings)
     try:
         record = await store.get_call(call_id)
         if record is None:

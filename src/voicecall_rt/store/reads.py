@@ -1,47 +1,49 @@
-"""The store's queries. Each runs on the read connection once the writes enqueued before
-it are committed, so a read sees them (WAL lets it proceed while the writer commits)."""
+"""The store's queries, written once for every backend. Each runs once the writes enqueued
+before it are committed, so a read sees them."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
 
 import orjson
 
 from voicecall_rt.call.records import CallEvent, CallRecord, TranscriptLine
-from voicecall_rt.store.schema import ACTIVE_IN, CALL_COLUMNS
+from voicecall_rt.store.dialect import Dialect
+from voicecall_rt.store.rows import ACTIVE_IN, CALL_COLUMNS, Row, to_record
 
 _SELECT_CALL: Final = f"SELECT {', '.join(CALL_COLUMNS)} FROM calls"  # noqa: S608 - constants
 
 
 class StoreReads:
-    """The read half of `Store`: its queries, run through `_read`."""
+    """The read half of a store: its queries, run through `_read`."""
 
-    async def _read(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+    dialect: Dialect
+
+    async def _read(self, sql: str, params: Sequence[Any]) -> list[Row]:
         """Run a query once every write enqueued before it is committed."""
         raise NotImplementedError
 
+    def _newest_first(self) -> str:
+        return f"ORDER BY created_at DESC, {self.dialect.insertion_order} DESC"
+
     async def get_call(self, call_id: str) -> CallRecord | None:
         rows = await self._read(f"{_SELECT_CALL} WHERE id = ?", (call_id,))
-        return _to_record(rows[0]) if rows else None
+        return to_record(rows[0]) if rows else None
 
     async def find_by_carrier_sid(self, sid: str) -> CallRecord | None:
         rows = await self._read(
-            f"{_SELECT_CALL} WHERE carrier_sid = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
-            (sid,),
+            f"{_SELECT_CALL} WHERE carrier_sid = ? {self._newest_first()} LIMIT 1", (sid,)
         )
-        return _to_record(rows[0]) if rows else None
+        return to_record(rows[0]) if rows else None
 
     async def list_calls(self, limit: int = 50, active_only: bool = False) -> list[CallRecord]:
         """Newest first."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
         where = f" WHERE status IN {ACTIVE_IN}" if active_only else ""
-        rows = await self._read(
-            f"{_SELECT_CALL}{where} ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
-        )
-        return [_to_record(r) for r in rows]
+        rows = await self._read(f"{_SELECT_CALL}{where} {self._newest_first()} LIMIT ?", (limit,))
+        return [to_record(r) for r in rows]
 
     async def count_active(self) -> int:
         rows = await self._read(f"SELECT COUNT(*) FROM calls WHERE status IN {ACTIVE_IN}", ())  # noqa: S608 - constant
@@ -71,8 +73,8 @@ class StoreReads:
         sql = "SELECT call_id, seq, t_ms, kind, data FROM events WHERE call_id = ?"
         params: tuple[Any, ...] = (call_id,)
         if kinds is not None:
-            sql += " AND kind IN (SELECT value FROM json_each(?))"
-            params += (orjson.dumps(sorted(kinds)).decode(),)
+            sql += " AND " + self.dialect.column_in_list("kind")
+            params += (self.dialect.list_param(sorted(kinds)),)
         rows = await self._read(sql + " ORDER BY seq", params)
         return [
             CallEvent(
@@ -84,11 +86,3 @@ class StoreReads:
             )
             for r in rows
         ]
-
-
-def _to_record(row: sqlite3.Row) -> CallRecord:
-    values = {c: row[c] for c in CALL_COLUMNS}
-    for json_col in ("outcome", "usage", "outcome_schema"):
-        if values[json_col] is not None:
-            values[json_col] = orjson.loads(values[json_col])
-    return CallRecord.model_validate(values)

@@ -7,7 +7,7 @@ from aiohttp import web
 from voicecall_rt.call.manager import CallManager
 from voicecall_rt.carrier.base import CarrierWebhooks, StreamCodec
 from voicecall_rt.config import Settings
-from voicecall_rt.store.database import Store
+from voicecall_rt.store.base import Store
 
 SETTINGS = web.AppKey("settings", Settings)
 MANAGER = web.AppKey("manager", CallManager)

@@ -1,4 +1,4 @@
-"""The database's tables, their migrations, and the column lists the statements share."""
+"""SQLite's tables and their migrations (the version is SQLite's `user_version`)."""
 
 from __future__ import annotations
 
@@ -6,37 +6,7 @@ from typing import Final
 
 import aiosqlite
 
-from voicecall_rt.call.records import CallStatus
 from voicecall_rt.store.errors import StoreError
-
-CALL_COLUMNS: Final = (
-    "id",
-    "direction",
-    "from_number",
-    "to_number",
-    "task",
-    "system_prompt",
-    "status",
-    "carrier_sid",
-    "created_at",
-    "answered_at",
-    "ended_at",
-    "end_reason",
-    "answered_by",
-    "amd_duration_ms",
-    "outcome",
-    "usage",
-    "error",
-    "notify_session_key",
-    "outcome_schema",
-    "carrier",
-)
-
-# Derived from the enum so a status added in records.py is classified without a code change
-# here. Literal values rather than json_each() so the (status, created_at) index is usable.
-_ACTIVE_STATUSES: Final = tuple(s.value for s in CallStatus if not s.terminal)
-ACTIVE_IN: Final = "(" + ", ".join(f"'{s}'" for s in _ACTIVE_STATUSES) + ")"
-assert all("'" not in s for s in _ACTIVE_STATUSES)
 
 # Migration N (1-based) brings the schema from user_version N-1 to N. Never edit a
 # released entry: append a new one.

@@ -1,0 +1,100 @@
+"""PostgreSQL's tables and their versioned migrations.
+
+The version lives in `voicecall_rt_schema`; migrating takes a transaction-level advisory
+lock, so instances starting together apply each migration once. DDL is transactional in
+PostgreSQL: a migration that fails leaves the schema as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from voicecall_rt.store.errors import StoreError
+
+# hashtext-free constant: the same number in every instance and every version.
+_MIGRATION_LOCK: Final = 0x766F6963  # "voic"
+
+# Migration N (1-based) brings the schema from version N-1 to N. Never edit a released
+# entry: append a new one. JSON columns are jsonb (PostgreSQL checks them); asyncpg hands
+# them over as the same JSON text SQLite stores.
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (
+        """
+        CREATE TABLE calls (
+            ord                BIGINT GENERATED ALWAYS AS IDENTITY,
+            id                 TEXT PRIMARY KEY,
+            direction          TEXT NOT NULL CHECK (direction IN ('outbound', 'inbound')),
+            from_number        TEXT NOT NULL,
+            to_number          TEXT NOT NULL,
+            task               TEXT NOT NULL DEFAULT '',
+            system_prompt      TEXT,
+            status             TEXT NOT NULL,
+            carrier_sid        TEXT,
+            created_at         BIGINT NOT NULL,
+            answered_at        BIGINT,
+            ended_at           BIGINT,
+            end_reason         TEXT,
+            answered_by        TEXT,
+            amd_duration_ms    BIGINT,
+            outcome            JSONB,
+            usage              JSONB,
+            error              TEXT,
+            notify_session_key TEXT,
+            outcome_schema     JSONB,
+            carrier            TEXT
+        )
+        """,
+        "CREATE INDEX calls_by_created ON calls (created_at, ord)",
+        "CREATE INDEX calls_by_status ON calls (status, created_at)",
+        "CREATE INDEX calls_by_carrier_sid ON calls (carrier_sid) WHERE carrier_sid IS NOT NULL",
+        """
+        CREATE TABLE transcript (
+            call_id     TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+            seq         INTEGER NOT NULL,
+            t_ms        BIGINT NOT NULL,
+            role        TEXT NOT NULL CHECK (role IN ('caller', 'assistant', 'system')),
+            text        TEXT NOT NULL,
+            interrupted SMALLINT NOT NULL DEFAULT 0 CHECK (interrupted IN (0, 1)),
+            PRIMARY KEY (call_id, seq)
+        )
+        """,
+        """
+        CREATE TABLE events (
+            call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+            seq     INTEGER NOT NULL,
+            t_ms    BIGINT NOT NULL,
+            kind    TEXT NOT NULL,
+            data    JSONB NOT NULL DEFAULT '{}',
+            PRIMARY KEY (call_id, seq)
+        )
+        """,
+    ),
+)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+
+async def migrate(conn: Any) -> None:
+    """Bring the schema up to SCHEMA_VERSION; StoreError for a newer one."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS voicecall_rt_schema (version INTEGER NOT NULL)"
+        )
+        version = await conn.fetchval("SELECT version FROM voicecall_rt_schema")
+        if version is None:
+            version = 0
+            await conn.execute("INSERT INTO voicecall_rt_schema (version) VALUES (0)")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database schema version {version} is newer than this program's "
+                f"({SCHEMA_VERSION}); refusing to touch it"
+            )
+        for statements in MIGRATIONS[version:]:
+            for statement in statements:
+                await conn.execute(statement)
+        if version < SCHEMA_VERSION:
+            await conn.execute("UPDATE voicecall_rt_schema SET version = $1", SCHEMA_VERSION)
+
+
+async def schema_version(conn: Any) -> int:
+    return int(await conn.fetchval("SELECT version FROM voicecall_rt_schema"))
