@@ -20,6 +20,7 @@ from tests.helpers.world import MakeWorld
 
 if TYPE_CHECKING:
     # Imported where used: a module that fails to import fails its own tests, not every test.
+    from tests.helpers.postgres_server import PostgresServer
     from voicecall_rt.simulator.scenario import CallPlan, ModelScript
     from voicecall_rt.simulator.world import SimWorld
 
@@ -97,6 +98,32 @@ def open_umask() -> Iterator[None]:
         yield
     finally:
         os.umask(previous)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL for this pytest process (each xdist worker has its own), from the
+    machine's binaries; missing, its tests skip locally and fail in CI (`missing_tool`)."""
+    from tests.helpers.outside_judges import missing_tool
+    from tests.helpers.postgres_server import PostgresMissingError, PostgresServer, find_postgres
+
+    try:
+        tools = find_postgres()
+    except PostgresMissingError as missing:
+        missing_tool(str(missing), "on this machine")
+    with PostgresServer.running(tools) as server:
+        yield server
+
+
+@pytest.fixture
+async def pg_url(postgres: PostgresServer) -> AsyncIterator[str]:
+    """A fresh, empty database's DSN on `postgres`, dropped after the test; a test that
+    stopped the server gets it started again for the next one."""
+    url = await postgres.new_database()
+    yield url
+    if not postgres.is_running:
+        await postgres.start()
+    await postgres.drop_database(url)
 
 
 # A whole world on loopback paces every call as the carrier would (20 ms a frame), so a test

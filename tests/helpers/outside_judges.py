@@ -1,4 +1,4 @@
-"""Outside tools as judges (sox, multimon-ng): the rule for a missing one, and what
+"""Outside tools as judges (sox, multimon-ng, PostgreSQL): the rule for a missing one, and what
 multimon-ng decodes of keypad tones (tests/unit/test_dtmf.py, the whole calls' keys)."""
 
 from __future__ import annotations
@@ -9,20 +9,26 @@ import subprocess
 from array import array
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from voicecall_rt.audio import g711
 
 
+def missing_tool(what: str, where: str = "on PATH") -> NoReturn:
+    """An outside tool is missing: skip locally, fail in CI (VOICECALL_RT_REQUIRE_TOOLS=1)
+    so the outside check cannot silently vanish."""
+    if os.environ.get("VOICECALL_RT_REQUIRE_TOOLS") == "1":
+        pytest.fail(f"{what} is required (VOICECALL_RT_REQUIRE_TOOLS=1) but not {where}")
+    pytest.skip(f"{what} not installed")
+
+
 def require_tool(name: str) -> str:
-    """Path to an external judge; missing means skip locally, fail in CI
-    (VOICECALL_RT_REQUIRE_TOOLS=1) so the outside check cannot silently vanish."""
+    """Path to an external judge on PATH (see `missing_tool` for a missing one)."""
     path = shutil.which(name)
     if path is None:
-        if os.environ.get("VOICECALL_RT_REQUIRE_TOOLS") == "1":
-            pytest.fail(f"{name} is required (VOICECALL_RT_REQUIRE_TOOLS=1) but not on PATH")
-        pytest.skip(f"{name} not installed")
+        missing_tool(name)
     return path
 
 
