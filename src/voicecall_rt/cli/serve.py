@@ -4,10 +4,11 @@ and `mcp` (the MCP tools on stdio)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Coroutine
-from typing import Annotated, Any
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,6 +21,9 @@ from voicecall_rt.model.catalog import ShutdownNotice
 from voicecall_rt.public_url import PublicUrlError, check_public_dns
 from voicecall_rt.render import print_model_notices
 
+if TYPE_CHECKING:
+    from voicecall_rt.web.app import Server
+
 
 def serve(
     config: ConfigOption = None,
@@ -30,7 +34,12 @@ def serve(
         ),
     ] = "text",
 ) -> None:
-    """Run the webhook and media-stream server in the foreground (Ctrl-C stops it)."""
+    """Run the webhook and media-stream server in the foreground.
+
+    Ctrl-C or SIGTERM drains it: no new call, live calls go on (up to
+    server.drainTimeoutSeconds, then each says goodbye and is hung up), then it exits. A
+    second signal stops it at once, ending live calls.
+    """
     settings = settings_from(config)
     setup_logging(settings.debug, log_format, settings_secrets(settings))
     try:
@@ -67,20 +76,59 @@ async def _serve(
         await server.start()
     except OSError as exc:
         fail(f"cannot listen on {settings.server.bind}:{settings.server.port}: {exc.strerror}")
-    stop = asyncio.Event()
+    signals = _Signals()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, signals.received)
     # With JSON logs, stderr stays one JSON object a line.
     say = err.print if log_format == "text" else logging.getLogger("voicecall_rt.cli").info
-    say(f"voicecall-rt {__version__} listening on {server.local_url} (Ctrl-C to stop)")
+    say(
+        f"voicecall-rt {__version__} listening on {server.local_url}"
+        " (Ctrl-C to drain and stop, twice to stop at once)"
+    )
     if log_format == "text":  # JSON: the log has them, and stderr stays JSON lines
         print_model_notices(notices or [], err)
     try:
-        await stop.wait()
+        await signals.first.wait()
+        await _drain(server, settings.server.drain_timeout_seconds, signals, say)
     finally:
         say("stopping: ending live calls…")
         await server.stop()
+
+
+class _Signals:
+    """SIGINT/SIGTERM: the first drains, the second stops at once."""
+
+    def __init__(self) -> None:
+        self.first = asyncio.Event()
+        self.second = asyncio.Event()
+
+    def received(self) -> None:
+        (self.second if self.first.is_set() else self.first).set()
+
+
+async def _drain(
+    server: Server, timeout_s: float, signals: _Signals, say: Callable[[str], None]
+) -> None:
+    """Take no new call, and wait for the live ones (drain.py) unless a second signal comes."""
+    from voicecall_rt.call.drain import begin_drain, drain
+
+    live = begin_drain(server.manager)
+    say(
+        f"draining: taking no new calls; {live} live call(s) may go on for up to"
+        f" {timeout_s:g}s, then say goodbye (signal again to stop at once)"
+    )
+    drained = asyncio.create_task(drain(server.manager, timeout_s), name="drain")
+    forced = asyncio.create_task(signals.second.wait(), name="second-signal")
+    try:
+        await asyncio.wait({drained, forced}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (drained, forced):
+            task.cancel()  # a no-op on the one that finished
+            with contextlib.suppress(asyncio.CancelledError):
+                await task  # a failure of the drain itself still surfaces
+    if signals.second.is_set():
+        say("second signal: stopping at once")
 
 
 def mcp(config: ConfigOption = None) -> None:

@@ -1,0 +1,185 @@
+"""A real `voicecall-rt serve` child process against a fake carrier and the fake model, for
+the tests about what a process does: signals, exit codes, what it prints.
+
+The fake carrier plays the tunnel from a public IP literal (no DNS needed) to the child's
+loopback port; the child's stderr is read as it comes, so a test can wait for a line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from tests.helpers.cli import cli_command, cli_env, free_port
+from voicecall_rt.config_carriers import CarrierName
+from voicecall_rt.simulator.fakes import FakeCarrier, FakeParams, fake_spec
+from voicecall_rt.simulator.openai.server import FakeRealtimeServer
+from voicecall_rt.simulator.scenario import CallPlan, ModelScript
+from voicecall_rt.simulator.world import API_KEY, FROM_NUMBER, TUNNEL_ADDRESS, _nest
+
+PUBLIC = f"https://{TUNNEL_ADDRESS}"
+
+
+class ServeProcess:
+    """The running child: its stderr lines, its local API, and the signals it is sent."""
+
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        *,
+        base_url: str,
+        data_dir: Path,
+        config: Path,
+        carrier: FakeCarrier,
+        model: FakeRealtimeServer,
+    ) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.data_dir = data_dir
+        self.config = config
+        self.carrier = carrier
+        self.model = model
+        self.lines: list[str] = []
+        self._changed = asyncio.Condition()
+        self._reader = asyncio.create_task(self._read_stderr(), name="serve-stderr")
+        self._http = aiohttp.ClientSession()
+
+    async def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        while line := await self.process.stderr.readline():
+            async with self._changed:
+                self.lines.append(line.decode(errors="replace"))
+                self._changed.notify_all()
+        async with self._changed:
+            self._changed.notify_all()  # the end of stderr wakes waiters too
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.lines)
+
+    async def wait_line(self, text: str, timeout_s: float = 30.0) -> str:
+        """The first stderr line holding `text`, once printed."""
+
+        def found() -> str | None:
+            return next((line for line in self.lines if text in line), None)
+
+        async with asyncio.timeout(timeout_s), self._changed:
+            while (line := found()) is None:
+                assert not self._reader.done(), f"serve ended without {text!r}:\n{self.stderr}"
+                await self._changed.wait()
+        return line
+
+    def signal(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        self.process.send_signal(sig)
+
+    async def exit_code(self, timeout_s: float = 30.0) -> int:
+        async with asyncio.timeout(timeout_s):
+            code = await self.process.wait()
+            await self._reader
+        return code
+
+    async def get(self, path: str) -> tuple[int, Any]:
+        """GET a path of the local server without a token (the probes are open)."""
+        async with self._http.get(self.base_url + path) as response:
+            return response.status, orjson.loads(await response.read())
+
+    async def api(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        """(status, JSON) of a local API call, with the token from the data dir."""
+        token = (self.data_dir / "api-token").read_text(encoding="utf-8").strip()
+        async with self._http.request(
+            method,
+            self.base_url + path,
+            headers={"Authorization": f"Bearer {token}"},
+            data=orjson.dumps(body) if body is not None else None,
+        ) as response:
+            return response.status, orjson.loads(await response.read())
+
+    async def wait_until(
+        self, check: Callable[[], Any], timeout_s: float, what: str, poll_s: float = 0.02
+    ) -> None:
+        """Ask the child again until `check()` (an awaitable) holds; it is another process,
+        so there is nothing to wait on but its answers."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not await check():
+            if loop.time() >= deadline:
+                raise TimeoutError(f"not within {timeout_s}s: {what}")
+            await asyncio.sleep(poll_s)  # the pace of asking, not a synchronisation
+
+    async def close(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+        await self._http.close()
+
+
+@contextlib.asynccontextmanager
+async def serve_process(
+    tmp_path: Path,
+    carrier: CarrierName,
+    plans: Callable[[str], CallPlan] | CallPlan,
+    script: ModelScript,
+    settings: Mapping[str, Any] | None = None,
+) -> AsyncIterator[ServeProcess]:
+    """`async with serve_process(...) as serve:` once it listens with its signal handlers set;
+    `settings` are flat dotted keys over the defaults. Killed on the way out if still up."""
+    spec = fake_spec(carrier)
+    port = free_port()
+    fake = spec.make(
+        FakeParams(
+            plans=plans, from_number=FROM_NUMBER, answer_url=f"{PUBLIC}/voice/answer", options={}
+        )
+    )
+    async with FakeRealtimeServer(script, api_key=API_KEY) as model:
+        await fake.start()
+        try:
+            fake.route(PUBLIC, f"http://127.0.0.1:{port}")
+            data_dir = tmp_path / "data"
+            flat: dict[str, Any] = {
+                "carrier": carrier,
+                **spec.settings(fake),
+                "fromNumber": FROM_NUMBER,
+                "publicUrl": PUBLIC,
+                "dataDir": str(data_dir),
+                "openai.apiKey": API_KEY,
+                "openai.realtimeUrl": model.realtime_url,
+                "server.port": port,
+                **(settings or {}),
+            }
+            config = tmp_path / "config.json"
+            config.write_text(json.dumps(_nest(flat)), encoding="utf-8")
+            process = await asyncio.create_subprocess_exec(
+                *cli_command(),
+                "serve",
+                "--config",
+                str(config),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+                env=cli_env(),
+            )
+            serve = ServeProcess(
+                process,
+                base_url=f"http://127.0.0.1:{port}",
+                data_dir=data_dir,
+                config=config,
+                carrier=fake,
+                model=model,
+            )
+            try:
+                await serve.wait_line("listening on")  # printed once the handlers are set
+                yield serve
+            finally:
+                await serve.close()
+        finally:
+            await fake.close()
