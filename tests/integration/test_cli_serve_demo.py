@@ -30,7 +30,7 @@ PUBLIC = "https://93.184.215.14"
 pytestmark = pytest.mark.slow
 
 
-async def test_serve_runs_calls_and_ctrl_c_ends_them_cleanly(tmp_path: Path) -> None:
+async def test_serve_runs_calls_and_ctrl_c_twice_ends_them_cleanly(tmp_path: Path) -> None:
     plan = CallPlan(callee=(Speak("Hello, Maria speaking.", 400), Pause(60_000)))
     script = ModelScript(
         turns=((Say("Hi Maria, I'm an AI assistant calling for Alex.", 600),),),
@@ -76,7 +76,11 @@ async def test_serve_runs_calls_and_ctrl_c_ends_them_cleanly(tmp_path: Path) -> 
             call = await carrier.wait_call()
             # the model has spoken to Maria: the bridge is live
             await call.wait_for(lambda: call.played_ms > 300, 20)
-            server.send_signal(signal.SIGINT)
+            server.send_signal(signal.SIGINT)  # drains: the live call may go on...
+            async with asyncio.timeout(30):
+                while b"draining" not in await server.stderr.readline():
+                    pass
+            server.send_signal(signal.SIGINT)  # ...and a second Ctrl-C stops at once
             async with asyncio.timeout(30):
                 _, err_tail = await server.communicate()
         finally:
