@@ -124,6 +124,22 @@ class ServeProcess:
         await self._http.close()
 
 
+async def start_serve(
+    config: Path, *options: str, stdout: int = asyncio.subprocess.PIPE
+) -> asyncio.subprocess.Process:
+    """`voicecall-rt serve --config CONFIG OPTIONS…` as a child, its stderr piped."""
+    return await asyncio.create_subprocess_exec(
+        *cli_command(),
+        "serve",
+        "--config",
+        str(config),
+        *options,
+        stdout=stdout,
+        stderr=asyncio.subprocess.PIPE,
+        env=cli_env(),
+    )
+
+
 @contextlib.asynccontextmanager
 async def serve_process(
     tmp_path: Path,
@@ -159,15 +175,7 @@ async def serve_process(
             }
             config = tmp_path / "config.json"
             config.write_text(json.dumps(_nest(flat)), encoding="utf-8")
-            process = await asyncio.create_subprocess_exec(
-                *cli_command(),
-                "serve",
-                "--config",
-                str(config),
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE,
-                env=cli_env(),
-            )
+            process = await start_serve(config, stdout=asyncio.subprocess.DEVNULL)
             serve = ServeProcess(
                 process,
                 base_url=f"http://127.0.0.1:{port}",

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tests.helpers.cli import cli, cli_command, cli_env, free_port
+from tests.helpers.cli import cli, free_port
+from tests.helpers.serve_process import start_serve
 from voicecall_rt.config import Settings
 from voicecall_rt.config_carriers import CARRIER_NAMES
 from voicecall_rt.demo import run_demo
@@ -57,15 +58,7 @@ async def test_serve_runs_calls_and_ctrl_c_twice_ends_them_cleanly(tmp_path: Pat
             f"[server]\nport = {port}\n",
             encoding="utf-8",
         )
-        server = await asyncio.create_subprocess_exec(
-            *cli_command(),
-            "serve",
-            "--config",
-            str(config),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=cli_env(),
-        )
+        server = await start_serve(config)
         assert server.stderr is not None
         try:
             async with asyncio.timeout(30):

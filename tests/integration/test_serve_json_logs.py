@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.cli import cli_command, cli_env, free_port
+from tests.helpers.cli import free_port
+from tests.helpers.serve_process import start_serve
 from voicecall_rt.simulator.twilio.fake import ACCOUNT_SID, AUTH_TOKEN
 from voicecall_rt.simulator.world import API_KEY, FROM_NUMBER
 
@@ -28,17 +29,7 @@ async def test_serve_json_logs_are_json_lines_without_secrets(tmp_path: Path) ->
         f"[server]\nport = {free_port()}\n",
         encoding="utf-8",
     )
-    server = await asyncio.create_subprocess_exec(
-        *cli_command(),
-        "serve",
-        "--log-format",
-        "json",
-        "--config",
-        str(config),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=cli_env(),
-    )
+    server = await start_serve(config, "--log-format", "json")
     assert server.stderr is not None
     lines: list[bytes] = []
     try:
