@@ -109,6 +109,11 @@ class ServerSettings(_Section):
     # On SIGTERM live calls may go on this long; then each is asked to say goodbye and hung
     # up. Capped at the longest call there can be: waiting past that frees nothing.
     drain_timeout_seconds: float = Field(default=300, ge=0, le=14400)
+    # Several instances on one PostgreSQL (store.url): this one's name among them (unset: a
+    # new one each start), and how long its calls stay its own without a heartbeat — after
+    # a crash, within this time another instance settles them and frees their slots.
+    instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+    lease_seconds: float = Field(default=15, ge=3, le=300)
 
 
 class VoicemailSettings(_Section):

@@ -46,12 +46,13 @@ def check_outbound(
     if draining:
         raise PlaceError("draining", "this server is shutting down; place the call elsewhere")
     if active >= settings.calls.max_concurrent:
-        raise PlaceError(
-            "limit",
-            f"concurrent call limit reached ({settings.calls.max_concurrent} active);"
-            " try again when a call ends",
-        )
+        raise PlaceError("limit", limit_message(settings.calls.max_concurrent))
     return to
+
+
+def limit_message(limit: int, *, across_instances: bool = False) -> str:
+    where = " across every instance" if across_instances else ""
+    return f"concurrent call limit reached ({limit} active{where}); try again when a call ends"
 
 
 def inbound_refusal(

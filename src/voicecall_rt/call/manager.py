@@ -15,7 +15,13 @@ import secrets
 from typing import Any, NoReturn
 
 from voicecall_rt import prompts
-from voicecall_rt.call.admission import PlaceError, check_outbound, inbound_refusal
+from voicecall_rt.call.admission import (
+    BUSY_MESSAGE,
+    PlaceError,
+    check_outbound,
+    inbound_refusal,
+    limit_message,
+)
 from voicecall_rt.call.bridge import CallBridge, CallSummary
 from voicecall_rt.call.journal import CallJournal, Hub
 from voicecall_rt.call.live_actions import LiveActions
@@ -25,6 +31,7 @@ from voicecall_rt.call.routes import outbound_request, stream_url
 from voicecall_rt.call.tokens import StreamTokens
 from voicecall_rt.call.tools import call_tools
 from voicecall_rt.carrier.base import (
+    Busy,
     CallAnswered,
     CarrierApi,
     CarrierError,
@@ -34,14 +41,18 @@ from voicecall_rt.carrier.base import (
     InboundCall,
     MachineVerdict,
     Proceed,
+    Reject,
     StatusChanged,
     StreamStart,
 )
+from voicecall_rt.cluster.base import INSTANCE_LOST, Cluster, Reservation
+from voicecall_rt.cluster.single import SingleInstance
 from voicecall_rt.config import Settings
 from voicecall_rt.outcome_schema import OutcomeSchemaError, check_outcome_schema
 from voicecall_rt.phone import mask_number, normalize_e164
 from voicecall_rt.public_url import PublicUrlError, Resolver, check_public_dns, system_resolver
 from voicecall_rt.store.base import Store
+from voicecall_rt.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +80,7 @@ class CallManager:
         hub: Hub,
         carrier: CarrierApi | None,
         resolver: Resolver = system_resolver,
+        cluster: Cluster | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -79,12 +91,14 @@ class CallManager:
         self._tokens = StreamTokens(lambda: asyncio.get_running_loop().time())
         self.calls = Roster(store, hub, self._tokens)
         self._live = LiveActions(self.calls, carrier)
+        # Alone unless told otherwise: the tests' managers and the SQLite store.
+        self.cluster = cluster or SingleInstance(store, "local")
         self.draining = False  # no new call is taken (call/drain.py)
 
     # ---- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> None:
-        settled = await self.store.settle_stale(reason="server restarted before the call ended")
+        settled = await self.cluster.start(self._settle_lost)
         if settled:
             log.warning("settled %d call(s) left open by a previous run", len(settled))
         self._reaper = asyncio.create_task(self._reap_forever(), name="call-reaper")
@@ -98,6 +112,7 @@ class CallManager:
             await active.bridge.end("shutdown", hang_up=True)
             self.calls.settle(active, None, "shutdown")
         await self.store.flush()
+        await self.cluster.stop()
 
     @property
     def active_count(self) -> int:
@@ -155,6 +170,7 @@ class CallManager:
             outcome_schema=outcome_schema,
             carrier=self.settings.carrier,
         )
+        await self._reserve(record)
         active = self._admit(record)
         try:
             await check_public_dns(public, self._resolver)
@@ -195,8 +211,20 @@ class CallManager:
         self.calls.settle(active, CallStatus.FAILED, code)
         raise PlaceError(code, message)
 
+    async def _reserve(self, record: CallRecord) -> None:
+        """Store the call in a slot under the limit that holds across every instance."""
+        limit = self.settings.calls.max_concurrent
+        try:
+            reservation = await self.cluster.reserve(record, limit)
+        except StoreError as exc:
+            raise PlaceError("store", f"the call database cannot take the call: {exc}") from None
+        if reservation is Reservation.FULL:
+            raise PlaceError("limit", limit_message(limit, across_instances=True))
+        if reservation is Reservation.DUPLICATE:  # pragma: no cover - a fresh id and no sid
+            raise PlaceError("duplicate", "this call is already stored")
+
     def _admit(self, record: CallRecord) -> ActiveCall:
-        self.store.insert_call(record)
+        """The bridge and journal of a call whose row is stored (`_reserve`)."""
         journal = CallJournal(self.store, self.hub, record.id, record.created_at)
         instructions = prompts.build_instructions(
             direction=record.direction, task=record.task, system_prompt=record.system_prompt
@@ -257,7 +285,7 @@ class CallManager:
             active.bridge.note_answered()
             self.calls.publish_status(record)
 
-    def answer_inbound(self, event: InboundCall) -> Decision:
+    async def answer_inbound(self, event: InboundCall) -> Decision:
         """What to do with a call someone placed to our number: policy, limits, the bridge."""
         inbound = self.settings.inbound
         caller = event.from_number
@@ -268,6 +296,12 @@ class CallManager:
         refusal = inbound_refusal(self.settings, caller, len(self.calls), draining=self.draining)
         if refusal is not None:
             return refusal
+        again = self.calls.find(None, event.call_sid) if event.call_sid else None
+        if again is not None:
+            # The carrier asked twice (a retry): the same call, a fresh token for its stream.
+            if again.bridge.ended or again.bridge.streaming:
+                return HangUp()
+            return Connect(self._stream_url(), self._tokens.mint(again.record.id))
         record = CallRecord(
             id=new_call_id(),
             direction="inbound",
@@ -275,7 +309,19 @@ class CallManager:
             to_number=event.to_number[:32],
             system_prompt=inbound.system_prompt,
             carrier=self.settings.carrier,
+            carrier_sid=event.call_sid or None,
         )
+        try:
+            reservation = await self.cluster.reserve(record, self.settings.calls.max_concurrent)
+        except StoreError as exc:
+            log.error("inbound call turned away: the call database cannot take it: %s", exc)
+            return Busy(BUSY_MESSAGE)
+        if reservation is Reservation.FULL:
+            log.warning("inbound call turned away: at capacity across instances")
+            return Busy(BUSY_MESSAGE)
+        if reservation is Reservation.DUPLICATE:
+            log.warning("inbound webhook for a call another instance has taken: refused")
+            return Reject()
         active = self._admit(record)
         active.bridge.start_model()  # pre-warm while the carrier fetches the stream URL
         self._note_answered(active, event.call_sid)
@@ -341,6 +387,23 @@ class CallManager:
             active.bridge.on_amd(verdict.answerer)
 
     # ---- ending -----------------------------------------------------------------------
+
+    async def _settle_lost(self, records: list[CallRecord]) -> None:
+        """Calls of an instance that died, settled by the cluster: hang each up at the
+        carrier (its media went with the instance) and record why it ended."""
+        for record in records:
+            self.store.add_event(
+                record.id,
+                now_ms() - record.created_at,
+                "settled",
+                {"status": record.status.value, "reason": INSTANCE_LOST},
+            )
+            if record.carrier_sid and self._carrier is not None:
+                try:
+                    await self._carrier.hang_up(record.carrier_sid)
+                except CarrierError as exc:
+                    log.warning("call %s (instance lost): hang-up failed: %s", record.id, exc)
+            log.warning("call %s settled: %s (%s)", record.id, record.status.value, INSTANCE_LOST)
 
     async def hang_up(self, call_id: str) -> bool:
         active = self.calls.get(call_id)

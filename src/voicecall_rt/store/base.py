@@ -105,8 +105,13 @@ class Store(StoreReads, abc.ABC):
         self._enqueue(
             WriteOp("insert_call", record.id, self.dialect.insert_call, record_columns(record))
         )
-        self._seqs.transcript[record.id] = 0
-        self._seqs.events[record.id] = 0
+        self.track(record.id)
+
+    def track(self, call_id: str) -> None:
+        """Number this new call's lines and events here, in memory, until it is released
+        (its row was stored by `insert_call`, or by the cluster's reservation)."""
+        self._seqs.transcript[call_id] = 0
+        self._seqs.events[call_id] = 0
 
     def release(self, call_id: str) -> None:
         """Drop a call's counters: its later lines and events are numbered by the writer."""

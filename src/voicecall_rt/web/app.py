@@ -11,6 +11,7 @@ from voicecall_rt.call.journal import Hub
 from voicecall_rt.call.manager import CallManager
 from voicecall_rt.carrier.parts import Carrier
 from voicecall_rt.carrier.registry import build_carrier
+from voicecall_rt.cluster.build import build_cluster
 from voicecall_rt.config import Settings
 from voicecall_rt.logs import add_secrets
 from voicecall_rt.notify import Notifier
@@ -102,7 +103,14 @@ class Server:
             )
             self.notifier.start()
         self._carrier = carrier = build_carrier(settings)
-        self._manager = CallManager(settings, self._store, self.hub, carrier.api, self._resolver)
+        self._manager = CallManager(
+            settings,
+            self._store,
+            self.hub,
+            carrier.api,
+            self._resolver,
+            cluster=build_cluster(settings, self._store),
+        )
         self.metrics = web_metrics.CallMetrics(self._manager)
         self.metrics.attach(self.hub)  # before any call can start
         await self._manager.start()

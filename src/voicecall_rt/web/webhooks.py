@@ -63,7 +63,8 @@ async def _handle(request: web.Request, kind: WebhookKind) -> web.Response:
     call_id = request.query.get("call")
     match event:
         case InboundCall():
-            return _response(await webhooks.respond(event, manager.answer_inbound(event)))
+            decision = await manager.answer_inbound(event)
+            return _response(await webhooks.respond(event, decision))
         case CallAnswered():
             decision = manager.answer_outbound(call_id or "", event)
             return _response(await webhooks.respond(event, decision))

@@ -33,6 +33,11 @@ CLOSING_PATIENCE_S: Final = 10.0
 # asyncpg has no type hints: its errors are Any to mypy, so the outcome is named loosely.
 _Outcome = list[Any] | Exception
 
+# Every committed batch names the calls it changed here, one notification per call, so
+# other instances can follow a call they do not own.
+CHANNEL: Final = "voicecall_rt_calls"
+_NOTIFY: Final = "SELECT pg_notify($1, call_id) FROM unnest($2::text[]) AS call_id"
+
 
 class PostgresBatches:
     """The writer's side of the one connection it alone uses (reopened when lost)."""
@@ -117,7 +122,7 @@ class PostgresBatches:
     async def _one_alone(self, conn: Any, op: WriteOp) -> _Outcome:
         try:
             async with conn.transaction():
-                return await self._one(conn, op)
+                return (await self._run(conn, [op]))[0]
         except CONNECTION_LOST:
             raise
         except asyncpg.PostgresError as exc:
@@ -126,6 +131,14 @@ class PostgresBatches:
             return refused
 
     async def _run(self, conn: Any, ops: Sequence[WriteOp]) -> list[_Outcome]:
+        outcomes = await self._statements(conn, ops)
+        changed = sorted({op.call_id for op in ops if op.call_id is not None})
+        if changed:
+            # Sent at COMMIT, so a listener that reads on it sees the rows (cluster/feed.py).
+            await conn.execute(_NOTIFY, CHANNEL, changed)
+        return outcomes
+
+    async def _statements(self, conn: Any, ops: Sequence[WriteOp]) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
         start = 0
         while start < len(ops):

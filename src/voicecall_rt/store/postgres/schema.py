@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from voicecall_rt.store.errors import StoreError
+from voicecall_rt.store.rows import ACTIVE_IN
 
 # hashtext-free constant: the same number in every instance and every version.
 _MIGRATION_LOCK: Final = 0x766F6963  # "voic"
@@ -68,6 +69,25 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             PRIMARY KEY (call_id, seq)
         )
         """,
+    ),
+    # 2: several instances on this database (cluster/postgres.py): who they are and
+    # whether they are alive, and which one owns each live call, for how long.
+    (
+        """
+        CREATE TABLE instances (
+            id           TEXT PRIMARY KEY,
+            public_url   TEXT NOT NULL,
+            state        TEXT NOT NULL CHECK (state IN ('serving', 'draining')),
+            started_at   BIGINT NOT NULL,
+            heartbeat_at BIGINT NOT NULL
+        )
+        """,
+        "ALTER TABLE calls ADD COLUMN owner TEXT",
+        "ALTER TABLE calls ADD COLUMN lease_until BIGINT",
+        f"CREATE INDEX calls_live_by_owner ON calls (owner) WHERE status IN {ACTIVE_IN}",
+        # One live call per carrier call id, whichever instance took its webhook first.
+        f"""CREATE UNIQUE INDEX calls_live_sid ON calls (carrier_sid)
+            WHERE carrier_sid IS NOT NULL AND status IN {ACTIVE_IN}""",
     ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
