@@ -26,17 +26,23 @@ HELLO = "Hello, Maria speaking."
 HI = "Hi Maria, I'm an AI assistant calling to confirm Tuesday at three."
 GOODBYE = "I'm sorry, I have to end the call now. Goodbye!"
 OUTCOME = {"success": True, "summary": "Tuesday at three confirmed.", "details": {}}
-THANKS = "Great, see you Tuesday. Bye!"
+CONFIRMED = "Hi Maria, just confirming Tuesday at three. Thanks, bye!"
+LIVE_CALLS = 3
 
-# A call that ends by itself: it rings a while (the drain begins meanwhile), Maria says
-# hello, the model confirms, reports and hangs up.
+# Calls that end by themselves: each rings a while (the drain begins meanwhile), Maria says
+# hello, the model confirms, reports and hangs up. One turn a call: the fake model's script
+# is shared by its sessions, whichever call answers first.
 FINISHES_PLAN = CallPlan(ring_ms=1500, callee=(Speak(HELLO, 400),))
 FINISHES_SCRIPT = ModelScript(
     turns=(
-        (Say(HI, 400), CallTool("report_outcome", OUTCOME)),
-        (Say(THANKS, 400), CallTool("end_call", {"reason": "confirmed"})),
-    ),
-    caller_transcripts=(HELLO,),
+        (
+            Say(CONFIRMED, 500),
+            CallTool("report_outcome", OUTCOME),
+            CallTool("end_call", {"reason": "confirmed"}),
+        ),
+    )
+    * LIVE_CALLS,
+    caller_transcripts=(HELLO,) * LIVE_CALLS,
 )
 # A call that would go on: Maria stays on the line; asked to, the model says goodbye.
 STAYS_PLAN = CallPlan(ring_ms=100, callee=(Speak(HELLO, 400), Pause(60_000)))
@@ -68,11 +74,11 @@ async def _stored(serve: ServeProcess, call_id: str) -> dict[str, Any]:
     return shown
 
 
-async def test_sigterm_drains_a_live_call_that_then_finishes(
+async def test_sigterm_drains_live_calls_that_then_finish(
     tmp_path: Path, carrier: CarrierName
 ) -> None:
     async with serve_process(tmp_path, carrier, FINISHES_PLAN, FINISHES_SCRIPT) as serve:
-        call_id = await _place(serve)  # ringing: live, not yet answered
+        call_ids = [await _place(serve) for _ in range(LIVE_CALLS)]  # ringing: live
         signalled = time.monotonic()
         serve.signal(signal.SIGTERM)
 
@@ -81,24 +87,25 @@ async def test_sigterm_drains_a_live_call_that_then_finishes(
 
         await serve.wait_until(not_ready, 1.0, "/ready says 503 within a second of SIGTERM")
         assert time.monotonic() - signalled < 1.0
-        assert "1 live call(s)" in await serve.wait_line("draining:")
+        assert f"{LIVE_CALLS} live call(s)" in await serve.wait_line("draining:")
         status, ready = await serve.get("/ready")
-        assert status == 503 and ready["draining"] is True and ready["calls"] == 1
-        assert await serve.get("/live") == (200, {"live": True, "calls": 1})
+        assert status == 503 and ready["draining"] is True and ready["calls"] == LIVE_CALLS
+        assert await serve.get("/live") == (200, {"live": True, "calls": LIVE_CALLS})
         status, body = await serve.api("POST", "/api/calls", {"to": TO, "task": TASK})
         assert status == 503 and body["error"]["code"] == "draining"
 
         assert await serve.exit_code() == 0, serve.stderr
-        assert len(serve.carrier.calls) == 1  # the refused call was never dialled
-        sim = next(iter(serve.carrier.calls.values()))
-        assert sim.rest_hang_ups == ["completed"]  # the model's own end_call
+        sims = list(serve.carrier.calls.values())
+        assert len(sims) == LIVE_CALLS  # the refused call was never dialled
+        assert all(sim.rest_hang_ups == ["completed"] for sim in sims)  # the model's end_call
     assert "Traceback" not in serve.stderr
-    shown = await _stored(serve, call_id)
-    assert shown["call"]["status"] == "completed"
-    assert shown["call"]["end_reason"] == "model-ended"  # it finished by itself
-    assert shown["call"]["outcome"] == OUTCOME
-    said = [line["text"] for line in shown["transcript"] if line["role"] == "assistant"]
-    assert said == [HI, THANKS]
+    for call_id in call_ids:
+        shown = await _stored(serve, call_id)
+        assert shown["call"]["status"] == "completed"
+        assert shown["call"]["end_reason"] == "model-ended"  # it finished by itself
+        assert shown["call"]["outcome"] == OUTCOME
+        said = [line["text"] for line in shown["transcript"] if line["role"] == "assistant"]
+        assert said == [CONFIRMED]
 
 
 async def test_drain_deadline_has_the_model_say_goodbye(
