@@ -8,14 +8,17 @@ import asyncio
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from tests.helpers.carriers import facts, how_answered
 from tests.helpers.phone import TO, system_notes
 from tests.helpers.world import MakeWorld
 from voicecall_rt.call.admission import BUSY_MESSAGE
 from voicecall_rt.call.drain import DRAIN_REASON, begin_drain, drain
+from voicecall_rt.carrier.registry import build_carrier
 from voicecall_rt.simulator.scenario import CallPlan, CallTool, ModelScript, Pause, Say, Speak
 from voicecall_rt.simulator.world import FROM_NUMBER, SimWorld
+from voicecall_rt.web.app import build_app
 
 TASK = "Confirm Tuesday's appointment at three."
 HELLO = "Hello, Maria speaking."
@@ -56,6 +59,31 @@ async def test_probes_are_open_and_ready_turns_503_when_draining(
     assert world.carrier.calls == {}  # nothing was dialled
     status, listing = await world.api("GET", "/api/calls")
     assert status == 200 and listing["calls"] == []  # nor stored
+
+
+async def test_ready_is_503_until_the_server_has_started(
+    make_world: MakeWorld, http: aiohttp.ClientSession
+) -> None:
+    """The routes of a server whose start has not finished (its app built and listening,
+    the server not yet done): live, but not ready."""
+    world = await make_world(STAYS_PLAN, GOODBYE_SCRIPT)
+    server = world.server
+    carrier = build_carrier(server.settings)
+    app = build_app(server.settings, server.manager, server.store, "unused-token", carrier)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        async with http.get(base + "/ready") as response:
+            assert response.status == 503
+            assert await response.json() == {"ready": False, "draining": False, "calls": 0}
+        async with http.get(base + "/live") as response:
+            assert response.status == 200
+    finally:
+        await runner.cleanup()
+        await carrier.close()
 
 
 async def test_inbound_call_while_draining_hears_busy(make_world: MakeWorld, carrier: str) -> None:
