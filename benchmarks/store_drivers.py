@@ -188,10 +188,12 @@ async def measure(driver: Driver, dsn: str) -> dict[str, float]:
             future.set_result(time.perf_counter())
 
     async def round_trip(payload: str) -> float:
-        waiting[payload] = future = loop.create_future()
+        future: asyncio.Future[float] = loop.create_future()
+        waiting[payload] = future
         start = time.perf_counter()
         await driver.notify(payload)
-        return await asyncio.wait_for(future, timeout=10) - start
+        received = await asyncio.wait_for(future, timeout=10)
+        return received - start
 
     await driver.open(dsn, on_notify)
     try:

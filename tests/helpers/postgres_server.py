@@ -45,6 +45,7 @@ START_TIMEOUT_S = 30
 # Another process may take the free port between our probe and the postmaster's bind.
 PORT_ATTEMPTS = 3
 TOOLS = ("initdb", "pg_ctl", "postgres")
+DEBIAN_ROOT = Path("/usr/lib/postgresql")  # Debian's postgresql-<version>: <version>/bin
 
 
 class PostgresMissingError(Exception):
@@ -60,9 +61,9 @@ def version_key(bindir: Path) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", bindir.parent.name))
 
 
-def find_bindir() -> Path:
+def find_bindir(debian_root: Path = DEBIAN_ROOT) -> Path:
     """Where initdb, pg_ctl and postgres are: `pg_config --bindir`, else Debian's newest
-    /usr/lib/postgresql/*/bin (pg_config comes with libpq-dev, which the server doesn't need)."""
+    <debian_root>/*/bin (pg_config comes with libpq-dev, which the server doesn't need)."""
     pg_config = shutil.which("pg_config")
     if pg_config is not None:
         out = subprocess.run(
@@ -71,7 +72,7 @@ def find_bindir() -> Path:
         bindir = Path(out.stdout.strip())
         if out.returncode == 0 and _has_tools(bindir):
             return bindir
-    found = [d for d in Path("/usr/lib/postgresql").glob("*/bin") if _has_tools(d)]
+    found = [d for d in debian_root.glob("*/bin") if _has_tools(d)]
     if not found:
         raise PostgresMissingError("PostgreSQL's server (initdb, pg_ctl, postgres)")
     return max(found, key=version_key)

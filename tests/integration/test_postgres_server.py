@@ -9,7 +9,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.helpers.postgres_server import PostgresServer, version_key
+from tests.helpers.outside_judges import missing_tool
+from tests.helpers.postgres_server import (
+    TOOLS,
+    PostgresMissingError,
+    PostgresServer,
+    find_bindir,
+    version_key,
+)
 
 
 async def test_the_server_answers_with_the_test_settings(pg_url: str) -> None:
@@ -109,7 +116,32 @@ def test_a_cluster_leaves_nothing_behind(postgres: PostgresServer) -> None:
     assert _accepts(postgres.port)
 
 
-def test_the_newest_debian_version_wins() -> None:
-    versions = [Path(f"/usr/lib/postgresql/{v}/bin") for v in ("9.6", "15", "13", "16")]
-    assert max(versions, key=version_key).parent.name == "16"
+def _fake_install(root: Path, version: str) -> Path:
+    bindir = root / version / "bin"
+    bindir.mkdir(parents=True)
+    for tool in TOOLS:
+        (bindir / tool).touch(mode=0o755)
+    return bindir
+
+
+def test_without_pg_config_the_newest_debian_version_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no pg_config
+    with pytest.raises(PostgresMissingError):
+        find_bindir(tmp_path)
+    for version in ("9.6", "13"):
+        _fake_install(tmp_path, version)
+    (tmp_path / "16" / "bin").mkdir(parents=True)  # a client-only install: no server tools
+    assert find_bindir(tmp_path) == tmp_path / "13" / "bin"
     assert version_key(Path("/usr/lib/postgresql/9.6/bin")) < (10,)
+
+
+def test_missing_postgres_skips_locally_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The conftest's `postgres` fixture hands PostgresMissingError to this rule."""
+    monkeypatch.delenv("VOICECALL_RT_REQUIRE_TOOLS", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="PostgreSQL's server"):
+        missing_tool(str(PostgresMissingError("PostgreSQL's server")), "on this machine")
+    monkeypatch.setenv("VOICECALL_RT_REQUIRE_TOOLS", "1")
+    with pytest.raises(pytest.fail.Exception, match=r"required .* but not on this machine"):
+        missing_tool("PostgreSQL's server", "on this machine")
