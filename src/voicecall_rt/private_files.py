@@ -78,6 +78,11 @@ def ensure_api_token(data_dir: Path) -> str:
     return token
 
 
+def adopt_api_token(data_dir: Path, token: str) -> None:
+    """Keep `token` (the one all instances share) as this machine's, for its local clients."""
+    write_private(data_dir / API_TOKEN_FILE, token.encode("ascii") + b"\n")
+
+
 def read_api_token(data_dir: Path) -> str | None:
     try:
         return (data_dir / API_TOKEN_FILE).read_text(encoding="ascii").strip() or None

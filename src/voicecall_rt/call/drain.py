@@ -39,6 +39,7 @@ SETTLE_WAIT_S = 10.0
 def begin_drain(manager: CallManager) -> int:
     """Take no new call from now on; returns how many calls are live."""
     manager.draining = True
+    manager.cluster.set_draining(True)  # the registry shows it to the other instances
     return manager.active_count
 
 

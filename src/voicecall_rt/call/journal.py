@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from voicecall_rt.call.records import Role, now_ms
+from voicecall_rt.call.records import CallRecord, Role, now_ms
 from voicecall_rt.store.base import Store
 
 FOLLOWER_QUEUE = 256
@@ -46,14 +46,28 @@ class Hub:
             if not followers:
                 del self._followers[call_id]
 
+    def followed_calls(self) -> set[str]:
+        """The calls someone follows by id (not `*`)."""
+        return {key for key in self._followers if key != ALL_CALLS}
+
     def publish(self, entry: dict[str, Any]) -> None:
+        """An entry of a call this instance runs: to the listeners and every follower."""
         for listener in self._listeners:
             listener(entry)
         for key in (entry["call_id"], ALL_CALLS):
-            for queue in self._followers.get(key, ()):
-                if queue.full():
-                    queue.get_nowait()
-                queue.put_nowait(entry)
+            self._deliver(key, entry)
+
+    def publish_remote(self, entry: dict[str, Any]) -> None:
+        """An entry of a call another instance runs (cluster/feed.py): only to those who
+        follow that call. The listeners (metrics) and `*` followers (the notifier) are
+        about this instance's own calls: the owner serves them."""
+        self._deliver(entry["call_id"], entry)
+
+    def _deliver(self, key: str, entry: dict[str, Any]) -> None:
+        for queue in self._followers.get(key, ()):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(entry)
 
 
 class CallJournal:
@@ -75,22 +89,48 @@ class CallJournal:
     ) -> None:
         t = self.t_ms() if t_ms is None else t_ms
         seq = self.store.add_transcript(self.call_id, t, role, text, interrupted=interrupted)
-        entry: dict[str, Any] = {
-            "call_id": self.call_id,
-            "kind": "transcript",
-            "t_ms": t,
-            "role": role,
-            "text": text,
-            "interrupted": interrupted,
-        }
-        self._publish(entry, seq)
+        self.hub.publish(line_entry(self.call_id, t, role, text, interrupted, seq))
 
     def event(self, kind: str, **data: Any) -> None:
         t = self.t_ms()
         seq = self.store.add_event(self.call_id, t, kind, data)
-        self._publish({"call_id": self.call_id, "kind": kind, "t_ms": t, "data": data}, seq)
+        self.hub.publish(event_entry(self.call_id, kind, t, data, seq))
 
-    def _publish(self, entry: dict[str, Any], seq: int | None) -> None:
-        if seq is not None:  # None: written after the call was released, numbered on disk
-            entry["seq"] = seq
-        self.hub.publish(entry)
+
+# The entries followers get, whether the call runs here or on another instance (its rows
+# read back from the store: cluster/feed.py). `seq` is None for a line written after the
+# call was released: the store numbers it.
+
+
+def line_entry(
+    call_id: str, t_ms: int, role: Role, text: str, interrupted: bool, seq: int | None
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "call_id": call_id,
+        "kind": "transcript",
+        "t_ms": t_ms,
+        "role": role,
+        "text": text,
+        "interrupted": interrupted,
+    }
+    if seq is not None:
+        entry["seq"] = seq
+    return entry
+
+
+def event_entry(
+    call_id: str, kind: str, t_ms: int, data: dict[str, Any], seq: int | None
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"call_id": call_id, "kind": kind, "t_ms": t_ms, "data": data}
+    if seq is not None:
+        entry["seq"] = seq
+    return entry
+
+
+def status_entry(record: CallRecord) -> dict[str, Any]:
+    return {
+        "call_id": record.id,
+        "kind": "call.status",
+        "t_ms": now_ms() - record.created_at,
+        "data": {"status": record.status.value, "end_reason": record.end_reason},
+    }

@@ -68,6 +68,10 @@ _RANK = {
 }
 
 
+def _is_final(entry: dict[str, Any]) -> bool:
+    return entry["kind"] == "call.status" and CallStatus(entry["data"]["status"]).terminal
+
+
 def new_call_id() -> str:
     return "call_" + secrets.token_hex(8)
 
@@ -407,9 +411,17 @@ class CallManager:
 
     async def hang_up(self, call_id: str) -> bool:
         active = self.calls.get(call_id)
-        if active is None:
+        if active is not None:
+            await active.bridge.end("hangup-requested", hang_up=True)
+            return True
+        if self.cluster.alone or self._carrier is None:
             return False
-        await active.bridge.end("hangup-requested", hang_up=True)
+        # Another instance runs it: the carrier ends it, and its final status reaches the
+        # owner, which settles it as for any hang-up.
+        record = await self.store.get_call(call_id)
+        if record is None or record.status.terminal or not record.carrier_sid:
+            return False
+        await self._carrier.hang_up(record.carrier_sid)
         return True
 
     def _bridge_ended(self, call_id: str, summary: CallSummary) -> None:
@@ -443,6 +455,27 @@ class CallManager:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout_s):
                     await active.settled.wait()
+            return
+        if self.cluster.alone:
+            return  # not live: nothing to wait for
+        # Perhaps live on another instance: its final status comes through the live feed.
+        queue = self.hub.follow(call_id)  # before reading: nothing falls in between
+        try:
+            record = await self.store.get_call(call_id)
+            if record is None or record.status.terminal:
+                return
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    while not _is_final(await queue.get()):
+                        pass
+        finally:
+            self.hub.unfollow(queue, call_id)
+
+    def is_live(self, record: CallRecord) -> bool:
+        """Whether the call is still going: here, or (several instances) on another one."""
+        if record.id in self.calls:
+            return True
+        return not self.cluster.alone and not record.status.terminal
 
     async def reap(self) -> None:
         """Settle calls whose carrier went quiet: the stream is over but no final status came,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from voicecall_rt.call.bridge import CallBridge
-from voicecall_rt.call.journal import CallJournal, Hub
+from voicecall_rt.call.journal import CallJournal, Hub, status_entry
 from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
 from voicecall_rt.call.tokens import StreamTokens
 from voicecall_rt.store.base import Store
@@ -97,11 +97,4 @@ class Roster:
         log.info("call %s settled: %s (%s)", record.id, status.value, record.end_reason)
 
     def publish_status(self, record: CallRecord) -> None:
-        self._hub.publish(
-            {
-                "call_id": record.id,
-                "kind": "call.status",
-                "t_ms": now_ms() - record.created_at,
-                "data": {"status": record.status.value, "end_reason": record.end_reason},
-            }
-        )
+        self._hub.publish(status_entry(record))

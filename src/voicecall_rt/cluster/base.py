@@ -24,6 +24,8 @@ class Cluster(abc.ABC):
     """This instance among the others on the same store."""
 
     instance_id: str
+    # Whether this instance is the only one: then a call not in its roster is not live.
+    alone: bool
 
     @abc.abstractmethod
     async def start(self, on_lost: OnLost) -> list[str]:
@@ -44,6 +46,11 @@ class Cluster(abc.ABC):
     @abc.abstractmethod
     async def owner(self, call_id: str) -> str | None:
         """The instance that owns `call_id` while it is live; None if it is not live."""
+
+    @abc.abstractmethod
+    async def shared_api_token(self, ours: str) -> str:
+        """The local API's token every instance accepts: the first to start offers its
+        own (`ours`), the others take that one."""
 
     @abc.abstractmethod
     def set_draining(self, draining: bool) -> None:

@@ -33,6 +33,8 @@ _FORGET_AFTER_LEASES = 20
 
 
 class PostgresCluster(Cluster):
+    alone = False
+
     def __init__(
         self, store: PostgresStore, instance_id: str, public_url: str, lease_s: float
     ) -> None:
@@ -74,6 +76,11 @@ class PostgresCluster(Cluster):
         except (*CONNECTION_LOST, asyncpg.PostgresError) as exc:
             # Not fatal: the row ages out, and our calls are settled already.
             log.warning("instance %s could not deregister: %s", self.instance_id, exc)
+
+    async def shared_api_token(self, ours: str) -> str:
+        async with self._store.pool.acquire() as conn:
+            await conn.execute(sql.OFFER_SHARED, "api_token", ours)
+            return str(await conn.fetchval(sql.READ_SHARED, "api_token"))
 
     def set_draining(self, draining: bool) -> None:
         self._state = "draining" if draining else "serving"

@@ -43,6 +43,12 @@ RESERVE: Final = f"""
     RETURNING id
 """
 
+# Secrets every instance must share (the API token): the first offer stands.
+OFFER_SHARED: Final = (
+    "INSERT INTO shared_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
+)
+READ_SHARED: Final = "SELECT value FROM shared_secrets WHERE name = $1"
+
 OWNER: Final = f"SELECT owner FROM calls WHERE id = $1 AND status IN {ACTIVE_IN}"
 
 _SETTLE_SET: Final = f"""

@@ -9,6 +9,8 @@ from voicecall_rt.store.base import Store
 
 
 class SingleInstance(Cluster):
+    alone = True
+
     def __init__(self, store: Store, instance_id: str) -> None:
         self._store = store
         self.instance_id = instance_id
@@ -27,6 +29,9 @@ class SingleInstance(Cluster):
 
     async def owner(self, call_id: str) -> str | None:
         return None  # owners are not recorded: every live call is this process's
+
+    async def shared_api_token(self, ours: str) -> str:
+        return ours
 
     def set_draining(self, draining: bool) -> None:
         return None  # nobody else to tell

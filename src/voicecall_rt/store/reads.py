@@ -49,13 +49,14 @@ class StoreReads:
         rows = await self._read(f"SELECT COUNT(*) FROM calls WHERE status IN {ACTIVE_IN}", ())  # noqa: S608 - constant
         return int(rows[0][0])
 
-    async def transcript(self, call_id: str) -> list[TranscriptLine]:
+    async def transcript(self, call_id: str, *, after_seq: int = 0) -> list[TranscriptLine]:
+        """The call's lines (those numbered after `after_seq`: what a follower lacks)."""
         rows = await self._read(
             "SELECT call_id, seq, t_ms, role, text, interrupted FROM transcript "
             # In the order things were said: a caller's words are often transcribed (and so
             # written) after the model began answering them.
-            "WHERE call_id = ? ORDER BY t_ms, seq",
-            (call_id,),
+            "WHERE call_id = ? AND seq > ? ORDER BY t_ms, seq",
+            (call_id, after_seq),
         )
         return [
             TranscriptLine(
@@ -69,9 +70,11 @@ class StoreReads:
             for r in rows
         ]
 
-    async def events(self, call_id: str, kinds: set[str] | None = None) -> list[CallEvent]:
-        sql = "SELECT call_id, seq, t_ms, kind, data FROM events WHERE call_id = ?"
-        params: tuple[Any, ...] = (call_id,)
+    async def events(
+        self, call_id: str, kinds: set[str] | None = None, *, after_seq: int = 0
+    ) -> list[CallEvent]:
+        sql = "SELECT call_id, seq, t_ms, kind, data FROM events WHERE call_id = ? AND seq > ?"
+        params: tuple[Any, ...] = (call_id, after_seq)
         if kinds is not None:
             sql += " AND " + self.dialect.column_in_list("kind")
             params += (self.dialect.list_param(sorted(kinds)),)

@@ -12,8 +12,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from voicecall_rt.call.admission import PlaceError
-from voicecall_rt.call.records import CallRecord
+from voicecall_rt.call.records import CallRecord, CallStatus
 from voicecall_rt.call.stats import latency_summary
+from voicecall_rt.carrier.base import CarrierError
 from voicecall_rt.config import Settings
 from voicecall_rt.model import catalog
 from voicecall_rt.pricing import call_cost
@@ -209,6 +210,7 @@ async def get_call(request: web.Request) -> web.Response:
     record = await store.get_call(call_id)
     if record is None:
         return _error(404, "not-found", "no such call")
+    active = active or manager.is_live(record)  # run by another instance
     transcript = await store.transcript(call_id)
     events = await store.events(call_id)
     return _json(
@@ -224,8 +226,11 @@ async def get_call(request: web.Request) -> web.Response:
 
 async def hang_up(request: web.Request) -> web.Response:
     call_id = request.match_info["call_id"]
-    if not await request.app[MANAGER].hang_up(call_id):
-        return _error(404, "not-found", "no such active call")
+    try:
+        if not await request.app[MANAGER].hang_up(call_id):
+            return _error(404, "not-found", "no such active call")
+    except CarrierError as exc:  # a call another instance runs, hung up through the carrier
+        return _error(502, "carrier", str(exc))
     return _json({"ok": True})
 
 
@@ -263,13 +268,21 @@ async def call_events(request: web.Request) -> web.StreamResponse:
             history.append((event.t_ms, event.kind, event.model_dump()))
         for _, kind, data in sorted(history, key=lambda entry: entry[0]):
             await response.write(_sse(kind, data))
-        while manager.is_active(call_id) or not queue.empty():
+        # A call another instance runs is followed through the live feed until its final
+        # status comes; its record is read again now and then in case that was missed.
+        elsewhere = not manager.is_active(call_id) and manager.is_live(record)
+        while manager.is_active(call_id) or elsewhere or not queue.empty():
             try:
                 async with asyncio.timeout(KEEPALIVE_S):
                     entry = await queue.get()
             except TimeoutError:
                 await response.write(b": keepalive\n\n")
+                if elsewhere:
+                    latest = await store.get_call(call_id)
+                    elsewhere = latest is not None and manager.is_live(latest)
                 continue
+            if entry["kind"] == "call.status" and CallStatus(entry["data"]["status"]).terminal:
+                elsewhere = False
             seen = seen_lines if entry["kind"] == "transcript" else seen_events
             if entry.get("seq", seen + 1) <= seen:
                 continue  # already sent from the history

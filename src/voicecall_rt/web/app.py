@@ -11,12 +11,13 @@ from voicecall_rt.call.journal import Hub
 from voicecall_rt.call.manager import CallManager
 from voicecall_rt.carrier.parts import Carrier
 from voicecall_rt.carrier.registry import build_carrier
-from voicecall_rt.cluster.build import build_cluster
+from voicecall_rt.cluster.build import build_cluster, build_feed
+from voicecall_rt.cluster.feed import RemoteFeed
 from voicecall_rt.config import Settings
 from voicecall_rt.logs import add_secrets
 from voicecall_rt.notify import Notifier
 from voicecall_rt.pricing import call_cost
-from voicecall_rt.private_files import ensure_api_token, ensure_private_dir
+from voicecall_rt.private_files import adopt_api_token, ensure_api_token, ensure_private_dir
 from voicecall_rt.public_url import Resolver, system_resolver
 from voicecall_rt.store import Store, open_store
 from voicecall_rt.web import api, dashboard, health, stream, webhooks
@@ -65,6 +66,8 @@ class Server:
         self._carrier: Carrier | None = None
         self._store: Store | None = None
         self._manager: CallManager | None = None
+        # Other instances' calls, for the followers here (None when alone).
+        self._feed: RemoteFeed | None = None
         # Pushes each settled call's result to `notify.url` (None when that is unset).
         self.notifier: Notifier | None = None
         # `GET /metrics`: this server's own registry, fed by the hub (web/metrics.py).
@@ -103,17 +106,21 @@ class Server:
             )
             self.notifier.start()
         self._carrier = carrier = build_carrier(settings)
+        cluster = build_cluster(settings, self._store)
+        shared = await cluster.shared_api_token(self.api_token)
+        if shared != self.api_token:  # another instance's: this machine's clients need it
+            adopt_api_token(settings.data_dir, shared)
+            self.api_token = shared
+            add_secrets(shared)
         self._manager = CallManager(
-            settings,
-            self._store,
-            self.hub,
-            carrier.api,
-            self._resolver,
-            cluster=build_cluster(settings, self._store),
+            settings, self._store, self.hub, carrier.api, self._resolver, cluster=cluster
         )
         self.metrics = web_metrics.CallMetrics(self._manager)
         self.metrics.attach(self.hub)  # before any call can start
         await self._manager.start()
+        self._feed = build_feed(self._store, self.hub, self._manager.is_active)
+        if self._feed is not None:
+            await self._feed.start()
         app = build_app(settings, self._manager, self._store, self.api_token, carrier)
         web_metrics.setup(app, self.metrics)
         self._runner = web.AppRunner(app, access_log=log if settings.debug else None)
@@ -125,6 +132,9 @@ class Server:
         app[health.READINESS].started = True  # `/ready` says 200 from now on
 
     async def stop(self) -> None:
+        if self._feed is not None:
+            await self._feed.stop()
+            self._feed = None
         if self._manager is not None:
             await self._manager.shutdown()
         if self.notifier is not None:  # after the shutdown: calls it settled are delivered too

@@ -157,7 +157,15 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "summary": "Hang up a live call",
                     "parameters": [_CALL_ID],
-                    "responses": {"200": {"description": "hanging up"}, **_ERRORS},
+                    "responses": {
+                        "200": {"description": "hanging up"},
+                        **_ERRORS,
+                        "502": {
+                            "description": "the carrier refused to end a call another "
+                            "instance runs",
+                            **_json("Error"),
+                        },
+                    },
                 }
             },
             "/api/calls/{call_id}/events": {

@@ -82,6 +82,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             heartbeat_at BIGINT NOT NULL
         )
         """,
+        # The API token all instances accept (a client may reach any of them).
+        "CREATE TABLE shared_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
         "ALTER TABLE calls ADD COLUMN owner TEXT",
         "ALTER TABLE calls ADD COLUMN lease_until BIGINT",
         f"CREATE INDEX calls_live_by_owner ON calls (owner) WHERE status IN {ACTIVE_IN}",
