@@ -19,6 +19,7 @@ import aiohttp
 import orjson
 
 from tests.helpers.cli import cli_command, cli_env, free_port
+from tests.helpers.polling import eventually
 from voicecall_rt.config_carriers import CarrierName
 from voicecall_rt.simulator.fakes import FakeCarrier, FakeParams, fake_spec
 from voicecall_rt.simulator.openai.server import FakeRealtimeServer
@@ -107,12 +108,7 @@ class ServeProcess:
     ) -> None:
         """Ask the child again until `check()` (an awaitable) holds; it is another process,
         so there is nothing to wait on but its answers."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while not await check():
-            if loop.time() >= deadline:
-                raise TimeoutError(f"not within {timeout_s}s: {what}")
-            await asyncio.sleep(poll_s)  # the pace of asking, not a synchronisation
+        await eventually(check, timeout_s, what, poll_s)
 
     async def close(self) -> None:
         if self.process.returncode is None:
