@@ -229,7 +229,15 @@ async def run_checks(
     results += await check_public_url(settings, resolver, fetch)
     results.append(await check_server(settings, fetch))
     results.append(await check_model_errors(settings))
+    results.append(await check_store(settings))
     return results
+
+
+async def check_store(settings: Settings) -> CheckResult:
+    from voicecall_rt.cluster.report import describe_store
+
+    ok, detail = await describe_store(settings)
+    return CheckResult("store", ok, detail)
 
 
 def print_report(results: list[CheckResult], console: Console, *, json_output: bool) -> None:

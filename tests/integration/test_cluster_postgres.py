@@ -23,6 +23,8 @@ from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
 from voicecall_rt.cluster.base import INSTANCE_LOST, Reservation
 from voicecall_rt.cluster.feed import RemoteFeed
 from voicecall_rt.cluster.postgres import PostgresCluster
+from voicecall_rt.cluster.report import describe_store
+from voicecall_rt.config import Settings
 from voicecall_rt.store.postgres.database import PostgresStore
 
 PUBLIC = "https://{}.voice.test"
@@ -193,3 +195,26 @@ async def test_the_feed_follows_another_instances_call_through_a_database_restar
         finally:
             hub_b.unfollow(queue, record.id)
             await feed.stop()
+
+
+async def test_status_names_the_database_and_the_instances_never_the_password(
+    pg_url: str, postgres: PostgresServer
+) -> None:
+    def settings_for(url: str) -> Settings:
+        return Settings.model_validate({"store": {"url": url}})
+
+    assert await describe_store(settings_for(pg_url)) == (
+        True,
+        f"PostgreSQL at {pg_url}: empty (the first `serve` creates the tables)",
+    )
+    async with instance(pg_url, "a"), instance(pg_url, "b"):
+        await fetch(pg_url, "UPDATE instances SET heartbeat_at = 0 WHERE id = 'b'")
+        ok, detail = await describe_store(settings_for(pg_url))
+    assert ok and detail.startswith(f"PostgreSQL at {pg_url}, schema 2; instances: a (serving")
+    assert detail.endswith("; 1 silent past the lease (their calls are settled as lost)")
+    # A server that is not there; the password in its URL is never shown.
+    closed = f"postgresql://vc:hunter2-secret@127.0.0.1:{postgres.port}/nowhere"
+    await postgres.stop()
+    ok, detail = await describe_store(settings_for(closed))
+    assert not ok and "unreachable" in detail and "hunter2-secret" not in detail
+    assert detail.startswith(f"PostgreSQL at postgresql://vc:***@127.0.0.1:{postgres.port}/nowhere")

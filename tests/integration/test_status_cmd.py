@@ -39,6 +39,7 @@ ALL_CHECKS = [
     "tunnel",
     "server",
     "modelError",
+    "store",
 ]
 BEFORE_SHUTDOWNS = dt.date(2026, 11, 24)
 
@@ -158,6 +159,9 @@ async def test_all_checks_pass_against_a_live_world(make_world: MakeWorld, carri
     assert sim.TUNNEL_ADDRESS in checks["publicUrl"].detail
     assert f"{sim.PUBLIC_URL}/voice/answer" in checks["tunnel"].detail
     assert str(world.server.port) in checks["server"].detail
+    assert (
+        checks["store"].detail.startswith("SQLite at ") and "one machine" in checks["store"].detail
+    )
 
     report = json.loads(_render(list(checks.values()), json_output=True))
     assert report["ok"] is True
