@@ -18,6 +18,7 @@ from voicecall_rt.carrier.base import CarrierError
 from voicecall_rt.config import Settings
 from voicecall_rt.model import catalog
 from voicecall_rt.pricing import call_cost
+from voicecall_rt.store.errors import StoreError
 from voicecall_rt.web import session
 from voicecall_rt.web.keys import API_TOKEN, MANAGER, SETTINGS, STORE
 
@@ -29,6 +30,7 @@ _PLACE_STATUS = {
     "limit": 429,
     "config": 503,
     "draining": 503,  # shutting down: another instance takes it
+    "store": 503,  # the shared database is away: the limit cannot be counted
     "public-url": 503,
     "carrier": 502,
 }
@@ -121,7 +123,11 @@ async def require_token(request: web.Request, handler: Any) -> web.StreamRespons
             # be JSON (forms cannot send it; scripts elsewhere need a CORS preflight we never
             # grant) from our own Origin. See voicecall_rt.web.session.
             return _error(403, "forbidden", reason)
-    response: web.StreamResponse = await handler(request)
+    try:
+        response: web.StreamResponse = await handler(request)
+    except StoreError as exc:
+        # The database is away (PostgreSQL restarting, say): live calls go on, reads wait.
+        return _error(503, "store", f"the call history cannot be read now: {exc}")
     return response
 
 
