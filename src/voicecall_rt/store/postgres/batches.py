@@ -116,7 +116,12 @@ class PostgresBatches:
             if len(ops) == 1:
                 _log_failure(ops[0], exc)
                 return [exc]
-            log.exception("store: batch of %d writes failed; retrying one by one", len(ops))
+            # No traceback: its text would carry the DETAIL (`refusal`).
+            log.error(
+                "store: batch of %d writes failed (%s); retrying one by one",
+                len(ops),
+                refusal(exc),
+            )
             return [await self._one_alone(conn, op) for op in ops]
 
     async def _one_alone(self, conn: Any, op: WriteOp) -> _Outcome:
@@ -160,6 +165,11 @@ class PostgresBatches:
         return list(await conn.fetch(numbered(op.sql), *op.params))
 
 
+def refusal(exc: asyncpg.PostgresError) -> str:
+    """What the server said, without its DETAIL: the message names the constraint, the
+    DETAIL of a NOT NULL or CHECK violation holds the whole failing row (call content)."""
+    return str(getattr(exc, "message", None) or type(exc).__name__)
+
+
 def _log_failure(op: WriteOp, exc: asyncpg.PostgresError) -> None:
-    # The server's message names the constraint, not the values.
-    log.error("store: %s failed (call %s): %s", op.label, op.call_id, exc)
+    log.error("store: %s failed (call %s): %s", op.label, op.call_id, refusal(exc))

@@ -15,9 +15,9 @@ import asyncpg
 from voicecall_rt.store.base import Store
 from voicecall_rt.store.dialect import Dialect, numbered
 from voicecall_rt.store.errors import StoreError
-from voicecall_rt.store.postgres.batches import PostgresBatches
+from voicecall_rt.store.postgres.batches import PostgresBatches, refusal
 from voicecall_rt.store.postgres.connect import CONNECTION_LOST, connect, create_pool, masked_url
-from voicecall_rt.store.postgres.schema import migrate
+from voicecall_rt.store.postgres.schema import check_schema, migrate
 from voicecall_rt.store.rows import CALL_COLUMNS, Row
 from voicecall_rt.store.writer import Writer
 
@@ -57,6 +57,7 @@ class PostgresStore(Store):
     """The call database in PostgreSQL. Create with `await PostgresStore.open(url)`."""
 
     dialect = POSTGRES
+    read_patience_s = 5.0
 
     def __init__(self, url: str, writer_conn: Any, pool: Any) -> None:
         # Private: open() is the constructor, it migrates the schema.
@@ -66,14 +67,19 @@ class PostgresStore(Store):
         self._pool = pool
 
     @classmethod
-    async def open(cls, url: str) -> PostgresStore:
+    async def open(cls, url: str, *, create: bool = True) -> PostgresStore:
+        """The store at `url`, its schema brought up to date; with `create=False` (a
+        reader such as `status`) a database without our tables is refused, not set up."""
         try:
             conn = await connect(url)
         except (*CONNECTION_LOST, asyncpg.PostgresError) as exc:
             raise StoreError(f"cannot open the database at {masked_url(url)}: {exc}") from None
         pool = None
         try:
-            await migrate(conn)
+            if create:
+                await migrate(conn)
+            else:
+                await check_schema(conn)
             pool = await create_pool(url)
         except BaseException:
             await conn.close()
@@ -111,7 +117,7 @@ class PostgresStore(Store):
         except CONNECTION_LOST as exc:
             raise StoreError(f"database unreachable ({type(exc).__name__})") from None
         except asyncpg.PostgresError as exc:
-            raise StoreError(f"database refused a read: {exc}") from None
+            raise StoreError(f"database refused a read: {refusal(exc)}") from None
 
     async def _close_connections(self) -> None:
         try:
