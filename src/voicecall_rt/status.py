@@ -133,7 +133,7 @@ async def last_fatal_model_error(settings: Settings) -> CallRecord | None:
     `HISTORY_LOOKBACK`); None without one, or without a call history yet."""
     if not store_exists(settings):
         return None  # nothing to read, and status must not create the database
-    store = await open_store(settings)
+    store = await open_store(settings, create=False)
     try:
         records = await store.list_calls(limit=HISTORY_LOOKBACK)
     finally:

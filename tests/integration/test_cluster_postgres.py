@@ -25,6 +25,7 @@ from voicecall_rt.cluster.feed import RemoteFeed
 from voicecall_rt.cluster.postgres import PostgresCluster
 from voicecall_rt.cluster.report import describe_store
 from voicecall_rt.config import Settings
+from voicecall_rt.status import check_model_errors
 from voicecall_rt.store.postgres.database import PostgresStore
 
 PUBLIC = "https://{}.voice.test"
@@ -207,6 +208,10 @@ async def test_status_names_the_database_and_the_instances_never_the_password(
         True,
         f"PostgreSQL at {pg_url}: empty (the first `serve` creates the tables)",
     )
+    # Reading the history for `status` sets nothing up in an empty database.
+    history = await check_model_errors(settings_for(pg_url))
+    assert history.warning and "no call history yet" in history.detail
+    assert await fetch(pg_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'") == []
     async with instance(pg_url, "a"), instance(pg_url, "b"):
         await fetch(pg_url, "UPDATE instances SET heartbeat_at = 0 WHERE id = 'b'")
         ok, detail = await describe_store(settings_for(pg_url))

@@ -24,13 +24,14 @@ if TYPE_CHECKING:
 __all__ = ["DB_FILENAME", "Store", "StoreError", "open_store", "store_exists", "store_where"]
 
 
-async def open_store(settings: Settings) -> Store:
-    """The store the settings name: PostgreSQL at `store.url`, else SQLite in `dataDir`."""
+async def open_store(settings: Settings, *, create: bool = True) -> Store:
+    """The store the settings name: PostgreSQL at `store.url`, else SQLite in `dataDir`.
+    `create=False`: a PostgreSQL database without our tables is refused, not set up."""
     if settings.store.url is not None:
         # Imported here: asyncpg is loaded only by those who use PostgreSQL.
         from voicecall_rt.store.postgres.database import PostgresStore
 
-        return await PostgresStore.open(settings.store.url.get_secret_value())
+        return await PostgresStore.open(settings.store.url.get_secret_value(), create=create)
     from voicecall_rt.store.sqlite.database import SqliteStore
 
     return await SqliteStore.open(settings.data_dir)

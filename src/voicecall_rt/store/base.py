@@ -55,6 +55,10 @@ class Store(StoreReads, abc.ABC):
     rises by one per call and table; a write that fails in the writer leaves a gap.
     """
 
+    # How long a read waits for the writes before it (None: as long as they take). A
+    # database that went away holds them (postgres/batches.py): a read then fails in time.
+    read_patience_s: float | None = None
+
     def __init__(self, writer: Writer) -> None:
         self._seqs = _Seqs()  # the calls this process created and has not released
         self._closer: asyncio.Future[None] | None = None
@@ -213,5 +217,12 @@ class Store(StoreReads, abc.ABC):
 
     async def _read(self, sql: str, params: Sequence[Any]) -> list[Row]:
         self._check_open()
-        await self.flush()
+        if self.read_patience_s is None:
+            await self.flush()
+        else:
+            try:
+                async with asyncio.timeout(self.read_patience_s):
+                    await self.flush()
+            except TimeoutError:
+                raise StoreError("the database has not taken this instance's writes yet") from None
         return await self._fetch(sql, params)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import asyncpg
+
 from voicecall_rt.store.errors import StoreError
 from voicecall_rt.store.rows import ACTIVE_IN
 
@@ -118,5 +120,11 @@ async def migrate(conn: Any) -> None:
             await conn.execute("UPDATE voicecall_rt_schema SET version = $1", SCHEMA_VERSION)
 
 
-async def schema_version(conn: Any) -> int:
-    return int(await conn.fetchval("SELECT version FROM voicecall_rt_schema"))
+async def check_schema(conn: Any) -> None:
+    """StoreError unless the schema is this program's (for readers that must not migrate)."""
+    try:
+        version = await conn.fetchval("SELECT version FROM voicecall_rt_schema")
+    except asyncpg.UndefinedTableError:
+        raise StoreError("the database has no call history yet") from None
+    if version != SCHEMA_VERSION:
+        raise StoreError(f"database schema version {version}, this program's is {SCHEMA_VERSION}")
