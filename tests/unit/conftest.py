@@ -1,5 +1,5 @@
-"""Fixtures shared by the unit tests: logging put back, a store, an isolated config home,
-and the app playing our server for the fake Twilio's tests."""
+"""Fixtures shared by the unit tests: logging put back, a store on each backend, an
+isolated config home, and the app playing our server for the fake Twilio's tests."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from voicecall_rt import logs
 if TYPE_CHECKING:
     # Imported where used: a module that fails to import fails its own tests, not every test.
     from tests.helpers.fake_twilio_harness import OurServer
+    from tests.helpers.store_backends import StoreBackend
     from voicecall_rt.store import Store
 
 
@@ -33,12 +34,21 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    """An open store under tmp_path/data, closed after the test."""
-    from voicecall_rt.store.sqlite.database import SqliteStore
+@pytest.fixture(params=["sqlite", "postgres"])  # store_backends.BACKENDS
+def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreBackend:
+    """A database of its own for the test, once per backend: SQLite under tmp_path/data,
+    then a fresh PostgreSQL database (`pg_url`: skipped locally, failed in CI, without one)."""
+    from tests.helpers.store_backends import StoreBackend
 
-    s = await SqliteStore.open(tmp_path / "data")
+    if request.param == "sqlite":
+        return StoreBackend("sqlite", tmp_path / "data")
+    return StoreBackend("postgres", request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+async def store(store_backend: StoreBackend) -> AsyncIterator[Store]:
+    """An open store on `store_backend` (each test runs on both), closed after the test."""
+    s = await store_backend.open()
     yield s
     await s.close()
 

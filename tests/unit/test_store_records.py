@@ -1,21 +1,21 @@
 """Store contents: call records written and read back, each call's transcript and events
 numbered in order (also across a restart and after release), listing, and settling the
-calls a crash or a reaper left open. The `store` fixture is in tests/unit/conftest.py.
+calls a crash or a reaper left open. Every test runs on SQLite and on PostgreSQL (the
+`store` and `store_backend` fixtures are in tests/unit/conftest.py).
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 
 from tests.helpers.records import make_call
-from tests.helpers.store_sql import sql
+from tests.helpers.store_backends import StoreBackend
+from tests.helpers.store_sql import raw_sql
 from voicecall_rt.call.records import CallRecord, CallStatus, Outcome, now_ms
 from voicecall_rt.store import Store
 from voicecall_rt.store.rows import CALL_COLUMNS
-from voicecall_rt.store.sqlite.database import SqliteStore
 
 # -- records ---------------------------------------------------------------------------
 
@@ -73,11 +73,11 @@ async def test_update_then_read(store: Store) -> None:
     assert got is not None and got.outcome is None and got.usage is None
 
 
-async def test_status_is_stored_as_its_string(store: Store, tmp_path: Path) -> None:
+async def test_status_is_stored_as_its_string(store: Store) -> None:
     store.insert_call(make_call("c1"))
     store.update_call("c1", status=CallStatus.NO_ANSWER)
     await store.flush()
-    assert sql(store.path, "SELECT status FROM calls") == [("no-answer",)]
+    assert await raw_sql(store, "SELECT status FROM calls") == [("no-answer",)]
 
 
 @pytest.mark.parametrize(
@@ -174,8 +174,8 @@ async def test_unserialisable_event_raises_and_consumes_no_seq(store: Store) -> 
     assert store.add_event("a", 0, "k") == 1
 
 
-async def test_seq_continues_after_reopen(tmp_path: Path) -> None:
-    s = await SqliteStore.open(tmp_path)
+async def test_seq_continues_after_reopen(store_backend: StoreBackend) -> None:
+    s = await store_backend.open()
     s.insert_call(make_call("a"))
     s.insert_call(make_call("quiet"))
     for i in range(3):
@@ -183,7 +183,7 @@ async def test_seq_continues_after_reopen(tmp_path: Path) -> None:
     s.add_event("a", 0, "k")
     await s.close()
 
-    s = await SqliteStore.open(tmp_path)
+    s = await store_backend.open()
     try:
         # Calls of an earlier run: numbered by the writer, so the seq is not known here.
         assert s.add_transcript("a", 10, "assistant", "after restart") is None
