@@ -1,5 +1,6 @@
-"""A call's outcome schema in the store: migration 3 adds its column to a database made by
-an earlier version (its calls intact), and the schema round-trips as JSON."""
+"""A call's outcome schema in the store: migration 3 adds its column to a SQLite database
+made by an earlier version (its calls intact), and, on both backends, the schema
+round-trips as JSON and the column refuses what is not JSON."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import asyncpg
+import orjson
 import pytest
 
 from tests.helpers.records import make_call
-from tests.helpers.store_sql import sql
+from tests.helpers.store_backends import StoreBackend
+from tests.helpers.store_sql import raw_sql, sql
 from voicecall_rt.store import Store
 from voicecall_rt.store.sqlite.database import SqliteStore
 from voicecall_rt.store.sqlite.files import DB_FILENAME
@@ -59,20 +63,36 @@ async def test_an_older_database_gains_the_column_and_keeps_its_calls(
     assert sql(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 
-async def test_the_schema_is_stored_as_json_text(store: Store) -> None:
+async def test_the_schema_is_stored_as_json(store: Store, store_backend: StoreBackend) -> None:
     store.insert_call(make_call("c1", outcome_schema=SCHEMA))
     store.insert_call(make_call("c2"))
     assert (await store.get_call("c1")).outcome_schema == SCHEMA  # type: ignore[union-attr]
     assert (await store.get_call("c2")).outcome_schema is None  # type: ignore[union-attr]
     await store.flush()
-    rows = sql(store.path, "SELECT id, outcome_schema FROM calls ORDER BY id")
-    assert rows == [
-        ("c1", '{"type":"object","properties":{"time":{"type":"string"}},"required":["time"]}'),
+    rows = await raw_sql(store, "SELECT id, outcome_schema FROM calls ORDER BY id")
+    assert [(call_id, text and orjson.loads(text)) for call_id, text in rows] == [
+        ("c1", SCHEMA),
         ("c2", None),
     ]
+    if store_backend.name == "sqlite":
+        # The text as written; PostgreSQL's jsonb keeps the value, not its spelling.
+        assert rows[0][1] == (
+            '{"type":"object","properties":{"time":{"type":"string"}},"required":["time"]}'
+        )
 
 
-def test_the_column_refuses_text_that_is_not_json(tmp_path: Path) -> None:
-    path = make_database(tmp_path / "data", SCHEMA_VERSION)
-    with pytest.raises(sqlite3.IntegrityError), closing(sqlite3.connect(path)) as conn:
-        conn.execute("UPDATE calls SET outcome_schema = '{not json' WHERE id = 'call_old'")
+# SQLite's CHECK (json_valid) and PostgreSQL's jsonb input both refuse it.
+NOT_JSON_REFUSED = {
+    "sqlite": sqlite3.IntegrityError,
+    "postgres": asyncpg.InvalidTextRepresentationError,
+}
+
+
+async def test_the_column_refuses_text_that_is_not_json(
+    store: Store, store_backend: StoreBackend
+) -> None:
+    store.insert_call(make_call("c1"))
+    await store.flush()
+    with pytest.raises(NOT_JSON_REFUSED[store_backend.name]):
+        await raw_sql(store, "UPDATE calls SET outcome_schema = '{not json' WHERE id = 'c1'")
+    assert (await store.get_call("c1")) == make_call("c1")
