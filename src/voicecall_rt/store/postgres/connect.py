@@ -4,7 +4,7 @@ URL as it may be shown (never with its password)."""
 from __future__ import annotations
 
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -23,13 +23,21 @@ CONNECTION_LOST: Final[tuple[type[BaseException], ...]] = (
 
 
 def masked_url(url: str) -> str:
-    """`url` with any password replaced by `***`: what logs and errors may show."""
+    """`url` with any password (in its user part or a `password=` parameter, which
+    asyncpg reads too) replaced by `***`: what logs and errors may show."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    if parts.password is not None:
+        netloc = parts.netloc.rsplit("@", 1)[1]
+        user = parts.username or ""
+        parts = parts._replace(netloc=f"{user}:***@{netloc}")
+    if parts.query:
+        pairs = parts.query.split("&")
+        parts = parts._replace(
+            query="&".join(
+                "password=***" if unquote(p.split("=", 1)[0]) == "password" else p for p in pairs
+            )
+        )
+    return urlunsplit(parts)
 
 
 async def connect(url: str) -> Any:
