@@ -305,12 +305,12 @@ def _telnyx(fake: FakeCarrier) -> FakeTelnyx:
 
 def _telnyx_token(fake: FakeCarrier, call_sid: str, body: str) -> str:
     """The token our server put in the REST answer's `client_state` (Telnyx asks for no
-    document: the answer is an action on the call)."""
-    [state] = [
+    document: the answer is an action on the call; one answered twice carries one token)."""
+    [state] = {
         b.get("client_state")
         for action, b in _telnyx(fake).requests
         if action == "answer" and b.get("call_control_id") == call_sid
-    ]
+    }
     read = read_client_state(state)
     assert read is not None and read[0] == "in", state
     return read[1]

@@ -403,6 +403,29 @@ async def test_replays_and_strangers_are_harmless_on_every_carrier(
     assert world.server.manager.active_count == 0
 
 
+async def test_a_live_calls_webhooks_twice_take_effect_once_on_every_carrier(
+    make_world: MakeWorld, http: aiohttp.ClientSession, carrier: str
+) -> None:
+    """A carrier may deliver a webhook twice (a retry after a lost answer): the inbound
+    answer again gets the same call and the same stream token (whichever answer the carrier
+    acts on admits the stream), no second call; the voicemail verdict again records and
+    triggers nothing more."""
+    inputs = INPUTS[carrier]
+    world = await make_world(LISTEN_PLAN, GREET_ONLY, **OPEN)
+    live_sid = inputs.new_call_sid()
+    first = await carrier_inputs.answer_inbound(http, world, inputs, live_sid)
+    again = await carrier_inputs.answer_inbound(http, world, inputs, live_sid)
+    call_id = await call_id_for(world, live_sid)
+    assert first == again and first.split(".")[0] == call_id
+    assert [c["id"] for c in (await world.api("GET", "/api/calls"))[1]["calls"]] == [call_id]
+    assert world.server.manager.active_count == 1
+    verdict = inputs.verdict(live_sid, call_id, False)
+    for _ in range(2):
+        assert await carrier_inputs.post_signed(http, world, inputs, verdict) == (204, "")
+    events = (await world.api("GET", f"/api/calls/{call_id}"))[1]["events"]
+    assert [e["kind"] for e in events].count("amd") == 1
+
+
 async def test_oversized_webhooks_are_refused_on_every_carrier(
     make_world: MakeWorld, http: aiohttp.ClientSession, carrier: str
 ) -> None:

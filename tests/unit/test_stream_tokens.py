@@ -52,3 +52,16 @@ def test_a_new_token_replaces_the_old_and_forget_drops_it() -> None:
     third = tokens.mint("call_b")
     tokens.forget("call_b")  # the call was settled
     assert tokens.claim(third) is None
+
+
+def test_an_unspent_token_is_issued_again_as_it_was_until_spent_or_expired() -> None:
+    clock = _Clock()
+    tokens = StreamTokens(clock)
+    token = tokens.mint("call_a")
+    assert tokens.reissue("call_a") == token
+    assert tokens.reissue("call_b") is None  # never issued
+    assert tokens.claim(token) == "call_a"
+    assert tokens.reissue("call_a") is None  # spent: a second stream gets nothing
+    late = tokens.mint("call_c")
+    clock.now += TOKEN_TTL_S + 0.001
+    assert tokens.reissue("call_c") is None and tokens.claim(late) is None

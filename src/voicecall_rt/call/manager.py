@@ -246,6 +246,8 @@ class CallManager:
         )
         active = ActiveCall(record=record, bridge=bridge, journal=journal)
         self.calls.add(active)
+        if record.carrier_sid:  # an inbound call comes with it
+            self.calls.note_sid(record, record.carrier_sid)
         journal.event("created", direction=record.direction)
         return active
 
@@ -302,10 +304,10 @@ class CallManager:
             return refusal
         again = self.calls.find(None, event.call_sid) if event.call_sid else None
         if again is not None:
-            # The carrier asked twice (a retry): the same call, a fresh token for its stream.
-            if again.bridge.ended or again.bridge.streaming:
-                return HangUp()
-            return Connect(self._stream_url(), self._tokens.mint(again.record.id))
+            # The carrier asked twice (a retry, an at-least-once delivery): the same call,
+            # and the same token, so the stream is admitted whichever answer it acts on.
+            token = self._tokens.reissue(again.record.id)
+            return Proceed() if token is None else Connect(self._stream_url(), token)
         record = CallRecord(
             id=new_call_id(),
             direction="inbound",
@@ -383,6 +385,8 @@ class CallManager:
         self._learn_sid(active, verdict.call_sid, verdict.dial_id)
         answered_by = verdict.raw[:32]  # stored in the carrier's words
         duration = verdict.duration_ms
+        if (active.record.answered_by, active.record.amd_duration_ms) == (answered_by, duration):
+            return  # the same verdict delivered again: it has had its effect
         active.record.answered_by = answered_by
         active.record.amd_duration_ms = duration
         self.store.update_call(active.record.id, answered_by=answered_by, amd_duration_ms=duration)

@@ -36,6 +36,14 @@ class StreamTokens:
         self._issued[call_id] = _Issued(secret, self._clock() + wait_s + TOKEN_TTL_S)
         return f"{call_id}.{secret}"
 
+    def reissue(self, call_id: str) -> str | None:
+        """The token issued for `call_id` again, while it is unspent and unexpired: the
+        answer to a carrier that asks twice, so whichever reply it acts on admits the stream."""
+        issued = self._issued.get(call_id)
+        if issued is None or self._clock() > issued.expires:
+            return None
+        return f"{call_id}.{issued.secret}"
+
     def claim(self, token: str) -> str | None:
         """The call `token` admits, or None. A matching token is spent even if expired."""
         call_id, _, secret = token.partition(".")
