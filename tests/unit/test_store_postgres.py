@@ -129,6 +129,7 @@ async def test_a_failed_migration_leaves_the_schema_as_it_was(pg_url: str) -> No
 # -- outages -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a real server restart
 async def test_writes_through_a_restart_land_in_order_once(
     postgres: PostgresServer, pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -160,6 +161,7 @@ async def test_writes_through_a_restart_land_in_order_once(
     assert rows == [(40, 40)]
 
 
+@pytest.mark.slow  # a real server stopped and started
 async def test_an_outage_holds_writes_and_fails_reads(
     postgres: PostgresServer, pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from voicecall_rt import __version__
-from voicecall_rt.cli import call, calls, getting_started, serve
+from voicecall_rt.cli import call, calls, getting_started, serve, store
 from voicecall_rt.cli.shared import out
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(calls.calls_app, name="calls")
+app.add_typer(store.store_app, name="store")
 
 
 def version_callback(value: bool) -> None:
