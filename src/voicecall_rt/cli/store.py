@@ -83,7 +83,9 @@ def _target_url(target: str | None, configured: StoreSettings) -> str:
 
 
 def _print_report(report: CopyReport) -> None:
-    table = Table(title=f"{report.source} → {report.target}", title_justify="left")
+    # soft_wrap: a path or URL cut at the terminal's edge could not be copied back whole.
+    out.print(f"from {report.source}\nto   {report.target}", highlight=False, soft_wrap=True)
+    table = Table()
     table.add_column("")
     table.add_column("copied", justify="right")
     table.add_column("already there", justify="right")
