@@ -11,33 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.records import make_call
+from tests.helpers.records import full_call, make_call
 from tests.helpers.store_sql import postgres_sql
-from voicecall_rt.call.records import CallRecord, CallStatus, Outcome, now_ms
+from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
 from voicecall_rt.store import Store, StoreError
 from voicecall_rt.store import copy as store_copy
 from voicecall_rt.store.copy import COPIED_WHILE_LIVE, copy_history
 from voicecall_rt.store.postgres.database import PostgresStore
 from voicecall_rt.store.sqlite.database import SqliteStore
 
-DONE = make_call(
-    "done",
-    created_at=1_000,
-    status=CallStatus.COMPLETED,
-    task="Book a table",
-    system_prompt="Be brief.",
-    carrier_sid="CA1",
-    carrier="telnyx",
-    answered_at=1_500,
-    ended_at=9_000,
-    end_reason="model-ended",
-    answered_by="human",
-    amd_duration_ms=900,
-    outcome=Outcome(success=True, summary="Booked", details={"time": "20:00", "n": 2}),
-    usage={"input_tokens": 1200, "audio": {"in_s": 30.5}},
-    outcome_schema={"type": "object", "properties": {"time": {"type": "string"}}},
-    notify_session_key="agent:main",
-)
+DONE = full_call("done", created_at=1_000)
 # Not finished in SQLite: one answered, one still ringing, one with an end reason already.
 LIVE = (
     make_call("talking", created_at=3_000, status=CallStatus.IN_PROGRESS, answered_at=3_100),

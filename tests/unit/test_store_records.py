@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from tests.helpers.records import make_call
+from tests.helpers.records import full_call, make_call
 from tests.helpers.store_backends import StoreBackend
 from tests.helpers.store_sql import raw_sql
 from voicecall_rt.call.records import CallRecord, CallStatus, Outcome, now_ms
@@ -21,22 +21,7 @@ from voicecall_rt.store.rows import CALL_COLUMNS
 
 
 async def test_full_record_round_trip(store: Store) -> None:
-    record = make_call(
-        "c1",
-        task="Book a table for two at 8pm",
-        system_prompt="You are polite.",
-        status=CallStatus.COMPLETED,
-        carrier_sid="CA123",
-        answered_at=2_000,
-        ended_at=65_000,
-        end_reason="hangup",
-        answered_by="human",
-        amd_duration_ms=1800,
-        outcome=Outcome(success=True, summary="Booked", details={"time": "20:00", "n": 2}),
-        usage={"input_tokens": 1200, "output": {"audio": 30.5, "text": [1, 2]}},
-        error=None,
-        outcome_schema={"type": "object", "properties": {"n": {"type": "integer"}}},
-    )
+    record = full_call("c1")
     store.insert_call(record)
     assert await store.get_call("c1") == record
     assert await store.find_by_carrier_sid("CA123") == record
