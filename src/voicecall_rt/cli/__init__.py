@@ -1,6 +1,6 @@
-"""`voicecall-rt`: serve, call, status, calls, demo, init, mcp.
+"""`voicecall-rt`: serve, call, status, calls, store, demo, init, mcp.
 
-Each command lives in a module of this package (`serve`, `call`, `calls`,
+Each command lives in a module of this package (`serve`, `call`, `calls`, `store`,
 `getting_started`); this one puts them on the app, in the order `--help` lists them.
 """
 
