@@ -2,12 +2,14 @@
 
 Requests are signed over the public URL our server configured (`https://voice.demo.test/...`)
 but delivered to the local base it listens on (`http://127.0.0.1:3335/...`), with the public
-`Host` preserved and `X-Forwarded-*` set. Carrier-neutral.
+`Host` preserved and `X-Forwarded-*` set. Carrier-neutral. One public origin may also be
+spread over several local bases in turn, as a load balancer in front of several instances.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["Tunnel"]
@@ -28,18 +30,30 @@ class Tunnel:
     """Public origins mapped to local bases (`{"https://voice.demo.test": "http://…"}`)."""
 
     def __init__(self, routes: Mapping[str, str]) -> None:
-        self._routes = {_norm_origin(k): v.rstrip("/") for k, v in routes.items()}
+        # Each origin's local bases, taken in turn (one base: always that one).
+        self._routes: dict[str, Iterator[str]] = {}
+        for origin, base in routes.items():
+            self.route(origin, base)
 
     def route(self, public_origin: str, local_base: str) -> None:
         """Add or replace a mapping (e.g. once our server knows its port)."""
-        self._routes[_norm_origin(public_origin)] = local_base.rstrip("/")
+        self.spread(public_origin, [local_base])
+
+    def spread(self, public_origin: str, local_bases: Sequence[str]) -> None:
+        """Deliver each request to `public_origin` to the next of `local_bases`, round-robin
+        (a load balancer in front of several instances)."""
+        if not local_bases:
+            raise ValueError("spread over no local base")
+        bases = [base.rstrip("/") for base in local_bases]
+        self._routes[_norm_origin(public_origin)] = itertools.cycle(bases)
 
     def local_url(self, public_url: str) -> str:
         """Where the tunnel delivers `public_url` (unmapped URLs are used as they are)."""
         parts = urlsplit(public_url)
-        local = self._routes.get(_norm_origin(public_url))
-        if local is None:
+        bases = self._routes.get(_norm_origin(public_url))
+        if bases is None:
             return public_url
+        local = next(bases)
         target = urlsplit(local)
         scheme = target.scheme
         if parts.scheme in ("ws", "wss"):
