@@ -204,6 +204,11 @@ class FakeTwilio:
         """Add or replace a tunnel mapping (e.g. once our server knows its port)."""
         self._tunnel.route(public_origin, local_base)
 
+    def spread(self, public_origin: str, local_bases: list[str]) -> None:
+        """Deliver what is sent to `public_origin` to each of `local_bases` in turn (a load
+        balancer in front of several instances)."""
+        self._tunnel.spread(public_origin, local_bases)
+
     async def place_inbound_call(
         self, *, from_number: str, to_number: str, plan: CallPlan
     ) -> SimCall:
