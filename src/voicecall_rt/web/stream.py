@@ -10,6 +10,7 @@ from aiohttp import web
 
 from voicecall_rt.carrier.base import StreamCodec, StreamProtocolError, StreamStart
 from voicecall_rt.carrier.link import CarrierLink
+from voicecall_rt.store.errors import StoreError
 from voicecall_rt.web.keys import CODEC, MANAGER
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,29 @@ async def _read_start(
     return None
 
 
+async def _refused_for_another(request: web.Request, token: str) -> bool:
+    """Log a stream that came to this instance for a call another one owns (its token
+    lives only there, so it cannot be bridged here); whether that was the case."""
+    cluster = request.app[MANAGER].cluster
+    call_id = token.partition(".")[0]
+    if cluster.alone or not call_id:
+        return False
+    try:
+        owner = await cluster.owner(call_id)
+    except StoreError:
+        return False  # the plain refusal is logged; who owns it is only a hint
+    if owner is None or owner == cluster.instance_id:
+        return False
+    # The id came from the peer, but a live call has it: it is one of ours, safe to log.
+    log.warning(
+        "stream for call %s reached instance %s, owned by %s: refused",
+        call_id,
+        cluster.instance_id,
+        owner,
+    )
+    return True
+
+
 async def media_stream(request: web.Request) -> web.WebSocketResponse:
     codec = request.app[CODEC]
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, autoping=True, compress=False)
@@ -49,7 +73,8 @@ async def media_stream(request: web.Request) -> web.WebSocketResponse:
     if read is not None:
         bridge = request.app[MANAGER].claim_stream(read[0].token, read[0])
     if bridge is None:
-        log.warning("media stream refused: no valid start with a valid token")
+        if read is None or not await _refused_for_another(request, read[0].token):
+            log.warning("media stream refused: no valid start with a valid token")
         await ws.close(code=POLICY_VIOLATION, message=b"invalid stream token")
         return ws
     assert read is not None
