@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import signal
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
@@ -136,6 +137,62 @@ async def start_serve(
     )
 
 
+def serve_settings(
+    carrier: CarrierName,
+    fake: FakeCarrier,
+    model: FakeRealtimeServer,
+    *,
+    public_url: str,
+    data_dir: Path,
+    port: int,
+) -> dict[str, Any]:
+    """A child's settings (flat, dotted keys) against the fake carrier and the fake model."""
+    return {
+        "carrier": carrier,
+        **fake_spec(carrier).settings(fake),
+        "fromNumber": FROM_NUMBER,
+        "publicUrl": public_url,
+        "dataDir": str(data_dir),
+        "openai.apiKey": API_KEY,
+        "openai.realtimeUrl": model.realtime_url,
+        "server.port": port,
+    }
+
+
+async def launch(
+    config: Path,
+    flat: Mapping[str, Any],
+    *,
+    carrier: FakeCarrier,
+    model: FakeRealtimeServer,
+) -> ServeProcess:
+    """Write `flat` as the config at `config`, start `serve` with it and return once it
+    listens with its signal handlers set; with `server.port` 0 its port is read from the
+    line it prints then. The caller closes it."""
+    text = json.dumps(_nest(dict(flat)))
+    await asyncio.to_thread(config.write_text, text, encoding="utf-8")
+    port = int(flat["server.port"])
+    process = await start_serve(config, stdout=asyncio.subprocess.DEVNULL)
+    serve = ServeProcess(
+        process,
+        base_url=f"http://127.0.0.1:{port}",
+        data_dir=Path(flat["dataDir"]),
+        config=config,
+        carrier=carrier,
+        model=model,
+    )
+    try:
+        listening = await serve.wait_line("listening on")  # printed once the handlers are set
+    except BaseException:
+        await serve.close()
+        raise
+    if port == 0:
+        found = re.search(r"listening on (http://\S+)", listening)
+        assert found is not None, listening
+        serve.base_url = found.group(1)
+    return serve
+
+
 @contextlib.asynccontextmanager
 async def serve_process(
     tmp_path: Path,
@@ -157,31 +214,13 @@ async def serve_process(
         await fake.start()
         try:
             fake.route(PUBLIC, f"http://127.0.0.1:{port}")
-            data_dir = tmp_path / "data"
-            flat: dict[str, Any] = {
-                "carrier": carrier,
-                **spec.settings(fake),
-                "fromNumber": FROM_NUMBER,
-                "publicUrl": PUBLIC,
-                "dataDir": str(data_dir),
-                "openai.apiKey": API_KEY,
-                "openai.realtimeUrl": model.realtime_url,
-                "server.port": port,
-                **(settings or {}),
-            }
-            config = tmp_path / "config.json"
-            config.write_text(json.dumps(_nest(flat)), encoding="utf-8")
-            process = await start_serve(config, stdout=asyncio.subprocess.DEVNULL)
-            serve = ServeProcess(
-                process,
-                base_url=f"http://127.0.0.1:{port}",
-                data_dir=data_dir,
-                config=config,
-                carrier=fake,
-                model=model,
+            flat = serve_settings(
+                carrier, fake, model, public_url=PUBLIC, data_dir=tmp_path / "data", port=port
+            )
+            serve = await launch(
+                tmp_path / "config.json", {**flat, **(settings or {})}, carrier=fake, model=model
             )
             try:
-                await serve.wait_line("listening on")  # printed once the handlers are set
                 yield serve
             finally:
                 await serve.close()
