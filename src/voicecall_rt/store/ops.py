@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,3 +32,16 @@ class WriteOp:
             self.result.set_exception(outcome)
         else:
             self.result.set_result(outcome)
+
+
+def runs(ops: Sequence[WriteOp]) -> Iterator[Sequence[WriteOp]]:
+    """`ops` in order, cut into runs a backend may send as one executemany (consecutive
+    groupable ops with the same statement); any other op is a run of its own."""
+    start = 0
+    while start < len(ops):
+        end = start + 1
+        if ops[start].groupable:
+            while end < len(ops) and ops[end].groupable and ops[end].sql == ops[start].sql:
+                end += 1
+        yield ops[start:end]
+        start = end

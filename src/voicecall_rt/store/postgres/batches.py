@@ -20,7 +20,7 @@ import asyncpg
 
 from voicecall_rt.store.dialect import numbered
 from voicecall_rt.store.errors import StoreError
-from voicecall_rt.store.ops import WriteOp
+from voicecall_rt.store.ops import WriteOp, runs
 from voicecall_rt.store.postgres.connect import CONNECTION_LOST
 
 log = logging.getLogger("voicecall_rt.store")
@@ -145,20 +145,12 @@ class PostgresBatches:
 
     async def _statements(self, conn: Any, ops: Sequence[WriteOp]) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
-        start = 0
-        while start < len(ops):
-            end = start + 1
-            if ops[start].groupable:
-                while end < len(ops) and ops[end].groupable and ops[end].sql == ops[start].sql:
-                    end += 1
-            if end - start > 1:
-                await conn.executemany(
-                    numbered(ops[start].sql), [op.params for op in ops[start:end]]
-                )
-                outcomes.extend([] for _ in range(end - start))
+        for run in runs(ops):
+            if len(run) > 1:
+                await conn.executemany(numbered(run[0].sql), [op.params for op in run])
+                outcomes.extend([] for _ in run)
             else:
-                outcomes.append(await self._one(conn, ops[start]))
-            start = end
+                outcomes.append(await self._one(conn, run[0]))
         return outcomes
 
     async def _one(self, conn: Any, op: WriteOp) -> list[Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiosqlite
 
-from voicecall_rt.store.ops import WriteOp
+from voicecall_rt.store.ops import WriteOp, runs
 
 log = logging.getLogger("voicecall_rt.store")
 
@@ -57,17 +57,11 @@ class SqliteBatches:
         conn = self._conn
         await conn.execute("BEGIN IMMEDIATE")
         outcomes: list[_Outcome] = []
-        start = 0
-        while start < len(ops):
-            end = start + 1
-            if ops[start].groupable:
-                while end < len(ops) and ops[end].groupable and ops[end].sql == ops[start].sql:
-                    end += 1
-            if end - start > 1:
-                outcomes.extend(await self._execute_run(ops[start:end]))
+        for run in runs(ops):
+            if len(run) > 1:
+                outcomes.extend(await self._execute_run(run))
             else:
-                outcomes.append(await self._execute_one(ops[start]))
-            start = end
+                outcomes.append(await self._execute_one(run[0]))
         await conn.execute("COMMIT")
         return outcomes
 
