@@ -345,6 +345,10 @@ class Settings(_Section):
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     vad: VadSettings = Field(default_factory=VadSettings)
     public_url: Annotated[str, AfterValidator(validate_public_url)] | None = None
+    # Several instances behind a load balancer: the number's webhook URL is this shared
+    # origin, not any instance's publicUrl; a webhook that came through it is verified
+    # against it (the carrier signs the URL it called).
+    inbound_url: Annotated[str, AfterValidator(validate_public_url)] | None = None
     server: ServerSettings = Field(default_factory=ServerSettings)
     calls: CallsSettings = Field(default_factory=CallsSettings)
     inbound: InboundSettings = Field(default_factory=InboundSettings)

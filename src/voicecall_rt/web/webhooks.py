@@ -7,6 +7,8 @@ and hands each event to the manager.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
@@ -25,6 +27,18 @@ from voicecall_rt.web.keys import MANAGER, SETTINGS, WEBHOOKS
 FORM = "application/x-www-form-urlencoded"
 
 
+def _signed_origin(request: web.Request) -> str | None:
+    """The origin the carrier called, which its signature covers: the shared inbound
+    origin when the request came through it (`inboundUrl`), else this instance's own."""
+    settings = request.app[SETTINGS]
+    shared = settings.inbound_url
+    if shared is not None:
+        host = request.headers.get("X-Forwarded-Host") or request.host
+        if host.lower() == (urlsplit(shared).netloc or "").lower():
+            return shared
+    return settings.public_url
+
+
 async def _verified(request: web.Request) -> WebhookRequest:
     """The webhook, if the carrier signed it; 403 otherwise (before anything else happens)."""
     body = await request.read()  # the body cap (64 KiB) answers 413 here
@@ -33,7 +47,7 @@ async def _verified(request: web.Request) -> WebhookRequest:
         posted = await request.post()  # parsed from the body read above
         form = MultiDictProxy(MultiDict((k, v) for k, v in posted.items() if isinstance(v, str)))
     webhook = WebhookRequest(
-        url=f"{request.app[SETTINGS].public_url}{request.raw_path}",
+        url=f"{_signed_origin(request)}{request.raw_path}",
         headers=request.headers,
         form=form,
         query=request.query,
