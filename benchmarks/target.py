@@ -3,6 +3,7 @@
     python -m benchmarks.target --kind ours|bare|bare-aiohttp|bare-picows|bare-starlette
         --model-url ws://... --data-dir D [--carrier twilio|telnyx|plivo|signalwire]
         [--cpu C] [--loop uvloop] [--no-connector-limit]
+        [--store-url postgresql://... --instance-id I --public-url U] [--drain-timeout S]
 
 Pins itself to `--cpu`, starts, prints one JSON line `{"port": P}` on stdout and serves
 until SIGTERM (or stdin closes). Our server runs exactly as `voicecall-rt serve` would
@@ -71,12 +72,17 @@ async def _ours(args: argparse.Namespace) -> None:
         **side(args.carrier).server_section(args.rest_url),
         "fromNumber": FROM_NUMBER,
         "openai": {"apiKey": API_KEY, "realtimeUrl": args.model_url},
-        "publicUrl": PUBLIC_URL,
+        "publicUrl": args.public_url or PUBLIC_URL,  # each instance of a cluster its own
         "server": {"port": 0, "bind": "127.0.0.1"},
         "dataDir": args.data_dir,
         "calls": {"maxConcurrent": args.max_calls, "maxDurationSeconds": 14400},
         "inbound": {"enabled": True, "policy": "open"},
     }
+    if args.store_url:  # one of several instances on one PostgreSQL (cluster_run.py)
+        raw["store"] = {"url": args.store_url}
+        raw["server"]["instanceId"] = args.instance_id
+    if args.drain_timeout is not None:
+        raw["server"]["drainTimeoutSeconds"] = args.drain_timeout
     settings = Settings.model_validate(raw)
     if args.no_prewarm:
         _connect_model_at_stream_start()
@@ -105,8 +111,25 @@ async def _ours(args: argparse.Namespace) -> None:
     print(f'{{"port": {server.port}}}', flush=True)
     try:
         await _until_stopped()
+        if args.drain_timeout is not None:
+            await _drain_as_serve_does(server, args.drain_timeout)
     finally:
         await server.stop()
+
+
+async def _drain_as_serve_does(server: Any, timeout_s: float) -> None:
+    """The first signal has come: drain as `serve` does (no new call, live calls go on up
+    to `timeout_s`), unless a second signal stops it at once."""
+    import logging
+
+    from voicecall_rt.cli.serve import _drain, _Signals
+
+    signals = _Signals()
+    signals.received()  # the one `_until_stopped` took
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, signals.received)  # replaces the first handler
+    await _drain(server, timeout_s, signals, logging.getLogger("benchmarks.target").info)
 
 
 def _connect_model_at_stream_start() -> None:
@@ -150,6 +173,12 @@ def main() -> None:
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--no-connector-limit", action="store_true")
     parser.add_argument("--no-prewarm", action="store_true")
+    # ours as one of several instances on one PostgreSQL (benchmarks/cluster_run.py)
+    parser.add_argument("--store-url", default=None)
+    parser.add_argument("--instance-id", default=None)
+    parser.add_argument("--public-url", default=None)
+    # SIGTERM drains as `serve` does, live calls going on up to this long (unset: stop)
+    parser.add_argument("--drain-timeout", type=float, default=None)
     # aiofastnet's transports under the loop's sockets (`aiofastnet.patch_loop`)
     parser.add_argument("--fastnet", action="store_true")
     args = parser.parse_args()

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.fake_model import FakeModel
@@ -32,12 +33,14 @@ class Target:
         max_calls: int,
         cpu: int | None,
         carrier: str = "twilio",
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.kind = kind
         self.carrier = carrier  # ours: the carrier it is configured for
         self.fake = fake
         self.max_calls = max_calls
         self.cpu = cpu
+        self.extra_args = tuple(extra_args)  # more of target.py's options (a cluster's)
         self.proc: asyncio.subprocess.Process | None = None
         self.port = 0
         self.data_dir = Path(tempfile.mkdtemp(prefix=f"vcrt-bench-{kind.replace('+', '-')}-"))
@@ -62,6 +65,7 @@ class Target:
             "--carrier",
             self.carrier,
         ]
+        args += self.extra_args
         if self.cpu is not None:
             args += ["--cpu", str(self.cpu)]
         if "uvloop" in flags:
