@@ -13,7 +13,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from tests.helpers.world import MakeWorld
-from voicecall_rt.call import manager as manager_module
+from voicecall_rt.call import reaper as reaper_module
 from voicecall_rt.call.bridge import CallBridge
 from voicecall_rt.call.journal import ALL_CALLS
 from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
@@ -374,7 +374,7 @@ async def test_reaper_settles_a_call_whose_final_status_was_lost(
     await world.server.manager.reap()
     assert world.server.manager.is_active(call_id)
 
-    monkeypatch.setattr(manager_module, "SETTLE_GRACE_S", 0.0)
+    monkeypatch.setattr(reaper_module, "SETTLE_GRACE_S", 0.0)
     await world.server.manager.reap()
     settled = await _next_entry(events, _kind("settled", call_id))
     assert settled["data"]["status"] == "completed"
@@ -406,13 +406,13 @@ async def test_reaper_cancels_a_call_that_never_connected(
     await world.model.wait_for(lambda: "session.update" in session.received_types())
     assert not session.closed.is_set()
 
-    monkeypatch.setattr(manager_module, "SETTLE_GRACE_S", 0.0)
+    monkeypatch.setattr(reaper_module, "SETTLE_GRACE_S", 0.0)
     await world.server.manager.reap()  # not yet past the ring timeout
     assert world.server.manager.is_active(call_id)
 
-    # Let the ring timeout pass without waiting for it: the manager's clock runs ahead.
+    # Let the ring timeout pass without waiting for it: the reaper's clock runs ahead.
     timeout_ms = 5_000
-    monkeypatch.setattr(manager_module, "now_ms", lambda: now_ms() + timeout_ms)
+    monkeypatch.setattr(reaper_module, "now_ms", lambda: now_ms() + timeout_ms)
     await world.server.manager.reap()
 
     assert not world.server.manager.is_active(call_id)
@@ -439,8 +439,8 @@ async def test_never_connected_is_failed_even_when_the_cancel_is_reported(
     call_id = await world.place(TO, "Book a table")
     sim_call = await world.carrier.wait_call()
     await sim_call.wait_for(_status_hook(sim_call, "ringing"))
-    monkeypatch.setattr(manager_module, "SETTLE_GRACE_S", 0.0)
-    monkeypatch.setattr(manager_module, "now_ms", lambda: now_ms() + 5_000)
+    monkeypatch.setattr(reaper_module, "SETTLE_GRACE_S", 0.0)
+    monkeypatch.setattr(reaper_module, "now_ms", lambda: now_ms() + 5_000)
     await world.server.manager.reap()
     await sim_call.ended.wait()
     await sim_call.wait_for(_status_hook(sim_call, "canceled"))

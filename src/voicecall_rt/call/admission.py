@@ -1,13 +1,17 @@
 """Whether a call is taken: an outbound one's number, brief, configuration and the limit;
-an inbound one's policy, the configuration and the limit."""
+an inbound one's policy, the configuration and the limit; then its slot under the limit
+that holds across every instance (`reserve_*`, through the cluster)."""
 
 from __future__ import annotations
 
 import logging
 
+from voicecall_rt.call.records import CallRecord
 from voicecall_rt.carrier.base import Busy, Reject
+from voicecall_rt.cluster.base import Cluster, Reservation
 from voicecall_rt.config import ConfigError, Settings
 from voicecall_rt.phone import mask_number, normalize_e164
+from voicecall_rt.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -77,4 +81,34 @@ def inbound_refusal(
     if active >= settings.calls.max_concurrent:
         log.warning("inbound call from %s turned away: at capacity", mask_number(caller))
         return Busy(BUSY_MESSAGE)
+    return None
+
+
+async def reserve_outbound(cluster: Cluster, record: CallRecord, limit: int) -> None:
+    """Store the call in a slot under the limit that holds across every instance;
+    PlaceError if there is none (or the database cannot count)."""
+    try:
+        reservation = await cluster.reserve(record, limit)
+    except StoreError as exc:
+        raise PlaceError("store", f"the call database cannot take the call: {exc}") from None
+    if reservation is Reservation.FULL:
+        raise PlaceError("limit", limit_message(limit, across_instances=True))
+    if reservation is Reservation.DUPLICATE:  # pragma: no cover - a fresh id and no sid
+        raise PlaceError("duplicate", "this call is already stored")
+
+
+async def reserve_inbound(cluster: Cluster, record: CallRecord, limit: int) -> Reject | Busy | None:
+    """Store the inbound call under the global limit, or why it is turned away: Busy when
+    full (or the database cannot count), Reject when another instance has its carrier id."""
+    try:
+        reservation = await cluster.reserve(record, limit)
+    except StoreError as exc:
+        log.error("inbound call turned away: the call database cannot take it: %s", exc)
+        return Busy(BUSY_MESSAGE)
+    if reservation is Reservation.FULL:
+        log.warning("inbound call turned away: at capacity across instances")
+        return Busy(BUSY_MESSAGE)
+    if reservation is Reservation.DUPLICATE:
+        log.warning("inbound webhook for a call another instance has taken: refused")
+        return Reject()
     return None

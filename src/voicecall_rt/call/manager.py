@@ -3,7 +3,8 @@
 It holds what must be decided in one place: the concurrency limit, the stream tokens,
 what each carrier callback means for its call, and the rule that every call ends in a
 terminal status with a reason, even when the carrier's last callback never comes (the
-reaper). The calls themselves, and how one is settled, are in `roster.py`.
+reaper, `reaper.py`). The calls themselves, and how one is settled, are in `roster.py`;
+calls another instance runs, in `elsewhere.py`.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ import secrets
 from typing import Any, NoReturn
 
 from voicecall_rt import prompts
+from voicecall_rt.call import reaper
 from voicecall_rt.call.admission import (
-    BUSY_MESSAGE,
     PlaceError,
     check_outbound,
     inbound_refusal,
-    limit_message,
+    reserve_inbound,
+    reserve_outbound,
 )
 from voicecall_rt.call.bridge import CallBridge, CallSummary
+from voicecall_rt.call.elsewhere import Elsewhere
 from voicecall_rt.call.journal import CallJournal, Hub
 from voicecall_rt.call.live_actions import LiveActions
 from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
@@ -31,7 +34,6 @@ from voicecall_rt.call.routes import outbound_request, stream_url
 from voicecall_rt.call.tokens import StreamTokens
 from voicecall_rt.call.tools import call_tools
 from voicecall_rt.carrier.base import (
-    Busy,
     CallAnswered,
     CarrierApi,
     CarrierError,
@@ -41,23 +43,19 @@ from voicecall_rt.carrier.base import (
     InboundCall,
     MachineVerdict,
     Proceed,
-    Reject,
     StatusChanged,
     StreamStart,
 )
-from voicecall_rt.cluster.base import INSTANCE_LOST, Cluster, Reservation
+from voicecall_rt.cluster.base import Cluster
 from voicecall_rt.cluster.single import SingleInstance
 from voicecall_rt.config import Settings
 from voicecall_rt.outcome_schema import OutcomeSchemaError, check_outcome_schema
 from voicecall_rt.phone import mask_number, normalize_e164
 from voicecall_rt.public_url import PublicUrlError, Resolver, check_public_dns, system_resolver
 from voicecall_rt.store.base import Store
-from voicecall_rt.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-SETTLE_GRACE_S = 60.0  # how long a finished call may wait for the carrier's final status
-REAP_INTERVAL_S = 15.0
 
 # Status order, so a late or replayed callback never moves a call backwards.
 _RANK = {
@@ -66,10 +64,6 @@ _RANK = {
     CallStatus.RINGING: 2,
     CallStatus.IN_PROGRESS: 3,
 }
-
-
-def _is_final(entry: dict[str, Any]) -> bool:
-    return entry["kind"] == "call.status" and CallStatus(entry["data"]["status"]).terminal
 
 
 def new_call_id() -> str:
@@ -97,15 +91,18 @@ class CallManager:
         self._live = LiveActions(self.calls, carrier)
         # Alone unless told otherwise: the tests' managers and the SQLite store.
         self.cluster = cluster or SingleInstance(store, "local")
+        self._elsewhere = Elsewhere(store, hub, self.cluster, carrier)
         self.draining = False  # no new call is taken (call/drain.py)
 
     # ---- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> None:
-        settled = await self.cluster.start(self._settle_lost)
+        settled = await self.cluster.start(self._elsewhere.settle_lost)
         if settled:
             log.warning("settled %d call(s) left open by a previous run", len(settled))
-        self._reaper = asyncio.create_task(self._reap_forever(), name="call-reaper")
+        self._reaper = asyncio.create_task(
+            reaper.reap_forever(self.calls, self.settings), name="call-reaper"
+        )
 
     async def shutdown(self) -> None:
         if self._reaper is not None:
@@ -174,7 +171,7 @@ class CallManager:
             outcome_schema=outcome_schema,
             carrier=self.settings.carrier,
         )
-        await self._reserve(record)
+        await reserve_outbound(self.cluster, record, self.settings.calls.max_concurrent)
         active = self._admit(record)
         try:
             await check_public_dns(public, self._resolver)
@@ -214,18 +211,6 @@ class CallManager:
         await active.bridge.end(code)
         self.calls.settle(active, CallStatus.FAILED, code)
         raise PlaceError(code, message)
-
-    async def _reserve(self, record: CallRecord) -> None:
-        """Store the call in a slot under the limit that holds across every instance."""
-        limit = self.settings.calls.max_concurrent
-        try:
-            reservation = await self.cluster.reserve(record, limit)
-        except StoreError as exc:
-            raise PlaceError("store", f"the call database cannot take the call: {exc}") from None
-        if reservation is Reservation.FULL:
-            raise PlaceError("limit", limit_message(limit, across_instances=True))
-        if reservation is Reservation.DUPLICATE:  # pragma: no cover - a fresh id and no sid
-            raise PlaceError("duplicate", "this call is already stored")
 
     def _admit(self, record: CallRecord) -> ActiveCall:
         """The bridge and journal of a call whose row is stored (`_reserve`)."""
@@ -317,17 +302,9 @@ class CallManager:
             carrier=self.settings.carrier,
             carrier_sid=event.call_sid or None,
         )
-        try:
-            reservation = await self.cluster.reserve(record, self.settings.calls.max_concurrent)
-        except StoreError as exc:
-            log.error("inbound call turned away: the call database cannot take it: %s", exc)
-            return Busy(BUSY_MESSAGE)
-        if reservation is Reservation.FULL:
-            log.warning("inbound call turned away: at capacity across instances")
-            return Busy(BUSY_MESSAGE)
-        if reservation is Reservation.DUPLICATE:
-            log.warning("inbound webhook for a call another instance has taken: refused")
-            return Reject()
+        refusal = await reserve_inbound(self.cluster, record, self.settings.calls.max_concurrent)
+        if refusal is not None:
+            return refusal
         active = self._admit(record)
         active.bridge.start_model()  # pre-warm while the carrier fetches the stream URL
         self._note_answered(active, event.call_sid)
@@ -396,36 +373,11 @@ class CallManager:
 
     # ---- ending -----------------------------------------------------------------------
 
-    async def _settle_lost(self, records: list[CallRecord]) -> None:
-        """Calls of an instance that died, settled by the cluster: hang each up at the
-        carrier (its media went with the instance) and record why it ended."""
-        for record in records:
-            self.store.add_event(
-                record.id,
-                now_ms() - record.created_at,
-                "settled",
-                {"status": record.status.value, "reason": INSTANCE_LOST},
-            )
-            if record.carrier_sid and self._carrier is not None:
-                try:
-                    await self._carrier.hang_up(record.carrier_sid)
-                except CarrierError as exc:
-                    log.warning("call %s (instance lost): hang-up failed: %s", record.id, exc)
-            log.warning("call %s settled: %s (%s)", record.id, record.status.value, INSTANCE_LOST)
-
     async def hang_up(self, call_id: str) -> bool:
         active = self.calls.get(call_id)
-        if active is not None:
-            await active.bridge.end("hangup-requested", hang_up=True)
-            return True
-        if self.cluster.alone or self._carrier is None:
-            return False
-        # Another instance runs it: the carrier ends it, and its final status reaches the
-        # owner, which settles it as for any hang-up.
-        record = await self.store.get_call(call_id)
-        if record is None or record.status.terminal or not record.carrier_sid:
-            return False
-        await self._carrier.hang_up(record.carrier_sid)
+        if active is None:
+            return await self._elsewhere.hang_up(call_id)
+        await active.bridge.end("hangup-requested", hang_up=True)
         return True
 
     def _bridge_ended(self, call_id: str, summary: CallSummary) -> None:
@@ -459,47 +411,13 @@ class CallManager:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout_s):
                     await active.settled.wait()
-            return
-        if self.cluster.alone:
-            return  # not live: nothing to wait for
-        # Perhaps live on another instance: its final status comes through the live feed.
-        queue = self.hub.follow(call_id)  # before reading: nothing falls in between
-        try:
-            record = await self.store.get_call(call_id)
-            if record is None or record.status.terminal:
-                return
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout_s):
-                    while not _is_final(await queue.get()):
-                        pass
-        finally:
-            self.hub.unfollow(queue, call_id)
+        else:
+            await self._elsewhere.wait(call_id, timeout_s)
 
     def is_live(self, record: CallRecord) -> bool:
         """Whether the call is still going: here, or (several instances) on another one."""
-        if record.id in self.calls:
-            return True
-        return not self.cluster.alone and not record.status.terminal
+        return record.id in self.calls or self._elsewhere.is_live(record)
 
     async def reap(self) -> None:
-        """Settle calls whose carrier went quiet: the stream is over but no final status came,
-        or the call never connected long after its ring timeout."""
-        loop_now = asyncio.get_running_loop().time()
-        never_connected_ms = (self.settings.calls.timeout_seconds + SETTLE_GRACE_S) * 1000
-        for active in self.calls:
-            ended = active.bridge_ended_at
-            if ended is not None and loop_now - ended >= SETTLE_GRACE_S:
-                self.calls.settle(active, None, "no final status from the carrier")
-            elif (
-                ended is None
-                and not active.bridge.streaming
-                and now_ms() - active.record.created_at >= never_connected_ms
-            ):
-                active.reaping = True
-                await active.bridge.end("never-connected", hang_up=True)
-                self.calls.settle(active, CallStatus.FAILED, "never-connected")
-
-    async def _reap_forever(self) -> None:
-        while True:
-            await asyncio.sleep(REAP_INTERVAL_S)
-            await self.reap()
+        """One round of the reaper (call/reaper.py)."""
+        await reaper.reap(self.calls, self.settings)
