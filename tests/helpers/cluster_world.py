@@ -16,14 +16,19 @@ import signal
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 import asyncpg
+from twilio.request_validator import SIGNATURE_HEADER
+from yarl import URL
 
 from tests.helpers.polling import eventually
 from tests.helpers.serve_process import ServeProcess, launch, serve_settings
 from voicecall_rt.simulator.fakes import FakeParams, fake_spec
 from voicecall_rt.simulator.openai.server import FakeRealtimeServer
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript
+from voicecall_rt.simulator.sim_call import SentWebhook
 from voicecall_rt.simulator.twilio.carrier import FakeTwilio
 from voicecall_rt.simulator.world import API_KEY, FROM_NUMBER
 
@@ -104,6 +109,29 @@ class ClusterWorld:
             "POST", "/api/calls", {"to": to, "task": task}
         )
         return result
+
+    async def redeliver(self, hook: SentWebhook, name: str) -> tuple[int, str]:
+        """Send again, to instance `name`, a POST webhook the fake carrier sent (its signed
+        URL, form and signature as they were): a carrier delivering twice, through a
+        balancer that picked another instance or to the same one."""
+        assert hook.method == "POST", hook
+        public = urlsplit(hook.url)
+        local = (
+            self.instances[name].base_url
+            + public.path
+            + (f"?{public.query}" if public.query else "")
+        )
+        headers = {
+            SIGNATURE_HEADER: hook.signature,
+            "Host": public.netloc,
+            "X-Forwarded-Proto": public.scheme,
+            "X-Forwarded-Host": public.netloc,
+        }
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(URL(local, encoded=True), data=hook.params, headers=headers) as response,
+        ):
+            return response.status, await response.text()
 
     # -- the database, read from outside ---------------------------------------------------
 
