@@ -170,7 +170,7 @@ def load_table(rows: list[dict[str, Any]], limit_ms: float) -> str:
             f"{_per(r['instances'], 'us_per_frame', 1)} | {fmt(r['projected_calls'], 0)} | "
             + (
                 f"{fmt(db['commits_per_call'], 1)} / {fmt(db['rows_per_call'], 1)} | "
-                f"{fmt(db['core_pct'], 0)} | "
+                f"{fmt(db['core_pct'], 1)} | "
                 if db
                 else "– | – | "
             )
