@@ -92,6 +92,20 @@ def _loadavg() -> list[float]:
         return []
 
 
+def run_meta(started: dt.datetime, options: dict[str, Any]) -> dict[str, Any]:
+    """What a report records of its sitting: when, at which commit, on what machine, how
+    loaded it was at the start, the generator's loop and the options."""
+    return {
+        "date": started.isoformat(timespec="seconds"),
+        "commit": _git("rev-parse", "--short=10", "HEAD") or "unknown",
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "machine": machine(),
+        "loadavg_start": _loadavg(),
+        "loadgen_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
+        "options": options,
+    }
+
+
 async def bench(args: argparse.Namespace) -> int:
     kinds = [k for k in args.targets.split(",") if k]
     for kind in list(kinds):
@@ -115,15 +129,7 @@ async def bench(args: argparse.Namespace) -> int:
         for carrier in (carriers if kind.startswith("ours") else ["twilio"])
     ]
     started = dt.datetime.now(dt.UTC)
-    meta: dict[str, Any] = {
-        "date": started.isoformat(timespec="seconds"),
-        "commit": _git("rev-parse", "--short=10", "HEAD") or "unknown",
-        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
-        "machine": machine(),
-        "loadavg_start": _loadavg(),
-        "loadgen_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
-        "options": vars(args),
-    }
+    meta = run_meta(started, vars(args))
     print(f"load average at start: {meta['loadavg_start']}", flush=True)
     runs: list[dict[str, Any]] = []
     problems: list[str] = []
