@@ -38,7 +38,7 @@ from benchmarks.cluster_report import (
     verdict_text,
 )
 from benchmarks.cluster_steady import run_instances_once
-from benchmarks.run import RESULTS, _git, _loadavg, machine
+from benchmarks.run import RESULTS, _loadavg, run_meta
 
 TARGETS = ("single", "cluster")
 
@@ -145,14 +145,7 @@ async def _postgres_version(pg: PostgresServer) -> str:
 
 async def bench(args: argparse.Namespace) -> int:
     started = dt.datetime.now(dt.UTC)
-    meta: dict[str, Any] = {
-        "date": started.isoformat(timespec="seconds"),
-        "commit": _git("rev-parse", "--short=10", "HEAD") or "unknown",
-        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
-        "machine": machine(),
-        "loadavg_start": _loadavg(),
-        "options": vars(args),
-    }
+    meta = run_meta(started, vars(args))
     print(f"load average at start: {meta['loadavg_start']}", flush=True)
     async with throwaway_cluster() as pg:
         meta["postgres"] = await _postgres_version(pg)
