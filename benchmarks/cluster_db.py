@@ -117,24 +117,16 @@ class Database:
     async def counters(self) -> DbCounters:
         """A reading now. Our own connection's reading transaction is counted too (one
         commit per reading, no row)."""
-        conn = await asyncpg.connect(self.server.dsn)
-        try:
-            db = await conn.fetchrow(
-                "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted "
-                "FROM pg_stat_database WHERE datname = $1",
-                self.name,
-            )
-        finally:
-            await conn.close()
+        [db] = await _fetch(
+            self.server.dsn,
+            "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted "
+            "FROM pg_stat_database WHERE datname = $1",
+            self.name,
+        )
         # per-table counters are per database: read them from inside it
-        conn = await asyncpg.connect(self.url)
-        try:
-            tables = await conn.fetch(
-                "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables"
-            )
-        finally:
-            await conn.close()
-        assert db is not None, f"no statistics for database {self.name}"
+        tables = await _fetch(
+            self.url, "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables"
+        )
         return DbCounters(
             xact_commit=db["xact_commit"],
             xact_rollback=db["xact_rollback"],
@@ -166,14 +158,19 @@ class Database:
 
     async def calls(self) -> list[dict[str, Any]]:
         """Every call row: who owned it, how it ended."""
-        conn = await asyncpg.connect(self.url)
-        try:
-            rows = await conn.fetch(
-                "SELECT id, owner, status, end_reason, carrier_sid FROM calls ORDER BY ord"
-            )
-        finally:
-            await conn.close()
+        rows = await _fetch(
+            self.url, "SELECT id, owner, status, end_reason, carrier_sid FROM calls ORDER BY ord"
+        )
         return [dict(r) for r in rows]
+
+
+async def _fetch(dsn: str, query: str, *args: Any) -> list[Any]:
+    """The rows of one query on a connection of its own."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return list(await conn.fetch(query, *args))
+    finally:
+        await conn.close()
 
 
 def postgres_cpu_seconds(data_dir: Path) -> float | None:
