@@ -6,6 +6,7 @@ call nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import aiohttp
@@ -132,6 +133,12 @@ async def test_an_inbound_answer_delivered_to_both_instances_makes_one_call(
         assert status == 200, body
         again = stream_token(body)
         assert await _streaming(sim) == again  # the stream the carrier opened is admitted
+
+        # Signed for the shared URL, it is good only through the shared host: not at an
+        # instance's own address, nor under a host nobody configured.
+        for url in (world.public_urls[owner], "https://93.184.215.99"):
+            moved = dataclasses.replace(answer, url=f"{url}/voice/answer")
+            assert await world.redeliver(moved, owner) == (403, "invalid signature")
 
         rows = await world.fetch("SELECT id FROM calls WHERE carrier_sid = $1", sim.sid)
         assert [row["id"] for row in rows] == [call_id]
