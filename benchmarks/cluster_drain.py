@@ -128,7 +128,8 @@ async def _run(
             exit_after = loop.time() - t_hangup
         except TimeoutError:
             exit_code, exit_after = None, None
-        owners = {c.call_sid: "vc-1" for c in draining} | {c.call_sid: "" for c in later}
+        draining_sids = {c.call_sid for c in draining}
+        new_sids = {c.call_sid for c in later}
         result.update(
             {
                 "calls_on_draining": len(draining),
@@ -154,14 +155,15 @@ async def _run(
         result["target_exit"] = await stop_all(insts)
     await db.wait_disconnected()
     rows = await db.calls()
-    on_first = [r for r in rows if r["carrier_sid"] in owners and owners[r["carrier_sid"]]]
-    new_rows = [r for r in rows if r["carrier_sid"] in owners and not owners[r["carrier_sid"]]]
+    # the refused probe's row, if the draining instance keeps one, is neither
+    on_first = [r for r in rows if r["carrier_sid"] in draining_sids]
+    new_rows = [r for r in rows if r["carrier_sid"] in new_sids]
     result["db"] = {
         "owners_of_draining_calls": dict(Counter(str(r["owner"]) for r in on_first)),
         "end_reasons_on_draining": dict(Counter(str(r["end_reason"]) for r in on_first)),
         "statuses_on_draining": dict(Counter(str(r["status"]) for r in on_first)),
         "owners_of_new_calls": dict(Counter(str(r["owner"]) for r in new_rows)),
-        "cut_short": sum(1 for r in rows if r["end_reason"] in CUT_SHORT),
+        "cut_short": sum(1 for r in on_first + new_rows if r["end_reason"] in CUT_SHORT),
     }
     result["dropped_calls"] = result.get("dropped", 0) + result["db"]["cut_short"]
     return result
@@ -173,7 +175,6 @@ def _closed(call: Call) -> bool:
 
 def drain_problems(result: dict[str, Any]) -> list[str]:
     """What a drain under load must show; empty when it dropped nothing."""
-    problems = []
     draining = result.get("calls_on_draining", 0)
     db = result.get("db", {})
     checks = [
@@ -202,6 +203,10 @@ def drain_problems(result: dict[str, Any]) -> list[str]:
         (result.get("dropped_calls") == 0, f"dropped: {result.get('dropped_calls')}"),
         (result.get("lost_frames_on_draining") == 0, "frames lost on the drained instance"),
         (
+            db.get("owners_of_draining_calls") == {"vc-1": draining},
+            f"owners of vc-1's calls: {db.get('owners_of_draining_calls')}",
+        ),
+        (
             db.get("statuses_on_draining") == {"completed": draining},
             f"statuses on vc-1: {db.get('statuses_on_draining')}",
         ),
@@ -211,5 +216,4 @@ def drain_problems(result: dict[str, Any]) -> list[str]:
         ),
         (result.get("exit_code") == 0, f"vc-1 exit code {result.get('exit_code')}"),
     ]
-    problems = [message for ok, message in checks if not ok]
-    return problems
+    return [message for ok, message in checks if not ok]
