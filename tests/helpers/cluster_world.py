@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,8 +27,18 @@ from tests.helpers.polling import eventually
 from tests.helpers.serve_process import ServeProcess, launch, serve_settings
 from voicecall_rt.simulator.fakes import FakeParams, fake_spec
 from voicecall_rt.simulator.openai.server import FakeRealtimeServer
-from voicecall_rt.simulator.scenario import CallPlan, ModelScript
-from voicecall_rt.simulator.sim_call import SentWebhook
+from voicecall_rt.simulator.scenario import (
+    CalleeStep,
+    CallPlan,
+    CallTool,
+    ModelAction,
+    ModelScript,
+    Pause,
+    Say,
+    Speak,
+    WaitForModel,
+)
+from voicecall_rt.simulator.sim_call import SentWebhook, SimCall
 from voicecall_rt.simulator.twilio.carrier import FakeTwilio
 from voicecall_rt.simulator.world import API_KEY, FROM_NUMBER
 
@@ -38,6 +48,36 @@ LEASE_S = 3.0  # the shortest lease the config allows: crashes are noticed soone
 SHARED_PUBLIC = "https://93.184.215.20"  # the number's webhook URL, behind the balancer
 _INSTANCE_PUBLIC = "https://93.184.215.{}"
 OPEN_INBOUND = {"inbound.enabled": True, "inbound.policy": "open"}
+TASK = "Ask whether the order shipped."
+LINE_MS = 600  # how long each line of a scripted conversation is spoken
+
+# A conversation: what the callee says, and what the model answers, in turn.
+Exchanges = Sequence[tuple[str, str]]
+
+
+def conversation(
+    exchanges: Exchanges, *, model_hangs_up: bool, gap_ms: int = 0
+) -> tuple[CallPlan, ModelScript]:
+    """The callee says each first line and waits for the model's answer, `gap_ms` between
+    exchanges; then stays on the line. With `model_hangs_up`, the model ends the call after
+    its last answer."""
+    callee: list[CalleeStep] = []
+    turns: list[tuple[ModelAction, ...]] = []
+    for said, answer in exchanges:
+        if callee and gap_ms:
+            callee.append(Pause(gap_ms))
+        callee += [Speak(said, LINE_MS), WaitForModel()]
+        turns.append((Say(answer, LINE_MS),))
+    callee.append(Pause(60_000))
+    if model_hangs_up:
+        turns[-1] = (*turns[-1], CallTool("end_call", {"reason": "done"}))
+    script = ModelScript(turns=tuple(turns), caller_transcripts=tuple(s for s, _ in exchanges))
+    return CallPlan(ring_ms=200, callee=tuple(callee)), script
+
+
+def lines_of(exchanges: Exchanges) -> list[tuple[str, str]]:
+    """The transcript a conversation leaves: (role, text) in order."""
+    return [line for s, a in exchanges for line in (("caller", s), ("assistant", a))]
 
 
 class ClusterWorld:
@@ -103,7 +143,7 @@ class ClusterWorld:
 
     # -- the local API -----------------------------------------------------------------
 
-    async def place(self, name: str, to: str, task: str) -> tuple[int, Any]:
+    async def place(self, name: str, to: str, task: str = TASK) -> tuple[int, Any]:
         """(status, JSON) of placing a call through instance `name`."""
         result: tuple[int, Any] = await self.instances[name].api(
             "POST", "/api/calls", {"to": to, "task": task}
@@ -133,6 +173,12 @@ class ClusterWorld:
         ):
             return response.status, await response.text()
 
+    async def place_call(self, name: str, to: str) -> tuple[str, SimCall]:
+        """Place a call through instance `name`: its id, and the call the carrier dials."""
+        status, body = await self.place(name, to)
+        assert status == 201, body
+        return str(body["call"]["id"]), await self.carrier.wait_call()
+
     # -- the database, read from outside ---------------------------------------------------
 
     async def fetch(self, statement: str, *args: Any) -> list[asyncpg.Record]:
@@ -155,6 +201,20 @@ class ClusterWorld:
     async def events(self, call_id: str) -> list[asyncpg.Record]:
         return await self.fetch(
             "SELECT seq, kind, data FROM events WHERE call_id = $1 ORDER BY seq", call_id
+        )
+
+    async def spoken(self, call_id: str) -> list[tuple[str, str]]:
+        """The stored lines of the callee and the model, (role, text) in order."""
+        return [
+            (row["role"], row["text"])
+            for row in await self.transcript(call_id)
+            if row["role"] in ("caller", "assistant")
+        ]
+
+    async def settled(self, call_id: str, timeout_s: float) -> asyncpg.Record:
+        """The call's row once it has ended."""
+        return await self.wait_call(
+            call_id, lambda row: row["ended_at"] is not None, timeout_s, f"{call_id} settled"
         )
 
     async def live_calls(self) -> list[asyncpg.Record]:

@@ -16,7 +16,6 @@ from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Pause
 
 pytestmark = pytest.mark.slow  # real `serve` child processes, calls in real time
 
-TASK = "Ask whether the shop is open on Sunday."
 LIMIT = 3
 REQUESTS = 8
 # The callees let it ring: each placed call stays live (holding its slot) while the test
@@ -32,7 +31,7 @@ async def test_a_burst_over_two_instances_places_exactly_the_limit(
     async with cluster_world(tmp_path, pg_url, RINGS, ModelScript(), settings=settings) as world:
         names = list(world.instances)
         results = await asyncio.gather(
-            *(world.place(names[i % len(names)], TO, TASK) for i in range(REQUESTS))
+            *(world.place(names[i % len(names)], TO) for i in range(REQUESTS))
         )
         placed = [body for status, body in results if status == 201]
         refused = [(status, body) for status, body in results if status != 201]
@@ -67,16 +66,13 @@ async def test_a_freed_slot_is_taken_through_the_other_instance(
     stays = CallPlan(ring_ms=100, callee=(Pause(60_000),))
     settings = {"calls.maxConcurrent": 1}
     async with cluster_world(tmp_path, pg_url, stays, ModelScript(), settings=settings) as world:
-        status, first = await world.place("a", TO, TASK)
-        assert status == 201, first
-        status, body = await world.place("b", TO, TASK)
+        call_id, sim = await world.place_call("a", TO)
+        status, body = await world.place("b", TO)
         assert (status, body["error"]["code"]) == (429, "limit")
         # The callee hangs up on a's call; its slot is free for b at once.
-        sim = await world.carrier.wait_call()
         await sim.wait_status("in-progress", 10)
         await sim.hang_up()
-        call_id = first["call"]["id"]
-        await world.wait_call(call_id, lambda row: row["status"] == "completed", 10, "settled")
-        status, second = await world.place("b", TO, TASK)
+        assert (await world.settled(call_id, 10))["status"] == "completed"
+        status, second = await world.place("b", TO)
         assert status == 201, second
         assert (await world.call(second["call"]["id"]))["owner"] == "b"

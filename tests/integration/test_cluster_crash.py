@@ -10,77 +10,35 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.helpers.cluster_world import LEASE_S, ClusterWorld, cluster_world
+from tests.helpers.cluster_world import (
+    LEASE_S,
+    ClusterWorld,
+    cluster_world,
+    conversation,
+    lines_of,
+)
 from tests.helpers.phone import TO
 from tests.helpers.polling import eventually
 from tests.helpers.postgres_server import PostgresServer
 from voicecall_rt.cluster.base import INSTANCE_LOST
-from voicecall_rt.simulator.scenario import (
-    CallPlan,
-    CallTool,
-    ModelScript,
-    Pause,
-    Say,
-    Speak,
-    WaitForModel,
-)
 
 pytestmark = pytest.mark.slow  # real `serve` child processes, calls in real time
 
-TASK = "Ask whether the order shipped."
-HELLO = "Hello, Sam speaking."
-HI = "Hi Sam, I'm an AI assistant calling about your order."
-QUESTION = "Oh, has it shipped yet?"
-ANSWER = "It shipped yesterday and arrives on Friday."
-THANKS = "Great, thanks a lot."
-GOODBYE = "You're welcome, goodbye!"
-
-# The callee and the model trade lines, then the callee stays on (the kill comes there).
-TALKS_ON = CallPlan(
-    ring_ms=200,
-    callee=(Speak(HELLO, 600), WaitForModel(), Speak(QUESTION, 600), WaitForModel(), Pause(60_000)),
-)
-TALKS_ON_SCRIPT = ModelScript(
-    turns=((Say(HI, 600),), (Say(ANSWER, 600),)), caller_transcripts=(HELLO, QUESTION)
-)
-BEFORE_KILL = [("caller", HELLO), ("assistant", HI), ("caller", QUESTION), ("assistant", ANSWER)]
-
-# A whole call that ends by itself: three exchanges, then the model says goodbye and hangs up.
-WHOLE = CallPlan(
-    ring_ms=200,
-    callee=(
-        Speak(HELLO, 600),
-        WaitForModel(),
-        Speak(QUESTION, 600),
-        WaitForModel(),
-        Speak(THANKS, 600),
-        Pause(60_000),
-    ),
-)
-WHOLE_SCRIPT = ModelScript(
-    turns=(
-        (Say(HI, 600),),
-        (Say(ANSWER, 600),),
-        (Say(GOODBYE, 600), CallTool("end_call", {"reason": "done"})),
-    ),
-    caller_transcripts=(HELLO, QUESTION, THANKS),
-)
-HEARD_BY_ANSWER_MS = 1200  # the model's hi and answer, played out
-WHOLE_LINES = [*BEFORE_KILL, ("caller", THANKS), ("assistant", GOODBYE)]
-
-
-async def _spoken(world: ClusterWorld, call_id: str) -> list[tuple[str, str]]:
-    """The call's stored lines of the callee and the model, in order (notes left out)."""
-    return [
-        (row["role"], row["text"])
-        for row in await world.transcript(call_id)
-        if row["role"] in ("caller", "assistant")
-    ]
+EXCHANGES = [
+    ("Hello, Sam speaking.", "Hi Sam, I'm an AI assistant calling about your order."),
+    ("Oh, has it shipped yet?", "It shipped yesterday and arrives on Friday."),
+]
+# Two exchanges, then the callee stays on: the kill comes there.
+TALKS_ON, TALKS_ON_SCRIPT = conversation(EXCHANGES, model_hangs_up=False)
+# A whole call that ends by itself: a third exchange, and the model hangs up.
+WHOLE_EXCHANGES = [*EXCHANGES, ("Great, thanks a lot.", "You're welcome, goodbye!")]
+WHOLE, WHOLE_SCRIPT = conversation(WHOLE_EXCHANGES, model_hangs_up=True)
+HEARD_BY_ANSWER_MS = 1200  # the model's first two lines, played out
 
 
 async def _stored_lines(world: ClusterWorld, call_id: str, lines: int, timeout_s: float) -> None:
     async def stored() -> bool:
-        return len(await _spoken(world, call_id)) >= lines
+        return len(await world.spoken(call_id)) >= lines
 
     await eventually(stored, timeout_s, f"{lines} lines of {call_id} stored", poll_s=0.05)
 
@@ -93,15 +51,12 @@ async def test_sigkill_mid_call_is_settled_by_another_instance(tmp_path: Path, p
         # A carrier leg that outlives its stream (the stream dies with the instance, the
         # phone call does not): only a hang-up by REST ends it.
         world.carrier.stay_up_after_stream = True
-        status, body = await world.place("a", TO, TASK)
-        assert status == 201, body
-        call_id = body["call"]["id"]
-        sim = await world.carrier.wait_call()
-        await _stored_lines(world, call_id, len(BEFORE_KILL), 30)
+        call_id, sim = await world.place_call("a", TO)
+        await _stored_lines(world, call_id, len(lines_of(EXCHANGES)), 30)
 
         await world.kill("a")
         # What was said before the crash is in the database, each line once, in order.
-        assert await _spoken(world, call_id) == BEFORE_KILL
+        assert await world.spoken(call_id) == lines_of(EXCHANGES)
         assert (await world.call(call_id))["owner"] == "a"
         assert not sim.ended.is_set()  # the callee is still on the line
 
@@ -123,7 +78,7 @@ async def test_sigkill_mid_call_is_settled_by_another_instance(tmp_path: Path, p
         assert "settled: completed (instance-lost)" in world.instances["b"].stderr
 
         # The slot is free: at a limit of 1, a new call is admitted.
-        status, body = await world.place("b", TO, TASK)
+        status, body = await world.place("b", TO)
         assert status == 201, body
         assert len(await world.live_calls()) == 1
 
@@ -132,10 +87,7 @@ async def test_database_restart_mid_call_loses_and_repeats_nothing(
     tmp_path: Path, pg_url: str, postgres: PostgresServer
 ) -> None:
     async with cluster_world(tmp_path, pg_url, WHOLE, WHOLE_SCRIPT) as world:
-        status, body = await world.place("a", TO, TASK)
-        assert status == 201, body
-        call_id = body["call"]["id"]
-        sim = await world.carrier.wait_call()
+        call_id, sim = await world.place_call("a", TO)
         await _stored_lines(world, call_id, 2, 30)  # hello and hi stored
 
         # The database goes away while the call talks on: the callee asks, the model
@@ -148,12 +100,9 @@ async def test_database_restart_mid_call_loses_and_repeats_nothing(
             await postgres.start()
 
         await sim.wait_for(lambda: sim.ended.is_set(), 30)
-        row = await world.wait_call(
-            call_id, lambda row: row["ended_at"] is not None, 15, "the call settled"
-        )
-        assert row["status"] == "completed"
-        assert row["end_reason"] == "model-ended"
-        assert await _spoken(world, call_id) == WHOLE_LINES
+        row = await world.settled(call_id, 15)
+        assert (row["status"], row["end_reason"]) == ("completed", "model-ended")
+        assert await world.spoken(call_id) == lines_of(WHOLE_EXCHANGES)
         for rows in (await world.transcript(call_id), await world.events(call_id)):
             seqs = [r["seq"] for r in rows]
             assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs

@@ -17,7 +17,6 @@ from voicecall_rt.simulator.scenario import CallPlan, CallTool, ModelScript, Say
 
 pytestmark = pytest.mark.slow  # real `serve` child processes, calls in real time
 
-TASK = "Confirm Tuesday's appointment at three."
 HELLO = "Hello, Maria speaking."
 CONFIRMED = "Hi Maria, just confirming Tuesday at three. Thanks, bye!"
 LATER = "+14155550124"  # the call placed during the drain, through the other instance
@@ -45,18 +44,16 @@ async def test_sigterm_drains_one_instance_while_the_other_takes_new_calls(
     async with cluster_world(tmp_path, pg_url, lambda to: PLANS[to], SCRIPT) as world:
         a, b = world.instances["a"], world.instances["b"]
         assert await _instances(world) == {"a": "serving", "b": "serving"}
-        status, body = await world.place("a", TO, TASK)
-        assert status == 201, body
-        call_id = body["call"]["id"]
+        call_id, _ = await world.place_call("a", TO)
         a.signal(signal.SIGTERM)
 
         async def not_ready() -> bool:
             return (await a.get("/ready"))[0] == 503
 
         await eventually(not_ready, 1.0, "a's /ready says 503 within a second of SIGTERM")
-        status, body = await world.place("a", LATER, TASK)
+        status, body = await world.place("a", LATER)
         assert (status, body["error"]["code"]) == (503, "draining")
-        status, body = await world.place("b", LATER, TASK)
+        status, body = await world.place("b", LATER)
         assert status == 201, body
         assert (await world.call(body["call"]["id"]))["owner"] == "b"
 

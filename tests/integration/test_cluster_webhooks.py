@@ -13,51 +13,32 @@ import aiohttp
 import orjson
 import pytest
 
-from tests.helpers.cluster_world import OPEN_INBOUND, ClusterWorld, cluster_world
+from tests.helpers.cluster_world import (
+    OPEN_INBOUND,
+    ClusterWorld,
+    cluster_world,
+    conversation,
+    lines_of,
+)
 from tests.helpers.phone import TO
 from tests.helpers.polling import eventually
 from tests.helpers.twilio_wire import STREAM_PATH, StreamClient, stream_token, verbs
 from voicecall_rt.carrier.twilio.wire import TOKEN_PARAMETER
-from voicecall_rt.simulator.scenario import (
-    CallPlan,
-    CallTool,
-    ModelScript,
-    Pause,
-    Say,
-    Speak,
-    WaitForModel,
-)
+from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Pause, Say
 from voicecall_rt.simulator.sim_call import SentWebhook, SimCall
 
 pytestmark = pytest.mark.slow  # real `serve` child processes, calls in real time
 
-TASK = "Ask whether the parcel arrived."
 CALLER = "+14155550177"
-GREETING = "Hey! What's up?"
-HELLO = "Hello, Kim here."
-HI = "Hi Kim, I'm an AI assistant calling about your parcel."
-QUESTION = "Which parcel?"
-ANSWER = "The one sent on Monday. Thanks, goodbye!"
-
 START_DELAY_MS = 2000
 LISTENS = CallPlan(ring_ms=200, callee=(Pause(60_000),))
-GREETS = ModelScript(turns=((Say(GREETING, 400),),))
-# The callee and the model talk; a pause in the middle leaves room for the stray stream.
-TALKS = CallPlan(
-    ring_ms=200,
-    callee=(
-        Speak(HELLO, 600),
-        WaitForModel(),
-        Pause(1500),
-        Speak(QUESTION, 600),
-        WaitForModel(),
-        Pause(60_000),
-    ),
-)
-TALKS_SCRIPT = ModelScript(
-    turns=((Say(HI, 600),), (Say(ANSWER, 600), CallTool("end_call", {"reason": "done"}))),
-    caller_transcripts=(HELLO, QUESTION),
-)
+GREETS = ModelScript(turns=((Say("Hey! What's up?", 400),),))
+# The callee and the model talk; a pause between leaves room for the stray stream.
+EXCHANGES = [
+    ("Hello, Kim here.", "Hi Kim, I'm an AI assistant calling about your parcel."),
+    ("Which parcel?", "The one sent on Monday. Thanks, goodbye!"),
+]
+TALKS, TALKS_SCRIPT = conversation(EXCHANGES, model_hangs_up=True, gap_ms=1500)
 
 
 def _other(world: ClusterWorld, name: str) -> str:
@@ -91,7 +72,7 @@ async def _redeliver_twice(world: ClusterWorld, hook: SentWebhook) -> None:
 async def _written_through(world: ClusterWorld, name: str) -> None:
     """Every write instance `name` had queued is in the database: a call placed through it
     now is journalled after them (its writer commits in order)."""
-    status, body = await world.place(name, TO, TASK)
+    status, body = await world.place(name, TO)
     assert status == 201, body
     call_id = body["call"]["id"]
 
@@ -153,10 +134,7 @@ async def test_a_status_callback_delivered_twice_has_one_effect(
     tmp_path: Path, pg_url: str
 ) -> None:
     async with cluster_world(tmp_path, pg_url, LISTENS, GREETS) as world:
-        status, body = await world.place("a", TO, TASK)
-        assert status == 201, body
-        call_id = body["call"]["id"]
-        sim = await world.carrier.wait_call()
+        call_id, sim = await world.place_call("a", TO)
         await _streaming(sim)
         [answered] = [
             hook
@@ -166,9 +144,7 @@ async def test_a_status_callback_delivered_twice_has_one_effect(
         await _redeliver_twice(world, answered)
 
         await sim.hang_up()
-        row = await world.wait_call(
-            call_id, lambda row: row["ended_at"] is not None, 10, "the call settled"
-        )
+        row = await world.settled(call_id, 10)
         [completed] = [
             hook
             for hook in sim.webhooks
@@ -198,10 +174,7 @@ async def test_a_stream_at_the_wrong_instance_is_refused_and_named(
     tmp_path: Path, pg_url: str
 ) -> None:
     async with cluster_world(tmp_path, pg_url, TALKS, TALKS_SCRIPT) as world:
-        status, body = await world.place("a", TO, TASK)
-        assert status == 201, body
-        call_id = body["call"]["id"]
-        sim = await world.carrier.wait_call()
+        call_id, sim = await world.place_call("a", TO)
         token = await _streaming(sim)
         await sim.wait_for(lambda: sim.played_ms > 0, 20)  # the call talks
 
@@ -217,19 +190,7 @@ async def test_a_stream_at_the_wrong_instance_is_refused_and_named(
 
         # The owner's call goes on to its end, every line in place.
         await sim.wait_for(lambda: sim.ended.is_set(), 30)
-        row = await world.wait_call(
-            call_id, lambda row: row["ended_at"] is not None, 10, "the call settled"
-        )
+        row = await world.settled(call_id, 10)
         assert (row["status"], row["end_reason"]) == ("completed", "model-ended")
-        lines = [
-            (r["role"], r["text"])
-            for r in await world.transcript(call_id)
-            if r["role"] in ("caller", "assistant")
-        ]
-        assert lines == [
-            ("caller", HELLO),
-            ("assistant", HI),
-            ("caller", QUESTION),
-            ("assistant", ANSWER),
-        ]
+        assert await world.spoken(call_id) == lines_of(EXCHANGES)
         assert len(world.model.sessions) == 1
