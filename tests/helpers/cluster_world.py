@@ -41,6 +41,7 @@ from voicecall_rt.simulator.scenario import (
 from voicecall_rt.simulator.sim_call import SentWebhook, SimCall
 from voicecall_rt.simulator.twilio.carrier import FakeTwilio
 from voicecall_rt.simulator.world import API_KEY, FROM_NUMBER
+from voicecall_rt.store.rows import ACTIVE_IN
 
 LEASE_S = 3.0  # the shortest lease the config allows: crashes are noticed soonest
 # Public IP literals (the child checks its publicUrl resolves to a public address, and a
@@ -218,10 +219,8 @@ class ClusterWorld:
         )
 
     async def live_calls(self) -> list[asyncpg.Record]:
-        return await self.fetch(
-            "SELECT id, owner, status FROM calls"
-            " WHERE status NOT IN ('completed', 'failed', 'busy', 'no-answer', 'canceled')"
-        )
+        """The calls not settled yet, whoever owns them."""
+        return await self.fetch(f"SELECT id, owner, status FROM calls WHERE status IN {ACTIVE_IN}")
 
     async def wait_call(
         self, call_id: str, holds: Callable[[asyncpg.Record], bool], timeout_s: float, what: str
