@@ -66,3 +66,22 @@ async def test_follow_and_json_do_not_mix(make_world: MakeWorld, tmp_path: Path)
     )
     assert code != 0 and "--wait --json" in err
     assert world.carrier.created == []  # refused before anything was dialled
+
+
+async def test_calls_show_follows_a_live_call_then_shows_an_ended_one(
+    make_world: MakeWorld, tmp_path: Path
+) -> None:
+    scenario = pizza_booking(scale=0.3)
+    world = await make_world(scenario.carrier, scenario.model)
+    config = world_config(world, tmp_path)
+    call_id = await world.place(scenario.to_number, scenario.task)
+    code, out, err = await cli("calls", "show", call_id, "--follow", config=config)
+    assert code == 0, err
+    for text in ("pressed 1", "Four people, at 7 pm", "report_outcome", "call outcome", "4472"):
+        assert text in out, text
+    # Over already: shown as it ended, at once.
+    code, again, err = await cli("calls", "show", call_id, "--follow", config=config)
+    assert code == 0, err
+    assert "status: completed  reason: model-ended" in again and "4472" in again
+    code, _, err = await cli("calls", "show", call_id, "--follow", "--json", config=config)
+    assert code != 0 and "--wait --json" in err

@@ -130,7 +130,7 @@ async def _call(
     placed = await api.request("POST", "/api/calls", body)
     call_id = placed["call"]["id"]
     if follow:
-        return await _follow(api, call_id, placed["call"]["to_number"])
+        return await follow_call(api, call_id, placed["call"]["to_number"])
     if not wait:
         if json_output:
             out.print_json(orjson.dumps(placed["call"]).decode())
@@ -146,8 +146,9 @@ async def _call(
     return report_call(data, json_output)
 
 
-async def _follow(api: LocalApi, call_id: str, number: str) -> int:
-    """Print the call as it happens, under a status line that keeps the elapsed time."""
+async def follow_call(api: LocalApi, call_id: str, number: str) -> int:
+    """Print the call as it happens, under a status line that keeps the elapsed time; 0 if
+    it ended with an outcome."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     state = {"status": "dialling"}  # written as events arrive, read by the ticker

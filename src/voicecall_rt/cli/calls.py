@@ -52,9 +52,26 @@ async def _history(settings: Settings, limit: int) -> list[Any]:
 
 
 @calls_app.command("show")
-def calls_show(call_id: str, config: ConfigOption = None, json_output: JsonOption = False) -> None:
+def calls_show(
+    call_id: str,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="A live call: show it as it happens, through the running server (with "
+            "several instances, any of them: whichever runs the call).",
+        ),
+    ] = False,
+) -> None:
     """One call: status, outcome and transcript."""
     settings = settings_from(config)
+    if follow:
+        if json_output:
+            fail("--follow shows the call for people; use `call --wait --json` for machines")
+        raise typer.Exit(asyncio.run(_follow_one(settings, call_id)))
     data = asyncio.run(_one_call(settings, call_id))
     if data is None:
         from voicecall_rt.store import store_where
@@ -64,6 +81,20 @@ def calls_show(call_id: str, config: ConfigOption = None, json_output: JsonOptio
         out.print_json(orjson.dumps(data).decode())
     else:
         show_call(out, data)
+
+
+async def _follow_one(settings: Settings, call_id: str) -> int:
+    from voicecall_rt.cli.call import LocalApi, follow_call
+
+    api = LocalApi(settings)
+    data = await api.request("GET", f"/api/calls/{call_id}")
+    if not data["active"]:
+        show_call(out, data)  # over already: what it was
+        return 0
+    record = data["call"]
+    number = record["to_number"] if record["direction"] == "outbound" else record["from_number"]
+    await follow_call(api, call_id, number)
+    return 0  # shown, whatever its outcome (as `calls show`; `call` judges the outcome)
 
 
 async def _one_call(settings: Settings, call_id: str) -> dict[str, Any] | None:
