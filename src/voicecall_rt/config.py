@@ -21,6 +21,13 @@ from pydantic import (
     field_validator,
 )
 
+from voicecall_rt.config_business import (
+    E164,
+    HoursSettings,
+    LimitsSettings,
+    RetrySettings,
+    TransferSettings,
+)
 from voicecall_rt.config_carriers import (
     CarrierName,
     CarrierSection,
@@ -30,7 +37,6 @@ from voicecall_rt.config_carriers import (
     TwilioSettings,
 )
 from voicecall_rt.config_section import Section as _Section
-from voicecall_rt.phone import normalize_e164
 from voicecall_rt.pricing import price_problem
 from voicecall_rt.public_url import validate_public_url
 
@@ -39,7 +45,6 @@ DEFAULT_DATA_DIR = Path("~/.openclaw/voice-calls-realtime")
 Voice = Literal[
     "alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"
 ]
-E164 = Annotated[str, AfterValidator(normalize_e164)]
 
 
 class ConfigError(Exception):
@@ -137,6 +142,12 @@ class CallsSettings(_Section):
     dtmf_tone_ms: int = Field(default=100, ge=40, le=500)
     dtmf_gap_ms: int = Field(default=80, ge=40, le=500)
     voicemail: VoicemailSettings = Field(default_factory=VoicemailSettings)
+    # What a business sets around its calls (config_business.py, docs/business.md).
+    transfer: TransferSettings = Field(default_factory=TransferSettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    hours: HoursSettings = Field(default_factory=HoursSettings)
+    # Never called, whatever the brief says (beside the numbers that asked not to be).
+    blocked_numbers: list[E164] = Field(default_factory=list, max_length=10_000)
 
 
 class InboundSettings(_Section):
@@ -355,6 +366,7 @@ class Settings(_Section):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     pricing: PricingSettings = Field(default_factory=PricingSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
     debug: bool = False
     # validate_default: the default too goes through `_expand` (no literal "~" directory).
     data_dir: Path = Field(default=DEFAULT_DATA_DIR, validate_default=True)

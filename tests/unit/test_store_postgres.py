@@ -114,13 +114,13 @@ async def test_instances_opening_an_empty_database_at_once_migrate_it_once(pg_ur
 async def test_a_failed_migration_leaves_the_schema_as_it_was(pg_url: str) -> None:
     await database_at(pg_url, SCHEMA_VERSION - 1)
     # Something in the way of the last migration: it fails, and takes nothing with it.
-    await postgres_sql(pg_url, "CREATE TABLE instances (in_the_way INTEGER)")
+    await postgres_sql(pg_url, "CREATE TABLE schedules (in_the_way INTEGER)")
     with pytest.raises(asyncpg.DuplicateTableError):
         await PostgresStore.open(pg_url)
     assert await stored_version(pg_url) == [(SCHEMA_VERSION - 1,)]
     columns = await postgres_sql(
         pg_url,
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'instances'",
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'schedules'",
     )
     assert columns == [("in_the_way",)]
     assert await postgres_sql(pg_url, "SELECT id, status FROM calls") == [("old", "completed")]

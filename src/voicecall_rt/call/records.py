@@ -86,6 +86,10 @@ class CallRecord(BaseModel):
     # The carrier that carried the call (`carrier` in the config); None: stored before there
     # was a choice (Twilio).
     carrier: str | None = None
+    # A scheduled call or one with retries (docs/business.md): its schedule, and which
+    # attempt of it this call is (1 = the first). None: a call placed once, at once.
+    schedule_id: str | None = None
+    attempt: int | None = Field(default=None, ge=1)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

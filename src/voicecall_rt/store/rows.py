@@ -32,6 +32,8 @@ CALL_COLUMNS: Final = (
     "notify_session_key",
     "outcome_schema",
     "carrier",
+    "schedule_id",
+    "attempt",
 )
 
 

@@ -13,6 +13,7 @@ import asyncpg
 
 from voicecall_rt.store.errors import StoreError
 from voicecall_rt.store.rows import ACTIVE_IN
+from voicecall_rt.store.tables import BLOCKED_COLUMNS, SCHEDULES_COLUMNS
 
 # hashtext-free constant: the same number in every instance and every version.
 _MIGRATION_LOCK: Final = 0x766F6963  # "voic"
@@ -92,6 +93,15 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         # One live call per carrier call id, whichever instance took its webhook first.
         f"""CREATE UNIQUE INDEX calls_live_sid ON calls (carrier_sid)
             WHERE carrier_sid IS NOT NULL AND status IN {ACTIVE_IN}""",
+    ),
+    # 3: scheduled calls and retries, and the numbers never to call (docs/business.md).
+    (
+        f"CREATE TABLE schedules ({SCHEDULES_COLUMNS.format(json='JSONB', big='BIGINT')})",
+        "CREATE INDEX schedules_due ON schedules (state, due_at)",
+        "ALTER TABLE calls ADD COLUMN schedule_id TEXT",
+        "ALTER TABLE calls ADD COLUMN attempt INTEGER",
+        "CREATE INDEX calls_by_schedule ON calls (schedule_id) WHERE schedule_id IS NOT NULL",
+        f"CREATE TABLE blocked_numbers ({BLOCKED_COLUMNS.format(big='BIGINT')})",
     ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -7,6 +7,7 @@ from typing import Final
 import aiosqlite
 
 from voicecall_rt.store.errors import StoreError
+from voicecall_rt.store.tables import BLOCKED_COLUMNS, SCHEDULES_COLUMNS
 
 # Migration N (1-based) brings the schema from user_version N-1 to N. Never edit a
 # released entry: append a new one.
@@ -68,6 +69,15 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 4: the carrier that carried the call (its minutes are priced at that carrier's rate);
     # NULL for calls stored before there was a choice, all of them Twilio's.
     ("ALTER TABLE calls ADD COLUMN carrier TEXT",),
+    # 5: scheduled calls and retries, and the numbers never to call (docs/business.md).
+    (
+        f"CREATE TABLE schedules ({SCHEDULES_COLUMNS.format(json='TEXT', big='INTEGER')})",
+        "CREATE INDEX schedules_due ON schedules (state, due_at)",
+        "ALTER TABLE calls ADD COLUMN schedule_id TEXT",
+        "ALTER TABLE calls ADD COLUMN attempt INTEGER",
+        "CREATE INDEX calls_by_schedule ON calls (schedule_id) WHERE schedule_id IS NOT NULL",
+        f"CREATE TABLE blocked_numbers ({BLOCKED_COLUMNS.format(big='INTEGER')})",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
