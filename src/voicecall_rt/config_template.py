@@ -69,10 +69,33 @@ silenceHangupSeconds = 30   # ...and hang up (no-response) if it stays quiet thi
 dtmfToneMs = 100            # keypad tone length
 dtmfGapMs = 80              # silence between keypad tones
 mediaTimeoutSeconds = 30    # a stream that sends no audio this long is treated as gone
+# blockedNumbers = ["+14155550000"]   # never called (beside numbers that asked not to be)
 
 [calls.voicemail]
 policy = "leave-message"    # or "hangup"
 # message = "Hi, this is an AI assistant calling for Alex about a reservation. Please call back."
+
+# What a business sets around its calls (docs/business.md).
+# [calls.transfer]        # the model may hand the call to a person, only to these numbers
+# targets = [{ label = "front desk", number = "+14155550123" }]
+# passCallerId = true     # show the other party's number where the carrier allows it
+
+# [calls.retry]           # follow-up attempts of an outbound call that did not get through
+# attempts = 3            # in all, the first included (1: no follow-up)
+# backoffSeconds = 300    # wait before the second attempt; each later wait is longer by
+# backoffMultiplier = 2   #   this factor
+# on = ["busy", "no-answer", "failed"]   # and/or "voicemail"
+
+# [calls.hours]           # when outbound calls may ring, in the callee's local time
+# start = "09:00"
+# end = "20:00"
+# days = ["mon", "tue", "wed", "thu", "fri"]
+# fallbackTimeZone = "UTC"   # for a number whose time zone cannot be told from it
+
+# [limits]                # spend guards, in USD of the cost estimate
+# dailySpendUsd = 20      # refuse new calls once today's calls have cost this much
+# perCallSpendUsd = 2     # a call that reaches this says goodbye and hangs up
+# timeZone = "UTC"        # where "today" begins
 
 [inbound]
 enabled = false

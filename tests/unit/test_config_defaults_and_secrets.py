@@ -226,3 +226,19 @@ def test_secret_not_in_json_parse_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(path, env={})
     assert SECRET_KEY not in str(info.value)
+
+
+def test_template_business_settings_parse_when_uncommented() -> None:
+    # The commented [calls.*] and [limits] examples, uncommented, are valid settings.
+    lines = TEMPLATE.splitlines()
+    start, stop = lines.index("[calls]"), lines.index("[inbound]")
+    uncommented = [
+        line[2:] if re.match(r"# (\[|\w+ = )", line) else line for line in lines[start:stop]
+    ]
+    data = tomllib.loads("\n".join(lines[:start] + uncommented + lines[stop:]))
+    calls = Settings.model_validate(data).calls
+    assert [t.label for t in calls.transfer.targets] == ["front desk"]
+    assert calls.retry.attempts == 3
+    assert calls.hours.restricted
+    assert calls.blocked_numbers == ["+14155550000"]
+    assert Settings.model_validate(data).limits.daily_spend_usd == 20
