@@ -5,6 +5,7 @@ that holds across every instance (`reserve_*`, through the cluster)."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from voicecall_rt.call.records import CallRecord
 from voicecall_rt.carrier.base import Busy, Reject
@@ -21,9 +22,11 @@ BUSY_MESSAGE = "Sorry, all lines are busy right now. Please call back later."
 class PlaceError(Exception):
     """A call was refused before anything was dialled; `code` is stable, message is for people."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, next_allowed: datetime | None = None) -> None:
         super().__init__(message)
         self.code = code
+        # `outside-calling-hours`: when the call may ring (UTC), for `--when-allowed`.
+        self.next_allowed = next_allowed
 
 
 def check_outbound(

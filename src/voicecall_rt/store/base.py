@@ -174,6 +174,18 @@ class Store(StoreReads, abc.ABC):
         self._enqueue(WriteOp("add_event", call_id, self.dialect.insert_event, params))
         return seq
 
+    async def write_returning(self, label: str, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """Run one write in the writer, ordered after the writes enqueued before it, and
+        return its rows (a RETURNING clause's); the database's refusal is raised. For a
+        module with a table of its own (store/blocklist.py): `label` names it in logs."""
+        result: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self._enqueue(WriteOp(label, None, sql, params, result=result))
+        return await self._writer.result(result)
+
+    async def query(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        """A read of a module with a table of its own: sees every write enqueued before it."""
+        return await self._read(sql, params)
+
     def _check_open(self) -> None:
         if self._closer is not None:
             raise StoreError("store is closed")
