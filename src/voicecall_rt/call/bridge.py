@@ -121,6 +121,11 @@ class CallBridge:
         return self.relay.carrier is not None
 
     @property
+    def usage(self) -> dict[str, Any]:
+        """What the call's model sessions have used so far (the figures pricing.py prices)."""
+        return self._backend.usage
+
+    @property
     def counters(self) -> tuple[int, int, int, int]:
         """Frames in, out, dropped and bad so far (for the metrics)."""
         relay = self.relay

@@ -49,9 +49,10 @@ EMERGENCY_SHORT_CODES: Final[Mapping[int, frozenset[str]]] = {
     353: frozenset({"999"}),  # Ireland
 }
 
-# Refused: premium rate only, the numbers that bill the caller for a service. Shared-cost
-# numbers (UK 0845, France 081x) are ordinary businesses' lines at a modest surcharge, and
-# stay callable; a business that wants them refused lists them in calls.blockedNumbers.
+# Refused: premium rate, the numbers that bill the caller for a service (libphonenumber
+# counts the UK's 084/087 service-charge numbers among them). Shared-cost numbers (France
+# 081x, Belgium 078) are ordinary businesses' lines at a modest surcharge and stay
+# callable; a business that wants one refused lists it in calls.blockedNumbers.
 REFUSED_TYPES: Final = frozenset({PhoneNumberType.PREMIUM_RATE})
 
 

@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from voicecall_rt import prompts
@@ -26,6 +28,7 @@ from voicecall_rt.call.admission import (
 )
 from voicecall_rt.call.bridge import CallBridge, CallSummary
 from voicecall_rt.call.elsewhere import Elsewhere
+from voicecall_rt.call.guards import check_guards
 from voicecall_rt.call.journal import CallJournal, Hub
 from voicecall_rt.call.live_actions import LiveActions
 from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
@@ -93,6 +96,8 @@ class CallManager:
         self.cluster = cluster or SingleInstance(store, "local")
         self._elsewhere = Elsewhere(store, hub, self.cluster, carrier)
         self.draining = False  # no new call is taken (call/drain.py)
+        # What time it is for the guards' calling hours and daily spend (tests set it).
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     # ---- lifecycle --------------------------------------------------------------------
 
@@ -157,6 +162,12 @@ class CallManager:
                 raise PlaceError("invalid-outcome-schema", str(exc)) from None
         if self._carrier is None:
             raise PlaceError("config", "no carrier is configured")
+        live_usage = {active.record.id: active.bridge.usage for active in self.calls}
+        await check_guards(self.settings, self.store, to, now=self.clock(), live_usage=live_usage)
+        # Again after the guards' reads: calls may have begun, or a drain, meanwhile.
+        check_outbound(
+            self.settings, to, task, system_prompt, active=len(self.calls), draining=self.draining
+        )
         public = self.settings.public_url
         assert public is not None
         # Reserve the slot before the first await, so racing requests cannot overshoot it.

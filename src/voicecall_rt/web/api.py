@@ -28,6 +28,12 @@ _PLACE_STATUS = {
     "invalid-task": 400,
     "invalid-outcome-schema": 400,
     "limit": 429,
+    # The guards (call/guards.py): never placed, whoever asks again.
+    "emergency-number": 403,
+    "premium-number": 403,
+    "blocked-number": 403,
+    "daily-spend-limit": 429,  # until the day ends in limits.timeZone
+    "outside-calling-hours": 409,  # until the next allowed time, which the message gives
     "config": 503,
     "draining": 503,  # shutting down: another instance takes it
     "store": 503,  # the shared database is away: the limit cannot be counted

@@ -119,7 +119,23 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "201": _ok("CallEnvelope", "the carrier accepted the call"),
                         "400": {"description": "invalid number or request", **_json("Error")},
-                        "429": {"description": "concurrent call limit reached", **_json("Error")},
+                        "403": {
+                            "description": "a guard refuses the number: emergency-number,"
+                            " premium-number or blocked-number (the blocklist, or a callee"
+                            " who asked not to be called again)",
+                            **_json("Error"),
+                        },
+                        "409": {
+                            "description": "outside-calling-hours: calls.hours do not allow"
+                            " a call to this number now; the message gives the next allowed"
+                            " time, in the callee's zone and UTC",
+                            **_json("Error"),
+                        },
+                        "429": {
+                            "description": "concurrent call limit reached (limit), or"
+                            " today's calls have cost limits.dailySpendUsd (daily-spend-limit)",
+                            **_json("Error"),
+                        },
                         "502": {"description": "the carrier refused", **_json("Error")},
                         "503": {
                             "description": "configuration incomplete, or the server is draining",
