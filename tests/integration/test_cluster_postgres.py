@@ -27,6 +27,7 @@ from voicecall_rt.cluster.report import describe_store
 from voicecall_rt.config import Settings
 from voicecall_rt.status import check_model_errors
 from voicecall_rt.store.postgres.database import PostgresStore
+from voicecall_rt.store.postgres.schema import SCHEMA_VERSION
 
 PUBLIC = "https://{}.voice.test"
 LEASE_S = 3.0  # the shortest lease the config allows
@@ -215,7 +216,8 @@ async def test_status_names_the_database_and_the_instances_never_the_password(
     async with instance(pg_url, "a"), instance(pg_url, "b"):
         await fetch(pg_url, "UPDATE instances SET heartbeat_at = 0 WHERE id = 'b'")
         ok, detail = await describe_store(settings_for(pg_url))
-    assert ok and detail.startswith(f"PostgreSQL at {pg_url}, schema 2; instances: a (serving")
+    head = f"PostgreSQL at {pg_url}, schema {SCHEMA_VERSION}; instances: a (serving"
+    assert ok and detail.startswith(head)
     assert detail.endswith("; 1 silent past the lease (their calls are settled as lost)")
     # A server that is not there; the password in its URL is never shown.
     closed = f"postgresql://vc:hunter2-secret@127.0.0.1:{postgres.port}/nowhere"
