@@ -48,7 +48,9 @@ help you?".
 then call end_call.
 - Read numbers, times, prices and confirmation codes back digit by digit to confirm them.
 - Before hanging up, always call report_outcome with what happened; then say goodbye and \
-call end_call."""
+call end_call.
+- If the person asks not to be called again, call mark_do_not_call, say they will not be \
+called again, then report_outcome, goodbye and end_call."""
 
 _INBOUND_RULES = """\
 How to handle the call:
@@ -56,7 +58,8 @@ How to handle the call:
 - Keep turns short and natural, one or two sentences. Let the other person finish.
 - Read numbers, times and codes back digit by digit to confirm them.
 - When the conversation is over, call report_outcome with what happened, say goodbye, \
-then call end_call."""
+then call end_call.
+- If the caller asks never to be called by us, call mark_do_not_call and tell them so."""
 
 _DEFAULT_INBOUND_BRIEF = "Answer the call politely and take a message for the owner."
 
@@ -123,6 +126,13 @@ END_CALL: Final = _function(
     {"reason": {"type": "string"}},
     ["reason"],
 )
+MARK_DO_NOT_CALL: Final = _function(
+    "mark_do_not_call",
+    "Record that the person on the line asked not to be called again: their number is never "
+    "called again. Only when they ask for it.",
+    {"reason": {"type": "string", "description": "What they said, briefly."}},
+    ["reason"],
+)
 # report_outcome's `details` when the call has no outcome schema (docs/outcomes.md).
 FREE_FORM_DETAILS: Final[dict[str, Any]] = {
     "type": "object",
@@ -147,7 +157,7 @@ def declare_tools(details: dict[str, Any]) -> list[dict[str, Any]]:
         },
         ["success", "summary"],
     )
-    return [SEND_DTMF, report_outcome, END_CALL]
+    return [SEND_DTMF, report_outcome, END_CALL, MARK_DO_NOT_CALL]
 
 
 # The tools of a call without an outcome schema.

@@ -100,6 +100,18 @@ def print_entry(console: Console, entry: dict[str, Any]) -> None:
         console.print(f"{t}  [yellow]    vm[/yellow]  answering machine: leaving a message")
     elif kind == "tool":
         console.print(f"{t}  [magenta]  tool[/magenta]  {data['name']} ({data.get('reason', '')})")
+    elif kind == "do-not-call":
+        console.print(
+            f"{t}  [magenta]  tool[/magenta]  mark_do_not_call: {data['number']} is not to be"
+            f" called again ({escape(str(data.get('reason', '')))})",
+            highlight=False,
+        )
+    elif kind == "spend.limit":
+        console.print(
+            f"{t}  [yellow] spend[/yellow]  {format_usd(data['spent_usd'])} reached"
+            f" limits.perCallSpendUsd ({format_usd(data['limit_usd'])}): saying goodbye",
+            highlight=False,
+        )
     elif kind == "turn.latency":
         console.print(f"{t}  [dim]model answered {data['ms']} ms after the callee stopped[/dim]")
     elif kind == "end":

@@ -112,7 +112,7 @@ async def test_the_model_is_told_the_schema_as_report_outcome_details(
 
     session = world.model.last_session
     tools = declared(session)
-    assert list(tools) == ["send_dtmf", "report_outcome", "end_call"]
+    assert list(tools) == ["send_dtmf", "report_outcome", "end_call", "mark_do_not_call"]
     parameters = tools["report_outcome"]["parameters"]
     assert parameters["properties"]["details"] == BOOKING_SCHEMA
     # success and summary are as they always were; the other tools are untouched.

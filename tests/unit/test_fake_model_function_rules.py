@@ -113,4 +113,4 @@ def test_what_the_fake_refuses_we_refuse_first(schema: dict[str, Any]) -> None:
 
 
 def test_the_free_form_tools_are_unchanged() -> None:
-    assert [message(t["parameters"], t["name"]) for t in TOOLS] == [None, None, None]
+    assert [message(t["parameters"], t["name"]) for t in TOOLS] == [None, None, None, None]

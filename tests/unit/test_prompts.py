@@ -282,7 +282,12 @@ def test_fence_fuzz_never_yields_a_second_fence() -> None:
 
 
 def test_tool_names() -> None:
-    assert [t["name"] for t in TOOLS] == ["send_dtmf", "report_outcome", "end_call"]
+    assert [t["name"] for t in TOOLS] == [
+        "send_dtmf",
+        "report_outcome",
+        "end_call",
+        "mark_do_not_call",
+    ]
 
 
 @pytest.mark.parametrize("tool", TOOLS, ids=lambda t: t["name"])

@@ -24,6 +24,7 @@ from voicecall_rt.call.recording import CallRecorder
 from voicecall_rt.call.records import Direction, Outcome
 from voicecall_rt.call.relay import Relay
 from voicecall_rt.call.renewal import SessionKeeper
+from voicecall_rt.call.spend_limit import watch_spend
 from voicecall_rt.call.state import CallState, Voicemail
 from voicecall_rt.call.tools import CallTools
 from voicecall_rt.carrier.base import Answerer, StreamCodec, StreamStart
@@ -64,9 +65,11 @@ class CallBridge:
         hang_up: Callable[[str], Awaitable[None]],
         on_end: Callable[[str, CallSummary], None],
         press_keys: Callable[[str, str], Awaitable[bool]] | None = None,
+        other_party: str = "",
     ) -> None:
         self.call_id = call_id
         self.direction = direction
+        self.other_party = other_party  # the callee, or the caller of an inbound call
         self.settings = settings
         self.journal = journal
         self.state = CallState(greeting_owed=direction == "inbound")
@@ -186,6 +189,21 @@ class CallBridge:
             return False
         return await self._press_keys(self.call_id, digits)
 
+    def talk_ms(self) -> int | None:
+        """Milliseconds since the answer (what the carrier bills); None before it."""
+        return None if self._answered_t is None else self.journal.t_ms() - self._answered_t
+
+    def say_goodbye(self, note: str, reason: str) -> None:
+        """End the call for `reason` with a goodbye the system `note` asks the model for
+        (the drain's, the spend limit's), as a task of the call's own, so a stop that ends
+        the call cancels it, and a hang-up once begun is never cut half way by our side."""
+        if self.ended:
+            return  # ending already: its carrier's final word settles it
+        if self.streaming and self.state.model_ready:
+            self.spawn(self.conversation.leave(note, reason))
+        else:  # still ringing, or no model to speak: nobody to say goodbye to or for
+            self.spawn(self.end(reason, hang_up=True))
+
     def note_answered(self) -> None:
         """The answer webhook came (the manager says): answer → stream start runs from now."""
         if self._answered_t is None:
@@ -212,6 +230,8 @@ class CallBridge:
             )
         )
         self.spawn(self._watch_media())
+        if self.settings.limits.per_call_spend_usd is not None:
+            self.spawn(watch_spend(self, self.settings.limits.per_call_spend_usd))
         conversation = self.conversation
         if self.direction == "outbound":
             # Outbound listens first; a line that stays silent gets one "Hello?", then a

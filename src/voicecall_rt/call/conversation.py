@@ -33,6 +33,9 @@ FAREWELL_MARK = "farewell"
 class Host(Protocol):
     """What the conversation asks of the call around it (the bridge)."""
 
+    # The number of the person on the line (E.164; "" when unknown).
+    other_party: str
+
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None: ...
 
     async def end(self, reason: str, *, hang_up: bool = False) -> Any: ...

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from voicecall_rt.call.bridge import STREAM_END_WAIT_S, CallBridge
+from voicecall_rt.call.bridge import STREAM_END_WAIT_S
 from voicecall_rt.call.conversation import FAREWELL_MAX_WAIT_S, PROMPT_WAIT_S
 from voicecall_rt.call.manager import CallManager
 from voicecall_rt.call.roster import ActiveCall
@@ -53,7 +53,7 @@ async def drain(manager: CallManager, timeout_s: float) -> bool:
     left = [active for active in calls if not active.settled.is_set()]
     log.warning("drain timeout: %d live call(s) are asked to say goodbye", len(left))
     for active in left:
-        _say_goodbye(active.bridge)
+        active.bridge.say_goodbye(GOODBYE_NOTE, DRAIN_REASON)
     ended = [asyncio.ensure_future(active.bridge.wait_ended()) for active in left]
     try:
         _, late = await asyncio.wait(ended, timeout=GOODBYE_MAX_S)
@@ -66,17 +66,6 @@ async def drain(manager: CallManager, timeout_s: float) -> bool:
                 active.bridge.spawn(active.bridge.end(DRAIN_REASON, hang_up=True))
     await _all_settled(left, SETTLE_WAIT_S)
     return False
-
-
-def _say_goodbye(bridge: CallBridge) -> None:
-    """As a task of the call's own, so a stop that ends the call cancels it, and a hang-up
-    once begun is never cut half way by our side."""
-    if bridge.ended:
-        return  # ending already: its carrier's final word settles it
-    if bridge.streaming and bridge.state.model_ready:
-        bridge.spawn(bridge.conversation.leave(GOODBYE_NOTE, DRAIN_REASON))
-    else:  # still ringing, or no model to speak: nobody to say goodbye to or for
-        bridge.spawn(bridge.end(DRAIN_REASON, hang_up=True))
 
 
 async def _all_settled(calls: Iterable[ActiveCall], timeout_s: float) -> bool:

@@ -239,6 +239,7 @@ class CallManager:
             hang_up=self._live.hang_up,
             on_end=self._bridge_ended,
             press_keys=self._live.press_keys,
+            other_party=record.to_number if record.direction == "outbound" else record.from_number,
         )
         active = ActiveCall(record=record, bridge=bridge, journal=journal)
         self.calls.add(active)

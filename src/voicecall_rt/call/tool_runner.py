@@ -19,6 +19,9 @@ from voicecall_rt.audio.dtmf import PAUSE_CHARS, PAUSE_MS, frames, tone_audio
 from voicecall_rt.call import tools
 from voicecall_rt.model.base import ToolCall
 from voicecall_rt.outcome_schema import DetailsShape
+from voicecall_rt.phone import mask_number, normalize_e164
+from voicecall_rt.store.blocklist import DO_NOT_CALL, record_blocked
+from voicecall_rt.store.errors import StoreError
 
 if TYPE_CHECKING:
     from voicecall_rt.call.conversation import Conversation
@@ -68,11 +71,39 @@ class ToolRunner:
                 c.host.spawn(c.farewell())
             elif call.name == "send_dtmf":
                 await self._press(call.call_id, tools.digits_from(arguments))
+            elif call.name == "mark_do_not_call":
+                self._do_not_call(call.call_id, tools.reason_from(arguments))
             else:
                 raise tools.ToolError(f"unknown tool {call.name!r}")
         except tools.ToolError as exc:
             c.journal.event("tool.error", name=call.name, error=str(exc))
             await self.result(call.call_id, {"ok": False, "error": str(exc)})
+
+    def _do_not_call(self, call_id: str, reason: str) -> None:
+        """The other party asked not to be called again: their number is recorded
+        (store/blocklist.py) in a task of the call's, not in the model's event path."""
+        c = self._c
+        try:
+            number = normalize_e164(c.host.other_party)
+        except ValueError:  # an inbound caller who withheld or garbled their number
+            raise tools.ToolError(
+                "the other party's number is unknown: nothing was recorded"
+            ) from None
+        c.journal.event("do-not-call", number=mask_number(number), reason=reason)
+        c.host.spawn(self._record_do_not_call(call_id, number, reason))
+
+    async def _record_do_not_call(self, call_id: str, number: str, reason: str) -> None:
+        c = self._c
+        try:
+            journal = c.journal
+            await record_blocked(
+                journal.store, number, source=DO_NOT_CALL, reason=reason, call_id=journal.call_id
+            )
+        except (StoreError, OSError) as exc:
+            c.journal.event("tool.error", name="mark_do_not_call", error=str(exc))
+            await self.result(call_id, {"ok": False, "error": "the number could not be recorded"})
+            return
+        await self.result(call_id, {"ok": True, "recorded": "they will not be called again"})
 
     def not_run(self, call: ToolCall, why: str) -> None:
         """A function call that was not acted on still gets its answer, saying so."""

@@ -18,7 +18,7 @@ from voicecall_rt.audio.dtmf import validate_digits
 from voicecall_rt.call.records import Outcome
 from voicecall_rt.outcome_schema import FREE_FORM, DetailsShape, SchemaShape, embedded
 
-TOOL_NAMES = frozenset({"send_dtmf", "report_outcome", "end_call"})
+TOOL_NAMES = frozenset({"send_dtmf", "report_outcome", "end_call", "mark_do_not_call"})
 
 
 @dataclass(frozen=True)
