@@ -26,7 +26,7 @@ import orjson
 from voicecall_rt import __version__
 from voicecall_rt.call.journal import ALL_CALLS, Hub
 from voicecall_rt.call.records import CallRecord, CallStatus, TranscriptLine, now_ms
-from voicecall_rt.config import NotifySettings
+from voicecall_rt.config_notify import NotifySettings
 from voicecall_rt.notify_payload import (
     DELIVERY_HEADER,
     IDEMPOTENCY_HEADER,
