@@ -29,10 +29,12 @@ _CITATION = re.compile(
     rf"((?:\s*(?:,|and)?\s*§\s*{_NUMBER}(?:\s*[-–]\s*§?\s*{_NUMBER})?)+)"
 )
 _REFERENCE = re.compile(rf"§\s*({_NUMBER})(?:\s*[-–]\s*§?\s*({_NUMBER}))?")
-# The citation forms from before the documents moved into the repository.
+# The citation forms from before the documents moved into the repository, and any other
+# document cited by its bare file name (research notes kept elsewhere): only a path under
+# docs/ is in the repository.
 _OLD_FORMS = (
     re.compile(r"\b(?:DESIGN|PROTOCOLS)(?:\.md)?`?\s*§"),
-    re.compile(r"(?<!docs/)\b(?:design|protocols)\.md`?\s*§"),
+    re.compile(r"(?<![\w/.-])(?!(?:DESIGN|PROTOCOLS)\.md)[A-Za-z][\w-]*\.md`?\s*§"),
 )
 _HEADING = re.compile(rf"^#{{1,6}}\s+({_NUMBER})\.?\s", re.MULTILINE)
 
@@ -127,11 +129,15 @@ def test_citation_parsing() -> None:
     ]
     # Spelled in pieces, or this file would fail its own scan.
     upper, lower, mark = ("PROTOCOLS", "DESIGN.md"), "protocols" + ".md", " §"
+    other = "notes" + ".md"
     old = f"{upper[0]}{mark}4.5 · {upper[1]}{mark}3 · {lower}{mark}1 · RFC 6455 §5.1"
-    assert [m.group(0) for p in _OLD_FORMS for m in p.finditer(old + " · docs/design.md §2")] == [
+    old += f" · research: {other}{mark}3"
+    in_repo = " · docs/design.md §2 · docs/business.md §Guards"
+    assert [m.group(0) for p in _OLD_FORMS for m in p.finditer(old + in_repo)] == [
         upper[0] + mark,
         upper[1] + mark,
         lower + mark,
+        other + mark,
     ]
 
 

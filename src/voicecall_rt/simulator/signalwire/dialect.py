@@ -1,5 +1,5 @@
 """SignalWire's dialect of the fake Twilio: the Compatibility API and cXML as SignalWire
-documents them where they differ from Twilio's (research: carriers.md §3).
+documents them where they differ from Twilio's (docs/protocols.md §8).
 
 * REST under `/api/laml/2010-04-01/Accounts/{ProjectID}`, Basic `ProjectID:APIToken`; the
   create call has no `TimeLimit` (its spec, `CreateCallRequest`), so one sent is ignored.
