@@ -8,6 +8,7 @@ rules that come before it and are restated after it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, Final, Literal
 
 MAX_BRIEF_CHARS = 4000
@@ -61,6 +62,12 @@ How to handle the call:
 then call end_call.
 - If the caller asks never to be called by us, call mark_do_not_call and tell them so."""
 
+# Only when `calls.transfer.targets` is set (docs/business.md §Transfer to a person).
+_TRANSFER_RULE = """\
+- If the other person asks for a person, or for one of these: {labels}, tell them you are \
+transferring them now, then call transfer_call with that label (not end_call): the line \
+is handed over once your words have played."""
+
 _DEFAULT_INBOUND_BRIEF = "Answer the call politely and take a message for the owner."
 
 
@@ -78,13 +85,18 @@ def build_instructions(
     direction: Literal["outbound", "inbound"],
     task: str = "",
     system_prompt: str | None = None,
+    transfer_labels: Sequence[str] = (),
 ) -> str:
-    """Safety rules, then the fenced brief, then the phone rules, then the safety rules again."""
+    """Safety rules, then the fenced brief, then the phone rules (the transfer rule when
+    there are `transfer_labels`), then the safety rules again."""
     parts = [p for p in (system_prompt or "", task) if p.strip()]
     if not parts and direction == "inbound":
         parts = [_DEFAULT_INBOUND_BRIEF]
     brief, _ = sanitize_brief("\n\n".join(parts))
     rules = _OUTBOUND_RULES if direction == "outbound" else _INBOUND_RULES
+    if transfer_labels:
+        labels = ", ".join(f'"{label}"' for label in transfer_labels)
+        rules += "\n" + _TRANSFER_RULE.format(labels=labels)
     return "\n\n".join(
         [
             SAFETY_RULES,
@@ -133,6 +145,24 @@ MARK_DO_NOT_CALL: Final = _function(
     {"reason": {"type": "string", "description": "What they said, briefly."}},
     ["reason"],
 )
+
+
+def transfer_call_tool(labels: Sequence[str]) -> dict[str, Any]:
+    """transfer_call: its target is one of the configured labels (an enum: the model never
+    sees a number, and cannot name one)."""
+    return _function(
+        "transfer_call",
+        "Hand the call over to a person: the line is connected to the target you name. "
+        "Tell the other person you are transferring them first; your words finish playing "
+        "before the transfer.",
+        {
+            "target": {"type": "string", "enum": list(labels)},
+            "reason": {"type": "string", "description": "Why, briefly."},
+        },
+        ["target", "reason"],
+    )
+
+
 # report_outcome's `details` when the call has no outcome schema (docs/outcomes.md).
 FREE_FORM_DETAILS: Final[dict[str, Any]] = {
     "type": "object",

@@ -27,10 +27,12 @@ from voicecall_rt.call.renewal import SessionKeeper
 from voicecall_rt.call.spend_limit import watch_spend
 from voicecall_rt.call.state import CallState, Voicemail
 from voicecall_rt.call.tools import CallTools
-from voicecall_rt.carrier.base import Answerer, StreamCodec, StreamStart
+from voicecall_rt.carrier.base import Answerer, CarrierError, StreamCodec, StreamStart, Transfer
 from voicecall_rt.carrier.link import CarrierLink
 from voicecall_rt.config import Settings
+from voicecall_rt.config_business import TransferTarget
 from voicecall_rt.model.registry import open_backend
+from voicecall_rt.phone import mask_number
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class CallBridge:
         on_end: Callable[[str, CallSummary], None],
         press_keys: Callable[[str, str], Awaitable[bool]] | None = None,
         other_party: str = "",
+        transfer: Callable[[str, TransferTarget], Awaitable[Transfer]] | None = None,
     ) -> None:
         self.call_id = call_id
         self.direction = direction
@@ -102,6 +105,8 @@ class CallBridge:
         self._instructions = instructions
         self._hang_up = hang_up
         self._press_keys = press_keys
+        self._transfer = transfer
+        self._transferring = False
         self._on_end = on_end
         self._reason: str | None = None  # why the model side is ending the call
         self._error: str | None = None
@@ -188,6 +193,32 @@ class CallBridge:
         if self._press_keys is None:
             return False
         return await self._press_keys(self.call_id, digits)
+
+    async def transfer(self, target: TransferTarget) -> CallSummary:
+        """After the goodbye of transfer_call: the carrier hands the line to `target`, then
+        our side ends (`transferred`, no hang-up); a refusal ends the call as
+        `transfer-failed`, hung up, the error kept (docs/business.md §Transfer to a person)."""
+        if self.ended or self._transferring:
+            return await self.end("transferred")  # ending already: that end stands
+        self._transferring = True
+        journal = self.journal
+        try:
+            if self._transfer is None:
+                raise CarrierError("this call cannot be transferred: no carrier")
+            done = await self._transfer(self.call_id, target)
+        except CarrierError as exc:
+            self._error = self._error or str(exc)
+            journal.event("transfer.failed", target=target.label, error=str(exc))
+            return await self.end("transfer-failed", hang_up=True)
+        journal.event(
+            "transfer",
+            target=target.label,
+            number=mask_number(done.number),
+            caller_id=mask_number(done.caller_id),
+        )
+        journal.line("system", f"transferred to {target.label}")
+        self.conversation.transferred(target.label)
+        return await self.end("transferred")
 
     def talk_ms(self) -> int | None:
         """Milliseconds since the answer (what the carrier bills); None before it."""

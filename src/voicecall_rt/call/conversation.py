@@ -22,6 +22,7 @@ from voicecall_rt.call.state import CallState, Voicemail
 from voicecall_rt.call.tool_runner import ToolRunner
 from voicecall_rt.call.transcript import Transcript
 from voicecall_rt.config import Settings
+from voicecall_rt.config_business import TransferTarget
 from voicecall_rt.model.base import ModelError, ModelSession, ResponseEnd
 from voicecall_rt.outcome_schema import DetailsShape
 
@@ -45,6 +46,8 @@ class Host(Protocol):
     def fatal_error(self, text: str) -> None: ...
 
     async def press_keys(self, digits: str) -> bool: ...
+
+    async def transfer(self, target: TransferTarget) -> Any: ...
 
 
 class Conversation:
@@ -73,6 +76,8 @@ class Conversation:
         self.farewell_played = asyncio.Event()
         # What the goodbye ends the call as: the model's own end_call, or why we asked for it.
         self.end_reason = "model-ended"
+        # Where the goodbye hands the line over instead of hanging up (transfer_call).
+        self.transfer_to: TransferTarget | None = None
         self.stream_t: int | None = None
         self._model_heard = False
         self._speech_stopped_t: int | None = None
@@ -290,7 +295,8 @@ class Conversation:
         self.respond()
 
     async def farewell(self) -> None:
-        """The goodbye: let the last words finish generating and playing, then hang up."""
+        """The goodbye: let the last words finish generating and playing, then hang up (or
+        hand the line to `transfer_to`)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + FAREWELL_MAX_WAIT_S
         with contextlib.suppress(TimeoutError):
@@ -302,7 +308,19 @@ class Conversation:
                     with contextlib.suppress(ConnectionError):
                         await relay.send_mark(FAREWELL_MARK)
                         await self.farewell_played.wait()
-        await self.host.end(self.end_reason, hang_up=True)
+        if self.transfer_to is not None:
+            await self.host.transfer(self.transfer_to)
+        else:
+            await self.host.end(self.end_reason, hang_up=True)
+
+    def transferred(self, label: str) -> None:
+        """The call was handed to `label`: the outcome says so, the model's own report kept
+        (docs/business.md §Transfer to a person)."""
+        outcome = self.outcome
+        if outcome is None:
+            outcome = Outcome(success=True, summary=f"Transferred to {label}")
+        self.outcome = outcome.model_copy(update={"transferred_to": label})
+        self.journal.store.update_call(self.journal.call_id, outcome=self.outcome)
 
     async def leave(self, note: str, reason: str) -> None:
         """We end the call (`reason`): the model says the goodbye `note` asks for, it plays

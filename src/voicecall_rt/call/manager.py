@@ -91,7 +91,7 @@ class CallManager:
         self._reaper: asyncio.Task[None] | None = None
         self._tokens = StreamTokens(lambda: asyncio.get_running_loop().time())
         self.calls = Roster(store, hub, self._tokens)
-        self._live = LiveActions(self.calls, carrier)
+        self._live = LiveActions(self.calls, carrier, settings)
         # Alone unless told otherwise: the tests' managers and the SQLite store.
         self.cluster = cluster or SingleInstance(store, "local")
         self._elsewhere = Elsewhere(store, hub, self.cluster, carrier)
@@ -226,8 +226,12 @@ class CallManager:
     def _admit(self, record: CallRecord) -> ActiveCall:
         """The bridge and journal of a call whose row is stored (`_reserve`)."""
         journal = CallJournal(self.store, self.hub, record.id, record.created_at)
+        labels = [target.label for target in self.settings.calls.transfer.targets]
         instructions = prompts.build_instructions(
-            direction=record.direction, task=record.task, system_prompt=record.system_prompt
+            direction=record.direction,
+            task=record.task,
+            system_prompt=record.system_prompt,
+            transfer_labels=labels,
         )
         bridge = CallBridge(
             call_id=record.id,
@@ -235,10 +239,11 @@ class CallManager:
             settings=self.settings,
             journal=journal,
             instructions=instructions,
-            tools=call_tools(record.outcome_schema),
+            tools=call_tools(record.outcome_schema, labels),
             hang_up=self._live.hang_up,
             on_end=self._bridge_ended,
             press_keys=self._live.press_keys,
+            transfer=self._live.transfer,
             other_party=record.to_number if record.direction == "outbound" else record.from_number,
         )
         active = ActiveCall(record=record, bridge=bridge, journal=journal)
@@ -411,9 +416,11 @@ class CallManager:
             usage=summary.usage or None,
             error=record.error,
         )
-        if record.direction == "inbound":
+        if record.direction == "inbound" or summary.end_reason == "transferred":
             # No status callback is asked for on an inbound call (the number's Voice URL is
-            # all the user configures): the end of its stream is the end of the call.
+            # all the user configures): the end of its stream is the end of the call. A
+            # transferred call is over for us (the carrier's final status comes whenever
+            # the person it went to hangs up).
             self.calls.settle(active, None, record.end_reason or "ended")
 
     async def wait(self, call_id: str, timeout_s: float) -> None:

@@ -55,6 +55,9 @@ class Outcome(BaseModel):
     success: bool
     summary: str = Field(max_length=2000)
     details: dict[str, Any] = Field(default_factory=dict)
+    # The transfer target's label when the call ended transferred to a person (ours, never
+    # the model's: docs/business.md §Transfer to a person).
+    transferred_to: str | None = None
 
 
 class CallRecord(BaseModel):

@@ -3,7 +3,7 @@ layer routes them, the call manager hands them to the carrier)."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from voicecall_rt.carrier.base import Connect, OutboundRequest
 
@@ -11,6 +11,8 @@ ANSWER_PATH = "/voice/answer"
 STATUS_PATH = "/voice/status"
 AMD_PATH = "/voice/amd"
 STREAM_PATH = "/voice/realtime-stream"
+# The document that dials a transfer's target, for a carrier that fetches one (Plivo).
+TRANSFER_PATH = "/voice/transfer"
 
 
 def stream_url(public_url: str) -> str:
@@ -41,3 +43,9 @@ def outbound_request(
         amd_url=f"{public_url}{AMD_PATH}{call_param}" if amd else None,
         stream=stream,
     )
+
+
+def transfer_url(public_url: str, call_id: str, label: str) -> str:
+    """Where the carrier fetches the document that transfers call `call_id` to the target
+    labelled `label` (a label, never a number: the number is looked up in the config)."""
+    return f"{public_url}{TRANSFER_PATH}?{urlencode({'call': call_id, 'target': label})}"

@@ -71,6 +71,8 @@ class ToolRunner:
                 c.host.spawn(c.farewell())
             elif call.name == "send_dtmf":
                 await self._press(call.call_id, tools.digits_from(arguments))
+            elif call.name == "transfer_call":
+                self._transfer(arguments)
             elif call.name == "mark_do_not_call":
                 self._do_not_call(call.call_id, tools.reason_from(arguments))
             else:
@@ -104,6 +106,18 @@ class ToolRunner:
             await self.result(call_id, {"ok": False, "error": "the number could not be recorded"})
             return
         await self.result(call_id, {"ok": True, "recorded": "they will not be called again"})
+
+    def _transfer(self, arguments: dict[str, Any]) -> None:
+        """Like end_call, the goodbye plays out first; then the carrier hands the line to
+        the configured target (Conversation.farewell). No result: the call is closing."""
+        c = self._c
+        target = tools.transfer_target_from(arguments, c.settings.calls.transfer.targets)
+        if not c.state.close():
+            raise tools.ToolError("the call is already ending: it cannot be transferred")
+        reason = tools.reason_from(arguments)
+        c.journal.event("tool", name="transfer_call", target=target.label, reason=reason)
+        c.transfer_to = target
+        c.host.spawn(c.farewell())
 
     def not_run(self, call: ToolCall, why: str) -> None:
         """A function call that was not acted on still gets its answer, saying so."""

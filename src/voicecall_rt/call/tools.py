@@ -7,6 +7,7 @@ exception in the bridge.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +17,12 @@ from pydantic import ValidationError
 from voicecall_rt import prompts
 from voicecall_rt.audio.dtmf import validate_digits
 from voicecall_rt.call.records import Outcome
+from voicecall_rt.config_business import TransferTarget
 from voicecall_rt.outcome_schema import FREE_FORM, DetailsShape, SchemaShape, embedded
 
-TOOL_NAMES = frozenset({"send_dtmf", "report_outcome", "end_call", "mark_do_not_call"})
+TOOL_NAMES = frozenset(
+    {"send_dtmf", "report_outcome", "end_call", "mark_do_not_call", "transfer_call"}
+)
 
 
 @dataclass(frozen=True)
@@ -33,12 +37,20 @@ class CallTools:
 FREE_FORM_TOOLS = CallTools(prompts.TOOLS, FREE_FORM)
 
 
-def call_tools(outcome_schema: dict[str, Any] | None) -> CallTools:
-    """The tools for a call with this (already checked) outcome schema, or without one."""
+def call_tools(
+    outcome_schema: dict[str, Any] | None, transfer_labels: Sequence[str] = ()
+) -> CallTools:
+    """The tools for a call with this (already checked) outcome schema, or without one;
+    transfer_call too when there are transfer targets (`transfer_labels`)."""
     if outcome_schema is None:
-        return FREE_FORM_TOOLS
-    details = embedded(outcome_schema, at=prompts.DETAILS_POINTER)
-    return CallTools(prompts.declare_tools(details), SchemaShape(outcome_schema))
+        tools = FREE_FORM_TOOLS
+    else:
+        details = embedded(outcome_schema, at=prompts.DETAILS_POINTER)
+        tools = CallTools(prompts.declare_tools(details), SchemaShape(outcome_schema))
+    if not transfer_labels:
+        return tools
+    transfer = prompts.transfer_call_tool(transfer_labels)
+    return CallTools([*tools.declarations, transfer], tools.details)
 
 
 class ToolError(ValueError):
@@ -94,3 +106,21 @@ def digits_from(arguments: dict[str, Any]) -> str:
 def reason_from(arguments: dict[str, Any]) -> str:
     reason = arguments.get("reason", "")
     return reason[:200] if isinstance(reason, str) else ""
+
+
+def transfer_target_from(
+    arguments: dict[str, Any], targets: Sequence[TransferTarget]
+) -> TransferTarget:
+    """The configured target transfer_call names by its label (exact, case-insensitive once
+    trimmed). Never a number the model gives: anything else is a ToolError."""
+    label = arguments.get("target")
+    if not targets:
+        raise ToolError("no transfer target is configured: the call cannot be transferred")
+    labels = ", ".join(repr(t.label) for t in targets)
+    if not isinstance(label, str):
+        raise ToolError(f"transfer_call needs 'target', one of: {labels}")
+    wanted = label.strip().lower()
+    for target in targets:
+        if target.label.strip().lower() == wanted:
+            return target
+    raise ToolError(f"unknown transfer target {label[:60]!r}: use one of {labels}")

@@ -4,7 +4,7 @@ A carrier is three things, each an interface here and one set of files per carri
 (`carrier/<name>/`):
 
 - its REST API: place a call (the media stream requested in the dial itself where the
-  carrier works that way), hang it up, press keys (`CarrierApi`);
+  carrier works that way), hang it up, press keys, transfer it to a person (`CarrierApi`);
 - its webhooks: verify a request, read it as a neutral event (`CallAnswered`, `InboundCall`,
   `StatusChanged`, `MachineVerdict`), and carry out the call manager's neutral `Decision`
   (connect the media stream with a token, let a dialled stream proceed, reject, say
@@ -52,6 +52,17 @@ class OutboundRequest:
     stream: Connect | None = None
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """Connect the other side of a live call to `number` (one of `calls.transfer.targets`),
+    showing `caller_id`; our media stream ends there. `document_url`: where our server
+    serves the document that dials it, for a carrier that fetches one (Plivo)."""
+
+    number: str
+    caller_id: str
+    document_url: str
+
+
 class CarrierApi(Protocol):
     """The carrier's REST side, for the call manager."""
 
@@ -73,6 +84,11 @@ class CarrierApi(Protocol):
         """Have the carrier itself press `digits` on the call, keeping the media stream up:
         True once it accepted them, False if it has no such command (then keypad tones go
         in-band, or as a stream message: `StreamWriter.keypad`). Raises CarrierError."""
+        ...
+
+    async def transfer(self, call_sid: str, transfer: Transfer) -> None:
+        """Have the carrier connect the live call's other side to `transfer.number` (our
+        media stream ends); returns once the carrier accepted it. Raises CarrierError."""
         ...
 
 

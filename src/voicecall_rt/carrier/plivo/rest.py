@@ -17,7 +17,7 @@ import plivo
 import requests
 from plivo.exceptions import PlivoRestError, ResourceNotFoundError
 
-from voicecall_rt.carrier.base import CarrierError, OutboundRequest
+from voicecall_rt.carrier.base import CarrierError, OutboundRequest, Transfer
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,19 @@ class PlivoCarrier:
         callee hears them); the stream stays up."""
         await self._call(self._client.calls.send_digits, call_sid, digits, leg="aleg")
         return True
+
+    async def transfer(self, call_sid: str, transfer: Transfer) -> None:
+        """Plivo's Transfer Call API (`POST /Call/{uuid}/`, legs `aleg`): Plivo fetches
+        `aleg_url` and runs the XML it answers, which ends our `<Stream>`. That URL is our
+        server's (`transfer.document_url`), signed by Plivo like every webhook; the
+        document it serves dials the number (carrier/plivo/webhooks.py `dial_xml`)."""
+        await self._call(
+            self._client.calls.transfer,
+            call_sid,
+            legs="aleg",
+            aleg_url=transfer.document_url,
+            aleg_method="POST",
+        )
 
     async def fetch_account(self) -> dict[str, Any]:
         """The account's details as Plivo gives them (name, type, whether enabled)."""

@@ -14,7 +14,7 @@ from typing import Any, Final, Literal
 import telnyx
 
 from voicecall_rt.audio.dtmf import PAUSE_CHARS, PAUSE_MS
-from voicecall_rt.carrier.base import CarrierError, Connect, OutboundRequest
+from voicecall_rt.carrier.base import CarrierError, Connect, OutboundRequest, Transfer
 from voicecall_rt.carrier.telnyx.wire import CODEC, Direction, client_state
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,16 @@ class TelnyxCarrier:
             raise carrier_error(exc) from None
         await asyncio.sleep(keys_ms(digits) / 1000)
         return True
+
+    async def transfer(self, call_sid: str, transfer: Transfer) -> None:
+        """Call Control's `transfer`: Telnyx dials `to` from `from` and bridges the call to
+        it, which ends our stream (docs/protocols.md §6)."""
+        try:
+            await self._client.calls.actions.transfer(
+                call_sid, to=transfer.number, from_=transfer.caller_id
+            )
+        except telnyx.APIError as exc:
+            raise carrier_error(exc) from None
 
     async def answer(self, call_sid: str, stream: Connect) -> None:
         """Answer an inbound call with the stream (and its token) in the answer."""

@@ -14,7 +14,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from voicecall_rt.carrier.base import CarrierError, OutboundRequest
+from voicecall_rt.carrier.base import CarrierError, OutboundRequest, Transfer
+from voicecall_rt.carrier.twilio.webhooks import dial_twiml
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,15 @@ class TwilioCarrier:
         """Twilio has no command that presses keys and keeps the stream: its `<Play digits>`
         would replace the TwiML that holds the stream (tones go in-band instead)."""
         return False
+
+    async def transfer(self, call_sid: str, transfer: Transfer) -> None:
+        """Update the live call with `<Dial callerId><Number>` TwiML: Twilio stops the
+        running TwiML, so our `<Connect><Stream>` ends (its `stop`), and dials."""
+        twiml = dial_twiml(transfer.number, transfer.caller_id)
+        try:
+            await self._client.calls(call_sid).update_async(twiml=twiml)
+        except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
+            raise self.error(exc) from None
 
     async def fetch_account_status(self) -> str:
         try:

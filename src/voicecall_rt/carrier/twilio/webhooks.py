@@ -91,6 +91,15 @@ def stream_twiml(stream_url: str, token: str) -> str:
     return str(response)
 
 
+def dial_twiml(number: str, caller_id: str) -> str:
+    """Hand the call to `number`, showing `caller_id` (a transfer: replacing the call's
+    TwiML ends its `<Connect><Stream>`)."""
+    response = VoiceResponse()
+    dial = response.dial(caller_id=caller_id)
+    dial.number(number)
+    return str(response)
+
+
 def reject_twiml() -> str:
     response = VoiceResponse()
     response.reject(reason="rejected")
