@@ -7,20 +7,16 @@ world on this test's event loop) through the local API, exactly as an agent woul
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
-import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from mcp import Client
-from mcp.client.stdio import StdioServerParameters
-from mcp.types import CallToolResult, TextContent
 
+from tests.helpers.mcp_client import error, mcp_client, ok
 from tests.helpers.world import MakeWorld
 from voicecall_rt.private_files import ensure_api_token
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Pause
@@ -48,36 +44,6 @@ def write_config(path: Path, data_dir: Path, port: int) -> Path:
 
 def world_config(world: SimWorld, tmp_path: Path) -> Path:
     return write_config(tmp_path / "mcp.toml", world.server.settings.data_dir, world.server.port)
-
-
-@asynccontextmanager
-async def mcp_client(config: Path) -> AsyncIterator[Client]:
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-c", "from voicecall_rt.cli import main; main()", "mcp", "--config", str(config)],
-    )
-    async with Client(params) as client:
-        yield client
-
-
-def text_of(result: CallToolResult) -> str:
-    assert len(result.content) == 1 and isinstance(result.content[0], TextContent)
-    return result.content[0].text
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    """A successful tool result: structured content, and the same as JSON text."""
-    assert not result.is_error, text_of(result)
-    assert result.structured_content is not None
-    assert json.loads(text_of(result)) == result.structured_content
-    return result.structured_content
-
-
-def error(result: CallToolResult) -> str:
-    assert result.is_error, result
-    message = text_of(result)
-    assert "Traceback" not in message
-    return message
 
 
 async def until_answered(world: SimWorld, call_id: str) -> None:
