@@ -25,6 +25,7 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
+from voicecall_rt.carrier.twilio.wire import TwilioStreamWriter
 from voicecall_rt.simulator.scenario import CallPlan
 from voicecall_rt.simulator.signing import SharedKey
 from voicecall_rt.simulator.sim_call import SimCall
@@ -76,6 +77,9 @@ class OurServer:
         self.ws_log: list[tuple[float, dict[str, Any]]] = []
         self.ws_closed = False
         self.stream_sid: str | None = None
+        # How our server writes on the stream: Twilio's; a compatible carrier's bench sets
+        # its own (SignalWire's stream ids have another shape).
+        self.writer_type: type[TwilioStreamWriter] = TwilioStreamWriter
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -171,15 +175,24 @@ class OurServer:
         assert self.ws is not None
         await self.ws.send_str(orjson.dumps(message).decode())
 
+    def writer(self) -> TwilioStreamWriter:
+        """Our server's writer for the stream that started (messages as the bridge sends)."""
+        assert self.stream_sid is not None, "no stream has started"
+        return self.writer_type(self.stream_sid)
+
     async def send_audio(self, audio: bytes, chunk: int = 800) -> None:
+        assert self.ws is not None
+        writer = self.writer()
         for i in range(0, len(audio), chunk):
-            payload = base64.b64encode(audio[i : i + chunk]).decode()
-            await self.send(
-                {"event": "media", "streamSid": self.stream_sid, "media": {"payload": payload}}
-            )
+            await self.ws.send_str(writer.media(base64.b64encode(audio[i : i + chunk]).decode()))
 
     async def send_mark(self, name: str) -> None:
-        await self.send({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}})
+        assert self.ws is not None
+        await self.ws.send_str(self.writer().mark(name))
+
+    async def send_clear(self) -> None:
+        assert self.ws is not None
+        await self.ws.send_str(self.writer().clear)
 
     async def wait_started(self) -> None:
         await self.wait_for(lambda: self.stream_sid is not None)

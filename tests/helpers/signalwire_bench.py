@@ -11,6 +11,7 @@ from twilio.request_validator import RequestValidator
 
 from tests.helpers import fake_twilio_harness as harness
 from tests.helpers.fake_twilio_harness import CALLEE, OUR_NUMBER, PUBLIC, OurServer
+from voicecall_rt.carrier.signalwire.wire import SignalWireStreamWriter
 from voicecall_rt.simulator.scenario import CallPlan
 from voicecall_rt.simulator.signalwire.fake import (
     API_TOKEN,
@@ -55,6 +56,7 @@ def stream_cxml(url: str = "wss://voice.demo.test/voice/stream", codec: str | No
 
 
 def make_fake(server: OurServer, plans: CallPlan | None = None, **knobs: Any) -> FakeTwilio:
+    server.writer_type = SignalWireStreamWriter  # our server writes SignalWire's stream ids
     return fake_signalwire(
         plans=plans if plans is not None else CallPlan(ring_ms=20),
         owned_numbers=(OUR_NUMBER,),

@@ -170,7 +170,7 @@ async def test_clear_drops_queued_audio_and_echoes_pending_marks(
         await server.send_audio(b"\x55" * 16_000, chunk=1600)  # 2 s
         await server.send_mark("long")
         await call.wait_for(lambda: call.played_bytes >= 800)
-        await server.send({"event": "clear", "streamSid": server.stream_sid})
+        await server.send_clear()
         await server.wait_for(lambda: len(server.messages("mark")) == 1)
         played_at_clear = call.played_bytes
         await hang_up_via_rest(http, fake, call)
