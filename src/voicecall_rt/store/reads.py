@@ -53,6 +53,21 @@ class StoreReads:
         )
         return [to_record(r) for r in rows]
 
+    async def calls_created_between(
+        self, since_ms: int, until_ms: int, *, direction: str | None = None, limit: int
+    ) -> list[CallRecord]:
+        """The calls created in [since_ms, until_ms) (of one direction if given), newest
+        first, at most `limit`: the dashboard's overview and its CSV (call/overview.py)."""
+        where = "created_at >= ? AND created_at < ?"
+        params: tuple[Any, ...] = (since_ms, until_ms)
+        if direction is not None:
+            where += " AND direction = ?"
+            params += (direction,)
+        rows = await self._read(
+            f"{_SELECT_CALL} WHERE {where} {self._newest_first()} LIMIT ?", (*params, limit)
+        )
+        return [to_record(r) for r in rows]
+
     async def count_active(self) -> int:
         rows = await self._read(f"SELECT COUNT(*) FROM calls WHERE status IN {ACTIVE_IN}", ())  # noqa: S608 - constant
         return int(rows[0][0])
