@@ -18,15 +18,14 @@ from voicecall_rt.store.copy import COPIED_WHILE_LIVE
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "voicecall_rt"
 # Where the code names an end reason as a literal: ending the bridge, settling a call,
-# the conversation's own reason, the model keeper's and the relay's returns, a refused
-# placement, a constant named for a reason.
+# the conversation's own reason, the model keeper's and the relay's returns, a placement
+# refused once its row is stored (`_refuse`), a constant named for a reason.
 _PATTERNS = (
     r'\.end\(\s*"([^"]+)"',
     r'settle\([^()]*?"([^"]+)"\s*\)',
     r'settle_stale\(\s*reason="([^"]+)"',
     r'\.fail\(\s*"([^"]+)"',
     r'end_reason = "([^"]+)"',
-    r'PlaceError\(\s*"([^"]+)"',
     r'_refuse\(\s*active,\s*"([^"]+)"',
     r'sql\.SETTLE_OWN,\s*self\.instance_id,\s*"([^"]+)"',
     r'^[A-Z_]*REASON[A-Z_]*(?:: Final)?\s*=\s*"([^"]+)"',
