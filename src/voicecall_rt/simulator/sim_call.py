@@ -25,6 +25,7 @@ __all__ = [
     "Notification",
     "SentWebhook",
     "SimCall",
+    "TransferDial",
     "WebhookKind",
 ]
 
@@ -66,6 +67,16 @@ class MarkEcho:
     played_bytes: int
     stream_ms: int  # stream clock (ms since `start`) at the echo
     cleared: bool  # echoed because of a `clear`, not because its audio played
+
+
+@dataclass(frozen=True)
+class TransferDial:
+    """The carrier dialled a transfer's target from the call: to whom, showing which caller
+    ID, and how much of our server's audio had played to the far party by then."""
+
+    number: str
+    caller_id: str
+    played_bytes: int
 
 
 @dataclass(frozen=True)
@@ -162,6 +173,9 @@ class SimCall:
         # for (`completed`, or `canceled` for a dial cancelled before answer): one record
         # whatever the carrier's REST shape, so a test reads them alike on every carrier.
         self.rest_hang_ups: list[str] = []
+        # Each transfer the carrier carried out (TwiML `<Dial>`, Telnyx's `transfer`,
+        # Plivo's Transfer Call): one record whatever the carrier's shape, as rest_hang_ups.
+        self.transfers: list[TransferDial] = []
         # media stream (the latest one, if the call was redirected)
         self.stream_sid: str | None = None
         self.stream_url: str | None = None

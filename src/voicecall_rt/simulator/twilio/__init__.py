@@ -60,6 +60,12 @@ Deliberate simplifications (documented so tests do not lean on them):
 * A stream that cannot be opened (refused handshake, `ws://`) is a failed verb: it is
   recorded in `SimCall.notifications` with Twilio's error code, the TwiML goes on and, when
   it runs out, the call ends `completed`.
-* Verbs other than `<Say>`, `<Pause>`, `<Hangup>`, `<Reject>` and `<Connect><Stream>` are
-  recorded in `SimCall.unsupported` and end the call.
+* A REST update with `Twiml` (a transfer's `<Dial>`) stops the running TwiML: the stream
+  gets `stop` and is closed. `<Dial callerId>` must be the call's calling or called number
+  or the account's (Twilio's error 13214: recorded, nothing dialled, the TwiML goes on);
+  a `<Dial>` is recorded in `SimCall.transfers` and its party is taken to answer and hang
+  up at once (the call then ends `completed`). An update of a call that is over is refused
+  (HTTP 400, 21220).
+* Verbs other than `<Say>`, `<Pause>`, `<Hangup>`, `<Reject>`, `<Connect><Stream>` and
+  `<Dial><Number>` are recorded in `SimCall.unsupported` and end the call.
 """

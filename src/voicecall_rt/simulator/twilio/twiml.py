@@ -14,7 +14,7 @@ from functools import partial
 from typing import Literal, Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from voicecall_rt.simulator.sim_call import Notification, SimCall
+from voicecall_rt.simulator.sim_call import Notification, SimCall, TransferDial
 from voicecall_rt.simulator.tasks import Spawn
 from voicecall_rt.simulator.twilio.media_stream import EndedBy, MediaStream, StreamSettings
 from voicecall_rt.simulator.twilio.webhooks import WebhookClient
@@ -24,6 +24,7 @@ __all__ = ["ERR_STREAM_SCHEME", "TwimlHost", "TwimlInterpreter"]
 logger = logging.getLogger(__name__)
 
 ERR_STREAM_SCHEME = 31922  # "Stream - WebSocket - URL Schema Not Supported"
+ERR_DIAL_CALLER_ID = 13214  # "Dial: Invalid callerId value"
 # A `<Stream>` a compatible carrier refuses (a query string, a codec): no number of its own.
 ERR_STREAM_REFUSED = 0
 
@@ -35,6 +36,7 @@ class TwimlHost(StreamSettings, Protocol):
 
     allow_ws_stream: bool
     keep_stream_query: bool
+    owned_numbers: tuple[str, ...]
     stay_up_after_stream: bool
 
     async def answer(self, call: SimCall) -> None: ...
@@ -128,7 +130,28 @@ class TwimlInterpreter:
             return "ended"
         if tag == "Connect":
             return await self._connect(call, verb, doc_url)
+        if tag == "Dial":
+            return await self._dial(call, verb)
         return self._unsupported(call, tag)
+
+    async def _dial(self, call: SimCall, verb: ET.Element) -> Outcome:
+        """`<Dial callerId><Number>`: the call is connected to the number. Twilio's rule
+        (error 13214): the callerId must be the call's calling or called number, or one of
+        the account's; anything else is refused, nothing dialled, and the TwiML goes on.
+        Simplified: the dialled party answers and hangs up at once (the Dial ends)."""
+        numbers = [child for child in verb if child.tag == "Number"]
+        if len(numbers) != 1 or len(verb) != 1 or not (numbers[0].text or "").strip():
+            return self._unsupported(call, "Dial/" + ",".join(c.tag for c in verb))
+        number = (numbers[0].text or "").strip()
+        caller_id = verb.get("callerId") or call.from_
+        allowed = {call.from_, call.to, *self._host.owned_numbers}
+        if caller_id not in allowed:
+            self._notify(call, ERR_DIAL_CALLER_ID, f"Dial: Invalid callerId value {caller_id}")
+            return "next"
+        await self._host.answer(call)
+        call.transfers.append(TransferDial(number, caller_id, call.played_bytes))
+        await call.changed()
+        return "next"
 
     def _notify(self, call: SimCall, code: int, message: str) -> None:
         call.notifications.append(Notification(code, message))

@@ -1,0 +1,118 @@
+"""transfer_call's declaration and arguments: the target is a configured label (an enum the
+model sees, matched exactly once trimmed and case-folded), never a number; the caller ID
+the carrier is asked to show (docs/business.md §Transfer to a person)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from voicecall_rt.call.records import CallRecord
+from voicecall_rt.call.tools import (
+    FREE_FORM_TOOLS,
+    ToolError,
+    call_tools,
+    transfer_target_from,
+)
+from voicecall_rt.call.transfer import caller_id, plan_transfer
+from voicecall_rt.config import Settings
+from voicecall_rt.config_business import TransferTarget
+from voicecall_rt.prompts import build_instructions
+
+OURS = "+14155550100"
+CALLER = "+14155550177"
+TARGETS = [
+    TransferTarget(label="front desk", number="+14155550142"),
+    TransferTarget(label="Billing", number="+14155550143"),
+]
+
+
+@pytest.mark.parametrize("said", ["front desk", "  Front Desk ", "FRONT DESK", "billing"])
+def test_a_configured_label_is_found_whatever_its_case(said: str) -> None:
+    target = transfer_target_from({"target": said}, TARGETS)
+    assert target.label.lower() == said.strip().lower()
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"target": "+14155550142"},  # a number, even a configured one, is not a label
+        {"target": "14155550142"},
+        {"target": "front"},
+        {"target": "front desk please"},
+        {"target": ""},
+        {"target": 7},
+        {},
+    ],
+)
+def test_anything_but_a_label_is_an_error_naming_the_labels(arguments: dict[str, Any]) -> None:
+    with pytest.raises(ToolError) as refused:
+        transfer_target_from(arguments, TARGETS)
+    assert "'front desk'" in str(refused.value) and "'Billing'" in str(refused.value)
+
+
+def test_no_targets_configured_is_an_error() -> None:
+    with pytest.raises(ToolError, match="no transfer target"):
+        transfer_target_from({"target": "front desk"}, [])
+
+
+def test_the_tool_is_declared_only_with_targets_and_holds_no_number() -> None:
+    assert call_tools(None) is FREE_FORM_TOOLS
+    assert "transfer_call" not in [t["name"] for t in FREE_FORM_TOOLS.declarations]
+    tools = call_tools(None, [t.label for t in TARGETS])
+    [tool] = [t for t in tools.declarations if t["name"] == "transfer_call"]
+    parameters = tool["parameters"]
+    enum = {"type": "string", "enum": ["front desk", "Billing"]}
+    assert parameters["properties"]["target"] == enum
+    assert parameters["required"] == ["target", "reason"]
+    assert parameters["additionalProperties"] is False
+    assert "+1415" not in str(tools.declarations)
+    # The rest is the call's own: an outcome schema's shape is kept.
+    assert tools.details is FREE_FORM_TOOLS.details
+
+
+def test_the_instructions_say_to_announce_the_transfer_first() -> None:
+    plain = build_instructions(direction="inbound", task="Take messages.")
+    assert "transfer_call" not in plain
+    text = build_instructions(
+        direction="inbound", task="Take messages.", transfer_labels=["front desk"]
+    )
+    rule = next(line for line in text.splitlines() if "transfer_call" in line)
+    assert '"front desk"' in rule and "transferring" in rule
+
+
+def _record(direction: str, from_number: str, to_number: str) -> CallRecord:
+    return CallRecord(
+        id="call_0123456789abcdef",
+        direction=direction,  # type: ignore[arg-type]
+        from_number=from_number,
+        to_number=to_number,
+    )
+
+
+def test_caller_id_passes_an_inbound_callers_number_only() -> None:
+    inbound = _record("inbound", CALLER, OURS)
+    outbound = _record("outbound", OURS, CALLER)
+    assert caller_id(inbound, pass_caller_id=True) == CALLER
+    assert caller_id(inbound, pass_caller_id=False) == OURS
+    # The callee of our call is not a number every carrier lets us show: ours is shown.
+    assert caller_id(outbound, pass_caller_id=True) == OURS
+    # A withheld or garbled caller: our number.
+    assert caller_id(_record("inbound", "anonymous", OURS), pass_caller_id=True) == OURS
+
+
+def test_the_plan_names_the_label_in_its_url_never_the_number() -> None:
+    settings = Settings.model_validate(
+        {
+            "publicUrl": "https://voice.example.test",
+            "calls": {
+                "transfer": {"targets": [t.model_dump(by_alias=True) for t in TARGETS]}
+            },
+        }
+    )
+    planned = plan_transfer(_record("inbound", CALLER, OURS), TARGETS[0], settings)
+    assert (planned.number, planned.caller_id) == ("+14155550142", CALLER)
+    assert planned.document_url == (
+        "https://voice.example.test/voice/transfer?call=call_0123456789abcdef&target=front+desk"
+    )
