@@ -100,18 +100,8 @@ def print_entry(console: Console, entry: dict[str, Any]) -> None:
         console.print(f"{t}  [yellow]    vm[/yellow]  answering machine: leaving a message")
     elif kind == "tool":
         console.print(f"{t}  [magenta]  tool[/magenta]  {data['name']} ({data.get('reason', '')})")
-    elif kind == "do-not-call":
-        console.print(
-            f"{t}  [magenta]  tool[/magenta]  mark_do_not_call: {data['number']} is not to be"
-            f" called again ({escape(str(data.get('reason', '')))})",
-            highlight=False,
-        )
-    elif kind == "spend.limit":
-        console.print(
-            f"{t}  [yellow] spend[/yellow]  {format_usd(data['spent_usd'])} reached"
-            f" limits.perCallSpendUsd ({format_usd(data['limit_usd'])}): saying goodbye",
-            highlight=False,
-        )
+    elif (guard := guard_note(kind, data)) is not None:
+        console.print(f"{t}  [yellow] guard[/yellow]  {guard}", highlight=False)
     elif kind == "turn.latency":
         console.print(f"{t}  [dim]model answered {data['ms']} ms after the callee stopped[/dim]")
     elif kind == "end":
@@ -124,6 +114,19 @@ def print_entry(console: Console, entry: dict[str, Any]) -> None:
         )
     elif kind not in _QUIET_EVENTS:
         console.print(f"{t}  [dim]{kind}[/dim]")
+
+
+def guard_note(kind: str, data: dict[str, Any]) -> str | None:
+    """What a guard's event on a call's timeline says (docs/business.md §Guards), else None."""
+    if kind == "do-not-call":
+        reason = escape(str(data.get("reason", "")))
+        return f"mark_do_not_call: {data['number']} is not to be called again ({reason})"
+    if kind == "spend.limit":
+        return (
+            f"{format_usd(data['spent_usd'])} reached limits.perCallSpendUsd"
+            f" ({format_usd(data['limit_usd'])}): the call said goodbye"
+        )
+    return None
 
 
 def print_outcome(console: Console, data: dict[str, Any]) -> bool:
@@ -194,6 +197,9 @@ def show_call(console: Console, data: dict[str, Any]) -> None:
     else:
         console.print("outcome: none reported")
     console.print(f"cost: {describe_cost(record.get('cost'))}", highlight=False)
+    for event in data.get("events") or ():
+        if (guard := guard_note(event["kind"], event.get("data", {}))) is not None:
+            console.print(f"guard: {guard}", highlight=False)
     latency = describe_latency(data.get("latency"))
     if latency:
         console.print("latency:")

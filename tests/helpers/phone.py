@@ -267,3 +267,13 @@ def assistant_items(session: FakeSession) -> list[str]:
 
 def event_kinds(data: dict[str, Any]) -> list[str]:
     return [e["kind"] for e in data["events"]]
+
+
+def assert_goodbye_played(data: dict[str, Any], sim: SimCall, said: list[str]) -> None:
+    """The call (`data` as the API gives it) heard the model say `said`, its goodbye last,
+    which played out before the carrier was told to hang up."""
+    assert sim.rest_hang_ups == ["completed"]  # hung up at the carrier
+    lines = [line["text"] for line in data["transcript"] if line["role"] == "assistant"]
+    assert lines == said
+    goodbye = next(line for line in data["transcript"] if line["text"] == said[-1])
+    assert goodbye["interrupted"] is False  # it played out before the hang-up

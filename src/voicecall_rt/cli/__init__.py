@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from voicecall_rt import __version__
-from voicecall_rt.cli import call, calls, getting_started, serve, store
+from voicecall_rt.cli import blocked, call, calls, getting_started, serve, store
 from voicecall_rt.cli.shared import out
 
 app = typer.Typer(
@@ -24,6 +24,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+calls.calls_app.command("blocked")(blocked.calls_blocked)
+calls.calls_app.command("unblock")(blocked.calls_unblock)
 app.add_typer(calls.calls_app, name="calls")
 app.add_typer(store.store_app, name="store")
 
