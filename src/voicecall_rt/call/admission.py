@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from voicecall_rt.call.records import CallRecord
 from voicecall_rt.carrier.base import Busy, Reject
 from voicecall_rt.cluster.base import Cluster, Reservation
 from voicecall_rt.config import ConfigError, Settings
+from voicecall_rt.outcome_schema import OutcomeSchemaError, check_outcome_schema
 from voicecall_rt.phone import mask_number, normalize_e164
 from voicecall_rt.store.errors import StoreError
 
@@ -55,6 +57,16 @@ def check_outbound(
     if active >= settings.calls.max_concurrent:
         raise PlaceError("limit", limit_message(settings.calls.max_concurrent))
     return to
+
+
+def check_schema(outcome_schema: dict[str, Any] | None) -> None:
+    """PlaceError `invalid-outcome-schema` if the outcome's schema would be refused."""
+    if outcome_schema is None:
+        return
+    try:
+        check_outcome_schema(outcome_schema)
+    except OutcomeSchemaError as exc:
+        raise PlaceError("invalid-outcome-schema", str(exc)) from None
 
 
 def limit_message(limit: int, *, across_instances: bool = False) -> str:

@@ -22,6 +22,7 @@ from voicecall_rt.call import reaper
 from voicecall_rt.call.admission import (
     PlaceError,
     check_outbound,
+    check_schema,
     inbound_refusal,
     reserve_inbound,
     reserve_outbound,
@@ -52,7 +53,6 @@ from voicecall_rt.carrier.base import (
 from voicecall_rt.cluster.base import Cluster
 from voicecall_rt.cluster.single import SingleInstance
 from voicecall_rt.config import Settings
-from voicecall_rt.outcome_schema import OutcomeSchemaError, check_outcome_schema
 from voicecall_rt.phone import mask_number, normalize_e164
 from voicecall_rt.public_url import PublicUrlError, Resolver, check_public_dns, system_resolver
 from voicecall_rt.store.base import Store
@@ -147,19 +147,19 @@ class CallManager:
         system_prompt: str | None = None,
         notify_session_key: str | None = None,
         outcome_schema: dict[str, Any] | None = None,
+        *,
+        schedule_id: str | None = None,
+        attempt: int | None = None,
     ) -> CallRecord:
         """Dial `to` with a brief; returns the record once the carrier has accepted the call.
 
         `notify_session_key` is only stored, for the notify webhook to hand back;
-        `outcome_schema` is what the outcome's details must follow (docs/outcomes.md)."""
+        `outcome_schema` is what the outcome's details must follow (docs/outcomes.md);
+        `schedule_id`, `attempt`: the schedule this call is an attempt of (call/scheduler.py)."""
         to = check_outbound(
             self.settings, to, task, system_prompt, active=len(self.calls), draining=self.draining
         )
-        if outcome_schema is not None:
-            try:
-                check_outcome_schema(outcome_schema)
-            except OutcomeSchemaError as exc:
-                raise PlaceError("invalid-outcome-schema", str(exc)) from None
+        check_schema(outcome_schema)
         if self._carrier is None:
             raise PlaceError("config", "no carrier is configured")
         live_usage = {active.record.id: active.bridge.usage for active in self.calls}
@@ -181,6 +181,8 @@ class CallManager:
             notify_session_key=notify_session_key,
             outcome_schema=outcome_schema,
             carrier=self.settings.carrier,
+            schedule_id=schedule_id,
+            attempt=attempt,
         )
         await reserve_outbound(self.cluster, record, self.settings.calls.max_concurrent)
         active = self._admit(record)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from voicecall_rt.call.admission import PlaceError
 from voicecall_rt.call.records import CallRecord, CallStatus
+from voicecall_rt.call.scheduling import CallRequest
 from voicecall_rt.call.stats import latency_summary
 from voicecall_rt.carrier.base import CarrierError
 from voicecall_rt.config import Settings
@@ -20,13 +21,15 @@ from voicecall_rt.model import catalog
 from voicecall_rt.pricing import call_cost
 from voicecall_rt.store.errors import StoreError
 from voicecall_rt.web import session
-from voicecall_rt.web.keys import API_TOKEN, MANAGER, SETTINGS, STORE
+from voicecall_rt.web.keys import API_TOKEN, MANAGER, SCHEDULER, SETTINGS, STORE
 
 MAX_WAIT_S = 60.0
 _PLACE_STATUS = {
     "invalid-number": 400,
     "invalid-task": 400,
     "invalid-outcome-schema": 400,
+    "invalid-time": 400,  # `at`: not ISO 8601, in the past, too far ahead
+    "invalid-time-zone": 400,
     "limit": 429,
     # The guards (call/guards.py): never placed, whoever asks again.
     "emergency-number": 403,
@@ -59,6 +62,29 @@ class PlaceCallRequest(BaseModel):
             'A JSON Schema ("type": "object", Draft 2020-12, at most 16 KiB, only "#/..." '
             "references) for the outcome's details; the model must report details that "
             "fit it. Refused before dialling if invalid (docs/outcomes.md)."
+        ),
+    )
+    at: str | None = Field(
+        default=None,
+        max_length=64,
+        description=(
+            "Place the call later: an ISO 8601 time with an offset or Z"
+            " ('2026-03-02T09:30:00+01:00'), or without one and with timeZone. Refused in the"
+            " past or more than 366 days ahead. Answered 202 with the schedule."
+        ),
+    )
+    time_zone: str | None = Field(
+        default=None,
+        alias="timeZone",
+        max_length=64,
+        description="The IANA time zone of an `at` without an offset ('Europe/Paris').",
+    )
+    when_allowed: bool = Field(
+        default=False,
+        alias="whenAllowed",
+        description=(
+            "Outside the callee's calling hours (calls.hours), schedule the call for the"
+            " next allowed time (202) instead of refusing it (409)."
         ),
     )
 
@@ -107,6 +133,11 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return _json({"error": {"code": code, "message": message}}, status)
 
 
+# For the routes in other modules (web/schedules_api.py).
+json_response = _json
+error_response = _error
+
+
 def call_json(record: CallRecord, settings: Settings) -> dict[str, Any]:
     """A call as the API shows it: the record, plus its cost at the configured prices."""
     data = record.model_dump(mode="json")
@@ -150,17 +181,24 @@ async def place_call(request: web.Request) -> web.Response:
             )
         )
         return _error(400, "invalid-request", detail)
+    asked = CallRequest(
+        to=body.to,
+        task=body.task,
+        system_prompt=body.system_prompt,
+        notify_session_key=body.session_key,
+        outcome_schema=body.outcome_schema,
+        at=body.at,
+        time_zone=body.time_zone,
+        when_allowed=body.when_allowed,
+    )
     try:
-        record = await request.app[MANAGER].place(
-            body.to,
-            body.task,
-            body.system_prompt,
-            notify_session_key=body.session_key,
-            outcome_schema=body.outcome_schema,
-        )
+        record, schedule = await request.app[SCHEDULER].request(asked)
     except PlaceError as exc:
         return _error(_PLACE_STATUS.get(exc.code, 400), exc.code, str(exc))
-    return _json({"call": call_json(record, request.app[SETTINGS])}, 201)
+    scheduled = {} if schedule is None else {"schedule": schedule.model_dump(mode="json")}
+    if record is None:  # stored for later (call/scheduler.py)
+        return _json(scheduled, 202)
+    return _json({"call": call_json(record, request.app[SETTINGS]), **scheduled}, 201)
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -193,10 +231,17 @@ async def models_status(request: web.Request) -> web.Response:
     return _json(status.model_dump(mode="json"))
 
 
-async def list_calls(request: web.Request) -> web.Response:
+def query_limit(request: web.Request) -> int | None:
+    """A list's `?limit=` (1–500, 50 if absent); None if it is not a number."""
     try:
-        limit = max(1, min(500, int(request.query.get("limit", "50"))))
+        return max(1, min(500, int(request.query.get("limit", "50"))))
     except ValueError:
+        return None
+
+
+async def list_calls(request: web.Request) -> web.Response:
+    limit = query_limit(request)
+    if limit is None:
         return _error(400, "invalid-request", "limit must be a number")
     active_only = request.query.get("active", "") in ("1", "true")
     records = await request.app[STORE].list_calls(limit=limit, active_only=active_only)

@@ -9,6 +9,7 @@ from aiohttp import web
 from voicecall_rt.call import routes
 from voicecall_rt.call.journal import Hub
 from voicecall_rt.call.manager import CallManager
+from voicecall_rt.call.scheduler import Scheduler
 from voicecall_rt.carrier.parts import Carrier
 from voicecall_rt.carrier.registry import build_carrier
 from voicecall_rt.cluster.build import build_cluster, build_feed
@@ -20,20 +21,26 @@ from voicecall_rt.pricing import call_cost
 from voicecall_rt.private_files import adopt_api_token, ensure_api_token, ensure_private_dir
 from voicecall_rt.public_url import Resolver, system_resolver
 from voicecall_rt.store import Store, open_store
-from voicecall_rt.web import api, dashboard, health, stream, webhooks
+from voicecall_rt.web import api, dashboard, health, schedules_api, stream, webhooks
 from voicecall_rt.web import metrics as web_metrics
-from voicecall_rt.web.keys import API_TOKEN, CODEC, MANAGER, SETTINGS, STORE, WEBHOOKS
+from voicecall_rt.web.keys import API_TOKEN, CODEC, MANAGER, SCHEDULER, SETTINGS, STORE, WEBHOOKS
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 
 
 def build_app(
-    settings: Settings, manager: CallManager, store: Store, api_token: str, carrier: Carrier
+    settings: Settings,
+    manager: CallManager,
+    store: Store,
+    api_token: str,
+    carrier: Carrier,
+    scheduler: Scheduler | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[api.require_token])
     app[SETTINGS] = settings
     app[MANAGER] = manager
+    app[SCHEDULER] = scheduler or Scheduler(manager)  # not started: places nothing by itself
     app[STORE] = store
     app[API_TOKEN] = api_token
     app[CODEC] = carrier.codec
@@ -48,6 +55,7 @@ def build_app(
     app.router.add_get("/api/calls/{call_id}", api.get_call, allow_head=False)
     app.router.add_post("/api/calls/{call_id}/hangup", api.hang_up)
     app.router.add_get("/api/calls/{call_id}/events", api.call_events, allow_head=False)
+    schedules_api.setup(app)
     dashboard.setup(app)  # `/`, login, the page's files, debug recordings
     app.router.add_get("/api/openapi.json", api.openapi, allow_head=False)
     health.setup(app)  # `/live`, `/ready`: open, like the webhooks
@@ -66,6 +74,8 @@ class Server:
         self._carrier: Carrier | None = None
         self._store: Store | None = None
         self._manager: CallManager | None = None
+        # Places scheduled calls and retries (call/scheduler.py), beside the manager.
+        self.scheduler: Scheduler | None = None
         # Other instances' calls, for the followers here (None when alone).
         self._feed: RemoteFeed | None = None
         # Pushes each settled call's result to `notify.url` (None when that is unset).
@@ -118,10 +128,14 @@ class Server:
         self.metrics = web_metrics.CallMetrics(self._manager)
         self.metrics.attach(self.hub)  # before any call can start
         await self._manager.start()
+        self.scheduler = Scheduler(self._manager)
+        self.scheduler.start()
         self._feed = build_feed(self._store, self.hub, self._manager.is_active)
         if self._feed is not None:
             await self._feed.start()
-        app = build_app(settings, self._manager, self._store, self.api_token, carrier)
+        app = build_app(
+            settings, self._manager, self._store, self.api_token, carrier, self.scheduler
+        )
         web_metrics.setup(app, self.metrics)
         self._runner = web.AppRunner(app, access_log=log if settings.debug else None)
         await self._runner.setup()
@@ -135,6 +149,9 @@ class Server:
         if self._feed is not None:
             await self._feed.stop()
             self._feed = None
+        if self.scheduler is not None:  # first: it would place calls the shutdown ends
+            await self.scheduler.stop()
+            self.scheduler = None
         if self._manager is not None:
             await self._manager.shutdown()
         if self.notifier is not None:  # after the shutdown: calls it settled are delivered too
