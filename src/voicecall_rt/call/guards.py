@@ -8,7 +8,7 @@ PlaceError with a stable code; the scheduler checks the same before storing a sc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -54,6 +54,11 @@ EMERGENCY_SHORT_CODES: Final[Mapping[int, frozenset[str]]] = {
 # 081x, Belgium 078) are ordinary businesses' lines at a modest surcharge and stay
 # callable; a business that wants one refused lists it in calls.blockedNumbers.
 REFUSED_TYPES: Final = frozenset({PhoneNumberType.PREMIUM_RATE})
+
+
+# The most calls a day's spend reads, newest first: past that many in one day, the oldest
+# go uncounted (the overview reads at most 20,000 over a whole range).
+DAY_CALLS_READ: Final = 100_000
 
 
 def check_number(to: str) -> None:
@@ -131,9 +136,19 @@ def spent_usd(cost: CallCost) -> float:
     return (cost.model_usd or 0.0) + (cost.transcription_usd or 0.0) + cost.carrier_usd
 
 
-def start_of_day(now: datetime, time_zone: str) -> datetime:
-    local = now.astimezone(ZoneInfo(time_zone))
-    return datetime(local.year, local.month, local.day, tzinfo=local.tzinfo)
+def day_of(now: datetime, time_zone: str) -> tuple[datetime, datetime]:
+    """The day `now` falls in, in `time_zone`: its first moment and the next day's."""
+    zone = ZoneInfo(time_zone)
+    today = now.astimezone(zone).date()
+    tomorrow = today + timedelta(days=1)
+    return (
+        datetime(today.year, today.month, today.day, tzinfo=zone),
+        datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=zone),
+    )
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 async def check_daily_spend(
@@ -148,8 +163,8 @@ async def check_daily_spend(
     limits = settings.limits
     if limits.daily_spend_usd is None:
         return
-    day = start_of_day(now, limits.time_zone)
-    calls = await store.calls_created_since(int(day.timestamp() * 1000))
+    day, next_day = day_of(now, limits.time_zone)
+    calls = await store.calls_created_between(_ms(day), _ms(next_day), limit=DAY_CALLS_READ)
     live_usage = live_usage or {}
     spent = 0.0
     for record in calls:

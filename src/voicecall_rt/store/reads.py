@@ -45,14 +45,6 @@ class StoreReads:
         rows = await self._read(f"{_SELECT_CALL}{where} {self._newest_first()} LIMIT ?", (limit,))
         return [to_record(r) for r in rows]
 
-    async def calls_created_since(self, since_ms: int) -> list[CallRecord]:
-        """Every call created at or after `since_ms` (epoch ms), newest first: a day's
-        calls, for the daily spend limit (call/guards.py)."""
-        rows = await self._read(
-            f"{_SELECT_CALL} WHERE created_at >= ? {self._newest_first()}", (since_ms,)
-        )
-        return [to_record(r) for r in rows]
-
     async def calls_created_between(
         self, since_ms: int, until_ms: int, *, direction: str | None = None, limit: int
     ) -> list[CallRecord]:
