@@ -10,6 +10,7 @@ from voicecall_rt.call.records import Outcome
 from voicecall_rt.call.tools import (
     TOOL_NAMES,
     ToolError,
+    call_tools,
     digits_from,
     outcome_from,
     parse_arguments,
@@ -19,7 +20,10 @@ from voicecall_rt.prompts import TOOLS
 
 
 def test_tool_names_match_offered_tools() -> None:
-    assert {t["name"] for t in TOOLS} == TOOL_NAMES
+    # transfer_call is offered only with transfer targets (tests/unit/test_transfer_tool.py).
+    assert {t["name"] for t in TOOLS} == TOOL_NAMES - {"transfer_call"}
+    with_targets = call_tools(None, ["front desk"]).declarations
+    assert {t["name"] for t in with_targets} == TOOL_NAMES
 
 
 # --------------------------------------------------------------------------- parse_arguments
