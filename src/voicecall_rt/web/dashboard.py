@@ -9,7 +9,9 @@ Routes:
 - `GET /api/calls/{id}/recordings` and `GET /api/calls/{id}/recordings/{name}`: the known
   debug WAV files of a call, behind the API's token check like the rest of `/api/`;
 - `GET /api/models` (web/api.py): the configured models and their announced shutdowns,
-  which the page shows as a banner.
+  which the page shows as a banner;
+- `GET /api/overview` and `GET /api/calls.csv` (web/overview.py): the overview's figures
+  and the call list as CSV.
 Every response outside `/voice/` carries the security headers below.
 """
 
@@ -24,12 +26,13 @@ import orjson
 from aiohttp import web
 
 from voicecall_rt.call.recording_files import CALL_WAV, CALLER_WAV, MODEL_WAV, RECORDINGS_DIR
-from voicecall_rt.web import api, session
+from voicecall_rt.web import api, overview, session
 from voicecall_rt.web.keys import API_TOKEN, SETTINGS
 
 ASSETS = Path(__file__).with_name("dashboard")
 _STATIC: dict[str, str] = {
     "app.js": "text/javascript",
+    "overview.js": "text/javascript",
     "style.css": "text/css",
     "favicon.svg": "image/svg+xml",
 }
@@ -74,6 +77,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/calls/{call_id}/recordings", list_recordings, allow_head=False)
     app.router.add_get("/api/calls/{call_id}/recordings/{name}", recording, allow_head=False)
     app.router.add_get("/api/models", api.models_status, allow_head=False)
+    overview.setup(app)
     app.on_response_prepare.append(_security_headers)
 
 

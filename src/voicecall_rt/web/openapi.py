@@ -8,10 +8,12 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode
 
 from voicecall_rt import __version__
+from voicecall_rt.call.overview import Overview
 from voicecall_rt.call.records import CallEvent, CallRecord, TranscriptLine
 from voicecall_rt.call.stats import LatencySummary
 from voicecall_rt.pricing import CallCost
 from voicecall_rt.web.api import ModelsStatus, PlaceCallRequest
+from voicecall_rt.web.overview import OPENAPI_PATHS as OVERVIEW_PATHS
 
 _REF = "#/components/schemas/"
 
@@ -45,7 +47,7 @@ def openapi_document() -> dict[str, Any]:
     schemas = _schemas(PlaceCallRequest, mode="validation")
     schemas |= _schemas(CallRecord, TranscriptLine, CallEvent, mode="serialization")
     # The API's call is the stored record plus its cost (web/api.py call_json).
-    schemas |= _schemas(CallCost, LatencySummary, ModelsStatus, mode="serialization")
+    schemas |= _schemas(CallCost, LatencySummary, ModelsStatus, Overview, mode="serialization")
     schemas["CallRecord"]["properties"]["cost"] = {"$ref": _REF + "CallCost"}
     schemas["CallRecord"]["required"].append("cost")
     schemas["Error"] = {
@@ -226,6 +228,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **OVERVIEW_PATHS,  # web/overview.py
             "/api/models": {
                 "get": {
                     "summary": "The configured Realtime and transcription models, and a notice "

@@ -165,10 +165,14 @@
     leave = () => {};
     showNotice("");
     const match = /^#\/calls\/([^/]+)$/.exec(window.location.hash);
-    $("view-list").hidden = Boolean(match);
+    const overview = window.location.hash.startsWith("#/overview");
+    $("view-list").hidden = Boolean(match) || overview;
     $("view-call").hidden = !match;
+    $("view-overview").hidden = !overview;
     if (match) {
       leave = showCall(decodeURIComponent(match[1]));
+    } else if (overview) {
+      leave = window.voicecall.showOverview();  // overview.js
     } else {
       leave = showList();
     }
@@ -715,6 +719,9 @@
         notice.message)));
     box.hidden = notices.length === 0;
   }
+
+  // What overview.js (loaded after this file) draws with.
+  window.voicecall = { el, svg, api, report, showNotice, formatUsd };
 
   // ---- pages -----------------------------------------------------------------------
 
