@@ -1,0 +1,256 @@
+"""Retries and scheduled calls in a whole simulated world, the scheduler's clock in the
+test's hands (the manager's `clock`; a round is `Scheduler.run_once`): a busy attempt
+retried after the backoff then answered, attempts exhausted with the backoff growing,
+voicemail retried only when `calls.retry.on` says so, a retry moved into calling hours,
+a call scheduled for later placed once when due, a cancelled one never, and bad times
+refused with nothing stored."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.helpers.phone import TO
+from tests.helpers.polling import eventually
+from tests.helpers.world import MakeWorld
+from voicecall_rt.call.scheduler import Scheduler
+from voicecall_rt.simulator.scenario import CallPlan, HangUp, ModelScript, Pause
+from voicecall_rt.simulator.world import SimWorld
+
+TASK = "Confirm the delivery slot for tomorrow."
+SILENT = ModelScript()
+BUSY = CallPlan(answer="busy", ring_ms=100)
+ANSWERED = CallPlan(ring_ms=100, callee=(Pause(300), HangUp()))
+# Monday 2030-01-07 10:00 in San Francisco (the +1415 number's zone): inside 09:00-17:00.
+MONDAY_10AM = datetime(2030, 1, 7, 18, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def in_turn(*plans: CallPlan) -> Callable[[str], CallPlan]:
+    """Each call gets the next plan (the last one again once they run out)."""
+    given: list[CallPlan] = []
+
+    def plan(_to: str) -> CallPlan:
+        given.append(plans[min(len(given), len(plans) - 1)])
+        return given[-1]
+
+    return plan
+
+
+async def setup(
+    make_world: MakeWorld, plans: Callable[[str], CallPlan], **settings: Any
+) -> tuple[SimWorld, Scheduler, Clock]:
+    world = await make_world(plans, SILENT, **settings)
+    clock = Clock(MONDAY_10AM)
+    world.server.manager.clock = clock
+    assert world.server.scheduler is not None
+    return world, world.server.scheduler, clock
+
+
+async def schedule_of(world: SimWorld, schedule_id: str) -> dict[str, Any]:
+    status, data = await world.api("GET", f"/api/schedules/{schedule_id}")
+    assert status == 200, data
+    result: dict[str, Any] = data
+    return result
+
+
+async def reaches(world: SimWorld, schedule_id: str, state: str) -> dict[str, Any]:
+    """The schedule once it is in `state` (the scheduler decides when an attempt settles)."""
+    seen: dict[str, Any] = {}
+
+    async def check() -> bool:
+        seen.update(await schedule_of(world, schedule_id))
+        return bool(seen["schedule"]["state"] == state)
+
+    await eventually(check, 20, f"schedule {schedule_id} {state}")
+    return seen
+
+
+def ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+async def test_busy_then_answered(make_world: MakeWorld) -> None:
+    world, scheduler, clock = await setup(
+        make_world,
+        in_turn(BUSY, ANSWERED),
+        **{"calls.retry.attempts": 3, "calls.retry.backoffSeconds": 60},
+    )
+    status, placed = await world.api("POST", "/api/calls", {"to": TO, "task": TASK})
+    assert status == 201, placed
+    first, schedule_id = placed["call"]["id"], placed["schedule"]["id"]
+    assert placed["call"]["schedule_id"] == schedule_id and placed["call"]["attempt"] == 1
+    assert (await world.wait_call(first))["call"]["status"] == "busy"
+    pending = await reaches(world, schedule_id, "pending")
+    assert pending["schedule"]["due_at"] == ms(MONDAY_10AM) + 60_000
+    assert "busy" in pending["schedule"]["reason"]
+
+    await scheduler.run_once()  # not due yet: nothing placed
+    assert (await schedule_of(world, schedule_id))["schedule"]["state"] == "pending"
+    clock.advance(60)
+    await scheduler.run_once()
+    waiting = await schedule_of(world, schedule_id)
+    assert waiting["schedule"]["attempts_made"] == 2
+    second = waiting["schedule"]["last_call_id"]
+    assert second != first and waiting["schedule"]["first_call_id"] == first
+    assert (await world.wait_call(second))["call"]["status"] == "completed"
+    done = await reaches(world, schedule_id, "done")
+    assert done["schedule"]["reason"] == "answered"
+    assert [(a["attempt"], a["call_id"], a["status"]) for a in done["attempts"]] == [
+        (1, first, "busy"),
+        (2, second, "completed"),
+    ]
+
+
+async def test_attempts_exhausted_with_growing_backoff(make_world: MakeWorld) -> None:
+    world, scheduler, clock = await setup(
+        make_world,
+        in_turn(BUSY),
+        **{
+            "calls.retry.attempts": 3,
+            "calls.retry.backoffSeconds": 60,
+            "calls.retry.backoffMultiplier": 3,
+        },
+    )
+    status, placed = await world.api("POST", "/api/calls", {"to": TO, "task": TASK})
+    assert status == 201, placed
+    schedule_id = placed["schedule"]["id"]
+    for n, wait in ((1, 60), (2, 180)):
+        pending = await reaches(world, schedule_id, "pending")
+        assert pending["schedule"]["due_at"] == ms(clock.now) + wait * 1000, n
+        clock.advance(wait)
+        await scheduler.run_once()
+    done = await reaches(world, schedule_id, "done")
+    assert done["schedule"]["reason"] == "attempts exhausted: 3 of 3, last busy"
+    assert [a["status"] for a in done["attempts"]] == ["busy", "busy", "busy"]
+    assert len({a["call_id"] for a in done["attempts"]}) == 3
+
+
+async def test_voicemail_retried_only_when_configured(make_world: MakeWorld) -> None:
+    machine = CallPlan(
+        ring_ms=100, answered_by="machine_end_beep", amd_delay_ms=100, callee=(Pause(20_000),)
+    )
+    for on, state in ((["busy"], "done"), (["busy", "voicemail"], "pending")):
+        world, _, _ = await setup(
+            make_world,
+            in_turn(machine),
+            **{
+                "calls.retry.attempts": 2,
+                "calls.retry.on": on,
+                "calls.voicemail.policy": "hangup",
+            },
+        )
+        status, placed = await world.api("POST", "/api/calls", {"to": TO, "task": TASK})
+        assert status == 201, placed
+        ended = await world.wait_call(placed["call"]["id"])
+        assert ended["call"]["end_reason"] == "voicemail"
+        decided = await reaches(world, placed["schedule"]["id"], state)
+        if state == "done":
+            assert "voicemail, not retried" in decided["schedule"]["reason"]
+
+
+async def test_a_retry_is_moved_into_calling_hours(make_world: MakeWorld) -> None:
+    world, _, clock = await setup(
+        make_world,
+        in_turn(BUSY),
+        **{
+            "calls.retry.attempts": 2,
+            "calls.retry.backoffSeconds": 60,
+            "calls.hours.start": "09:00",
+            "calls.hours.end": "17:00",
+        },
+    )
+    clock.now = MONDAY_10AM + timedelta(hours=6, minutes=59, seconds=30)  # 16:59:30 there
+    status, placed = await world.api("POST", "/api/calls", {"to": TO, "task": TASK})
+    assert status == 201, placed
+    pending = await reaches(world, placed["schedule"]["id"], "pending")
+    tuesday_9am = datetime(2030, 1, 8, 17, 0, tzinfo=UTC)  # 09:00 in San Francisco
+    assert pending["schedule"]["due_at"] == ms(tuesday_9am)
+
+
+async def test_scheduled_for_later_is_placed_once_when_due(make_world: MakeWorld) -> None:
+    world, scheduler, clock = await setup(make_world, in_turn(ANSWERED))
+    at = (MONDAY_10AM + timedelta(minutes=10)).isoformat()
+    status, body = await world.api("POST", "/api/calls", {"to": TO, "task": TASK, "at": at})
+    assert status == 202, body
+    schedule_id = body["schedule"]["id"]
+    assert body["schedule"]["state"] == "pending" and "call" not in body
+    status, listed = await world.api("GET", "/api/schedules")
+    assert [s["id"] for s in listed["schedules"]] == [schedule_id]
+    await scheduler.run_once()
+    assert (await schedule_of(world, schedule_id))["attempts"] == []
+    clock.advance(600)
+    await scheduler.run_once()
+    await scheduler.run_once()  # again: nothing more is placed
+    placed = await schedule_of(world, schedule_id)
+    [attempt] = placed["attempts"]
+    assert (await world.wait_call(attempt["call_id"]))["call"]["status"] == "completed"
+    assert (await reaches(world, schedule_id, "done"))["schedule"]["reason"] == "answered"
+    status, calls = await world.api("GET", "/api/calls")
+    assert [c["id"] for c in calls["calls"]] == [attempt["call_id"]]
+    # Over: a cancel is refused.
+    status, refused = await world.api("DELETE", f"/api/schedules/{schedule_id}")
+    assert status == 409 and refused["error"]["code"] == "schedule-over"
+
+
+async def test_cancelled_before_due_is_never_placed(make_world: MakeWorld) -> None:
+    world, scheduler, clock = await setup(make_world, in_turn(ANSWERED))
+    body = {"to": TO, "task": TASK, "at": "2030-01-07T20:00:00", "timeZone": "Europe/Paris"}
+    status, created = await world.api("POST", "/api/calls", body)
+    assert status == 202, created
+    schedule_id = created["schedule"]["id"]
+    assert created["schedule"]["due_at"] == ms(datetime(2030, 1, 7, 19, 0, tzinfo=UTC))
+    status, canceled = await world.api("DELETE", f"/api/schedules/{schedule_id}")
+    assert status == 200 and canceled["schedule"]["state"] == "canceled"
+    clock.advance(86_400)
+    await scheduler.run_once()
+    assert (await schedule_of(world, schedule_id))["attempts"] == []
+    status, missing = await world.api("DELETE", "/api/schedules/sched_nope")
+    assert (status, missing["error"]["code"]) == (404, "not-found")
+
+
+async def test_bad_times_are_refused_and_nothing_is_stored(make_world: MakeWorld) -> None:
+    world, _, _ = await setup(make_world, in_turn(ANSWERED))
+    cases = [
+        ({"at": "2030-01-07T17:00:00Z"}, "invalid-time", "in the past"),
+        ({"at": "2032-01-07T17:00:00Z"}, "invalid-time", "days ahead"),
+        ({"at": "2030-01-07T19:00:00"}, "invalid-time", "no offset"),
+        ({"at": "2030-01-07T19:00:00", "timeZone": "Mars/Olympus"}, "invalid-time-zone", "Mars"),
+        ({"at": "tomorrow"}, "invalid-time", "ISO 8601"),
+        ({"timeZone": "Europe/Paris"}, "invalid-time-zone", "give `at`"),
+        ({"at": "2030-03-31T02:30:00", "timeZone": "Europe/Paris"}, "invalid-time", "not exist"),
+        ({"at": "2030-01-08T10:00:00Z", "to": "12"}, "invalid-number", ""),
+    ]
+    for extra, code, words in cases:
+        status, body = await world.api("POST", "/api/calls", {"to": TO, "task": TASK, **extra})
+        assert (status, body["error"]["code"]) == (400, code), extra
+        assert words in body["error"]["message"], body
+    status, listed = await world.api("GET", "/api/schedules")
+    assert listed["schedules"] == []
+    status, calls = await world.api("GET", "/api/calls")
+    assert calls["calls"] == []
+
+
+async def test_when_allowed_schedules_for_the_next_allowed_time(make_world: MakeWorld) -> None:
+    world, _, clock = await setup(
+        make_world, in_turn(ANSWERED), **{"calls.hours.start": "09:00", "calls.hours.end": "17:00"}
+    )
+    clock.now = MONDAY_10AM + timedelta(hours=8)  # 18:00 in San Francisco
+    status, refused = await world.api("POST", "/api/calls", {"to": TO, "task": TASK})
+    assert (status, refused["error"]["code"]) == (409, "outside-calling-hours")
+    body = {"to": TO, "task": TASK, "whenAllowed": True}
+    status, created = await world.api("POST", "/api/calls", body)
+    assert status == 202, created
+    assert created["schedule"]["due_at"] == ms(datetime(2030, 1, 8, 17, 0, tzinfo=UTC))
+    assert created["schedule"]["when_allowed"] is True
