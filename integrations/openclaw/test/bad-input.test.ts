@@ -79,6 +79,18 @@ test("the API refuses a call: the agent reads the server's reason, and nothing i
   assert.match(text, /^The call was not placed: '12' is not an E\.164 phone number .*\.$/);
 });
 
+test("a guard refuses an emergency number: the agent reads why, and nothing is dialled", async () => {
+  const host = loadPlugin();
+  const text = failedWith(
+    await tool(host, "make_phone_call").execute("tool-call-1", { to: "+1911", task: "Report" }),
+  );
+  assert.equal(
+    text,
+    "The call was not placed: +1911 is an emergency number (911): calls to emergency" +
+      " services are never placed.",
+  );
+});
+
 test("arguments the tools refuse before asking the server", async () => {
   const host = loadPlugin();
   const place = tool(host, "make_phone_call");
