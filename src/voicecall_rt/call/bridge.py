@@ -283,6 +283,11 @@ class CallBridge:
         if self._amd_verdict is not None:
             self.on_amd(self._amd_verdict)
         reason = await self.relay.pump(carrier, codec, writer)
+        if self._transferring:
+            # The carrier ends the stream as it hands the call over: the transfer's end
+            # (transferred, or transfer-failed) stands over the stream's.
+            await self.wait_ended()
+            return
         await self.end(reason)
 
     async def _watch_media(self) -> None:
@@ -325,7 +330,11 @@ class CallBridge:
 
     async def end_by_carrier(self, status: str) -> CallSummary:
         """The carrier reports the call over (`status`): once streaming, a reason of the
-        model side's own stands over the carrier's word."""
+        model side's own stands over the carrier's word, and so does a transfer's end."""
+        if self._transferring:
+            await self.wait_ended()
+            assert self._summary is not None
+            return self._summary
         reason = (self._reason or status) if self.streaming else status
         return await self.end(reason)
 

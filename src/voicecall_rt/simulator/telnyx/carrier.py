@@ -26,6 +26,7 @@ from voicecall_rt.simulator.sim_call import (
     CallDirection,
     SentWebhook,
     SimCall,
+    TransferDial,
     WebhookKind,
 )
 from voicecall_rt.simulator.tasks import TaskSet, cancel_and_wait
@@ -233,10 +234,29 @@ class FakeTelnyx:
             digits = body["digits"].replace("W", "ww")
             tones = dtmf.tone_audio(digits, on_ms=body.get("duration_millis", 250))
             stream.play_tones(tones)
+        elif action == "transfer":
+            self._transfer(call, body)
         elif action == "speak":
             call.said.append(body["payload"])
             self._event(call, "status", "call.speak.started")
             self._event(call, "status", "call.speak.ended", status="completed")
+
+    def _transfer(self, call: SimCall, body: dict[str, Any]) -> None:
+        """Call Control's `transfer`: an answered call is bridged to `to`, shown `from` (by
+        default the call's own `to`): a number of the account, or an inbound call's own
+        caller (Telnyx keeps the original caller on a transferred inbound call); anything
+        else is refused. Simplified: the party answers and hangs up at once, so the call
+        then ends `completed` (our stream stops with it)."""
+        if not call.answered:
+            raise TelnyxRestError(422, "90015", "Call is not answered")
+        inbound = call.direction == "inbound"
+        ours = call.to if inbound else call.from_
+        caller_id = body.get("from") or ours
+        allowed = {*self.owned_numbers, ours, *([call.from_] if inbound else [])}
+        if caller_id not in allowed:
+            raise invalid("from", "from must be a number of this account or the caller")
+        call.transfers.append(TransferDial(body["to"], caller_id, call.played_bytes))
+        self.end_call(call, "completed")
 
     # -- the lifecycle ------------------------------------------------------------------------
 

@@ -149,6 +149,12 @@ def check_action(action: str, body: dict[str, Any]) -> None:
         for field in ("payload", "voice"):
             if not isinstance(body.get(field), str) or not body[field]:
                 raise invalid(field, f"{field} is required")
+    elif action == "transfer":
+        if not isinstance(body.get("to"), str) or not E164.fullmatch(body["to"]):
+            raise invalid("to", "to must be an E.164 number")
+        caller_id = body.get("from")
+        if caller_id is not None and (not isinstance(caller_id, str) or not caller_id):
+            raise invalid("from", "from must be a number")
     elif action != "hangup":
         raise TelnyxRestError(404, NOT_FOUND, "Resource not found")
     check_client_state(body)
