@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.store_backends import StoreBackend
 from voicecall_rt.call.admission import PlaceError
 from voicecall_rt.call.guards import check_guards, check_number
 from voicecall_rt.call.records import CallRecord, CallStatus
@@ -140,6 +141,23 @@ async def test_a_number_that_asked_not_to_be_called(store: Store) -> None:
     assert await unblock(store, PARIS) is False
     assert await find_blocked(store, PARIS) is None
     await check_guards(settings, store, PARIS, now=MONDAY_3PM_UTC)
+
+
+async def test_a_number_recorded_by_one_instance_is_refused_by_another(
+    store: Store, store_backend: StoreBackend
+) -> None:
+    # Two stores on one database: two instances on one PostgreSQL (or two processes on one
+    # SQLite file, as `calls unblock` is beside a running server).
+    other = await store_backend.open()
+    try:
+        await record_blocked(other, PARIS, source=DO_NOT_CALL, reason="stop", call_id="call_9")
+        with pytest.raises(PlaceError) as caught:
+            await check_guards(Settings(), store, PARIS, now=MONDAY_3PM_UTC)
+        assert caught.value.code == "blocked-number"
+        assert await unblock(store, PARIS) is True
+        assert await find_blocked(other, PARIS) is None
+    finally:
+        await other.close()
 
 
 async def test_outside_calling_hours_gives_the_next_allowed_time(store: Store) -> None:
