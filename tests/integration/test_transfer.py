@@ -204,3 +204,23 @@ async def test_targets_declare_the_labels_only(make_world: MakeWorld) -> None:
     assert tool["parameters"]["properties"]["target"]["enum"] == ["front desk", "Billing"]
     assert FRONT_DESK not in orjson.dumps(update).decode()
     assert "transfer_call" in update["session"]["instructions"]
+
+
+async def test_a_refused_transfer_ends_the_call_transfer_failed(
+    make_world: MakeWorld, carrier: str
+) -> None:
+    if carrier != "telnyx":
+        pytest.skip("the fake Telnyx refuses a destination its voice profile does not allow")
+    world = await make_world(PLAN, _script("front desk"), **TARGETS)
+    world.carrier.refused_destinations = frozenset({FRONT_DESK})  # type: ignore[attr-defined]
+    sim, data = await _outbound(world)
+
+    assert sim.transfers == []
+    assert sim.rest_hang_ups == ["completed"]  # the call is hung up, normally
+    record = data["call"]
+    assert record["end_reason"] == "transfer-failed"
+    assert "Destination not allowed" in record["error"]
+    [failed] = _events(data, "transfer.failed")
+    assert failed["target"] == "front desk" and "403" in failed["error"]
+    assert _events(data, "transfer") == [] and _system_lines(data) == []
+    assert record["outcome"] is None

@@ -97,6 +97,9 @@ class FakeTelnyx:
         self.detect_dtmf = detect_dtmf
         self.leg_codec = leg_codec
         self.bad_signature = False
+        # Destinations the account's outbound voice profile does not allow: a transfer to
+        # one is refused (403), as Telnyx refuses a number its profile does not cover.
+        self.refused_destinations: frozenset[str] = frozenset()
         self.clock_skew_s = 0
         # what happened
         self.calls: dict[str, SimCall] = {}
@@ -255,6 +258,8 @@ class FakeTelnyx:
         allowed = {*self.owned_numbers, ours, *([call.from_] if inbound else [])}
         if caller_id not in allowed:
             raise invalid("from", "from must be a number of this account or the caller")
+        if body["to"] in self.refused_destinations:
+            raise TelnyxRestError(403, "10010", "Destination not allowed by the voice profile")
         call.transfers.append(TransferDial(body["to"], caller_id, call.played_bytes))
         self.end_call(call, "completed")
 
