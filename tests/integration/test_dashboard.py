@@ -1,18 +1,13 @@
-"""The dashboard in a real browser (Playwright driving Debian's Chromium) against a live
-simulated world, plus its login, cookie, CSRF, headers and recordings over plain HTTP.
-
-Chromium is `/usr/bin/chromium` (Debian's package, installed by `.ci/run`); Playwright's
-own browser download is never used. Missing either: skip locally, fail in CI
-(VOICECALL_RT_REQUIRE_TOOLS=1). Playwright's async API runs in the test's event loop.
+"""The dashboard in a real browser (Playwright driving Debian's Chromium, see
+tests/helpers/browser.py) against a live simulated world, plus its login, cookie, CSRF,
+headers and recordings over plain HTTP.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import io
 import logging
-import os
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +17,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
+from tests.helpers.browser import ARTIFACTS, chromium
 from tests.helpers.world import MakeWorld
 from voicecall_rt.call.records import CallRecord, CallStatus
 from voicecall_rt.private_files import write_private
@@ -30,54 +26,14 @@ from voicecall_rt.simulator.scenarios import pizza_booking
 from voicecall_rt.simulator.world import SimWorld
 from voicecall_rt.web import api, session
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 COOKIE = session.COOKIE_NAME
-
-
-def _require_browser() -> None:
-    missing = []
-    if not Path(CHROMIUM).is_file():
-        missing.append(f"{CHROMIUM} (apt-get install chromium)")
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("the playwright package (pip install playwright)")
-    if missing:
-        what = " and ".join(missing)
-        if os.environ.get("VOICECALL_RT_REQUIRE_TOOLS") == "1":
-            pytest.fail(f"{what} required (VOICECALL_RT_REQUIRE_TOOLS=1)")
-        pytest.skip(f"{what} not installed")
 
 
 @pytest.fixture
 async def browser(make_world: MakeWorld, tmp_path: Path) -> AsyncIterator[Any]:
     """A fresh Chromium profile; closed before the worlds are checked for leftover tasks."""
-    _require_browser()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1200, "height": 900},
-            locale="en-US",
-        )
-        context.set_default_timeout(15_000)
-        try:
-            yield context
-        finally:
-            await context.close()
+    async with chromium(tmp_path / "chromium-profile") as context:
+        yield context
 
 
 def _write_wav(path: Path, channels: int, seconds: float) -> None:
