@@ -5,7 +5,9 @@ filters, an empty range and a refused one shown as such, and no request leaving 
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -102,8 +104,8 @@ async def test_overview_shows_how_calls_went(make_world: MakeWorld, browser: Any
         await link.click()
     download = await downloading.value
     assert download.suggested_filename == "calls-2026-12-01-to-2026-12-03-inbound.csv"
-    with open(await download.path(), newline="") as file:
-        rows = list(csv.reader(file))
+    text = await asyncio.to_thread(Path(await download.path()).read_text)
+    rows = list(csv.reader(io.StringIO(text)))
     assert [row[0] for row in rows[1:]] == ["call_h", "call_c"]
 
     # A range with no calls: an empty state, not an error.
