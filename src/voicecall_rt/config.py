@@ -36,7 +36,7 @@ from voicecall_rt.config_carriers import (
 )
 from voicecall_rt.config_notify import NotifySettings
 from voicecall_rt.config_section import Section as _Section
-from voicecall_rt.pricing import price_problem
+from voicecall_rt.prices import price_problem
 from voicecall_rt.public_url import validate_public_url
 
 DEFAULT_DATA_DIR = Path("~/.openclaw/voice-calls-realtime")
@@ -193,11 +193,11 @@ CarrierPrice = Annotated[float, Field(ge=0, le=100)]  # USD per started minute
 
 
 class PricingSettings(_Section):
-    """What calls cost (see pricing.py): prices per model (Realtime and transcription),
+    """What calls cost (see prices.py): prices per model (Realtime and transcription),
     carrier minutes."""
 
     # One price for whichever carrier, or a price per carrier; a carrier not given one
-    # keeps its built-in list rate (pricing.CARRIER_PER_MINUTE).
+    # keeps its built-in list rate (prices.CARRIER_PER_MINUTE).
     carrier_per_minute: CarrierPrice | dict[CarrierName, CarrierPrice] | None = None
     models: dict[str, ModelPriceSettings] = Field(default_factory=dict)
 

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers.cli import cli, world_config
 from tests.helpers.world import MakeWorld
-from voicecall_rt import pricing
+from voicecall_rt import prices
 from voicecall_rt.simulator.scenarios import pizza_booking
 from voicecall_rt.simulator.world import SimWorld
 
@@ -169,7 +169,7 @@ async def test_metrics_latency_and_cost_after_a_call(
     # ---- cost (API) ----------------------------------------------------------------------
     model_usd, carrier_usd = expected_cost(world, call, carrier)
     # By hand above, and the built-in rates (pricing.carrierPerMinute unset) agree.
-    assert CARRIER_PER_MINUTE == pricing.CARRIER_PER_MINUTE
+    assert CARRIER_PER_MINUTE == prices.CARRIER_PER_MINUTE
     cost = call["cost"]
     assert cost["model"] == "gpt-realtime-2.1" and cost["priced"]
     assert cost["model_usd"] == pytest.approx(model_usd, abs=1e-6)

@@ -10,7 +10,8 @@ import pytest
 from voicecall_rt.call.records import CallRecord
 from voicecall_rt.config import ConfigError, PricingSettings, Settings
 from voicecall_rt.config_file import load_settings
-from voicecall_rt.pricing import CARRIER_PER_MINUTE, call_cost, carrier_rate, cost
+from voicecall_rt.prices import CARRIER_PER_MINUTE, carrier_rate
+from voicecall_rt.pricing import call_cost, cost
 
 CARRIERS = ("twilio", "telnyx", "plivo", "signalwire")
 

@@ -17,7 +17,7 @@ from tests.helpers.config_files import GA_VOICES, GOOD_SID, config_error, load_d
 from voicecall_rt.config import ConfigError, Settings
 from voicecall_rt.config_file import load_settings
 from voicecall_rt.config_template import TEMPLATE
-from voicecall_rt.pricing import CARRIER_PER_MINUTE
+from voicecall_rt.prices import CARRIER_PER_MINUTE
 
 pytestmark = pytest.mark.usefixtures("isolated_home")  # tests/unit/conftest.py
 

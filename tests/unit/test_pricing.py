@@ -12,19 +12,15 @@ from voicecall_rt.call.records import CallRecord
 from voicecall_rt.config import ConfigError, PricingSettings, Settings
 from voicecall_rt.config_file import load_settings
 from voicecall_rt.model import catalog
-from voicecall_rt.pricing import (
+from voicecall_rt.prices import (
     CARRIER_PER_MINUTE,
     LIST_PRICES,
     LIST_TRANSCRIPTION_PRICES,
-    CallCost,
     TranscriptionPrice,
-    billed_minutes,
-    call_cost,
-    cost,
-    describe_cost,
     price_for,
     transcription_price_for,
 )
+from voicecall_rt.pricing import CallCost, billed_minutes, call_cost, cost, describe_cost
 
 TWILIO = CARRIER_PER_MINUTE["twilio"]  # the default carrier's built-in rate
 
