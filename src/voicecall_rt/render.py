@@ -185,6 +185,12 @@ def show_call(console: Console, data: dict[str, Any]) -> None:
         f"answered by: {record.get('answered_by') or '-'}"
         + (f" (AMD {record['amd_duration_ms']} ms)" if record.get("amd_duration_ms") else "")
     )
+    if record.get("schedule_id"):  # a scheduled call, or one of a call's retries
+        console.print(
+            f"attempt {record.get('attempt') or 1} of schedule {record['schedule_id']}"
+            f" (`voicecall-rt calls scheduled`)",
+            highlight=False,
+        )
     error = describe_error(record)
     if error:
         console.print(f"[red]error:[/red] {escape(error)}", highlight=False)

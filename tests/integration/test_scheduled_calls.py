@@ -7,14 +7,19 @@ refused with nothing stored."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from tests.helpers.cli import cli, one_line, world_config
 from tests.helpers.phone import TO
 from tests.helpers.polling import eventually
 from tests.helpers.world import MakeWorld
 from voicecall_rt.call.scheduler import Scheduler
+from voicecall_rt.cli.shared import EXIT_FAILED
 from voicecall_rt.simulator.scenario import CallPlan, HangUp, ModelScript, Pause
 from voicecall_rt.simulator.world import SimWorld
 
@@ -254,3 +259,62 @@ async def test_when_allowed_schedules_for_the_next_allowed_time(make_world: Make
     assert status == 202, created
     assert created["schedule"]["due_at"] == ms(datetime(2030, 1, 8, 17, 0, tzinfo=UTC))
     assert created["schedule"]["when_allowed"] is True
+
+
+# ---- the CLI ------------------------------------------------------------------------------
+
+
+async def test_cli_call_wait_follows_the_retries(make_world: MakeWorld, tmp_path: Path) -> None:
+    world, scheduler, clock = await setup(
+        make_world,
+        in_turn(BUSY, ANSWERED),
+        **{"calls.retry.attempts": 2, "calls.retry.backoffSeconds": 10},
+    )
+    clock.now = datetime.now(UTC)  # the CLI waits for a pending attempt in real time
+    config = world_config(world, tmp_path)
+    waiting = asyncio.ensure_future(cli("call", "-n", TO, "-t", TASK, "--wait", config=config))
+    listed: list[dict[str, Any]] = []
+
+    async def retry_pending() -> bool:
+        _, data = await world.api("GET", "/api/schedules")
+        listed[:] = data["schedules"]
+        return bool(listed) and listed[0]["state"] == "pending"
+
+    await eventually(retry_pending, 20, "the first attempt busy, the second pending")
+    clock.advance(10)
+    await scheduler.run_once()
+    code, out, err = await waiting
+    assert code == EXIT_FAILED, err  # answered, but no outcome reported
+    assert "attempt 1 (call_" in err and "): busy (busy)" in err
+    assert "attempt 2 (call_" in err and "): completed" in err
+    done = await schedule_of(world, listed[0]["id"])
+    assert done["schedule"]["state"] == "done"
+    assert done["attempts"][1]["call_id"] in out  # the final attempt is the call reported
+    assert "attempt 2 of schedule" in out
+
+
+async def test_cli_scheduled_and_cancel(make_world: MakeWorld, tmp_path: Path) -> None:
+    world, _, _ = await setup(make_world, in_turn(ANSWERED))
+    config = world_config(world, tmp_path)
+    at = (MONDAY_10AM + timedelta(hours=1)).isoformat()
+    status, created = await world.api("POST", "/api/calls", {"to": TO, "task": TASK, "at": at})
+    assert status == 202, created
+    schedule_id = created["schedule"]["id"]
+    code, out, err = await cli("calls", "scheduled", "--json", config=config)
+    assert code == 0, err
+    [listed] = json.loads(out)
+    assert (listed["id"], listed["state"], listed["due_at"]) == (
+        schedule_id,
+        "pending",
+        ms(MONDAY_10AM + timedelta(hours=1)),
+    )
+    code, out, err = await cli("calls", "scheduled", config=config)
+    assert code == 0 and schedule_id in out and "2030-01-07 19:00:00 UTC" in out
+    code, out, err = await cli("calls", "cancel", schedule_id, config=config)
+    assert code == 0, err
+    assert f"schedule {schedule_id} canceled" in out
+    assert (await schedule_of(world, schedule_id))["schedule"]["state"] == "canceled"
+    code, out, err = await cli("calls", "cancel", schedule_id, config=config)
+    assert code == EXIT_FAILED and "canceled already" in one_line(err)
+    code, out, err = await cli("calls", "cancel", "sched_nope", config=config)
+    assert code == EXIT_FAILED and "no schedule sched_nope" in one_line(err)

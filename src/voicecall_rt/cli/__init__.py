@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from voicecall_rt import __version__
-from voicecall_rt.cli import blocked, call, calls, getting_started, serve, store
+from voicecall_rt.cli import blocked, call, calls, getting_started, scheduled, serve, store
 from voicecall_rt.cli.shared import out
 
 app = typer.Typer(
@@ -26,6 +26,8 @@ app = typer.Typer(
 )
 calls.calls_app.command("blocked")(blocked.calls_blocked)
 calls.calls_app.command("unblock")(blocked.calls_unblock)
+calls.calls_app.command("scheduled")(scheduled.calls_scheduled)
+calls.calls_app.command("cancel")(scheduled.calls_cancel)
 app.add_typer(calls.calls_app, name="calls")
 app.add_typer(store.store_app, name="store")
 

@@ -75,8 +75,32 @@ def call(
             help="A JSON Schema file for the outcome's details (docs/outcomes.md).",
         ),
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Place it later: an ISO 8601 time, with an offset (2026-03-02T09:30+01:00)"
+            " or with --tz.",
+        ),
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option("--tz", help="The IANA time zone of an --at without offset (Europe/Paris)."),
+    ] = None,
+    when_allowed: Annotated[
+        bool,
+        typer.Option(
+            "--when-allowed",
+            help="Outside the callee's calling hours, schedule it for the next allowed time.",
+        ),
+    ] = False,
     wait: Annotated[
-        bool, typer.Option("--wait", help="Wait for the call to end and print its outcome.")
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait for the call to end (with retries or --at: its final attempt) and print"
+            " its outcome.",
+        ),
     ] = False,
     follow: Annotated[
         bool,
@@ -104,6 +128,12 @@ def call(
         body["sessionKey"] = session_key
     if outcome_schema_file is not None:
         body["outcomeSchema"] = read_outcome_schema(outcome_schema_file)
+    if at is not None:
+        body["at"] = at
+    if tz is not None:
+        body["timeZone"] = tz
+    if when_allowed:
+        body["whenAllowed"] = True
     raise typer.Exit(asyncio.run(_call(settings, body, wait, json_output, follow)))
 
 
@@ -128,6 +158,8 @@ async def _call(
 ) -> int:
     api = LocalApi(settings)
     placed = await api.request("POST", "/api/calls", body)
+    if "schedule" in placed and (wait or "call" not in placed):
+        return await scheduled_call(api, placed, wait, json_output)
     call_id = placed["call"]["id"]
     if follow:
         return await follow_call(api, call_id, placed["call"]["to_number"])
@@ -144,6 +176,26 @@ async def _call(
         if not data["active"]:
             break
     return report_call(data, json_output)
+
+
+async def scheduled_call(
+    api: LocalApi, placed: dict[str, Any], wait: bool, json_output: bool
+) -> int:
+    """A call stored for later, or placed with retries to follow (`--wait`)."""
+    from voicecall_rt.cli.scheduled import follow_schedule, scheduled_message
+
+    schedule = placed["schedule"]
+    if not wait:
+        if json_output:
+            out.print_json(orjson.dumps(schedule).decode())
+        else:
+            out.print(scheduled_message(schedule))
+        return 0
+    if not json_output:
+        first = placed.get("call")
+        said = f"call {first['id']} placed" if first else scheduled_message(schedule)
+        err.print(f"{said}; waiting for its final attempt…")
+    return await follow_schedule(api, schedule["id"], json_output)
 
 
 async def follow_call(api: LocalApi, call_id: str, number: str) -> int:
