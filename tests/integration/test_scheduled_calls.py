@@ -14,6 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+from openapi_spec_validator import validate
+
 from tests.helpers.cli import cli, one_line, world_config
 from tests.helpers.phone import TO
 from tests.helpers.polling import eventually
@@ -318,3 +321,33 @@ async def test_cli_scheduled_and_cancel(make_world: MakeWorld, tmp_path: Path) -
     assert code == EXIT_FAILED and "canceled already" in one_line(err)
     code, out, err = await cli("calls", "cancel", "sched_nope", config=config)
     assert code == EXIT_FAILED and "no schedule sched_nope" in one_line(err)
+
+
+async def test_schedule_responses_match_the_openapi_document(make_world: MakeWorld) -> None:
+    world, _, _ = await setup(
+        make_world, in_turn(BUSY), **{"calls.retry.attempts": 2, "calls.retry.backoffSeconds": 60}
+    )
+    status, document = await world.api("GET", "/api/openapi.json")
+    validate(document)
+
+    def matches(body: Any, name: str) -> None:
+        ref = {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
+        jsonschema.validate(body, ref)
+
+    status, placed = await world.api("POST", "/api/calls", {"to": TO, "task": TASK})
+    assert status == 201
+    matches(placed, "CallEnvelope")
+    at = (MONDAY_10AM + timedelta(days=1)).isoformat()
+    status, later = await world.api("POST", "/api/calls", {"to": TO, "task": TASK, "at": at})
+    assert status == 202
+    matches(later, "ScheduleEnvelope")
+    matches(await reaches(world, placed["schedule"]["id"], "pending"), "ScheduleDetail")
+    status, listed = await world.api("GET", "/api/schedules")
+    matches(listed, "ScheduleList")
+    assert [s["id"] for s in listed["schedules"]] == [
+        placed["schedule"]["id"],  # due first
+        later["schedule"]["id"],
+    ]
+    status, canceled = await world.api("DELETE", f"/api/schedules/{later['schedule']['id']}")
+    matches(canceled, "ScheduleEnvelope")
+    assert set(document["paths"]) >= {"/api/schedules", "/api/schedules/{schedule_id}"}

@@ -14,6 +14,7 @@ from voicecall_rt.call.stats import LatencySummary
 from voicecall_rt.pricing import CallCost
 from voicecall_rt.web.api import ModelsStatus, PlaceCallRequest
 from voicecall_rt.web.overview import OPENAPI_PATHS as OVERVIEW_PATHS
+from voicecall_rt.web.schedules_api import ScheduleDetail
 
 _REF = "#/components/schemas/"
 
@@ -40,6 +41,7 @@ _ERRORS = {
     "404": {"description": "no such call", **_json("Error")},
 }
 _CALL_ID = {"name": "call_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_SCHEDULE_ID = {"name": "schedule_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -61,10 +63,25 @@ def openapi_document() -> dict[str, Any]:
             }
         },
     }
+    schemas |= _schemas(ScheduleDetail, mode="serialization")  # Schedule, ScheduleAttempt
     schemas["CallEnvelope"] = {
         "type": "object",
         "required": ["call"],
-        "properties": {"call": {"$ref": _REF + "CallRecord"}},
+        "properties": {
+            "call": {"$ref": _REF + "CallRecord"},
+            # With calls.retry.attempts > 1: the schedule of its follow-up attempts.
+            "schedule": {"$ref": _REF + "Schedule"},
+        },
+    }
+    schemas["ScheduleEnvelope"] = {
+        "type": "object",
+        "required": ["schedule"],
+        "properties": {"schedule": {"$ref": _REF + "Schedule"}},
+    }
+    schemas["ScheduleList"] = {
+        "type": "object",
+        "required": ["schedules"],
+        "properties": {"schedules": {"type": "array", "items": {"$ref": _REF + "Schedule"}}},
     }
     schemas["CallList"] = {
         "type": "object",
@@ -120,7 +137,16 @@ def openapi_document() -> dict[str, Any]:
                     "requestBody": {"required": True, **_json("PlaceCallRequest")},
                     "responses": {
                         "201": _ok("CallEnvelope", "the carrier accepted the call"),
-                        "400": {"description": "invalid number or request", **_json("Error")},
+                        "202": _ok(
+                            "ScheduleEnvelope",
+                            "stored for later (`at`, or `whenAllowed` outside calling hours)",
+                        ),
+                        "400": {
+                            "description": "invalid number or request; invalid-time (`at`"
+                            " unreadable, without offset or timeZone, in the past, more than"
+                            " 366 days ahead) or invalid-time-zone: nothing stored",
+                            **_json("Error"),
+                        },
                         "403": {
                             "description": "a guard refuses the number: emergency-number,"
                             " premium-number or blocked-number (the blocklist, or a callee"
@@ -229,6 +255,37 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             **OVERVIEW_PATHS,  # web/overview.py
+            "/api/schedules": {
+                "get": {
+                    "summary": "Scheduled calls and retries: live ones first (soonest due),"
+                    " then the newest",
+                    "parameters": [
+                        {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "live", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {"200": _ok("ScheduleList", "schedules"), "401": _ERRORS["401"]},
+                }
+            },
+            "/api/schedules/{schedule_id}": {
+                "get": {
+                    "summary": "One schedule, with its attempts (each its own call)",
+                    "parameters": [_SCHEDULE_ID],
+                    "responses": {"200": _ok("ScheduleDetail", "the schedule"), **_ERRORS},
+                },
+                "delete": {
+                    "summary": "Cancel: a pending call is never placed; after a live attempt"
+                    " no further one is",
+                    "parameters": [_SCHEDULE_ID],
+                    "responses": {
+                        "200": _ok("ScheduleEnvelope", "canceled"),
+                        **_ERRORS,
+                        "409": {
+                            "description": "schedule-over: done, failed or canceled already",
+                            **_json("Error"),
+                        },
+                    },
+                },
+            },
             "/api/models": {
                 "get": {
                     "summary": "The configured Realtime and transcription models, and a notice "
