@@ -247,3 +247,14 @@ async def test_the_checks_come_in_order(store: Store) -> None:
     with pytest.raises(PlaceError) as caught:
         await check_guards(settings, store, SAN_FRANCISCO, now=MONDAY_3PM_UTC)
     assert caught.value.code == "daily-spend-limit"
+
+
+async def test_a_store_that_cannot_be_read_refuses_rather_than_lets_through(
+    store_backend: StoreBackend,
+) -> None:
+    closed = await store_backend.open()
+    await closed.close()
+    with pytest.raises(PlaceError) as caught:
+        await check_guards(Settings(), closed, PARIS, now=MONDAY_3PM_UTC)
+    assert caught.value.code == "store"
+    assert str(caught.value) == "the call database cannot be read for the guards: store is closed"

@@ -21,6 +21,7 @@ from voicecall_rt.config import Settings
 from voicecall_rt.pricing import CallCost, call_cost, format_usd
 from voicecall_rt.store.base import Store
 from voicecall_rt.store.blocklist import DO_NOT_CALL, find_blocked
+from voicecall_rt.store.errors import StoreError
 
 # Emergency short codes per country calling code, matched exactly against the national part
 # of the number ("+1911", "+44999", "+33112"): a backstop to libphonenumber's short-number
@@ -191,6 +192,11 @@ async def check_guards(
     """Every guard on an outbound call to `to` (E.164) placed at `now` (aware); PlaceError
     with the first refusal's code. Nothing is stored or dialled here."""
     check_number(to)
-    await check_blocked(settings, store, to)
-    check_hours(settings, to, now)
-    await check_daily_spend(settings, store, now, live_usage)
+    try:
+        await check_blocked(settings, store, to)
+        check_hours(settings, to, now)
+        await check_daily_spend(settings, store, now, live_usage)
+    except StoreError as exc:  # what is not known cannot be let through
+        raise PlaceError(
+            "store", f"the call database cannot be read for the guards: {exc}"
+        ) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +22,11 @@ from voicecall_rt.model.base import ToolCall
 from voicecall_rt.outcome_schema import DetailsShape
 from voicecall_rt.phone import mask_number, normalize_e164
 from voicecall_rt.store.blocklist import DO_NOT_CALL, record_blocked
-from voicecall_rt.store.errors import StoreError
 
 if TYPE_CHECKING:
     from voicecall_rt.call.conversation import Conversation
+
+log = logging.getLogger(__name__)
 
 _DTMF_MARK = "dtmf-"
 
@@ -101,8 +103,11 @@ class ToolRunner:
             await record_blocked(
                 journal.store, number, source=DO_NOT_CALL, reason=reason, call_id=journal.call_id
             )
-        except (StoreError, OSError) as exc:
-            c.journal.event("tool.error", name="mark_do_not_call", error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - the database refusal, in its backend's own type
+            log.error(
+                "call %s: the do-not-call number was not recorded: %r", c.journal.call_id, exc
+            )
+            c.journal.event("tool.error", name="mark_do_not_call", error=str(exc)[:200])
             await self.result(call_id, {"ok": False, "error": "the number could not be recorded"})
             return
         await self.result(call_id, {"ok": True, "recorded": "they will not be called again"})
