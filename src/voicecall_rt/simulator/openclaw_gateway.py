@@ -12,7 +12,8 @@ describe), in the same order of checks:
 - the body: at most 256 KiB (413), JSON (400), an empty body is `{}`;
 - the agent payload: `message` required, `channel` and `to` together or neither, no
   `channel: "last"`, `accountId` only with both, a known and allowed `agentId`, the
-  session-key policy (`allowRequestSessionKey`, prefixes), `sessionMode`;
+  session-key policy (`allowRequestSessionKey`, prefixes), `sessionMode` (the payload's own
+  rules are openclaw_hook_payload.py's);
 - replays: the same idempotency key (`Idempotency-Key`, then `X-OpenClaw-Idempotency-Key`,
   then the payload's `idempotencyKey`; trimmed, at most 256 characters) with the same
   token and dispatch fields answers the first run's `runId` again and runs nothing.
@@ -40,12 +41,17 @@ from typing import Any, Final
 from aiohttp import web
 from multidict import CIMultiDict
 
+from voicecall_rt.simulator.openclaw_hook_payload import (
+    Refused,
+    agent_fields,
+    idempotency_key,
+)
+
 __all__ = ["AgentRun", "FakeGateway", "HookRequest", "Scripted"]
 
 MAX_BODY_BYTES: Final = 256 * 1024
 AUTH_FAILURE_LIMIT: Final = 20
 AUTH_FAILURE_WINDOW_S: Final = 60.0
-MAX_IDEMPOTENCY_KEY_CHARS: Final = 256
 _DRAIN_MAX_BYTES: Final = 16 * 1024 * 1024  # read (and drop) past the limit, up to this
 _QUERY_AUTH_ERROR: Final = (
     "Hook token must be provided via Authorization: Bearer <token> or X-OpenClaw-Token "
@@ -99,13 +105,6 @@ class Scripted:
     status: int
     error: str | None = None
     retry_after_s: int | None = None
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, error: str) -> None:
-        super().__init__(error)
-        self.status = status
-        self.error = error
 
 
 @dataclass
@@ -211,21 +210,21 @@ class FakeGateway:
             return _text(404, "Not Found")
         try:
             return self._agent(request, token, payload if isinstance(payload, dict) else {})
-        except _Refused as refused:
+        except Refused as refused:
             return _json(refused.status, {"ok": False, "error": refused.error})
 
     def _agent(self, request: web.Request, token: str, payload: dict[str, Any]) -> web.Response:
         wait = payload.get("waitForCompletion")
         if wait is not None and not isinstance(wait, bool):
-            raise _Refused(400, "waitForCompletion must be boolean")
-        fields = _agent_fields(payload, self.channels)
+            raise Refused(400, "waitForCompletion must be boolean")
+        fields = agent_fields(payload, self.channels)
         agent_id = self._target_agent(fields.pop("agentId"))
         requested_key = fields.pop("sessionKey")
         if fields["sessionMode"] == "persistent" and not requested_key:
-            raise _Refused(400, "sessionKey is required when sessionMode is persistent")
+            raise Refused(400, "sessionKey is required when sessionMode is persistent")
         session_key = self._session_key(requested_key)
         if fields["sessionMode"] == "persistent" and not self.allowed_session_key_prefixes:
-            raise _Refused(
+            raise Refused(
                 400,
                 "hooks.allowedSessionKeyPrefixes is required when direct hook sessionMode"
                 " is persistent",
@@ -233,8 +232,8 @@ class FakeGateway:
         if fields["accountId"] is not None:
             known = self.accounts.get(str(fields["channel"]), ())
             if fields["accountId"] not in known:
-                raise _Refused(400, f"Channel {fields['channel']} did not resolve an account.")
-        key = _idempotency_key(request, payload)
+                raise Refused(400, f"Channel {fields['channel']} did not resolve an account.")
+        key = idempotency_key(request, payload)
         scope = {
             "agentId": agent_id,
             "sessionKey": requested_key or self.default_session_key,
@@ -265,23 +264,23 @@ class FakeGateway:
         if requested is not None:
             agent_id = requested.lower()
             if agent_id not in self.agents:
-                raise _Refused(400, f'unknown agentId "{agent_id}"')
+                raise Refused(400, f'unknown agentId "{agent_id}"')
         allowed = self.allowed_agent_ids
         if allowed is not None and "*" not in allowed and agent_id not in allowed:
-            raise _Refused(400, "agentId is not allowed by hooks.allowedAgentIds")
+            raise Refused(400, "agentId is not allowed by hooks.allowedAgentIds")
         return agent_id
 
     def _session_key(self, requested: str | None) -> str:
         prefixes = [p.lower() for p in self.allowed_session_key_prefixes or () if p.strip()]
         if requested:
             if not self.allow_request_session_key:
-                raise _Refused(400, _SESSION_KEY_POLICY_ERROR)
+                raise Refused(400, _SESSION_KEY_POLICY_ERROR)
             key = requested
         else:
             key = self.default_session_key or f"hook:{uuid.uuid4()}"
         if prefixes and not key.lower().startswith(tuple(prefixes)):
             shown = ", ".join(self.allowed_session_key_prefixes or ())
-            raise _Refused(400, f"sessionKey must start with one of: {shown}")
+            raise Refused(400, f"sessionKey must start with one of: {shown}")
         return key
 
     # ---- the failed-authentication limiter (per client, on `clock`) ----------------------
@@ -328,84 +327,11 @@ def _hook_token(request: web.Request) -> str | None:
     return request.headers.get("x-openclaw-token", "").strip() or None
 
 
-def _idempotency_key(request: web.Request, payload: dict[str, Any]) -> str | None:
-    for raw in (
-        request.headers.get("Idempotency-Key"),
-        request.headers.get("X-OpenClaw-Idempotency-Key"),
-        payload.get("idempotencyKey"),
-    ):
-        if isinstance(raw, str) and 0 < len(raw.strip()) <= MAX_IDEMPOTENCY_KEY_CHARS:
-            return raw.strip()
-    return None
-
-
 def _replay_key(token: str, key: str, scope: dict[str, Any]) -> str:
     digest = hashlib.sha256()
     for part in (token, "agent", json.dumps(scope, sort_keys=True), key):
         digest.update(hashlib.sha256(part.encode()).digest())
     return digest.hexdigest()
-
-
-def _optional_text(payload: dict[str, Any], key: str) -> str | None:
-    value = payload.get(key)
-    return (value.strip() or None) if isinstance(value, str) else None
-
-
-def _agent_fields(payload: dict[str, Any], channels: tuple[str, ...]) -> dict[str, Any]:
-    """The agent payload normalised, or `_Refused` with the gateway's error."""
-    message = _optional_text(payload, "message")
-    if message is None:
-        raise _Refused(400, "message required")
-    if "agentId" in payload and _optional_text(payload, "agentId") is None:
-        raise _Refused(400, "agentId must be a non-empty string")
-    session_mode = payload.get("sessionMode", "isolated")
-    if session_mode not in ("isolated", "persistent"):
-        raise _Refused(400, "sessionMode must be isolated or persistent")
-    fields: dict[str, Any] = {
-        "message": message,
-        "name": _optional_text(payload, "name") or "Hook",
-        "agentId": _optional_text(payload, "agentId"),
-        "sessionKey": _optional_text(payload, "sessionKey"),
-        "sessionMode": session_mode,
-        "wakeMode": "next-heartbeat" if payload.get("wakeMode") == "next-heartbeat" else "now",
-        **_delivery(payload, channels),
-    }
-    if "model" in payload and _optional_text(payload, "model") is None:
-        raise _Refused(400, "model required")
-    fields["model"] = _optional_text(payload, "model")
-    fields["thinking"] = _optional_text(payload, "thinking")
-    timeout: Any = payload.get("timeoutSeconds")
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        timeout = None
-    fields["timeoutSeconds"] = int(timeout) if timeout is not None else None
-    return fields
-
-
-def _delivery(payload: dict[str, Any], channels: tuple[str, ...]) -> dict[str, Any]:
-    """`channel` + `to` (+ `accountId`) as the gateway checks them for a direct hook."""
-    if payload.get("deliver") is False:
-        return {"deliver": False, "channel": "last", "to": None, "accountId": None}
-    raw = payload.get("channel")
-    known = ("last", *channels)
-    channel = raw.strip().lower() if isinstance(raw, str) else None
-    if "channel" not in payload:
-        channel = "last"
-    elif channel not in known:
-        raise _Refused(400, "channel must be " + "|".join(known))
-    to = _optional_text(payload, "to")
-    account = _optional_text(payload, "accountId")
-    has_channel, has_to, has_account = (k in payload for k in ("channel", "to", "accountId"))
-    if has_to and to is None:
-        raise _Refused(400, "to must be a non-empty string for hook delivery")
-    if has_account and account is None:
-        raise _Refused(400, "accountId must be a non-empty string for hook delivery")
-    if has_account and (not has_channel or to is None):
-        raise _Refused(400, "accountId requires channel and to for hook delivery")
-    if (has_channel or has_to) and (not has_channel or to is None):
-        raise _Refused(400, "channel and to must be set together for hook delivery")
-    if (has_channel or has_to) and channel == "last":
-        raise _Refused(400, "channel must name a concrete channel for hook delivery")
-    return {"deliver": True, "channel": channel, "to": to, "accountId": account}
 
 
 def _text(status: int, text: str, **headers: str) -> web.Response:
