@@ -23,6 +23,17 @@ class CallOutcome(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class ScheduleInfo(BaseModel):
+    """A scheduled call, or a call's retries (mcp_schedules.py)."""
+
+    schedule_id: str
+    state: str = Field(description="pending, placing, waiting, done, canceled or failed")
+    due_at: str = Field(description="when the next attempt is due, UTC, ISO 8601")
+    attempts_made: int
+    max_attempts: int
+    reason: str | None = None
+
+
 class CallResult(BaseModel):
     """A call as the tools report it."""
 
@@ -52,6 +63,11 @@ class CallResult(BaseModel):
         default=None,
         description="while the call is still going: exactly how to keep following it",
     )
+    schedule: ScheduleInfo | None = Field(
+        default=None,
+        description="a scheduled call or one being retried: its schedule (call_id is the"
+        " schedule's id while no attempt has been placed)",
+    )
 
 
 class CallListItem(BaseModel):
@@ -69,6 +85,9 @@ class CallListItem(BaseModel):
 
 class CallList(BaseModel):
     calls: list[CallListItem]
+    scheduled: list[ScheduleInfo] = Field(
+        default_factory=list, description="calls scheduled or being retried, soonest due first"
+    )
 
 
 def _trim(text: str, limit: int = MAX_LINE_CHARS) -> str:

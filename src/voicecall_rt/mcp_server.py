@@ -34,6 +34,16 @@ from voicecall_rt.mcp_results import (
     list_item,
     progress_message,
 )
+from voicecall_rt.mcp_schedules import (
+    SCHEDULE_PREFIX,
+    AtParam,
+    TimeZoneParam,
+    WhenAllowedParam,
+    register_schedule_tools,
+    schedule_info,
+    schedule_result,
+    scheduled_result,
+)
 from voicecall_rt.prompts import MAX_BRIEF_CHARS
 
 MAX_SYSTEM_PROMPT_CHARS = MAX_BRIEF_CHARS
@@ -265,6 +275,9 @@ def build_server(
                 "it; an invalid schema is refused before dialling."
             ),
         ] = None,
+        at: AtParam = None,
+        timeZone: TimeZoneParam = None,
+        whenAllowed: WhenAllowedParam = False,
         ctx: Context[Any, Any] | None = None,
     ) -> CallResult:
         prompt = (systemPrompt or "").strip()
@@ -288,8 +301,12 @@ def build_server(
             body["systemPrompt"] = prompt
         if outcomeSchema is not None:
             body["outcomeSchema"] = outcomeSchema
+        when = {"at": at, "timeZone": timeZone, "whenAllowed": whenAllowed or None}
+        body |= {key: value for key, value in when.items() if value is not None}
         async with _bounded("placing the call"):
             placed = await request("POST", "/api/calls", body, what="the call was not placed: ")
+            if "call" not in placed:  # stored for later
+                return scheduled_result(placed["schedule"])
             record = placed["call"]
             call_id = str(record["id"])
             if not wait:
@@ -317,7 +334,12 @@ def build_server(
     ) -> CallResult:
         call_id = _check_call_id(call_id)
         async with _bounded(f"reading call {call_id}"):
-            return call_result(await fetch(call_id, wait_s=min(waitSeconds, wait_s)))
+            waited = min(waitSeconds, wait_s)
+            if call_id.startswith(SCHEDULE_PREFIX):  # a scheduled call: its latest attempt
+                return await schedule_result(
+                    request, call_id, lambda last: fetch(last, wait_s=waited)
+                )
+            return call_result(await fetch(call_id, wait_s=waited))
 
     @server.tool(
         description=LIST_CALLS_DESCRIPTION,
@@ -332,7 +354,11 @@ def build_server(
         query = f"/api/calls?limit={limit}" + ("&active=1" if active_only else "")
         async with _bounded("listing calls"):
             data = await request("GET", query)
-        return CallList(calls=[list_item(record) for record in data["calls"]])
+            live = await request("GET", "/api/schedules?live=1")
+        return CallList(
+            calls=[list_item(record) for record in data["calls"]],
+            scheduled=[schedule_info(schedule) for schedule in live["schedules"]],
+        )
 
     async def end_call(call_id: str) -> CallResult:
         try:
@@ -361,6 +387,7 @@ def build_server(
         async with _bounded(f"hanging up call {call_id}"):
             return await end_call(call_id)
 
+    register_schedule_tools(server, request)
     return server
 
 

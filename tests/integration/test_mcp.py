@@ -23,7 +23,7 @@ from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Pause
 from voicecall_rt.simulator.scenarios import DEMO_NUMBER, pizza_booking
 from voicecall_rt.simulator.world import SimWorld
 
-TOOLS = {"make_phone_call", "get_call", "list_calls", "hang_up"}
+TOOLS = {"make_phone_call", "get_call", "list_calls", "hang_up", "cancel_scheduled_call"}
 LONG_NUMBER = "+14155550177"
 LONG_CALL = CallPlan(ring_ms=100, answered_by="human", amd_delay_ms=50, callee=(Pause(60_000),))
 START_HINT = "voicecall-rt serve"
@@ -79,6 +79,9 @@ async def test_tools_and_their_guidance_and_no_server(tmp_path: Path) -> None:
                 "systemPrompt",
                 "wait",
                 "outcomeSchema",
+                "at",
+                "timeZone",
+                "whenAllowed",
             }
             assert set(schema["required"]) == {"to", "task"}
             assert schema["properties"]["wait"]["default"] is True

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 from openapi_spec_validator import validate
 
 from tests.helpers.cli import cli, one_line, world_config
+from tests.helpers.mcp_client import error, mcp_client, ok
 from tests.helpers.phone import TO
 from tests.helpers.polling import eventually
 from tests.helpers.world import MakeWorld
@@ -351,3 +353,33 @@ async def test_schedule_responses_match_the_openapi_document(make_world: MakeWor
     status, canceled = await world.api("DELETE", f"/api/schedules/{later['schedule']['id']}")
     matches(canceled, "ScheduleEnvelope")
     assert set(document["paths"]) >= {"/api/schedules", "/api/schedules/{schedule_id}"}
+
+
+# ---- MCP -----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow  # the MCP server as a child process
+async def test_mcp_schedules_lists_gets_and_cancels(make_world: MakeWorld, tmp_path: Path) -> None:
+    world, _, _ = await setup(make_world, in_turn(ANSWERED))
+    config = world_config(world, tmp_path)
+    at = (MONDAY_10AM + timedelta(hours=2)).isoformat()
+    async with asyncio.timeout(60), mcp_client(config) as client:
+        placed = ok(await client.call_tool("make_phone_call", {"to": TO, "task": TASK, "at": at}))
+        schedule_id = placed["call_id"]
+        assert schedule_id.startswith("sched_")
+        assert (placed["status"], placed["active"]) == ("scheduled", False)
+        assert placed["schedule"]["due_at"] == "2030-01-07T20:00:00+00:00"
+        assert "cancel_scheduled_call" in placed["next_step"]
+        got = ok(await client.call_tool("get_call", {"call_id": schedule_id}))
+        assert got["status"] == "scheduled" and got["schedule"]["state"] == "pending"
+        listed = ok(await client.call_tool("list_calls", {}))
+        assert listed["calls"] == []
+        assert [s["schedule_id"] for s in listed["scheduled"]] == [schedule_id]
+        canceled = ok(await client.call_tool("cancel_scheduled_call", {"schedule_id": schedule_id}))
+        assert canceled["status"] == "canceled"
+        again = error(await client.call_tool("cancel_scheduled_call", {"schedule_id": schedule_id}))
+        assert "canceled already" in again
+        past = {"to": TO, "task": TASK, "at": "2001-01-01T00:00:00Z"}
+        refused = error(await client.call_tool("make_phone_call", past))
+        assert "the call was not placed" in refused and "in the past" in refused
+    assert (await world.api("GET", "/api/calls"))[1]["calls"] == []
