@@ -1,15 +1,19 @@
 """The schedules table on both stores: created and read back, listed live first, claimed
 once (two stores on one PostgreSQL racing for the same rows never both get one), the state
-moves that hold only from the state they expect, cancelled, and an attempt's calls."""
+moves that hold only from the state they expect, cancelled, an attempt's calls; and
+`store copy` taking the schedules and blocked numbers from SQLite to PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from tests.helpers.store_backends import StoreBackend
 from voicecall_rt.call.records import CallRecord
 from voicecall_rt.store import Store
 from voicecall_rt.store import schedules as s
+from voicecall_rt.store.blocklist import DO_NOT_CALL, find_blocked, record_blocked
+from voicecall_rt.store.copy import copy_history
 from voicecall_rt.store.schedules import Schedule
 
 T0 = 1_800_000_000_000
@@ -129,3 +133,28 @@ async def test_two_stores_racing_claim_each_row_once(store_backend: StoreBackend
     finally:
         await first.close()
         await second.close()
+
+
+async def test_store_copy_takes_schedules_and_blocked_numbers(tmp_path: Path, pg_url: str) -> None:
+    sqlite = StoreBackend("sqlite", tmp_path / "data")
+    source = await sqlite.open()
+    await s.create_schedule(source, _schedule("sched_a", T0, when_allowed=True))
+    await s.create_schedule(source, _schedule("sched_b", T0 + 1, state="done", reason="answered"))
+    await record_blocked(source, "+14155550199", source=DO_NOT_CALL, call_id="call_1")
+    await source.close()
+
+    report = await copy_history(tmp_path / "data", pg_url)
+    assert (report.schedules.copied, report.blocked.copied) == (2, 1)
+    target = await StoreBackend("postgres", pg_url).open()
+    try:
+        assert await s.get_schedule(target, "sched_a") == _schedule(
+            "sched_a", T0, when_allowed=True
+        )
+        assert [x.id for x in await s.list_schedules(target)] == ["sched_a", "sched_b"]
+        blocked = await find_blocked(target, "+14155550199")
+        assert blocked is not None and blocked.call_id == "call_1"
+    finally:
+        await target.close()
+    again = await copy_history(tmp_path / "data", pg_url)
+    assert (again.schedules.copied, again.schedules.present) == (0, 2)
+    assert (again.blocked.copied, again.blocked.present) == (0, 1)

@@ -93,6 +93,8 @@ def _print_report(report: CopyReport) -> None:
         ("calls", report.calls),
         ("transcript lines", report.transcript),
         ("events", report.events),
+        ("scheduled calls", report.schedules),
+        ("blocked numbers", report.blocked),
     ):
         table.add_row(name, str(counted.copied), str(counted.present))
     out.print(table)

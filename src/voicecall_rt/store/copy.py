@@ -88,6 +88,11 @@ def _table(name: str, columns: tuple[str, ...]) -> _Table:
     return _Table(columns, _source_rows(name, columns), _insert_rows(name, columns, "call_id, seq"))
 
 
+# Tables of their own rows (not per call), copied whole after the calls, a page at a time:
+# name, key, JSON columns (text in SQLite, jsonb in PostgreSQL).
+_SCHEDULES: Final = ("schedules", "id", ("outcome_schema", "retry"))
+_BLOCKED: Final = ("blocked_numbers", "number", ())
+
 _LINES: Final = _table("transcript", ("call_id", "seq", "t_ms", "role", "text", "interrupted"))
 _EVENTS: Final = _table("events", ("call_id", "seq", "t_ms", "kind", "data"))
 
@@ -107,6 +112,10 @@ class CopyReport:
     calls: Counted = field(default_factory=Counted)
     transcript: Counted = field(default_factory=Counted)
     events: Counted = field(default_factory=Counted)
+    # Scheduled calls and retries as they stand (a claim an instance held in SQLite
+    # expires and is repaired as after a crash: call/scheduler.py), and blocked numbers.
+    schedules: Counted = field(default_factory=Counted)
+    blocked: Counted = field(default_factory=Counted)
     # Calls not finished in SQLite, copied (now) as ended `copied-while-live`.
     settled: list[str] = field(default_factory=list)
 
@@ -121,6 +130,8 @@ async def copy_history(data_dir: Path, url: str) -> CopyReport:
             report = CopyReport(source=path, target=target.where)
             async with target.pool.acquire() as conn:
                 await _copy(source, conn, report)
+                await _copy_whole(source, conn, _SCHEDULES, report.schedules)
+                await _copy_whole(source, conn, _BLOCKED, report.blocked)
         except CONNECTION_LOST as exc:
             raise StoreError(
                 f"lost the database at {target.where} ({type(exc).__name__}); run the copy "
@@ -196,6 +207,39 @@ async def _copy_rows(
         payload = [{c: _value(c, row[c]) for c in table.columns} for row in rows]
         status: str = await conn.execute(table.insert, _json(payload))
         copied = int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
+        counted.copied += copied
+        counted.present += len(rows) - copied
+
+
+async def _copy_whole(
+    source: aiosqlite.Connection,
+    conn: Any,
+    table: tuple[str, str, tuple[str, ...]],
+    counted: Counted,
+) -> None:
+    """Every row of a table of its own, by rowid, each page in one statement."""
+    name, key, json_columns = table
+    columns = [str(r[1]) for r in await source.execute_fetchall(f"PRAGMA table_info({name})")]
+    select = (
+        f"SELECT rowid, {', '.join(columns)} FROM {name} "  # noqa: S608 - constants
+        "WHERE rowid > ? ORDER BY rowid LIMIT ?"
+    )
+    insert = _insert_rows(name, columns, key)
+    after = 0
+    while True:
+        rows = list(await source.execute_fetchall(select, (after, ROWS_PER_STATEMENT)))
+        if not rows:
+            return
+        after = int(rows[-1]["rowid"])
+        payload = [
+            {
+                c: orjson.loads(row[c]) if c in json_columns and row[c] is not None else row[c]
+                for c in columns
+            }
+            for row in rows
+        ]
+        status: str = await conn.execute(insert, _json(payload))
+        copied = int(status.rsplit(" ", 1)[1])
         counted.copied += copied
         counted.present += len(rows) - copied
 
