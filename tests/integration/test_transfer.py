@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 
@@ -40,16 +41,6 @@ TRANSFERRING = "Of course, I'm transferring you to the front desk now."
 PLAN = CallPlan(ring_ms=100, callee=(Speak(ASKS, 400), WaitForModel(quiet_ms=300)))
 
 
-# The fake Plivo (its Transfer Call API, and our server's transfer document) does not carry
-# out a transfer yet: left to do, not passed by leniency.
-_NO_FAKE_TRANSFER = ("plivo",)
-
-
-def _needs_fake_transfer(carrier: str) -> None:
-    if carrier in _NO_FAKE_TRANSFER:
-        pytest.skip(f"the fake {carrier} does not carry out a transfer yet")
-
-
 def _script(target: str, *before: CallTool) -> ModelScript:
     return ModelScript(
         turns=(
@@ -80,7 +71,6 @@ async def _outbound(world: SimWorld) -> tuple[SimCall, dict[str, Any]]:
 
 
 async def test_outbound_transfer_after_the_goodbye(make_world: MakeWorld, carrier: str) -> None:
-    _needs_fake_transfer(carrier)
     world = await make_world(PLAN, _script("  Front Desk "), **TARGETS)
     sim, data = await _outbound(world)
 
@@ -111,7 +101,6 @@ async def test_outbound_transfer_after_the_goodbye(make_world: MakeWorld, carrie
 async def test_inbound_transfer_shows_the_callers_number(
     make_world: MakeWorld, carrier: str
 ) -> None:
-    _needs_fake_transfer(carrier)
     # The model greets first; the caller asks; the model reports, says it and transfers.
     plan = CallPlan(
         callee=(
@@ -153,7 +142,6 @@ async def test_inbound_transfer_shows_the_callers_number(
 async def test_a_number_or_unknown_label_is_never_dialled(
     make_world: MakeWorld, carrier: str
 ) -> None:
-    _needs_fake_transfer(carrier)
     script = ModelScript(
         turns=(
             (CallTool("transfer_call", {"target": BILLING, "reason": "a number"}),),
@@ -224,3 +212,12 @@ async def test_a_refused_transfer_ends_the_call_transfer_failed(
     assert failed["target"] == "front desk" and "403" in failed["error"]
     assert _events(data, "transfer") == [] and _system_lines(data) == []
     assert record["outcome"] is None
+
+
+async def test_the_transfer_document_is_for_the_carrier_only(make_world: MakeWorld) -> None:
+    """Our transfer URL (the document Plivo fetches) answers only a signed request: an
+    unsigned one is refused before anything is looked up."""
+    world = await make_world(PLAN, _script("front desk"), **TARGETS)
+    url = world.server.local_url + "/voice/transfer?call=call_x&target=front+desk"
+    async with aiohttp.ClientSession() as http, http.post(url, data={"CallUUID": "x"}) as reply:
+        assert reply.status == 403

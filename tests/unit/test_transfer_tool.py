@@ -15,10 +15,12 @@ from voicecall_rt.call.tools import (
     call_tools,
     transfer_target_from,
 )
-from voicecall_rt.call.transfer import caller_id, plan_transfer
+from voicecall_rt.call.transfer import caller_id, plan_transfer, transfer_document
+from voicecall_rt.carrier.base import Dial, HangUp
 from voicecall_rt.config import Settings
 from voicecall_rt.config_business import TransferTarget
 from voicecall_rt.prompts import build_instructions
+from voicecall_rt.store import Store
 
 OURS = "+14155550100"
 CALLER = "+14155550177"
@@ -106,9 +108,7 @@ def test_the_plan_names_the_label_in_its_url_never_the_number() -> None:
     settings = Settings.model_validate(
         {
             "publicUrl": "https://voice.example.test",
-            "calls": {
-                "transfer": {"targets": [t.model_dump(by_alias=True) for t in TARGETS]}
-            },
+            "calls": {"transfer": {"targets": [t.model_dump() for t in TARGETS]}},
         }
     )
     planned = plan_transfer(_record("inbound", CALLER, OURS), TARGETS[0], settings)
@@ -116,3 +116,29 @@ def test_the_plan_names_the_label_in_its_url_never_the_number() -> None:
     assert planned.document_url == (
         "https://voice.example.test/voice/transfer?call=call_0123456789abcdef&target=front+desk"
     )
+
+
+async def test_the_transfer_document_dials_only_for_the_call_and_label(store: Store) -> None:
+    """What /voice/transfer answers the carrier, read from the store (on both backends):
+    the target's number and caller ID for the call's own carrier id and a configured label;
+    a hang-up for anything else."""
+    settings = Settings.model_validate(
+        {
+            "publicUrl": "https://voice.example.test",
+            "calls": {"transfer": {"targets": [t.model_dump() for t in TARGETS]}},
+        }
+    )
+    record = _record("inbound", CALLER, OURS)
+    record.carrier_sid = "uuid-of-the-call"
+    store.insert_call(record)
+    await store.flush()
+    found = await transfer_document(store, settings, record.id, "Billing", "uuid-of-the-call")
+    assert found == Dial("+14155550143", CALLER)
+    for call_id, label, sid in [
+        (record.id, "billing", "uuid-of-the-call"),  # our own URL names the exact label
+        (record.id, "Billing", "another-call"),
+        (record.id, "Billing", ""),
+        ("call_unknown", "Billing", "uuid-of-the-call"),
+        (record.id, "+14155550143", "uuid-of-the-call"),
+    ]:
+        assert await transfer_document(store, settings, call_id, label, sid) == HangUp()

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from voicecall_rt.call.records import CallRecord
 from voicecall_rt.call.routes import transfer_url
-from voicecall_rt.carrier.base import Transfer
+from voicecall_rt.carrier.base import Decision, Dial, HangUp, Transfer
 from voicecall_rt.config import Settings
 from voicecall_rt.config_business import TransferTarget
 from voicecall_rt.phone import normalize_e164
+from voicecall_rt.store.base import Store
 
 
 def our_number(record: CallRecord) -> str:
@@ -51,3 +52,17 @@ def plan_transfer(record: CallRecord, target: TransferTarget, settings: Settings
 def find_target(settings: Settings, label: str) -> TransferTarget | None:
     """The configured target with this exact label (the one our own URL carries)."""
     return next((t for t in settings.calls.transfer.targets if t.label == label), None)
+
+
+async def transfer_document(
+    store: Store, settings: Settings, call_id: str, label: str, call_sid: str
+) -> Decision:
+    """What our transfer URL answers the carrier (its request already verified as signed):
+    dial the target `label` names, for the call the carrier names (`call_sid`) if it is the
+    call `call_id`; hang up otherwise. Read from the store, as the call may already be
+    settled here, or run by another instance."""
+    target = find_target(settings, label)
+    record = await store.get_call(call_id) if target is not None else None
+    if target is None or record is None or not call_sid or record.carrier_sid != call_sid:
+        return HangUp()
+    return Dial(target.number, caller_id(record, settings.calls.transfer.pass_caller_id))

@@ -182,7 +182,16 @@ class HangUp:
     """Answer nothing: end the call."""
 
 
-Decision = Connect | Proceed | Reject | Busy | HangUp
+@dataclass(frozen=True)
+class Dial:
+    """Connect the call to `number`, showing `caller_id`: the document a carrier fetches
+    to carry out a transfer (`Transfer.document_url`)."""
+
+    number: str
+    caller_id: str
+
+
+Decision = Connect | Proceed | Reject | Busy | HangUp | Dial
 
 # Marks our answer to the health probe `status` sends through the tunnel (a GET of the
 # answer URL, answered with the carrier's rendering of `HangUp`).

@@ -49,6 +49,7 @@ def build_app(
     app.router.add_post(routes.ANSWER_PATH, webhooks.answer)
     app.router.add_post(routes.STATUS_PATH, webhooks.status)
     app.router.add_post(routes.AMD_PATH, webhooks.amd)
+    app.router.add_post(routes.TRANSFER_PATH, webhooks.transfer)
     app.router.add_get(routes.STREAM_PATH, stream.media_stream, allow_head=False)
     app.router.add_post("/api/calls", api.place_call)
     app.router.add_get("/api/calls", api.list_calls, allow_head=False)

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
+from voicecall_rt.call.transfer import transfer_document
 from voicecall_rt.carrier.base import (
     HEALTH_HEADER,
     CallAnswered,
@@ -22,7 +23,7 @@ from voicecall_rt.carrier.base import (
     WebhookKind,
     WebhookRequest,
 )
-from voicecall_rt.web.keys import MANAGER, SETTINGS, WEBHOOKS
+from voicecall_rt.web.keys import MANAGER, SETTINGS, STORE, WEBHOOKS
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -99,3 +100,21 @@ async def status(request: web.Request) -> web.Response:
 
 async def amd(request: web.Request) -> web.Response:
     return await _handle(request, WebhookKind.AMD)
+
+
+async def transfer(request: web.Request) -> web.Response:
+    """The document a carrier fetches to carry out a transfer (Plivo's `aleg_url`): signed
+    like every webhook, it dials the configured target the URL names by label."""
+    webhook = await _verified(request)
+    webhooks = request.app[WEBHOOKS]
+    event = webhooks.read(WebhookKind.ANSWER, webhook)
+    if not isinstance(event, CallAnswered | InboundCall):
+        return web.Response(status=204)
+    decision = await transfer_document(
+        request.app[STORE],
+        request.app[SETTINGS],
+        request.query.get("call", ""),
+        request.query.get("target", ""),
+        event.call_sid,
+    )
+    return _response(await webhooks.respond(event, decision))

@@ -24,6 +24,7 @@ from voicecall_rt.carrier.base import (
     CallAnswered,
     Connect,
     Decision,
+    Dial,
     HangUp,
     InboundCall,
     MachineVerdict,
@@ -118,6 +119,16 @@ def stream_xml(stream_url: str, token: str) -> str:
             keepCallAlive=True,
         )
     )
+    return str(response.to_string(False))
+
+
+def dial_xml(number: str, caller_id: str) -> str:
+    """The transfer document (what the Transfer Call API's `aleg_url` answers): dial
+    `number` showing `caller_id`, both in Plivo's digits-only form."""
+    response = plivoxml.ResponseElement()
+    dial = plivoxml.DialElement(caller_id=caller_id.removeprefix("+"))
+    dial.add_number(number.removeprefix("+"))
+    response.add(dial)
     return str(response.to_string(False))
 
 
@@ -222,6 +233,8 @@ class PlivoWebhooks(DocumentWebhooks):
                 return speak_and_hang_up_xml(decision.message)
             case Reject():
                 return reject_xml()
+            case Dial():
+                return dial_xml(decision.number, decision.caller_id)
             case HangUp() | Proceed():
                 # Plivo streams only from the answer XML: nothing was dialled to proceed with.
                 return hang_up_xml()

@@ -27,6 +27,7 @@ from voicecall_rt.carrier.base import (
     CarrierEvent,
     Connect,
     Decision,
+    Dial,
     HangUp,
     InboundCall,
     MachineVerdict,
@@ -202,8 +203,8 @@ class TelnyxWebhooks:
                     # message would take answer, speak, wait for `call.speak.ended`, hang up.
                     await api.reject(sid, "USER_BUSY")
                     return
-                case HangUp() | Proceed():
-                    pass
+                case HangUp() | Proceed() | Dial():
+                    pass  # a document to dial: Telnyx fetches none (its transfer is REST)
         elif not isinstance(decision, HangUp):
             # Connect after a dial that already carried the stream cannot happen: end it.
             log.warning("Telnyx call %s: unexpected %s", mask_id(sid), type(decision).__name__)

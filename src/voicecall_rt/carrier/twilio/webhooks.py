@@ -25,6 +25,7 @@ from voicecall_rt.carrier.base import (
     CallAnswered,
     Connect,
     Decision,
+    Dial,
     HangUp,
     InboundCall,
     MachineVerdict,
@@ -224,6 +225,8 @@ class TwilioWebhooks(DocumentWebhooks):
                 return say_and_hang_up_twiml(decision.message)
             case Reject():
                 return reject_twiml()
+            case Dial():
+                return dial_twiml(decision.number, decision.caller_id)
             case HangUp() | Proceed():
                 # Twilio streams only from TwiML, so nothing was dialled to proceed with.
                 return hang_up_twiml()

@@ -213,6 +213,22 @@ class FakePlivo:
         call.heard_digits += digits.replace("w", "")
         await call.changed()
 
+    def transfer(self, call: SimCall, url: str) -> None:
+        """Transfer Call (the aleg): the running XML and its stream stop, then `url` is
+        fetched (signed, like the answer URL) and its XML run."""
+        previous = call.runner
+        call.runner = self._spawn(call, self._transfer(call, previous, url), "transfer")
+
+    async def _transfer(self, call: SimCall, previous: asyncio.Task[None] | None, url: str) -> None:
+        if previous is not None and not previous.done():
+            previous.cancel()
+            await asyncio.wait([previous])
+        if call.stream is not None:
+            await call.stream.shutdown()
+        await self._fetch_and_run(
+            call, "transfer", url, self._params(call, "in-progress", "Transfer")
+        )
+
     # -- the lifecycle ------------------------------------------------------------------
 
     def _new_call(
@@ -306,10 +322,15 @@ class FakePlivo:
     async def _answer_xml(self, call: SimCall) -> None:
         url = call.config.url
         assert url is not None
-        params = self._params(call, call.status, "StartApp")
+        await self._fetch_and_run(call, "answer", url, self._params(call, call.status, "StartApp"))
+
+    async def _fetch_and_run(
+        self, call: SimCall, what: str, url: str, params: dict[str, str]
+    ) -> None:
+        """Fetch the XML at `url` (a signed POST) and run it; none fetched ends the call."""
         record, body = await self._client.post(call, "voice", url, params)
         if record.status is None or not 200 <= record.status < 300 or body is None:
-            call.errors.append(f"answer URL {url} answered {record.status or record.error}")
+            call.errors.append(f"{what} URL {url} answered {record.status or record.error}")
             body = None
         else:
             call.twiml.append(body)

@@ -1,5 +1,6 @@
 """The fake Plivo's REST API under `/v1/Account/{auth_id}/`: `Call/` create, `Call/{uuid}/`
-hang-up, `Request/{uuid}/` cancel, `Call/{uuid}/DTMF/`, the account and its numbers.
+hang-up and transfer, `Request/{uuid}/` cancel, `Call/{uuid}/DTMF/`, the account and its
+numbers.
 
 Basic auth (Auth ID and Auth Token), JSON bodies as the plivo SDK sends them, Plivo's
 shapes (`{"api_id", "message", "request_uuid"}`, `{"api_id", "error"}`) and status codes,
@@ -58,6 +59,8 @@ class Switchboard(Protocol):
 
     async def play_digits(self, call: SimCall, digits: str) -> None: ...
 
+    def transfer(self, call: SimCall, url: str) -> None: ...
+
 
 def _json(body: dict[str, Any], status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
@@ -89,6 +92,7 @@ class RestApi:
         app.router.add_get(prefix + "/", self._account)
         app.router.add_post(prefix + "/Call/", self._create)
         app.router.add_delete(prefix + "/Call/{uuid}/", self._hang_up)
+        app.router.add_post(prefix + "/Call/{uuid}/", self._transfer)
         app.router.add_delete(prefix + "/Request/{uuid}/", self._cancel)
         app.router.add_post(prefix + "/Call/{uuid}/DTMF/", self._dtmf)
         app.router.add_get(prefix + "/Number/{number}/", self._number)
@@ -188,6 +192,25 @@ class RestApi:
         call.rest_hang_ups.append("completed")
         self._board.end_call(call, "completed" if call.answered else "canceled")
         return web.Response(status=204)
+
+    async def _transfer(self, request: web.Request) -> web.Response:
+        """Transfer Call: `legs` aleg (what we support of it) and `aleg_url`, an http(s)
+        URL whose XML the answered call runs next (its current XML and stream stop)."""
+        call = self._live(request.match_info["uuid"], self._board.calls)
+        body = await self._body(request)
+        legs, url = body.get("legs", "aleg"), body.get("aleg_url")
+        if legs not in ("aleg", "bleg", "both"):
+            raise _Refused(400, "legs must be 'aleg', 'bleg' or 'both'")
+        if legs != "aleg":
+            raise _Refused(400, "the fake transfers the aleg only")
+        if not _http_url(url):
+            raise _Refused(400, "aleg_url must be an http(s) URL when legs is aleg")
+        if body.get("aleg_method", "POST") not in ("GET", "POST"):
+            raise _Refused(400, "aleg_method must be GET or POST")
+        if not call.answered:
+            raise _Refused(404, "not found")
+        self._board.transfer(call, str(url))
+        return _json({"api_id": _api_id(), "message": "call transferred"}, 202)
 
     async def _cancel(self, request: web.Request) -> web.Response:
         call = self._live(request.match_info["uuid"], self._board.requests)

@@ -1,4 +1,5 @@
-"""The fake Plivo's XML interpreter: `<Stream>`, `<Speak>`, `<Wait>` and `<Hangup>`.
+"""The fake Plivo's XML interpreter: `<Stream>`, `<Speak>`, `<Wait>`, `<Hangup>` and a
+transfer's `<Dial><Number>`.
 
 As strict as Plivo's `<Stream>` where our server could get away with something:
 
@@ -27,7 +28,7 @@ from urllib.parse import urlsplit
 
 from voicecall_rt.simulator.plivo.media_stream import PlivoStream
 from voicecall_rt.simulator.plivo.webhooks import WebhookClient
-from voicecall_rt.simulator.sim_call import SimCall
+from voicecall_rt.simulator.sim_call import SimCall, TransferDial
 from voicecall_rt.simulator.tasks import Spawn
 
 __all__ = ["CONTENT_TYPES", "XmlHost", "XmlInterpreter"]
@@ -52,6 +53,7 @@ class XmlHost(Protocol):
 
     auth_id: str
     detect_dtmf: bool
+    owned_numbers: tuple[str, ...]
 
     async def answer(self, call: SimCall) -> None: ...
 
@@ -104,9 +106,34 @@ class XmlInterpreter:
             return "ended"
         if element.tag == "Stream":
             return await self._stream(call, element)
+        if element.tag == "Dial":
+            return await self._dial(call, element)
         call.unsupported.append(element.tag)
         host.end_call(call, "completed" if call.answered else "failed")
         return "ended"
+
+    async def _dial(self, call: SimCall, element: ET.Element) -> Outcome:
+        """`<Dial callerId><Number>` (digits with the country code): the call is connected
+        to the number. The callerId must be a number of the account, or an inbound call's
+        own caller; anything else is refused, nothing dialled, and the XML goes on.
+        Simplified: the dialled party answers and hangs up at once (the Dial ends)."""
+        host = self._host
+        numbers = [child for child in element if child.tag == "Number"]
+        number = (numbers[0].text or "").strip() if len(numbers) == 1 else ""
+        if len(element) != 1 or not number.isdigit():
+            call.unsupported.append("Dial/" + ",".join(child.tag for child in element))
+            host.end_call(call, "completed")
+            return "ended"
+        inbound = call.direction == "inbound"
+        ours = call.to if inbound else call.from_
+        caller_id = "+" + element.get("callerId", ours).removeprefix("+")
+        if caller_id not in {*host.owned_numbers, ours, *([call.from_] if inbound else [])}:
+            call.errors.append(f"<Dial> refused: callerId {caller_id} is not allowed")
+            return "next"
+        await host.answer(call)
+        call.transfers.append(TransferDial("+" + number, caller_id, call.played_bytes))
+        await call.changed()
+        return "next"
 
     def _refuse(self, call: SimCall, why: str) -> Outcome:
         call.errors.append(f"<Stream> refused: {why}")
