@@ -100,6 +100,18 @@ def print_entry(console: Console, entry: dict[str, Any]) -> None:
         console.print(f"{t}  [yellow]    vm[/yellow]  answering machine: leaving a message")
     elif kind == "tool":
         console.print(f"{t}  [magenta]  tool[/magenta]  {data['name']} ({data.get('reason', '')})")
+    elif kind == "transfer":
+        console.print(
+            f"{t}  [yellow]  xfer[/yellow]  handed to {escape(str(data['target']))} "
+            f"({data['number']}, showing {data['caller_id']})",
+            highlight=False,
+        )
+    elif kind == "transfer.failed":
+        console.print(
+            f"{t}  [red]  xfer[/red]  the carrier refused the transfer to "
+            f"{escape(str(data['target']))}: {escape(str(data['error']))}",
+            highlight=False,
+        )
     elif (guard := guard_note(kind, data)) is not None:
         console.print(f"{t}  [yellow] guard[/yellow]  {guard}", highlight=False)
     elif kind == "turn.latency":
@@ -144,6 +156,8 @@ def print_outcome(console: Console, data: dict[str, Any]) -> bool:
         body.add_row(
             "outcome", ("success: " if outcome["success"] else "failed: ") + outcome["summary"]
         )
+        if outcome.get("transferred_to"):
+            body.add_row("transferred to", escape(str(outcome["transferred_to"])))
         for key, value in (outcome.get("details") or {}).items():
             body.add_row(f"  {key}", str(value))
     latencies = [e["data"]["ms"] for e in data["events"] if e["kind"] == "turn.latency"]
@@ -198,6 +212,8 @@ def show_call(console: Console, data: dict[str, Any]) -> None:
     if outcome:
         mark = "[green]success[/green]" if outcome["success"] else "[red]not achieved[/red]"
         console.print(f"outcome: {mark} — {outcome['summary']}")
+        if outcome.get("transferred_to"):
+            console.print(f"transferred to: {escape(str(outcome['transferred_to']))}")
         for key, value in (outcome.get("details") or {}).items():
             console.print(f"  {key}: {value}")
     else:

@@ -4,9 +4,11 @@ the carrier is asked to show (docs/business.md §Transfer to a person)."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from voicecall_rt.call.records import CallRecord
 from voicecall_rt.call.tools import (
@@ -20,6 +22,7 @@ from voicecall_rt.carrier.base import Dial, HangUp
 from voicecall_rt.config import Settings
 from voicecall_rt.config_business import TransferTarget
 from voicecall_rt.prompts import build_instructions
+from voicecall_rt.render import print_entry, print_outcome, show_call
 from voicecall_rt.store import Store
 
 OURS = "+14155550100"
@@ -87,7 +90,7 @@ def test_the_instructions_say_to_announce_the_transfer_first() -> None:
 def _record(direction: str, from_number: str, to_number: str) -> CallRecord:
     return CallRecord(
         id="call_0123456789abcdef",
-        direction=direction,  # type: ignore[arg-type]
+        direction=direction,
         from_number=from_number,
         to_number=to_number,
     )
@@ -142,3 +145,31 @@ async def test_the_transfer_document_dials_only_for_the_call_and_label(store: St
         (record.id, "+14155550143", "uuid-of-the-call"),
     ]:
         assert await transfer_document(store, settings, call_id, label, sid) == HangUp()
+
+
+def test_calls_show_and_the_timeline_say_where_the_call_went() -> None:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200, color_system=None)
+    outcome = {
+        "success": True,
+        "summary": "Transferred to front desk",
+        "details": {},
+        "transferred_to": "front desk",
+    }
+    record = {
+        **_record("inbound", CALLER, OURS).model_dump(),
+        "status": "completed",
+        "end_reason": "transferred",
+        "outcome": outcome,
+    }
+    show_call(console, {"call": record, "transcript": []})
+    print_outcome(console, {"call": record, "events": []})
+    transfer = {"target": "front desk", "number": "+1415…42", "caller_id": "+1415…77"}
+    print_entry(console, {"t_ms": 2000, "kind": "transfer", "data": transfer})
+    refused = {"target": "front desk", "error": "Telnyx refused the request (403)"}
+    print_entry(console, {"t_ms": 2000, "kind": "transfer.failed", "data": refused})
+    text = buffer.getvalue()
+    assert "transferred to: front desk" in text
+    assert "transferred to  front desk" in text  # the outcome panel's row
+    assert "handed to front desk (+1415…42, showing +1415…77)" in text
+    assert "refused the transfer to front desk: Telnyx refused the request (403)" in text
