@@ -21,6 +21,9 @@ class CallOutcome(BaseModel):
     success: bool
     summary: str
     details: dict[str, Any] = Field(default_factory=dict)
+    transferred_to: str | None = Field(
+        default=None, description="the transfer target's label, when the call was handed over"
+    )
 
 
 class ScheduleInfo(BaseModel):
