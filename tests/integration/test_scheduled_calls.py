@@ -47,6 +47,12 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
+def retry(attempts: int, **more: Any) -> dict[str, Any]:
+    """calls.retry settings: `attempts`, a 60 s backoff unless `more` says otherwise."""
+    keys = {"attempts": attempts, "backoffSeconds": 60, **more}
+    return {f"calls.retry.{key}": value for key, value in keys.items()}
+
+
 def in_turn(*plans: CallPlan) -> Callable[[str], CallPlan]:
     """Each call gets the next plan (the last one again once they run out)."""
     given: list[CallPlan] = []
@@ -95,7 +101,7 @@ async def test_busy_then_answered(make_world: MakeWorld) -> None:
     world, scheduler, clock = await setup(
         make_world,
         in_turn(BUSY, ANSWERED),
-        **{"calls.retry.attempts": 3, "calls.retry.backoffSeconds": 60},
+        **retry(3),
     )
     status, placed = await world.api("POST", "/api/calls", {"to": TO, "task": TASK})
     assert status == 201, placed
@@ -127,11 +133,7 @@ async def test_attempts_exhausted_with_growing_backoff(make_world: MakeWorld) ->
     world, scheduler, clock = await setup(
         make_world,
         in_turn(BUSY),
-        **{
-            "calls.retry.attempts": 3,
-            "calls.retry.backoffSeconds": 60,
-            "calls.retry.backoffMultiplier": 3,
-        },
+        **retry(3, backoffMultiplier=3),
     )
     status, placed = await world.api("POST", "/api/calls", {"to": TO, "task": TASK})
     assert status == 201, placed
@@ -174,12 +176,8 @@ async def test_a_retry_is_moved_into_calling_hours(make_world: MakeWorld) -> Non
     world, _, clock = await setup(
         make_world,
         in_turn(BUSY),
-        **{
-            "calls.retry.attempts": 2,
-            "calls.retry.backoffSeconds": 60,
-            "calls.hours.start": "09:00",
-            "calls.hours.end": "17:00",
-        },
+        **retry(2),
+        **{"calls.hours.start": "09:00", "calls.hours.end": "17:00"},
     )
     clock.now = MONDAY_10AM + timedelta(hours=6, minutes=59, seconds=30)  # 16:59:30 there
     status, placed = await world.api("POST", "/api/calls", {"to": TO, "task": TASK})
@@ -273,7 +271,7 @@ async def test_cli_call_wait_follows_the_retries(make_world: MakeWorld, tmp_path
     world, scheduler, clock = await setup(
         make_world,
         in_turn(BUSY, ANSWERED),
-        **{"calls.retry.attempts": 2, "calls.retry.backoffSeconds": 10},
+        **retry(2, backoffSeconds=10),
     )
     clock.now = datetime.now(UTC)  # the CLI waits for a pending attempt in real time
     config = world_config(world, tmp_path)
@@ -326,9 +324,7 @@ async def test_cli_scheduled_and_cancel(make_world: MakeWorld, tmp_path: Path) -
 
 
 async def test_schedule_responses_match_the_openapi_document(make_world: MakeWorld) -> None:
-    world, _, _ = await setup(
-        make_world, in_turn(BUSY), **{"calls.retry.attempts": 2, "calls.retry.backoffSeconds": 60}
-    )
+    world, _, _ = await setup(make_world, in_turn(BUSY), **retry(2))
     status, document = await world.api("GET", "/api/openapi.json")
     validate(document)
 
