@@ -130,7 +130,6 @@ class Server:
         self.metrics.attach(self.hub)  # before any call can start
         await self._manager.start()
         self.scheduler = Scheduler(self._manager)
-        self.scheduler.start()
         self._feed = build_feed(self._store, self.hub, self._manager.is_active)
         if self._feed is not None:
             await self._feed.start()
@@ -145,6 +144,8 @@ class Server:
         self.port = int(self._runner.addresses[0][1])  # the real port when 0 was asked
         log.info("listening on %s", self.local_url)
         app[health.READINESS].started = True  # `/ready` says 200 from now on
+        # Once listening: a due call it places at once has its webhooks answered.
+        self.scheduler.start()
 
     async def stop(self) -> None:
         if self._feed is not None:
