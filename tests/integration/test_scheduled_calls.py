@@ -23,10 +23,13 @@ from tests.helpers.mcp_client import error, mcp_client, ok
 from tests.helpers.phone import TO
 from tests.helpers.polling import eventually
 from tests.helpers.world import MakeWorld
+from voicecall_rt.call.records import CallRecord, CallStatus
 from voicecall_rt.call.scheduler import Scheduler
 from voicecall_rt.cli.shared import EXIT_FAILED
 from voicecall_rt.simulator.scenario import CallPlan, HangUp, ModelScript, Pause
-from voicecall_rt.simulator.world import SimWorld
+from voicecall_rt.simulator.world import FROM_NUMBER, SimWorld
+from voicecall_rt.store.blocklist import DO_NOT_CALL, record_blocked
+from voicecall_rt.store.schedules import Schedule, create_schedule
 
 TASK = "Confirm the delivery slot for tomorrow."
 SILENT = ModelScript()
@@ -51,6 +54,13 @@ def retry(attempts: int, **more: Any) -> dict[str, Any]:
     """calls.retry settings: `attempts`, a 60 s backoff unless `more` says otherwise."""
     keys = {"attempts": attempts, "backoffSeconds": 60, **more}
     return {f"calls.retry.{key}": value for key, value in keys.items()}
+
+
+def stored_schedule(sid: str, due: int, **fields: Any) -> Schedule:
+    """A schedule row as the scheduler would have stored it (one attempt, no retry)."""
+    values = {"id": sid, "to_number": TO, "task": TASK, "created_at": due, "due_at": due}
+    values |= {"state": "pending", "max_attempts": 1, "updated_at": due, **fields}
+    return Schedule.model_validate(values)
 
 
 def in_turn(*plans: CallPlan) -> Callable[[str], CallPlan]:
@@ -379,3 +389,55 @@ async def test_mcp_schedules_lists_gets_and_cancels(make_world: MakeWorld, tmp_p
         refused = error(await client.call_tool("make_phone_call", past))
         assert "the call was not placed" in refused and "in the past" in refused
     assert (await world.api("GET", "/api/calls"))[1]["calls"] == []
+
+
+# ---- what a crash leaves, and refusals at the placing moment ---------------------------------
+
+
+async def test_an_expired_claim_is_repaired_and_never_dialled_twice(make_world: MakeWorld) -> None:
+    world, scheduler, _ = await setup(make_world, in_turn(ANSWERED))
+    store, now = world.server.store, ms(MONDAY_10AM)
+    claimed = {"state": "placing", "claimed_by": "gone", "claimed_until": now - 1}
+    # Claimed by an instance that died before dialling: placed again.
+    await create_schedule(store, stored_schedule("sched_a", now, **claimed))
+    # Claimed by one that died after storing its attempt (busy): decided, not dialled again.
+    await create_schedule(store, stored_schedule("sched_b", now, **claimed))
+    attempt = CallRecord(
+        id="call_b1",
+        direction="outbound",
+        from_number=FROM_NUMBER,
+        to_number=TO,
+        status=CallStatus.BUSY,
+        end_reason="busy",
+        schedule_id="sched_b",
+        attempt=1,
+    )
+    store.insert_call(attempt)
+    store.release("call_b1")
+    await scheduler.run_once()
+    a = await schedule_of(world, "sched_a")
+    [placed] = a["attempts"]
+    assert a["schedule"]["attempts_made"] == 1 and placed["call_id"] != "call_b1"
+    b = await reaches(world, "sched_b", "done")
+    assert b["schedule"]["reason"] == "attempts exhausted: 1 of 1, last busy"
+    assert [x["call_id"] for x in b["attempts"]] == ["call_b1"]
+    await world.wait_call(placed["call_id"])
+    _, calls = await world.api("GET", "/api/calls")
+    assert sorted(c["id"] for c in calls["calls"]) == sorted([placed["call_id"], "call_b1"])
+
+
+async def test_a_refusal_when_due_ends_the_schedule_or_waits(make_world: MakeWorld) -> None:
+    world, scheduler, clock = await setup(make_world, in_turn(ANSWERED))
+    at = (MONDAY_10AM + timedelta(minutes=5)).isoformat()
+    status, created = await world.api("POST", "/api/calls", {"to": TO, "task": TASK, "at": at})
+    assert status == 202, created
+    world.server.manager.draining = True  # this instance is stopping: it leaves it
+    clock.advance(300)
+    await scheduler.run_once()
+    assert (await schedule_of(world, created["schedule"]["id"]))["schedule"]["state"] == "pending"
+    world.server.manager.draining = False
+    await record_blocked(world.server.store, TO, source=DO_NOT_CALL, call_id="call_0")
+    await scheduler.run_once()
+    failed = await schedule_of(world, created["schedule"]["id"])
+    assert failed["schedule"]["state"] == "failed" and failed["attempts"] == []
+    assert failed["schedule"]["reason"].startswith("blocked-number: ")
