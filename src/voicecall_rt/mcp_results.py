@@ -22,7 +22,9 @@ class CallOutcome(BaseModel):
     summary: str
     details: dict[str, Any] = Field(default_factory=dict)
     transferred_to: str | None = Field(
-        default=None, description="the transfer target's label, when the call was handed over"
+        default=None,
+        description="the transfer target's label, when the call was handed over",
+        exclude_if=lambda label: label is None,
     )
 
 

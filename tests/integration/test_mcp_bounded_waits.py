@@ -84,6 +84,9 @@ async def test_a_long_call_returns_at_the_bound_then_get_call_follows_it(
             "systemPrompt",
             "wait",
             "outcomeSchema",
+            "at",
+            "timeZone",
+            "whenAllowed",
         }
         for text in (tools["make_phone_call"].description or "", client.instructions):
             assert f"waitSeconds={MAX_WAIT_S}" in (text or "") and "active" in (text or "")

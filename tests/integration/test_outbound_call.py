@@ -280,7 +280,13 @@ async def test_session_update_is_ga_shaped(
     assert audio_in["transcription"] == {"model": "gpt-transcribe"}  # no shutdown announced
     # A reasoning model: the effort suited to a phone call (README, "Choosing a model").
     assert config["reasoning"] == {"effort": "low"}
-    assert {t["name"] for t in config["tools"]} == {"send_dtmf", "report_outcome", "end_call"}
+    # No transfer targets configured: no transfer_call (docs/business.md §Transfer to a person).
+    assert {t["name"] for t in config["tools"]} == {
+        "send_dtmf",
+        "report_outcome",
+        "end_call",
+        "mark_do_not_call",
+    }
     assert all(t["type"] == "function" for t in config["tools"])
     assert f"{BRIEF_OPEN}\n{TASK}\n{BRIEF_CLOSE}" in config["instructions"]
     # The fake accepted it as is: the effective session is µ-law both ways.

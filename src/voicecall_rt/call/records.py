@@ -56,8 +56,9 @@ class Outcome(BaseModel):
     summary: str = Field(max_length=2000)
     details: dict[str, Any] = Field(default_factory=dict)
     # The transfer target's label when the call ended transferred to a person (ours, never
-    # the model's: docs/business.md §Transfer to a person).
-    transferred_to: str | None = None
+    # the model's: docs/business.md §Transfer to a person). Absent rather than null
+    # otherwise: an outcome shaped by the caller's output schema keeps that shape.
+    transferred_to: str | None = Field(default=None, exclude_if=lambda label: label is None)
 
 
 class CallRecord(BaseModel):
