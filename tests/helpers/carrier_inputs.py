@@ -13,21 +13,27 @@ import secrets
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 from nacl.signing import SigningKey
 
+from tests.helpers.carrier_hooks import (
+    CALLER,
+    CarrierInputs,
+    Headers,
+    Hook,
+    call_query,
+    tampered,
+    unsigned,
+)
 from tests.helpers.twilio_wire import stream_token
 from voicecall_rt.carrier.plivo.webhooks import NONCE_HEADER
 from voicecall_rt.carrier.plivo.wire import decode_token, read_extra_headers
 from voicecall_rt.carrier.signalwire.webhooks import SIGNATURE_HEADER as SIGNALWIRE_HEADER
 from voicecall_rt.carrier.telnyx.rest import TelnyxCarrier
 from voicecall_rt.carrier.telnyx.wire import read_client_state
-from voicecall_rt.config_carriers import CarrierName
 from voicecall_rt.simulator.fakes import FakeCarrier
 from voicecall_rt.simulator.plivo import fake as plivo_fake
 from voicecall_rt.simulator.plivo.carrier import FakePlivo
@@ -43,75 +49,8 @@ from voicecall_rt.simulator.twilio.carrier import FakeTwilio
 from voicecall_rt.simulator.twilio.webhooks import call_params
 from voicecall_rt.simulator.world import FROM_NUMBER, PUBLIC_URL, SimWorld
 
-FORM = "application/x-www-form-urlencoded"
-JSON = "application/json"
-CALLER = "+14155550177"
 # A key that is not the account's: what a Telnyx forger signs with.
 OTHER_TELNYX_KEY = SigningKey(b"voicecall-rt tests: not telnyx's")
-
-
-@dataclass(frozen=True)
-class Hook:
-    """One webhook as the carrier would post it: to `path` (our URL, query included), a
-    form (`params`) or a JSON `body`."""
-
-    path: str
-    params: Mapping[str, str] | None = None
-    json: bytes = b""
-
-    @property
-    def body(self) -> bytes:
-        return urlencode(dict(self.params)).encode() if self.params is not None else self.json
-
-    @property
-    def content_type(self) -> str:
-        return FORM if self.params is not None else JSON
-
-
-Headers = dict[str, str]
-Forgery = Callable[[Hook], tuple[Headers, Hook]]
-
-
-def _query(call_id: str | None) -> str:
-    return f"?call={call_id}" if call_id else ""
-
-
-def _unsigned(hook: Hook) -> tuple[Headers, Hook]:
-    return {}, hook
-
-
-def _tampered(sign: Callable[[Hook], Headers], call_sid_field: str) -> Forgery:
-    """Signed, then one field changed in flight (a form field, or a JSON body's bytes)."""
-
-    def forge(hook: Hook) -> tuple[Headers, Hook]:
-        headers = sign(hook)
-        if hook.params is not None:
-            params = {**hook.params, call_sid_field: hook.params[call_sid_field] + "0"}
-            return headers, replace(hook, params=params)
-        return headers, replace(hook, json=hook.json.replace(b'"to":"', b'"to":"+1', 1))
-
-    return forge
-
-
-@dataclass(frozen=True)
-class CarrierInputs:
-    """What a test needs to speak to our server as one carrier does, webhooks by hand."""
-
-    name: CarrierName
-    new_call_sid: Callable[[], str]
-    inbound: Callable[[str, str], Hook]  # (call sid, caller): someone dials our number
-    answered: Callable[[str, str], Hook]  # (call sid, our call id): an outbound call is up
-    completed: Callable[[str, str], Hook]  # the call ended normally
-    verdict: Callable[[str, str, bool], Hook]  # answering-machine detection: machine?
-    verdict_raw: Mapping[bool, str]  # what the record's `answered_by` says for each
-    sign: Callable[[Hook], Headers]
-    forgeries: Mapping[str, Forgery]
-    token_of: Callable[[FakeCarrier, str, str], str]  # (fake, call sid, answer body)
-    rest_actions: Callable[[FakeCarrier], int]  # REST requests the fake has had so far
-    secrets: Mapping[str, str]  # the carrier's secrets, by name: never to be shown
-    credential_key: str  # the setting (dotted) whose wrong value the carrier refuses
-    account_id: str  # the account's id, shown only masked ("" if the carrier has none)
-    streams_at_dial: bool = False  # the dial asks for the stream (Telnyx): no answer document
 
 
 # ---- Twilio and SignalWire: Twilio's form fields ------------------------------------------
@@ -131,17 +70,17 @@ def _twilio_hooks(account: str) -> dict[str, Any]:
             "CallSid": call_sid,
             "MachineDetectionDuration": "1800",
         }
-        return Hook(f"/voice/amd{_query(call_id)}", fields)
+        return Hook(f"/voice/amd{call_query(call_id)}", fields)
 
     return {
         "inbound": lambda sid, caller: Hook(
             "/voice/answer", params(sid, "ringing", "inbound", caller)
         ),
         "answered": lambda sid, cid: Hook(
-            f"/voice/answer{_query(cid)}", params(sid, "in-progress", "outbound-api")
+            f"/voice/answer{call_query(cid)}", params(sid, "in-progress", "outbound-api")
         ),
         "completed": lambda sid, cid: Hook(
-            f"/voice/status{_query(cid)}", params(sid, "completed", "inbound")
+            f"/voice/status{call_query(cid)}", params(sid, "completed", "inbound")
         ),
         "verdict": verdict,
         "verdict_raw": {True: "machine_end_beep", False: "human"},
@@ -170,9 +109,9 @@ TWILIO = CarrierInputs(
     new_call_sid=lambda: "CA" + secrets.token_hex(16),
     sign=_twilio_sign,
     forgeries={
-        "unsigned": _unsigned,
+        "unsigned": unsigned,
         "wrong-key": lambda hook: (_twilio_sign(hook, "not-the-auth-token"), hook),
-        "tampered": _tampered(_twilio_sign, "CallSid"),
+        "tampered": tampered(_twilio_sign, "CallSid"),
     },
     secrets={"Twilio auth token": twilio_fake.AUTH_TOKEN},
     credential_key="twilio.authToken",
@@ -185,10 +124,10 @@ SIGNALWIRE = CarrierInputs(
     new_call_sid=lambda: str(uuid.uuid4()),
     sign=_signalwire_sign,
     forgeries={
-        "unsigned": _unsigned,
+        "unsigned": unsigned,
         # The API token is the REST credential, never the webhook key.
         "wrong-key": lambda hook: (_signalwire_sign(hook, signalwire_fake.API_TOKEN), hook),
-        "tampered": _tampered(_signalwire_sign, "CallSid"),
+        "tampered": tampered(_signalwire_sign, "CallSid"),
     },
     secrets={
         "SignalWire API token": signalwire_fake.API_TOKEN,
@@ -247,14 +186,14 @@ PLIVO = CarrierInputs(
         },
     ),
     answered=lambda sid, cid: Hook(
-        f"/voice/answer{_query(cid)}", _plivo_params(sid, "in-progress", "outbound", "StartApp")
+        f"/voice/answer{call_query(cid)}", _plivo_params(sid, "in-progress", "outbound", "StartApp")
     ),
     completed=lambda sid, cid: Hook(
-        f"/voice/status{_query(cid)}",
+        f"/voice/status{call_query(cid)}",
         {**_plivo_params(sid, "completed", "inbound", "Hangup"), "HangupCause": "NORMAL_CLEARING"},
     ),
     verdict=lambda sid, cid, machine: Hook(
-        f"/voice/amd{_query(cid)}",
+        f"/voice/amd{call_query(cid)}",
         {
             **_plivo_params(sid, "in-progress", "inbound", "MachineDetection"),
             "Machine": "true" if machine else "false",
@@ -263,10 +202,10 @@ PLIVO = CarrierInputs(
     verdict_raw={True: "machine", False: "human"},
     sign=_plivo_sign,
     forgeries={
-        "unsigned": _unsigned,
+        "unsigned": unsigned,
         "wrong-key": lambda hook: (_plivo_sign(hook, plivo_fake.AUTH_TOKEN + "x"), hook),
         "bad-nonce": _plivo_bad_nonce,
-        "tampered": _tampered(_plivo_sign, "CallUUID"),
+        "tampered": tampered(_plivo_sign, "CallUUID"),
     },
     token_of=_plivo_token,
     rest_actions=lambda fake: len(_plivo(fake).rest_log),
@@ -328,17 +267,17 @@ TELNYX = CarrierInputs(
         **{"from": caller},
     ),
     answered=lambda sid, cid: _telnyx_hook(
-        f"/voice/status{_query(cid)}", "call.answered", sid, state="answered"
+        f"/voice/status{call_query(cid)}", "call.answered", sid, state="answered"
     ),
     completed=lambda sid, cid: _telnyx_hook(
-        f"/voice/status{_query(cid)}",
+        f"/voice/status{call_query(cid)}",
         "call.hangup",
         sid,
         hangup_cause="normal_clearing",
         state="hangup",
     ),
     verdict=lambda sid, cid, machine: _telnyx_hook(
-        f"/voice/amd{_query(cid)}",
+        f"/voice/amd{call_query(cid)}",
         "call.machine.detection.ended",
         sid,
         result="machine" if machine else "human",
@@ -346,11 +285,11 @@ TELNYX = CarrierInputs(
     verdict_raw={True: "machine", False: "human"},
     sign=_telnyx_sign,
     forgeries={
-        "unsigned": _unsigned,
+        "unsigned": unsigned,
         "wrong-key": lambda hook: (_telnyx_sign(hook, OTHER_TELNYX_KEY), hook),
         # Genuinely signed, but long ago: a replay.
         "stale-timestamp": lambda hook: (_telnyx_sign(hook, skew_s=-600), hook),
-        "tampered": _tampered(_telnyx_sign, "call_control_id"),
+        "tampered": tampered(_telnyx_sign, "call_control_id"),
     },
     token_of=_telnyx_token,
     rest_actions=lambda fake: len(_telnyx(fake).requests),
