@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import re
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from voicecall_rt.simulator.scenario import CallPlan, ModelScript
 from voicecall_rt.simulator.scenarios import pizza_booking
 from voicecall_rt.simulator.world import SimWorld
 from voicecall_rt.web import api, session
+from voicecall_rt.web.dashboard import ASSETS
 
 COOKIE = session.COOKIE_NAME
 
@@ -338,7 +340,12 @@ async def test_login_cookie_csrf_headers_and_recordings(make_world: MakeWorld) -
             assert response.headers["X-Content-Type-Options"] == "nosniff"
             assert response.headers["X-Frame-Options"] == "DENY"
             assert "<script>" not in await response.text()  # no inline script: CSP holds
-        for name, kind in [("app.js", "text/javascript"), ("style.css", "text/css")]:
+        # Every script the pages load is shipped and served, and nothing shipped goes unused.
+        pages = "".join((ASSETS / page).read_text() for page in ("index.html", "login.html"))
+        scripts = set(re.findall(r'<script src="/static/([^"]+)"', pages))
+        assert scripts == {path.name for path in ASSETS.glob("*.js")}
+        kinds = [(name, "text/javascript") for name in sorted(scripts)]
+        for name, kind in [*kinds, ("style.css", "text/css")]:
             async with http.get(f"{base}/static/{name}") as response:
                 assert response.status == 200 and response.content_type == kind
                 assert response.headers["X-Content-Type-Options"] == "nosniff"

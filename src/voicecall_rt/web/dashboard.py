@@ -31,8 +31,14 @@ from voicecall_rt.web.keys import API_TOKEN, SETTINGS
 
 ASSETS = Path(__file__).with_name("dashboard")
 _STATIC: dict[str, str] = {
-    "app.js": "text/javascript",
+    "common.js": "text/javascript",
+    "calls_list.js": "text/javascript",
+    "latency_chart.js": "text/javascript",
+    "call_view.js": "text/javascript",
+    "call_page.js": "text/javascript",
     "overview.js": "text/javascript",
+    "app.js": "text/javascript",
+    "login.js": "text/javascript",
     "style.css": "text/css",
     "favicon.svg": "image/svg+xml",
 }

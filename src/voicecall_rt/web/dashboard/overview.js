@@ -1,7 +1,7 @@
 // voicecall-rt dashboard, the overview: how calls go, day by day (GET /api/overview),
 // drawn as inline SVG by this script. Plain JavaScript, no build step, nothing from the
 // internet; every figure is also written as text (labels, legend, table), never by colour
-// alone. Uses app.js's helpers (window.voicecall), loaded before it.
+// alone. Uses common.js's helpers (window.voicecall), loaded before it.
 "use strict";
 
 (function () {
