@@ -9,7 +9,9 @@ whose calls are scripted and what those calls will say) comes in the environment
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import pytest
@@ -26,20 +28,27 @@ from tests.helpers.openclaw_plugin import Plugin, require_plugin, run
 from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.scenario import callee_lines
 
+if TYPE_CHECKING:
+    from voicecall_rt.simulator.world import SimWorld
 
-async def test_node_tests_against_the_real_server(make_world: MakeWorld, tmp_path: Path) -> None:
-    plugin: Plugin = await require_plugin()
-    world = await make_world(plan_for, SCRIPT)
+# 07:00 in San Francisco (the test numbers' zone), two hours before calls.hours open.
+MONDAY_7AM_IN_SAN_FRANCISCO = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
+
+
+def _node_env(plugin: Plugin, world: SimWorld, home: Path, **extra: str) -> dict[str, str]:
     booking = {"outcome": OUTCOME, "calleeLines": list(callee_lines(BOOKING))}
-    env = plugin.env(
-        HOME=str(tmp_path),  # no token file but the test's own
+    return plugin.env(
+        HOME=str(home),  # no token file but the test's own
         VOICECALL_RT_URL=world.server.local_url,
         VOICECALL_RT_TOKEN=world.server.api_token,
         VOICECALL_RT_BOOKING_NUMBER=BOOKING_NUMBER,
         VOICECALL_RT_LONG_NUMBER=LONG_NUMBER,
         VOICECALL_RT_BOOKING_SCRIPT=orjson.dumps(booking).decode(),
+        **extra,
     )
-    tests = sorted(plugin.root.glob("test/*.test.ts"))
+
+
+async def _node_tests(plugin: Plugin, tests: list[Path], env: dict[str, str]) -> None:
     assert tests, "no Node tests found"
     # Node's own per-test limit names a stuck test; ours stops Node well within pytest's.
     ran = await run(
@@ -53,11 +62,39 @@ async def test_node_tests_against_the_real_server(make_world: MakeWorld, tmp_pat
     )
     assert ran.code == 0, ran.report()
 
-    # Every call the tests placed reached the fake carrier; the refused ones never did.
+
+async def test_node_tests_against_the_real_server(make_world: MakeWorld, tmp_path: Path) -> None:
+    plugin: Plugin = await require_plugin()
+    world = await make_world(plan_for, SCRIPT)
+    tests = sorted(plugin.root.glob("test/*.test.ts"))
+    await _node_tests(plugin, tests, _node_env(plugin, world, tmp_path))
+
+    # Every call the tests placed reached the fake carrier; the refused ones never did, nor
+    # did the calls scheduled for later.
     dialled = {call.to for call in world.carrier.calls.values()}
     assert dialled == {BOOKING_NUMBER, LONG_NUMBER}
     for call in world.carrier.calls.values():
         assert call.status in ("completed", "canceled"), (call.to, call.status)
+
+
+async def test_node_tests_outside_calling_hours(make_world: MakeWorld, tmp_path: Path) -> None:
+    """test/calling-hours/: a world whose hours forbid the test numbers' calls now."""
+    plugin: Plugin = await require_plugin()
+    world = await make_world(
+        plan_for,
+        SCRIPT,
+        **{"calls.hours.start": "09:00", "calls.hours.end": "20:00"},
+    )
+    world.server.manager.clock = lambda: MONDAY_7AM_IN_SAN_FRANCISCO
+    env = _node_env(
+        plugin,
+        world,
+        tmp_path,
+        VOICECALL_RT_NEXT_ALLOWED="Mon 2026-12-07 09:00 America/Los_Angeles (17:00 UTC)",
+        VOICECALL_RT_NEXT_ALLOWED_UTC="2026-12-07T17:00:00Z",
+    )
+    await _node_tests(plugin, sorted(plugin.root.glob("test/calling-hours/*.test.ts")), env)
+    assert world.carrier.calls == {}  # refused, or scheduled for later: nothing dialled
 
 
 @pytest.mark.slow  # tsc over the SDK's types, a few seconds

@@ -28,7 +28,15 @@ TARGET = Path(__file__).resolve().parents[1] / "src" / "shared-text.generated.ts
 MCP_ONLY_PARAGRAPH = "Following the call:"
 CAUTION_START = "A call reaches real people"
 PARAMETERS = {
-    "make_phone_call": ("to", "task", "systemPrompt", "outcomeSchema"),
+    "make_phone_call": (
+        "to",
+        "task",
+        "systemPrompt",
+        "outcomeSchema",
+        "at",
+        "timeZone",
+        "whenAllowed",
+    ),
     "get_call": ("call_id",),
     "list_calls": ("active_only", "limit"),
     "hang_up": ("call_id",),

@@ -59,28 +59,85 @@ export interface CallView {
   transcript: TranscriptLine[];
 }
 
-/** `POST /api/calls`. `outcomeSchema` is sent only when given (older servers refuse it). */
+/** `POST /api/calls`. The optional fields are sent only when given (older servers refuse
+ * what they do not know). */
 export interface PlaceCallBody {
   to: string;
   task: string;
   systemPrompt?: string;
   sessionKey?: string;
   outcomeSchema?: Record<string, unknown>;
+  /** ISO 8601: place the call then (HTTP 202 with the schedule, no call yet). */
+  at?: string;
+  /** The IANA zone of an `at` without an offset. */
+  timeZone?: string;
+  /** Outside the callee's calling hours: schedule it for the next allowed time (202). */
+  whenAllowed?: boolean;
 }
+
+export type ScheduleState = "pending" | "placing" | "waiting" | "done" | "canceled" | "failed";
+
+/** A call for later, or the retries of one (src/voicecall_rt/store/schedules.py). Times
+ * are epoch milliseconds. */
+export interface ScheduleRecord {
+  id: string;
+  to_number: string;
+  task: string;
+  due_at: number;
+  state: ScheduleState;
+  attempts_made: number;
+  max_attempts: number;
+  when_allowed: boolean;
+  last_call_id: string | null;
+  reason: string | null;
+}
+
+/** `POST /api/calls`'s answer: the call placed now (201, with its schedule when retries
+ * are configured), or only the schedule of a call for later (202). */
+export type PlaceAnswer =
+  { call: CallRecord; schedule?: ScheduleRecord } | { call?: undefined; schedule: ScheduleRecord };
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Whether an answer is a call record as the API gives it (enough to read it safely). */
-export function isCallRecord(value: unknown): value is CallRecord {
+type FieldKind = "string" | "number" | "object";
+
+/** Whether `value` is an object whose named fields have these kinds. */
+function hasFields(
+  value: unknown,
+  fields: Record<string, FieldKind>,
+): value is Record<string, unknown> {
   return (
     isObject(value) &&
-    typeof value["id"] === "string" &&
-    typeof value["status"] === "string" &&
-    typeof value["to_number"] === "string" &&
-    typeof value["from_number"] === "string" &&
-    isObject(value["cost"])
+    Object.entries(fields).every(([name, kind]) =>
+      kind === "object" ? isObject(value[name]) : typeof value[name] === kind,
+    )
+  );
+}
+
+/** Whether an answer is a call record as the API gives it (enough to read it safely). */
+export function isCallRecord(value: unknown): value is CallRecord {
+  return hasFields(value, {
+    id: "string",
+    status: "string",
+    to_number: "string",
+    from_number: "string",
+    cost: "object",
+  });
+}
+
+export function isScheduleRecord(value: unknown): value is ScheduleRecord {
+  return (
+    hasFields(value, {
+      id: "string",
+      to_number: "string",
+      due_at: "number",
+      state: "string",
+      attempts_made: "number",
+      max_attempts: "number",
+    }) &&
+    (value["last_call_id"] === null || typeof value["last_call_id"] === "string")
   );
 }
 

@@ -7,10 +7,13 @@
 import {
   type CallRecord,
   type CallView,
+  type PlaceAnswer,
   type PlaceCallBody,
+  type ScheduleRecord,
   isCallRecord,
   isCallView,
   isObject,
+  isScheduleRecord,
 } from "./api-types.js";
 import { type PluginSettings, defaultTokenFile, resolveToken } from "./config.js";
 
@@ -77,13 +80,40 @@ export class VoicecallClient {
     return this.settings.url;
   }
 
-  async placeCall(body: PlaceCallBody): Promise<CallRecord> {
+  /** A call placed now, or (with `at`, or `whenAllowed` outside calling hours) only its
+   * schedule: the call is placed when it is due. */
+  async requestCall(body: PlaceCallBody): Promise<PlaceAnswer> {
     const data = await this.request("POST", "/api/calls", { body });
     const call = isObject(data) ? data["call"] : undefined;
-    if (!isCallRecord(call)) {
+    const schedule = isObject(data) ? data["schedule"] : undefined;
+    if (schedule !== undefined && !isScheduleRecord(schedule)) {
       throw this.notOurApi();
     }
-    return call;
+    if (isCallRecord(call)) {
+      return schedule ? { call, schedule } : { call };
+    }
+    if (call !== undefined || schedule === undefined) {
+      throw this.notOurApi();
+    }
+    return { schedule };
+  }
+
+  /** A call placed now (a body without `at` or `whenAllowed`). */
+  async placeCall(body: PlaceCallBody): Promise<CallRecord> {
+    const answer = await this.requestCall(body);
+    if (answer.call === undefined) {
+      throw this.notOurApi();
+    }
+    return answer.call;
+  }
+
+  async getSchedule(scheduleId: string): Promise<ScheduleRecord> {
+    const data = await this.request("GET", `/api/schedules/${encodeURIComponent(scheduleId)}`);
+    const schedule = isObject(data) ? data["schedule"] : undefined;
+    if (!isScheduleRecord(schedule)) {
+      throw this.notOurApi();
+    }
+    return schedule;
   }
 
   /** One call; with `waitS` the server holds the answer until the call settles or the

@@ -20,7 +20,10 @@ export const PARAMETER_DESCRIPTIONS: Readonly<Record<string, Record<string, stri
     "to": "The number to call in E.164 form: '+', country code, number (e.g. +14155551234).",
     "task": "One line saying what the call is for, e.g. 'Book a table for 3 at Rosa's Trattoria, Saturday 7:30 pm, under Sam Patel'. Shown in call lists and given to the voice AI after the brief.",
     "systemPrompt": "The complete brief for the voice AI, in the second person (see the tool description). At most 4000 characters.",
-    "outcomeSchema": "A JSON Schema object (\"type\": \"object\") for the outcome's details, when you need them in a fixed shape, e.g. {\"type\": \"object\", \"properties\": {\"confirmation\": {\"type\": \"string\"}}, \"required\": [\"confirmation\"]}. The voice AI must report details that fit it; an invalid schema is refused before dialling."
+    "outcomeSchema": "A JSON Schema object (\"type\": \"object\") for the outcome's details, when you need them in a fixed shape, e.g. {\"type\": \"object\", \"properties\": {\"confirmation\": {\"type\": \"string\"}}, \"required\": [\"confirmation\"]}. The voice AI must report details that fit it; an invalid schema is refused before dialling.",
+    "at": "Place the call later instead of now: an ISO 8601 time with its offset, e.g. '2026-03-02T09:30:00-08:00', or without one together with timeZone. Not in the past, at most 366 days ahead. The result is the schedule (status 'scheduled'), no call yet.",
+    "timeZone": "The IANA time zone of an `at` without offset, e.g. 'America/New_York'.",
+    "whenAllowed": "If the callee's calling hours do not allow the call now (or at `at`), schedule it for the next allowed time instead of refusing it."
   },
   "get_call": {
     "call_id": "The call id, e.g. call_0123456789abcdef."

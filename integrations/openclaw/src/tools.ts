@@ -7,10 +7,18 @@
 
 import type { AnyAgentTool, OpenClawPluginToolContext } from "openclaw/plugin-sdk/plugin-entry";
 
-import { ApiError, type VoicecallClient, notPlaced } from "./client.js";
-import type { PlaceCallBody } from "./api-types.js";
+import { ApiError, type VoicecallClient } from "./client.js";
+import type { PlaceCallBody, ScheduleRecord } from "./api-types.js";
 import type { ResultPush, SessionTarget } from "./result-push.js";
 import { callDetails, callText, headline, listLine, otherParty } from "./results.js";
+import {
+  SCHEDULE_PREFIX,
+  attemptResult,
+  placeRefusal,
+  scheduleDetails,
+  scheduleResult,
+  scheduledAnswer,
+} from "./schedules.js";
 import {
   BRIEF_GUIDANCE,
   CALL_CAUTION,
@@ -27,6 +35,11 @@ export const TOOL_NAMES = ["make_phone_call", "get_call", "list_calls", "hang_up
 const HANG_UP_WAIT_S = 15;
 const CALL_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** get_call takes a schedule's id too, as the MCP tool's does. */
+const GET_SCHEDULE =
+  "Given a scheduled call's id (sched_…, from make_phone_call with at or whenAllowed), it shows" +
+  " the schedule while nothing is placed yet, then its latest attempt as a call.";
+
 /** How this plugin's make_phone_call differs from the MCP tool's: it never waits. */
 export const MAKE_PHONE_CALL_DESCRIPTION = `${BRIEF_GUIDANCE}
 
@@ -34,7 +47,17 @@ This returns at once with the call id, while the call goes on without you. When 
 ends, its result (the outcome the voice AI reported, with details such as a confirmation \
 number, a short transcript, the cost and how the call ended) arrives in this conversation \
 by itself: do not poll or wait for it. Meanwhile get_call shows how the call is going and \
-hang_up ends it. ${CALL_CAUTION}`;
+hang_up ends it.
+
+To call later rather than now, pass \`at\`: when the user asks for the call at a given time, \
+or the place is closed now and you know when it opens. Give the time with its offset, or \
+without one together with \`timeZone\` (the callee's zone, e.g. 'Europe/Paris'). Pass \
+\`whenAllowed: true\` when the call may wait: if the callee's calling hours (set on the \
+server) do not allow it now, or at \`at\`, it is scheduled for their next allowed time \
+instead of refused; without it, such a call is refused with that time. A call for later \
+answers with its schedule (id sched_…, and when it is due), not a call: its result does not \
+arrive here by itself; after that time, get_call with the schedule id shows how it went. \
+${CALL_CAUTION}`;
 
 type ToolResult = Awaited<ReturnType<AnyAgentTool["execute"]>>;
 
@@ -102,6 +125,12 @@ function placeBody(args: Record<string, unknown>, sessionKey: string | undefined
         " information) and keep task to one line; the call was not placed.",
     );
   }
+  const at = text(args, "at", false);
+  const timeZone = text(args, "timeZone", false);
+  const whenAllowed = args["whenAllowed"];
+  if (whenAllowed !== undefined && whenAllowed !== null && typeof whenAllowed !== "boolean") {
+    throw new BadInput("whenAllowed must be true or false; the call was not placed.");
+  }
   const schema = args["outcomeSchema"];
   if (
     schema !== undefined &&
@@ -115,7 +144,19 @@ function placeBody(args: Record<string, unknown>, sessionKey: string | undefined
     ...(prompt ? { systemPrompt: prompt } : {}),
     ...(sessionKey ? { sessionKey } : {}),
     ...(schema !== undefined ? { outcomeSchema: schema as Record<string, unknown> } : {}),
+    ...(at ? { at } : {}),
+    ...(timeZone ? { timeZone } : {}),
+    ...(whenAllowed === true ? { whenAllowed } : {}),
   };
+}
+
+/** make_phone_call's answer for a call stored for later: no call to watch yet. */
+function scheduledResult(schedule: ScheduleRecord, body: PlaceCallBody): ToolResult {
+  return ok(scheduledAnswer(schedule, body), {
+    call: { id: schedule.id, status: "scheduled", to: schedule.to_number },
+    schedule: scheduleDetails(schedule),
+    resultPushed: false,
+  });
 }
 
 /** Run a tool body; bad input and API failures become one-sentence failed results. */
@@ -145,6 +186,7 @@ function callIdTool(
   label: string,
   description: string,
   act: (id: string) => Promise<ToolResult>,
+  idDescription: string = describe(name, "call_id"),
 ): AnyAgentTool {
   return {
     name,
@@ -154,7 +196,7 @@ function callIdTool(
       type: "object",
       additionalProperties: false,
       required: ["call_id"],
-      properties: { call_id: { type: "string", description: describe(name, "call_id") } },
+      properties: { call_id: { type: "string", description: idDescription } },
     },
     resultContentSource: "network",
     execute: (_toolCallId, params) => {
@@ -164,7 +206,10 @@ function callIdTool(
           id = callId(fields(params));
           return act(id);
         },
-        (error) => (error.kind === "not-found" ? `There is no call with id ${id}.` : error.message),
+        (error) =>
+          error.kind !== "not-found"
+            ? error.message
+            : `There is no ${id.startsWith(SCHEDULE_PREFIX) ? "scheduled call" : "call"} with id ${id}.`,
       );
     },
   };
@@ -195,11 +240,25 @@ export function createTools(context: OpenClawPluginToolContext, deps: ToolDeps):
           type: "object",
           description: describe("make_phone_call", "outcomeSchema"),
         },
+        at: { type: "string", maxLength: 64, description: describe("make_phone_call", "at") },
+        timeZone: {
+          type: "string",
+          maxLength: 64,
+          description: describe("make_phone_call", "timeZone"),
+        },
+        whenAllowed: {
+          type: "boolean",
+          default: false,
+          description: describe("make_phone_call", "whenAllowed"),
+        },
       },
     },
     execute: (_toolCallId, params) =>
       guarded(async () => {
-        const call = await deps.client().placeCall(placeBody(fields(params), target?.sessionKey));
+        const body = placeBody(fields(params), target?.sessionKey);
+        const answer = await deps.client().requestCall(body);
+        if (answer.call === undefined) return scheduledResult(answer.schedule, body);
+        const { call } = answer;
         let pushed = false;
         if (target) {
           try {
@@ -218,13 +277,32 @@ export function createTools(context: OpenClawPluginToolContext, deps: ToolDeps):
           call: { id: call.id, status: call.status, to: call.to_number },
           resultPushed: pushed,
         });
-      }, notPlaced),
+      }, placeRefusal),
   };
 
-  const getCall = callIdTool("get_call", "Get a call", GET_CALL_DESCRIPTION, async (id) => {
-    const view = await deps.client().getCall(id);
-    return ok(callText(view), callDetails(view));
-  });
+  const getCall = callIdTool(
+    "get_call",
+    "Get a call",
+    `${GET_CALL_DESCRIPTION} ${GET_SCHEDULE}`,
+    async (id) => {
+      const client = deps.client();
+      if (!id.startsWith(SCHEDULE_PREFIX)) {
+        const view = await client.getCall(id);
+        return ok(callText(view), callDetails(view));
+      }
+      const schedule = await client.getSchedule(id);
+      if (schedule.last_call_id === null || schedule.state === "pending") {
+        const { text, details } = scheduleResult(schedule);
+        return ok(text, details);
+      }
+      const { text, details } = attemptResult(
+        schedule,
+        await client.getCall(schedule.last_call_id),
+      );
+      return ok(text, details);
+    },
+    `${describe("get_call", "call_id")} Or a scheduled call's id, e.g. sched_0123456789abcdef.`,
+  );
 
   const listCalls: AnyAgentTool = {
     name: "list_calls",
@@ -280,6 +358,13 @@ export function createTools(context: OpenClawPluginToolContext, deps: ToolDeps):
 
   const hangUp = callIdTool("hang_up", "Hang up a call", HANG_UP_DESCRIPTION, async (id) => {
     const client = deps.client();
+    if (id.startsWith(SCHEDULE_PREFIX)) {
+      throw new BadInput(
+        `${id} is a scheduled call, not a live one: hang up its live attempt by that call's id` +
+          ` (get_call with call_id "${id}" shows it), or ask the user to run` +
+          ` \`voicecall-rt calls cancel ${id}\` to cancel what is still to come.`,
+      );
+    }
     try {
       await client.hangUp(id);
     } catch (error) {

@@ -6,7 +6,7 @@
 
 import { createServer } from "node:net";
 
-function required(name: string): string {
+export function required(name: string): string {
   const value = process.env[name];
   if (!value) {
     throw new Error(
