@@ -5,7 +5,8 @@ The bridge assembles the call's parts and owns its end:
 - `Conversation` (call/conversation.py): what the model does, and what the call does
   about it — responses, tools, barge-in, transcript, voicemail, timers;
 - `SessionKeeper` (call/renewal.py): a model session under the call, first to last;
-- `CallState` (call/state.py): where the call stands, as enums.
+- `CallState` (call/state.py): where the call stands, as enums;
+- the watchdogs (call/watchdogs.py): what ends a call nothing else ends.
 Every way a call can end goes through `end()`, exactly once; it returns a `CallSummary`.
 """
 
@@ -24,9 +25,9 @@ from voicecall_rt.call.recording import CallRecorder
 from voicecall_rt.call.records import Direction, Outcome
 from voicecall_rt.call.relay import Relay
 from voicecall_rt.call.renewal import SessionKeeper
-from voicecall_rt.call.spend_limit import watch_spend
 from voicecall_rt.call.state import CallState, Voicemail
 from voicecall_rt.call.tools import CallTools
+from voicecall_rt.call.watchdogs import arm_watchdogs
 from voicecall_rt.carrier.base import Answerer, CarrierError, StreamCodec, StreamStart, Transfer
 from voicecall_rt.carrier.link import CarrierLink
 from voicecall_rt.config import Settings
@@ -252,34 +253,10 @@ class CallBridge:
         stream_t = self.conversation.stream_t = journal.t_ms()
         if self._answered_t is not None:
             journal.event("latency.answer_to_stream", ms=stream_t - self._answered_t)
-        loop = asyncio.get_running_loop()
-        calls = self.settings.calls
-        self._timers.append(
-            loop.call_later(
-                calls.max_duration_seconds,
-                lambda: self.spawn(self.end("max-duration", hang_up=True)),
-            )
-        )
-        self.spawn(self._watch_media())
-        if self.settings.limits.per_call_spend_usd is not None:
-            self.spawn(watch_spend(self, self.settings.limits.per_call_spend_usd))
-        conversation = self.conversation
-        if self.direction == "outbound":
-            # Outbound listens first; a line that stays silent gets one "Hello?", then a
-            # hang-up.
-            self._timers.append(
-                loop.call_later(
-                    calls.silence_nudge_seconds, lambda: self.spawn(conversation.nudge())
-                )
-            )
-            self._timers.append(
-                loop.call_later(
-                    calls.silence_hangup_seconds, lambda: self.spawn(conversation.silent_end())
-                )
-            )
+        self._timers.extend(arm_watchdogs(self))
         writer = codec.writer(start)
         self.relay.carrier, self.relay.writer = carrier, writer
-        await conversation.maybe_greet()
+        await self.conversation.maybe_greet()
         if self._amd_verdict is not None:
             self.on_amd(self._amd_verdict)
         reason = await self.relay.pump(carrier, codec, writer)
@@ -289,21 +266,6 @@ class CallBridge:
             await self.wait_ended()
             return
         await self.end(reason)
-
-    async def _watch_media(self) -> None:
-        """Zombie watchdog: a stream that stops sending audio is a call that is gone."""
-        timeout = self.settings.calls.media_timeout_seconds
-        interval = min(1.0, timeout / 4)
-        seen, quiet = self.relay.frames_in, 0.0
-        while not self.state.ended:
-            await asyncio.sleep(interval)
-            if self.relay.frames_in != seen:
-                seen, quiet = self.relay.frames_in, 0.0
-                continue
-            quiet += interval
-            if quiet >= timeout:
-                self.spawn(self.end("no-media", hang_up=True))
-                return
 
     def on_amd(self, answerer: Answerer) -> None:
         """The carrier's answering-machine verdict (asynchronous: the call is already live).

@@ -1,10 +1,11 @@
 """The call manager: places and admits calls, owns their bridges, answers the carrier.
 
 It holds what must be decided in one place: the concurrency limit, the stream tokens,
-what each carrier callback means for its call, and the rule that every call ends in a
-terminal status with a reason, even when the carrier's last callback never comes (the
-reaper, `reaper.py`). The calls themselves, and how one is settled, are in `roster.py`;
-calls another instance runs, in `elsewhere.py`.
+what to answer each carrier callback, and the rule that every call ends in a terminal
+status with a reason, even when the carrier's last callback never comes (the reaper,
+`reaper.py`). What each callback means for its call's record is in `progress.py`; the
+calls themselves, and how one is settled, in `roster.py`; calls another instance runs, in
+`elsewhere.py`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from voicecall_rt.call.elsewhere import Elsewhere
 from voicecall_rt.call.guards import check_guards
 from voicecall_rt.call.journal import CallJournal, Hub
 from voicecall_rt.call.live_actions import LiveActions
+from voicecall_rt.call.progress import CallProgress
 from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
 from voicecall_rt.call.roster import ActiveCall, Roster
 from voicecall_rt.call.routes import outbound_request, stream_url
@@ -60,15 +62,6 @@ from voicecall_rt.store.base import Store
 log = logging.getLogger(__name__)
 
 
-# Status order, so a late or replayed callback never moves a call backwards.
-_RANK = {
-    CallStatus.INITIATING: 0,
-    CallStatus.QUEUED: 1,
-    CallStatus.RINGING: 2,
-    CallStatus.IN_PROGRESS: 3,
-}
-
-
 def new_call_id() -> str:
     return "call_" + secrets.token_hex(8)
 
@@ -91,6 +84,7 @@ class CallManager:
         self._reaper: asyncio.Task[None] | None = None
         self._tokens = StreamTokens(lambda: asyncio.get_running_loop().time())
         self.calls = Roster(store, hub, self._tokens)
+        self._progress = CallProgress(self.calls, store)
         self._live = LiveActions(self.calls, carrier, settings)
         # Alone unless told otherwise: the tests' managers and the SQLite store.
         self.cluster = cluster or SingleInstance(store, "local")
@@ -210,10 +204,7 @@ class CallManager:
             sid = await self._carrier.create_call(request)
         except CarrierError as exc:
             await self._refuse(active, "carrier", str(exc))
-        self.calls.note_sid(record, sid)
-        if _RANK.get(record.status, 9) < _RANK[CallStatus.QUEUED]:
-            record.status = CallStatus.QUEUED
-        self.store.update_call(record.id, carrier_sid=sid, status=record.status)
+        self._progress.note_dialled(record, sid)
         active.journal.event("placed", to=mask_number(to))
         log.info("call %s placed to %s", record.id, mask_number(to))
         return record
@@ -259,41 +250,14 @@ class CallManager:
         """What to do with an outbound call the callee just picked up."""
         active = self.calls.get(call_id)
         sid = event.call_sid
-        if active is None or active.bridge.ended or not self._same_call(active, sid, event.dial_id):
+        if active is None or active.bridge.ended:
             return HangUp()
-        self._note_answered(active, sid)
+        if not self._progress.same_call(active, sid, event.dial_id):
+            return HangUp()
+        self._progress.note_answered(active, sid)
         if self._carrier is not None and self._carrier.streams_at_dial:
             return Proceed()  # its stream, token included, was requested in the dial
         return Connect(self._stream_url(), self._tokens.mint(active.record.id))
-
-    def _same_call(self, active: ActiveCall, sid: str, dial_id: str) -> bool:
-        """Whether the carrier's `sid` names this call."""
-        self._learn_sid(active, sid, dial_id)
-        known = active.record.carrier_sid
-        return not known or sid == known
-
-    def _learn_sid(self, active: ActiveCall, sid: str, dial_id: str) -> None:
-        """A carrier that answered the dial with a request id (`dial_id`, Plivo) names the
-        call itself once it exists: from then on, that is the id a hang-up must use."""
-        if sid and dial_id and dial_id == active.record.carrier_sid:
-            self.calls.note_sid(active.record, sid)
-
-    def _note_answered(self, active: ActiveCall, sid: str) -> None:
-        record = active.record
-        if sid and not record.carrier_sid:
-            self.calls.note_sid(record, sid)
-        if record.answered_at is None:
-            record.answered_at = now_ms()
-            record.status = CallStatus.IN_PROGRESS
-            self.store.update_call(
-                record.id,
-                answered_at=record.answered_at,
-                status=record.status,
-                carrier_sid=record.carrier_sid,
-            )
-            active.journal.event("answered")
-            active.bridge.note_answered()
-            self.calls.publish_status(record)
 
     async def answer_inbound(self, event: InboundCall) -> Decision:
         """What to do with a call someone placed to our number: policy, limits, the bridge."""
@@ -326,7 +290,7 @@ class CallManager:
             return refusal
         active = self._admit(record)
         active.bridge.start_model()  # pre-warm while the carrier fetches the stream URL
-        self._note_answered(active, event.call_sid)
+        self._progress.note_answered(active, event.call_sid)
         return Connect(self._stream_url(), self._tokens.mint(active.record.id))
 
     def claim_stream(self, token: str, start: StreamStart) -> CallBridge | None:
@@ -342,53 +306,13 @@ class CallManager:
             self.calls.note_sid(record, start.call_sid)  # what a hang-up will name
         return active.bridge
 
-    # ---- carrier callbacks ------------------------------------------------------------
+    # ---- carrier callbacks (call/progress.py) -----------------------------------------
 
     async def on_status(self, call_id: str | None, event: StatusChanged) -> None:
-        sid, status = event.call_sid, event.status
-        if status is None:
-            log.warning("ignoring unknown call status %r", event.raw[:32])
-            return
-        active = self.calls.find(call_id, sid) or self.calls.find(None, event.dial_id)
-        if active is None or active.reaping:
-            return  # already settled, not ours, or being settled by the reaper
-        self._learn_sid(active, sid, event.dial_id)
-        record = active.record
-        if record.status.terminal or (
-            not status.terminal and _RANK.get(status, 0) <= _RANK.get(record.status, 0)
-        ):
-            return
-        active.journal.event("status", status=status.value)
-        if status is CallStatus.IN_PROGRESS:
-            self._note_answered(active, sid)
-            return
-        if not status.terminal:
-            record.status = status
-            self.store.update_call(record.id, status=status)
-            self.calls.publish_status(record)
-            return
-        # Even when the bridge is already ending, wait for it: what it still has to store
-        # (usage, outcome, recordings) must land before the call is settled.
-        summary = await active.bridge.end_by_carrier(status.value)
-        self.calls.settle(active, status, summary.end_reason)
+        await self._progress.on_status(call_id, event)
 
     async def on_amd(self, call_id: str | None, verdict: MachineVerdict) -> None:
-        active = self.calls.find(call_id, verdict.call_sid) or self.calls.find(
-            None, verdict.dial_id
-        )
-        if active is None:
-            return
-        self._learn_sid(active, verdict.call_sid, verdict.dial_id)
-        answered_by = verdict.raw[:32]  # stored in the carrier's words
-        duration = verdict.duration_ms
-        if (active.record.answered_by, active.record.amd_duration_ms) == (answered_by, duration):
-            return  # the same verdict delivered again: it has had its effect
-        active.record.answered_by = answered_by
-        active.record.amd_duration_ms = duration
-        self.store.update_call(active.record.id, answered_by=answered_by, amd_duration_ms=duration)
-        active.journal.event("amd", answered_by=answered_by, duration_ms=duration)
-        if not active.bridge.ended:
-            active.bridge.on_amd(verdict.answerer)
+        await self._progress.on_amd(call_id, verdict)
 
     # ---- ending -----------------------------------------------------------------------
 
