@@ -38,7 +38,8 @@ from benchmarks.cluster_report import (
     verdict_text,
 )
 from benchmarks.cluster_steady import run_instances_once
-from benchmarks.run import RESULTS, _loadavg, run_meta
+from benchmarks.run import RESULTS
+from benchmarks.run_meta import loadavg, run_meta
 
 TARGETS = ("single", "cluster")
 
@@ -150,7 +151,7 @@ async def bench(args: argparse.Namespace) -> int:
     async with throwaway_cluster() as pg:
         meta["postgres"] = await _postgres_version(pg)
         data = await measure(args, pg)
-    meta["loadavg_end"] = _loadavg()
+    meta["loadavg_end"] = loadavg()
     md = report(args, meta, data)
     print()
     print(md)

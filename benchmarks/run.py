@@ -17,9 +17,6 @@ import asyncio
 import datetime as dt
 import importlib.util
 import json
-import os
-import platform
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,6 +26,7 @@ from benchmarks.leak_run import run_leak
 from benchmarks.profile_summary import summarize as summarize_profile
 from benchmarks.renewal_run import renewal_problems, run_renewals
 from benchmarks.report import fmt, plots, renewal_table, setup_table, summarize, table, target_label
+from benchmarks.run_meta import loadavg, run_meta
 from benchmarks.sides import CARRIERS
 from benchmarks.steady_run import correctness_problems, run_once
 from benchmarks.target_process import REPO
@@ -46,64 +44,6 @@ BARE_NEEDS = {
     "bare-starlette": ("starlette", "uvicorn", "websockets"),
     "bare-aiohttp-picows": ("aiohttp", "picows"),
 }
-
-
-def _git(*args: str) -> str:
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=REPO, capture_output=True, text=True, check=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return out.stdout.strip()
-
-
-def machine() -> dict[str, Any]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = {}
-    names = ("aiohttp", "orjson", "websockets", "psutil", "uvloop", "picows", "aiofastnet")
-    for name in (*names, "starlette", "uvicorn"):
-        try:
-            from importlib.metadata import version
-
-            versions[name] = version(name)
-        except Exception:  # noqa: BLE001 - a missing package is just not listed
-            continue
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "packages": versions,
-    }
-
-
-def _loadavg() -> list[float]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return []
-
-
-def run_meta(started: dt.datetime, options: dict[str, Any]) -> dict[str, Any]:
-    """What a report records of its sitting: when, at which commit, on what machine, how
-    loaded it was at the start, the generator's loop and the options."""
-    return {
-        "date": started.isoformat(timespec="seconds"),
-        "commit": _git("rev-parse", "--short=10", "HEAD") or "unknown",
-        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
-        "machine": machine(),
-        "loadavg_start": _loadavg(),
-        "loadgen_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
-        "options": options,
-    }
 
 
 async def bench(args: argparse.Namespace) -> int:
@@ -254,7 +194,7 @@ async def bench(args: argparse.Namespace) -> int:
             ]
             if group:
                 rows.append(summarize(group))
-    meta["loadavg_end"] = _loadavg()
+    meta["loadavg_end"] = loadavg()
     stamp = started.strftime("%Y%m%d-%H%M%S")
     stem = (RESULTS if not args.smoke else Path(args.out or RESULTS)) / (
         f"{stamp}-{meta['commit']}" + ("-smoke" if args.smoke else "")

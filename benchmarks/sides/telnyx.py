@@ -27,8 +27,8 @@ from benchmarks.sides import RestLog, http_response
 from benchmarks.sides.common import TemplateStream, server_section
 from benchmarks.sim_account import FROM_NUMBER, PUBLIC_URL
 from voicecall_rt.carrier.telnyx import wire
-from voicecall_rt.simulator.telnyx.carrier import new_call_control_id
 from voicecall_rt.simulator.telnyx.fake import API_KEY, CONNECTION_ID
+from voicecall_rt.simulator.telnyx.leg import new_call_control_id
 from voicecall_rt.simulator.telnyx.webhooks import event_body, public_key_b64, sign
 
 CALLER_NUMBER: Final = "+14155550177"

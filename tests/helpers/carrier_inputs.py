@@ -41,7 +41,8 @@ from voicecall_rt.simulator.plivo.webhooks import sign as plivo_sign
 from voicecall_rt.simulator.signalwire import fake as signalwire_fake
 from voicecall_rt.simulator.signing import signature_headers
 from voicecall_rt.simulator.telnyx import fake as telnyx_fake
-from voicecall_rt.simulator.telnyx.carrier import FakeTelnyx, new_call_control_id
+from voicecall_rt.simulator.telnyx.carrier import FakeTelnyx
+from voicecall_rt.simulator.telnyx.leg import new_call_control_id
 from voicecall_rt.simulator.telnyx.webhooks import event_body
 from voicecall_rt.simulator.telnyx.webhooks import sign as telnyx_sign
 from voicecall_rt.simulator.twilio import fake as twilio_fake

@@ -1,7 +1,8 @@
 """A fake Telnyx (Call Control v2) for the offline demo and the integration tests
 (docs/protocols.md §6).
 
-`FakeTelnyx` (`carrier`) plays three parts, each over real loopback sockets:
+`FakeTelnyx` (`carrier`; what it keeps of a call and how its events word it: `leg`) plays
+three parts, each over real loopback sockets:
 
 * the REST API (`rest`): `POST /v2/calls` and the call actions (`answer`, `reject`,
   `hangup`, `send_dtmf`, `speak`), the balance and the numbers list, with Bearer auth and

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from aiohttp import web
 
@@ -30,39 +28,22 @@ from voicecall_rt.simulator.sim_call import (
     WebhookKind,
 )
 from voicecall_rt.simulator.tasks import TaskSet, cancel_and_wait
+from voicecall_rt.simulator.telnyx.leg import (
+    HANGUP_CAUSE,
+    Leg,
+    amd_result,
+    event_payload,
+    greeting_ended,
+    new_call_control_id,
+)
 from voicecall_rt.simulator.telnyx.media_stream import StreamRequest, TelnyxMediaStream
 from voicecall_rt.simulator.telnyx.rest import TelnyxRestApi, TelnyxRestError, invalid
 from voicecall_rt.simulator.telnyx.webhooks import TelnyxWebhookClient, Webhook
 from voicecall_rt.simulator.tunnel import Tunnel
 
-__all__ = ["HANGUP_CAUSE", "FakeTelnyx"]
+__all__ = ["FakeTelnyx"]
 
 logger = logging.getLogger(__name__)
-
-# Our (Twilio-worded) final statuses as Telnyx's `hangup_cause`.
-HANGUP_CAUSE: Final = {
-    "completed": "normal_clearing",
-    "busy": "user_busy",
-    "no-answer": "timeout",
-    "failed": "call_rejected",
-    "canceled": "originator_cancel",
-}
-
-
-@dataclass
-class _Leg:
-    """What Telnyx keeps of a call beside the SimCall: where its events go, the latest
-    command's `client_state`, the stream asked for, the detection mode."""
-
-    webhook_url: str
-    client_state: str | None
-    stream: StreamRequest | None
-    amd: str | None
-    hangup_cause: str | None = None
-
-
-def new_call_control_id() -> str:
-    return "v3:" + secrets.token_urlsafe(24)
 
 
 class FakeTelnyx:
@@ -103,7 +84,7 @@ class FakeTelnyx:
         self.clock_skew_s = 0
         # what happened
         self.calls: dict[str, SimCall] = {}
-        self.legs: dict[str, _Leg] = {}
+        self.legs: dict[str, Leg] = {}
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.webhooks: list[SentWebhook] = []
         # machinery
@@ -181,7 +162,7 @@ class FakeTelnyx:
             raise RuntimeError("FakeTelnyx is not running")
         if self.owned_numbers and to_number not in self.owned_numbers:
             raise ValueError(f"{to_number} is not one of this account's numbers")
-        leg = _Leg(self.connection_webhook_url, None, None, None)
+        leg = Leg(self.connection_webhook_url, None, None, None)
         call = self._new_call(to_number, from_number, "inbound", plan, leg, {})
         call.status = "ringing"
         call.statuses.append("ringing")
@@ -197,7 +178,7 @@ class FakeTelnyx:
         to = body["to"]
         plan = self._plans if isinstance(self._plans, CallPlan) else self._plans(to)
         amd = body.get("answering_machine_detection")
-        leg = _Leg(
+        leg = Leg(
             webhook_url=body.get("webhook_url") or self.connection_webhook_url or "",
             client_state=body.get("client_state"),
             stream=StreamRequest.of(body),
@@ -279,7 +260,7 @@ class FakeTelnyx:
         from_: str,
         direction: CallDirection,
         plan: CallPlan,
-        leg: _Leg,
+        leg: Leg,
         params: dict[str, Any],
     ) -> SimCall:
         call = SimCall(
@@ -298,25 +279,11 @@ class FakeTelnyx:
         self._new_calls.put_nowait(call)
         return call
 
-    def _payload(self, call: SimCall, **extra: Any) -> dict[str, Any]:
-        leg = self.legs[call.sid]
-        payload: dict[str, Any] = {
-            "call_control_id": call.sid,
-            "call_leg_id": "leg-" + call.sid[3:],
-            "call_session_id": "sess-" + call.sid[3:],
-            "connection_id": self.connection_id,
-            "from": call.from_,
-            "to": call.to,
-        }
-        if leg.client_state is not None:
-            payload["client_state"] = leg.client_state
-        payload.update(extra)
-        return payload
-
     def _event(self, call: SimCall, kind: WebhookKind, event_type: str, **extra: Any) -> None:
         url = self.legs[call.sid].webhook_url
         if url:
-            self._client.enqueue(call, Webhook(kind, url, event_type, self._payload(call, **extra)))
+            payload = event_payload(call, self.legs[call.sid], self.connection_id, **extra)
+            self._client.enqueue(call, Webhook(kind, url, event_type, payload))
 
     def _spawn_guarded(self, call: SimCall, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         return self._tasks.spawn(self._guard(call, work), f"fake-telnyx-call-{call.sid}")
@@ -379,19 +346,10 @@ class FakeTelnyx:
         """The plan's verdict (Twilio's words: human, machine_end_beep, …) as Telnyx's."""
         await asyncio.sleep(call.plan.amd_delay_ms / 1000)
         verdict = call.plan.answered_by or ""
-        result = (
-            "human"
-            if verdict == "human"
-            else "machine"
-            if verdict.startswith("machine")
-            else "not_sure"
-        )
+        result = amd_result(verdict)
         call.answered_by = result
         self._event(call, "amd", "call.machine.detection.ended", result=result)
-        if verdict.startswith("machine_end") and self.legs[call.sid].amd in (
-            "greeting_end",
-            "detect_words",
-        ):
+        if greeting_ended(verdict, self.legs[call.sid].amd):
             self._event(call, "amd", "call.machine.greeting.ended", result="beep_detected")
         await call.changed()
 
