@@ -1,11 +1,16 @@
 """The calls the OpenClaw plugin's tests place, as the simulated world scripts them: one
 booking the voice AI completes and reports, and one where the far party stays on the line
 until someone hangs up. The fake model plays its script once per world (its cursors are
-shared by all calls), so a world has one booking call.
+shared by all calls), so a world has one booking call. A world that retries has numbers of
+its own (`retry_plans`).
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+
+from tests.helpers.scheduling_world import ANSWERED, BUSY
 from voicecall_rt.simulator.scenario import (
     CallPlan,
     CallTool,
@@ -58,3 +63,21 @@ SCRIPT = ModelScript(
 
 def plan_for(to: str) -> CallPlan:
     return BOOKING if to == BOOKING_NUMBER else LONG
+
+
+# For a server that retries (calls.retry): busy the first time, then answered (the far
+# party hangs up after a moment); busy every time. Any other number is LONG.
+BUSY_THEN_ANSWERED_NUMBER = "+14155550163"
+ALWAYS_BUSY_NUMBER = "+14155550164"
+
+
+def retry_plans() -> Callable[[str], CallPlan]:
+    dialled: Counter[str] = Counter()
+
+    def plan(to: str) -> CallPlan:
+        dialled[to] += 1
+        if to == BUSY_THEN_ANSWERED_NUMBER:
+            return BUSY if dialled[to] == 1 else ANSWERED
+        return BUSY if to == ALWAYS_BUSY_NUMBER else LONG
+
+    return plan

@@ -24,7 +24,7 @@ from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.scenario import callee_lines
 
 PLUGIN_ID = "voicecall-rt"
-TOOLS = {"make_phone_call", "get_call", "list_calls", "hang_up"}
+TOOLS = {"make_phone_call", "get_call", "list_calls", "hang_up", "cancel_scheduled_call"}
 TOKEN_ENV = "VOICECALL_RT_TEST_TOKEN"
 
 

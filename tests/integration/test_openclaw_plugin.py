@@ -9,6 +9,7 @@ whose calls are scripted and what those calls will say) comes in the environment
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,14 +18,19 @@ import orjson
 import pytest
 
 from tests.helpers.openclaw_calls import (
+    ALWAYS_BUSY_NUMBER,
     BOOKING,
     BOOKING_NUMBER,
+    BUSY_THEN_ANSWERED_NUMBER,
     LONG_NUMBER,
     OUTCOME,
     SCRIPT,
     plan_for,
+    retry_plans,
 )
 from tests.helpers.openclaw_plugin import Plugin, require_plugin, run
+from tests.helpers.scheduler_clock import never_waiting
+from tests.helpers.scheduling_world import SILENT, retry
 from tests.helpers.world import MakeWorld
 from voicecall_rt.simulator.scenario import callee_lines
 
@@ -95,6 +101,31 @@ async def test_node_tests_outside_calling_hours(make_world: MakeWorld, tmp_path:
     )
     await _node_tests(plugin, sorted(plugin.root.glob("test/calling-hours/*.test.ts")), env)
     assert world.carrier.calls == {}  # refused, or scheduled for later: nothing dialled
+
+
+async def test_node_tests_with_retries(make_world: MakeWorld, tmp_path: Path) -> None:
+    """test/retries/: a world that retries calls that do not get through (3 attempts), whose
+    scheduler places each due attempt or call for later at once (its clock jumps to the due
+    time, from an hour behind the real one: tests/helpers/scheduler_clock.py)."""
+    plugin: Plugin = await require_plugin()
+    world = await make_world(retry_plans(), SILENT, **retry(3, backoffSeconds=10))
+    assert world.server.scheduler is not None
+    never_waiting(world.server.scheduler)
+    env = _node_env(
+        plugin,
+        world,
+        tmp_path,
+        VOICECALL_RT_BUSY_THEN_ANSWERED_NUMBER=BUSY_THEN_ANSWERED_NUMBER,
+        VOICECALL_RT_ALWAYS_BUSY_NUMBER=ALWAYS_BUSY_NUMBER,
+    )
+    await _node_tests(plugin, sorted(plugin.root.glob("test/retries/*.test.ts")), env)
+    # Each number was dialled as its retries say: no attempt twice, none by the plugin.
+    dialled = Counter(call.to for call in world.carrier.calls.values())
+    assert dialled == {
+        BUSY_THEN_ANSWERED_NUMBER: 2,
+        ALWAYS_BUSY_NUMBER: 3,
+        LONG_NUMBER: 2,  # a call for later; a call whose retries were canceled
+    }
 
 
 @pytest.mark.slow  # tsc over the SDK's types, a few seconds

@@ -1,7 +1,8 @@
 """Write src/shared-text.generated.ts: the words the plugin shares with the MCP server.
 
 The brief-writing guidance in `make_phone_call`'s description, the other tools'
-descriptions and the parameters' descriptions live once, in voicecall_rt.mcp_server; the
+descriptions and the parameters' descriptions live once, in voicecall_rt.mcp_server (and
+mcp_schedules, for cancel_scheduled_call); the
 plugin gets them from here, so the two cannot drift. Run it after changing those texts:
 
     .venv/bin/python integrations/openclaw/scripts/gen_shared_text.py
@@ -19,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from voicecall_rt import mcp_server
+from voicecall_rt import mcp_schedules, mcp_server
 from voicecall_rt.config import Settings
 
 TARGET = Path(__file__).resolve().parents[1] / "src" / "shared-text.generated.ts"
@@ -40,6 +41,7 @@ PARAMETERS = {
     "get_call": ("call_id",),
     "list_calls": ("active_only", "limit"),
     "hang_up": ("call_id",),
+    "cancel_scheduled_call": ("schedule_id",),
 }
 
 
@@ -112,6 +114,9 @@ def render() -> str:
         f"export const LIST_CALLS_DESCRIPTION = {_ts(mcp_server.LIST_CALLS_DESCRIPTION)};",
         "",
         f"export const HANG_UP_DESCRIPTION = {_ts(mcp_server.HANG_UP_DESCRIPTION)};",
+        "",
+        "export const CANCEL_SCHEDULED_CALL_DESCRIPTION ="
+        f" {_ts(mcp_schedules.CANCEL_DESCRIPTION)};",
         "",
         "export const PARAMETER_DESCRIPTIONS: Readonly<Record<string, Record<string, string>>> ="
         f" {_ts(parameter_descriptions(schemas))};",

@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises";
 import type { CallView } from "./api-types.js";
 import { ApiError, type VoicecallClient, notPlaced } from "./client.js";
 import type { CliProgram } from "./host.js";
-import { POLL_WAIT_S } from "./result-push.js";
+import { POLL_WAIT_S } from "./following.js";
 import { callText, listLine } from "./results.js";
 
 export const CLI_COMMAND = "voicecall-rt";

@@ -107,8 +107,33 @@ export class VoicecallClient {
     return answer.call;
   }
 
-  async getSchedule(scheduleId: string): Promise<ScheduleRecord> {
-    const data = await this.request("GET", `/api/schedules/${encodeURIComponent(scheduleId)}`);
+  async getSchedule(
+    scheduleId: string,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<ScheduleRecord> {
+    const path = `/api/schedules/${encodeURIComponent(scheduleId)}`;
+    return this.scheduleOf(await this.request("GET", path, { signal: options.signal }));
+  }
+
+  /** The schedules still to run or under way (pending, placing, waiting), soonest due
+   * first. */
+  async liveSchedules(limit: number): Promise<ScheduleRecord[]> {
+    const data = await this.request("GET", `/api/schedules?live=1&limit=${limit}`);
+    const schedules = isObject(data) ? data["schedules"] : undefined;
+    if (!Array.isArray(schedules) || !schedules.every(isScheduleRecord)) {
+      throw this.notOurApi();
+    }
+    return schedules;
+  }
+
+  /** No further attempt (a live one goes on). A schedule over already is refused, 409
+   * `schedule-over`. */
+  async cancelSchedule(scheduleId: string): Promise<ScheduleRecord> {
+    const path = `/api/schedules/${encodeURIComponent(scheduleId)}`;
+    return this.scheduleOf(await this.request("DELETE", path));
+  }
+
+  private scheduleOf(data: unknown): ScheduleRecord {
     const schedule = isObject(data) ? data["schedule"] : undefined;
     if (!isScheduleRecord(schedule)) {
       throw this.notOurApi();

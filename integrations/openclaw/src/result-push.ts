@@ -1,30 +1,34 @@
 /**
  * Pushing a call's result into the session that placed it.
  *
- * `make_phone_call` returns at once; this watches the call by long-polling the server in
- * bounded steps (never one open-ended request) and, once the call has settled, puts the
- * report into that session as a system event and wakes the session. Calls being watched
- * are kept in a file (pending-file.ts) until their result is delivered, so a gateway
- * restart (or a plugin reload) resumes them, including a call that ended while the
- * gateway was down. Delivery is at least once: a crash between the push and the store's
- * update pushes the same report again after the restart.
+ * `make_phone_call` returns at once; this follows the call on the server (following.ts)
+ * and, once it has settled, puts the report into that session as a system event and wakes
+ * the session. A call with retries, and a call for later, is followed through its
+ * schedule instead: an attempt that did not get through is reported only when no further
+ * attempt will follow, as the final attempt's result ("attempt N of M"), so the agent does
+ * not dial again while the server retries.
+ *
+ * What is being followed is kept in a file (pending-file.ts) until its result is
+ * delivered, so a gateway restart (or a plugin reload) resumes it, including a call that
+ * ended, or a schedule that ran, while the gateway was down. Delivery is at least once: a
+ * crash between the push and the file's update pushes the same report again after the
+ * restart.
  */
 
 import { join } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 
-import type { CallView } from "./api-types.js";
-import { ApiError, type VoicecallClient } from "./client.js";
+import type { ScheduleRecord } from "./api-types.js";
+import { Expired, type FinalAttempt, Follower, Gone, Stopped, finalAttempt } from "./following.js";
+import type { VoicecallClient } from "./client.js";
 import type { PluginHost } from "./host.js";
 import { PendingFile } from "./pending-file.js";
 import { settledReport } from "./results.js";
+import { finalReport } from "./schedules.js";
 
-/** Each long poll asks the server to hold the answer this long (its limit is 60 s). */
-export const POLL_WAIT_S = 50;
-/** Calls last at most hours (calls.maxDurationSeconds ≤ 4 h): a week-old entry is stale. */
+/** An entry is dropped this long after the call was placed, or after the schedule was
+ * last due: a call lasts hours at most (calls.maxDurationSeconds ≤ 4 h), so by then its
+ * result is long there to read; a schedule's wait before its due time does not count. */
 const PENDING_TTL_MS = 7 * 24 * 3600 * 1000;
-const RETRY_FIRST_MS = 1000;
-const RETRY_MAX_MS = 60_000;
 export const WAKE_REASON = "voicecall-rt:call-settled";
 
 /** Where a call's result goes: the session (and its agent) that placed the call. */
@@ -33,9 +37,25 @@ export interface SessionTarget {
   agentId?: string | undefined;
 }
 
+/** One call (or schedule) whose result is still to be delivered. */
 export interface PendingCall extends SessionTarget {
-  callId: string;
+  /** The call placed now (none for a call for later). */
+  callId?: string | undefined;
+  /** The schedule followed to its final attempt: the call's retries, or the call for later. */
+  scheduleId?: string | undefined;
   placedAt: number;
+  /** When the schedule was last seen due (epoch ms). */
+  dueAt?: number | undefined;
+}
+
+/** An entry's name in the file and among the watchers: the schedule's id, else the call's. */
+function keyOf(entry: PendingCall): string | undefined {
+  const key = entry.scheduleId ?? entry.callId;
+  return typeof key === "string" && key !== "" ? key : undefined;
+}
+
+function stale(entry: PendingCall, now: number): boolean {
+  return now - Math.max(entry.placedAt, entry.dueAt ?? 0) > PENDING_TTL_MS;
 }
 
 /** Where the undelivered calls are kept, under OpenClaw's state directory. */
@@ -46,6 +66,12 @@ export function pendingPath(stateDir: string): string {
 interface Watcher {
   controller: AbortController;
   done: Promise<void>;
+}
+
+/** What is put into the session, and the key it is grouped under there. */
+interface Report {
+  text: string;
+  about: string;
 }
 
 export class ResultPush {
@@ -61,22 +87,49 @@ export class ResultPush {
 
   /** Remember a call placed from a session, and watch it until its result is delivered. */
   async track(callId: string, target: SessionTarget): Promise<void> {
-    await this.pending().register(callId, { ...target, callId, placedAt: Date.now() });
-    this.watch(callId, target);
+    await this.remember({ ...target, callId, placedAt: Date.now() });
+  }
+
+  /** Remember a schedule (a call with retries, with its first attempt's `callId`, or a call
+   * for later) and follow it until its final attempt's result is delivered. */
+  async trackSchedule(
+    schedule: ScheduleRecord,
+    target: SessionTarget,
+    callId?: string,
+  ): Promise<void> {
+    await this.remember({
+      ...target,
+      ...(callId ? { callId } : {}),
+      scheduleId: schedule.id,
+      placedAt: Date.now(),
+      dueAt: schedule.due_at,
+    });
+  }
+
+  /** Stop following a call or schedule and forget it (its result is not wanted here). */
+  async forget(id: string): Promise<void> {
+    const watcher = this.watchers.get(id);
+    if (watcher) {
+      watcher.controller.abort();
+      await watcher.done;
+    }
+    await this.pending().delete(id);
   }
 
   /** Watch again every call whose result was not delivered yet (the service's start);
-   * entries older than any call can last are dropped. */
+   * entries past their bound are dropped. */
   async resume(): Promise<string[]> {
     const resumed: string[] = [];
     for (const entry of await this.pending().entries()) {
-      if (Date.now() - entry.placedAt > PENDING_TTL_MS) {
-        await this.pending().delete(entry.callId);
+      const key = keyOf(entry);
+      if (key === undefined) continue;
+      if (stale(entry, Date.now())) {
+        await this.pending().delete(key);
         continue;
       }
-      if (this.watchers.has(entry.callId)) continue; // placed since this start began
-      this.watch(entry.callId, entry);
-      resumed.push(entry.callId);
+      if (this.watchers.has(key)) continue; // placed since this start began
+      this.watch(key, entry);
+      resumed.push(key);
     }
     return resumed;
   }
@@ -90,9 +143,16 @@ export class ResultPush {
     await Promise.allSettled(running.map((watcher) => watcher.done));
   }
 
-  /** Whether a call is being watched now. */
-  watching(callId: string): boolean {
-    return this.watchers.has(callId);
+  /** Whether a call (or schedule) is being watched now. */
+  watching(id: string): boolean {
+    return this.watchers.has(id);
+  }
+
+  private async remember(entry: PendingCall): Promise<void> {
+    const key = keyOf(entry);
+    if (key === undefined) throw new Error("nothing to watch: no call or schedule id");
+    await this.pending().register(key, entry);
+    this.watch(key, entry);
   }
 
   private pending(): PendingFile<PendingCall> {
@@ -102,69 +162,66 @@ export class ResultPush {
     return this.store;
   }
 
-  private watch(callId: string, target: SessionTarget): void {
-    if (this.watchers.has(callId)) return;
+  private watch(key: string, entry: PendingCall): void {
+    if (this.watchers.has(key)) return;
     const controller = new AbortController();
-    const done = this.follow(callId, target, controller.signal)
+    const done = this.follow(key, entry, controller.signal)
       .catch((error: unknown) => {
-        this.host.logger.error(`voicecall-rt: watching call ${callId} failed: ${String(error)}`);
+        this.host.logger.error(`voicecall-rt: watching ${key} failed: ${String(error)}`);
       })
       .finally(() => {
-        this.watchers.delete(callId);
+        this.watchers.delete(key);
       });
-    this.watchers.set(callId, { controller, done });
+    this.watchers.set(key, { controller, done });
   }
 
-  private async follow(callId: string, target: SessionTarget, signal: AbortSignal): Promise<void> {
-    let failures = 0;
-    while (!signal.aborted) {
-      let view: CallView;
-      try {
-        view = await this.client().getCall(callId, { waitS: POLL_WAIT_S, signal });
-      } catch (error) {
-        if (signal.aborted) return;
-        if (error instanceof ApiError && error.kind === "not-found") {
-          this.host.logger.warn(`voicecall-rt: the server has no call ${callId}; not watching it.`);
-          await this.pending().delete(callId);
-          return;
-        }
-        failures += 1;
-        if (failures === 1 || failures % 10 === 0) {
-          const message = error instanceof ApiError ? error.message : String(error);
-          this.host.logger.warn(`voicecall-rt: still waiting for call ${callId}: ${message}`);
-        }
-        const backoff = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1));
-        try {
-          await delay(backoff, undefined, { signal });
-        } catch {
-          return; // stopped while waiting to retry
-        }
-        continue;
+  private async follow(key: string, start: PendingCall, signal: AbortSignal): Promise<void> {
+    let entry = start;
+    const follower = new Follower({
+      client: this.client,
+      logger: this.host.logger,
+      signal,
+      expired: () => stale(entry, Date.now()),
+    });
+    let report: Report;
+    try {
+      if (entry.scheduleId !== undefined) {
+        const noteDue = async (dueAt: number): Promise<void> => {
+          if (dueAt === entry.dueAt) return;
+          entry = { ...entry, dueAt };
+          await this.pending().register(key, entry);
+        };
+        report = scheduleReport(await finalAttempt(entry.scheduleId, follower, noteDue));
+      } else {
+        const view = await follower.settled(key);
+        report = { text: settledReport(view), about: view.call.id };
       }
-      failures = 0;
-      if (!view.active) {
-        if (this.deliver(view, target)) {
-          await this.pending().delete(callId);
-        }
-        return;
-      }
+    } catch (error) {
+      if (error instanceof Stopped) return;
+      if (!(error instanceof Gone || error instanceof Expired)) throw error;
+      this.host.logger.warn(`voicecall-rt: ${error.message}; not watching it any more.`);
+      await this.pending().delete(key);
+      return;
+    }
+    if (this.deliver(report, entry)) {
+      await this.pending().delete(key);
     }
   }
 
   /** Put the report into the session and wake it. False when the host could not take it
    * now (it stays pending for the next start). */
-  private deliver(view: CallView, target: SessionTarget): boolean {
+  private deliver(report: Report, target: SessionTarget): boolean {
     const { system } = this.host.runtime;
     const owner = target.agentId ? { agentId: target.agentId } : {};
     try {
-      const accepted = system.enqueueSystemEvent(settledReport(view), {
+      const accepted = system.enqueueSystemEvent(report.text, {
         sessionKey: target.sessionKey,
-        contextKey: `voicecall-rt:${view.call.id}`,
+        contextKey: `voicecall-rt:${report.about}`,
         ...owner,
       });
       if (!accepted) {
         this.host.logger.warn(
-          `voicecall-rt: session ${target.sessionKey} did not take the result of call ${view.call.id}.`,
+          `voicecall-rt: session ${target.sessionKey} did not take the result of ${report.about}.`,
         );
         return true;
       }
@@ -179,10 +236,17 @@ export class ResultPush {
       });
     } catch (error) {
       this.host.logger.error(
-        `voicecall-rt: could not deliver the result of call ${view.call.id}: ${String(error)}`,
+        `voicecall-rt: could not deliver the result of ${report.about}: ${String(error)}`,
       );
       return false;
     }
     return true;
   }
+}
+
+function scheduleReport(final: FinalAttempt): Report {
+  return {
+    text: finalReport(final.schedule, final.view),
+    about: final.view?.call.id ?? final.schedule.id,
+  };
 }

@@ -112,10 +112,12 @@ function reportLines(view: CallView): string[] {
   return body;
 }
 
-/** The text put into the session that placed the call, once the call has settled. */
-export function settledReport(view: CallView): string {
+/** The text put into the session that placed the call, once the call has settled; `note`
+ * (our own words: which attempt of a schedule it was) follows the headline. */
+export function settledReport(view: CallView, note?: string): string {
   const { call } = view;
   const lines = [`[voicecall-rt] ${headline(view)}`];
+  if (note) lines.push(note);
   if (call.task) lines.push(`Task: ${clip(call.task, TASK_MAX_CHARS)}`);
   if (call.error) lines.push(`Error: ${clip(call.error, 500)}`);
   const body = reportLines(view);

@@ -1,14 +1,15 @@
 /**
  * Scheduled calls as the agent reads them: make_phone_call with `at`, or with `whenAllowed`
- * outside the callee's calling hours, stores a schedule (id `sched_…`) and no call yet;
- * get_call takes that id (docs/business.md §Retries and scheduled calls). Everything here
- * is our server's own record, never words from a call. The plugin has no tool to cancel a
- * schedule, so the texts name the command that does.
+ * outside the callee's calling hours, stores a schedule (id `sched_…`) and no call yet; a
+ * call placed now on a server that retries (calls.retry.attempts > 1) comes with one too.
+ * get_call, list_calls and cancel_scheduled_call take them (docs/business.md §Retries and
+ * scheduled calls). Everything here is our server's own record, never words from a call
+ * (those come fenced, from results.ts).
  */
 
-import type { CallView, ScheduleRecord, ScheduleState } from "./api-types.js";
+import type { CallRecord, CallView, ScheduleRecord, ScheduleState } from "./api-types.js";
 import { ApiError, notPlaced } from "./client.js";
-import { callDetails, callText } from "./results.js";
+import { callDetails, callText, clip, settledReport } from "./results.js";
 
 export const SCHEDULE_PREFIX = "sched_";
 
@@ -18,7 +19,7 @@ export interface AskedTime {
   timeZone?: string | undefined;
 }
 
-function live(state: ScheduleState): boolean {
+export function live(state: ScheduleState): boolean {
   return state === "pending" || state === "placing" || state === "waiting";
 }
 
@@ -50,7 +51,16 @@ export function formatDue(epochMs: number, zone?: string): string {
 }
 
 function cancelHint(id: string): string {
-  return `To cancel it, ask the user to run \`voicecall-rt calls cancel ${id}\`.`;
+  return `To cancel it, use cancel_scheduled_call with schedule_id "${id}".`;
+}
+
+/** How the agent learns the result: pushed here, or by asking. */
+function followUp(id: string, pushed: boolean): string {
+  return pushed
+    ? "Its result will arrive in this conversation once the call has been made and has ended;" +
+        " you do not need to wait or poll."
+    : "Its result will not arrive here by itself: after that time, use get_call with" +
+        ` call_id "${id}" to see how it went.`;
 }
 
 /** `: attempts exhausted: 3 of 3, last busy`; nothing when the reason only repeats the
@@ -74,8 +84,13 @@ function moved(at: string | undefined, dueAt: number): boolean {
   return !Number.isNaN(asked) && Math.abs(asked - dueAt) > 1000;
 }
 
-/** make_phone_call's answer when the call was stored for later. */
-export function scheduledAnswer(schedule: ScheduleRecord, asked: AskedTime): string {
+/** make_phone_call's answer when the call was stored for later; `pushed` when its result
+ * will be put into the conversation. */
+export function scheduledAnswer(
+  schedule: ScheduleRecord,
+  asked: AskedTime,
+  pushed: boolean,
+): string {
   const { id, to_number: to } = schedule;
   const due = formatDue(schedule.due_at, asked.timeZone);
   const first =
@@ -85,9 +100,21 @@ export function scheduledAnswer(schedule: ScheduleRecord, asked: AskedTime): str
       : `Scheduled call ${id} to ${to} for ${due}` +
         `${moved(asked.at, schedule.due_at) ? " (the callee's calling hours did not allow the time asked for)" : ""}` +
         "; nothing has been dialled yet.";
+  return `${first}${retries(schedule)} ${followUp(id, pushed)} ${cancelHint(id)}`;
+}
+
+/** make_phone_call's answer for a call placed now on a server that retries: the agent must
+ * not dial again while the server does. */
+export function retriedAnswer(call: CallRecord, schedule: ScheduleRecord, pushed: boolean): string {
+  const { id } = schedule;
+  const next = pushed
+    ? "The final attempt's result will arrive in this conversation; you do not need to wait or poll."
+    : `Its result will not arrive here by itself: check on it later with get_call (call_id "${id}" shows the latest attempt).`;
   return (
-    `${first}${retries(schedule)} Its result will not arrive here by itself: after that time,` +
-    ` use get_call with call_id "${id}" to see how it went. ${cancelHint(id)}`
+    `Placed call ${call.id} to ${call.to_number} (status: ${call.status}). If it does not get` +
+    ` through, the server calls again by itself, up to ${schedule.max_attempts} attempts in all` +
+    ` (scheduled call ${id}): do not place it again yourself. ${next} To stop the retries, use` +
+    ` cancel_scheduled_call with schedule_id "${id}".`
   );
 }
 
@@ -138,15 +165,52 @@ export function attemptResult(
   schedule: ScheduleRecord,
   view: CallView,
 ): { text: string; details: Record<string, unknown> } {
-  const { id } = schedule;
-  const of = `This is attempt ${schedule.attempts_made} of ${schedule.max_attempts} of scheduled call ${id}`;
   const after = live(schedule.state)
-    ? `; if it does not get through, another may follow. ${cancelHint(id)}`
-    : `; the schedule is ${schedule.state}${why(schedule)}.`;
+    ? `; if it does not get through, another may follow. ${cancelHint(schedule.id)}`
+    : `; ${over(schedule)}`;
   return {
-    text: `${callText(view)}\n${of}${after}`,
+    text: `${callText(view)}\n${attemptOf(schedule, "is")}${after}`,
     details: { ...callDetails(view), schedule: scheduleDetails(schedule) },
   };
+}
+
+function attemptOf(schedule: ScheduleRecord, tense: "is" | "was"): string {
+  const { attempts_made: made, max_attempts: max, id } = schedule;
+  return `This ${tense} attempt ${made} of ${max} of scheduled call ${id}`;
+}
+
+function over(schedule: ScheduleRecord): string {
+  return `the schedule is ${schedule.state}${why(schedule)}.`;
+}
+
+/** What is put into the session once a followed schedule is over: its last attempt's
+ * report and which attempt it was, or why no call was made. */
+export function finalReport(schedule: ScheduleRecord, view: CallView | undefined): string {
+  if (view === undefined) return `[voicecall-rt] ${scheduleResult(schedule).text}`;
+  return settledReport(view, `${attemptOf(schedule, "was")}; ${over(schedule)}`);
+}
+
+/** One line of list_calls for a live schedule. */
+export function scheduleLine(schedule: ScheduleRecord): string {
+  const { id, to_number: to, state } = schedule;
+  const where =
+    state === "waiting" && schedule.last_call_id
+      ? `attempt ${schedule.attempts_made} of ${schedule.max_attempts} is call ${schedule.last_call_id}`
+      : `attempt ${schedule.attempts_made + 1} of ${schedule.max_attempts} due ${utc(schedule.due_at)}`;
+  const task = schedule.task ? ` — ${clip(schedule.task, 120)}` : "";
+  return `${id} scheduled ${to} ${state}: ${where}${task}`;
+}
+
+/** cancel_scheduled_call's answer: what is stopped, and what goes on. */
+export function canceledAnswer(schedule: ScheduleRecord, pushed: boolean): string {
+  const { id, to_number: to, last_call_id: last } = schedule;
+  const head = `Scheduled call ${id} to ${to} is canceled`;
+  if (last === null) return `${head}: it will not be placed.`;
+  const after = pushed
+    ? ` The result of call ${last}, its last attempt, will arrive in this conversation when` +
+      " that call has ended (hang_up ends it if it is still live)."
+    : ` Its last attempt, call ${last}, is not affected (hang_up ends it if it is still live).`;
+  return `${head}: no further attempt will follow.${after}`;
 }
 
 /** A refusal of make_phone_call as one sentence, with what to change when it is about

@@ -15,6 +15,8 @@ export const LIST_CALLS_DESCRIPTION = "Recent calls, newest first: id, direction
 
 export const HANG_UP_DESCRIPTION = "End a live call now (the voice AI stops mid-sentence and the line is hung up). Waits up to 15 s for the call to settle and returns it as get_call would.";
 
+export const CANCEL_SCHEDULED_CALL_DESCRIPTION = "Cancel a scheduled call (schedule id sched_...) before it is placed, or the follow-up attempts still to come of a call that is being retried (a live attempt goes on). Returns the schedule as get_call would.";
+
 export const PARAMETER_DESCRIPTIONS: Readonly<Record<string, Record<string, string>>> = {
   "make_phone_call": {
     "to": "The number to call in E.164 form: '+', country code, number (e.g. +14155551234).",
@@ -34,5 +36,8 @@ export const PARAMETER_DESCRIPTIONS: Readonly<Record<string, Record<string, stri
   },
   "hang_up": {
     "call_id": "The id of the live call to end."
+  },
+  "cancel_scheduled_call": {
+    "schedule_id": "The schedule id, e.g. sched_0123…"
   }
 };

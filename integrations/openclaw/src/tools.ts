@@ -1,21 +1,25 @@
 /**
- * The agent tools: make_phone_call, get_call, list_calls, hang_up. They are made per
- * agent turn by a factory, so make_phone_call knows the session that placed the call and
- * its result can be pushed back there (result-push.ts). Bad input and every failure give
- * one sentence, and a result the host grades as failed (`details.status: "failed"`).
+ * The agent tools: make_phone_call, get_call, list_calls, hang_up and
+ * cancel_scheduled_call (schedule-tools.ts). They are made per agent turn by a factory, so
+ * make_phone_call knows the session that placed the call and its result can be pushed back
+ * there (result-push.ts). Bad input and every failure give one sentence, and a result the
+ * host grades as failed (`details.status: "failed"`, tool-kit.ts).
  */
 
 import type { AnyAgentTool, OpenClawPluginToolContext } from "openclaw/plugin-sdk/plugin-entry";
 
 import { ApiError, type VoicecallClient } from "./client.js";
-import type { PlaceCallBody, ScheduleRecord } from "./api-types.js";
+import type { CallRecord, PlaceAnswer, PlaceCallBody, ScheduleRecord } from "./api-types.js";
 import type { ResultPush, SessionTarget } from "./result-push.js";
 import { callDetails, callText, headline, listLine, otherParty } from "./results.js";
+import { cancelScheduledCall } from "./schedule-tools.js";
 import {
   SCHEDULE_PREFIX,
   attemptResult,
   placeRefusal,
+  retriedAnswer,
   scheduleDetails,
+  scheduleLine,
   scheduleResult,
   scheduledAnswer,
 } from "./schedules.js";
@@ -27,18 +31,29 @@ import {
   LIST_CALLS_DESCRIPTION,
   LIST_LIMIT_MAX,
   MAX_BRIEF_CHARS,
-  PARAMETER_DESCRIPTIONS,
 } from "./shared-text.generated.js";
+import { BadInput, type ToolResult, describe, fields, guarded, ok, text } from "./tool-kit.js";
 
-export const TOOL_NAMES = ["make_phone_call", "get_call", "list_calls", "hang_up"] as const;
+export const TOOL_NAMES = [
+  "make_phone_call",
+  "get_call",
+  "list_calls",
+  "hang_up",
+  "cancel_scheduled_call",
+] as const;
 /** hang_up waits this long for the call to settle (the MCP tool's HANG_UP_WAIT_S). */
 const HANG_UP_WAIT_S = 15;
 const CALL_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** get_call takes a schedule's id too, as the MCP tool's does. */
 const GET_SCHEDULE =
-  "Given a scheduled call's id (sched_…, from make_phone_call with at or whenAllowed), it shows" +
-  " the schedule while nothing is placed yet, then its latest attempt as a call.";
+  "Given a scheduled call's id (sched_…, from make_phone_call with at or whenAllowed, or the" +
+  " retries of a call), it shows the schedule while nothing is placed yet, then its latest" +
+  " attempt as a call.";
+
+/** list_calls lists the live schedules too, as the MCP tool does. */
+const LIST_SCHEDULED =
+  "Calls scheduled for later, and calls whose retries are not over, follow them (sched_… ids).";
 
 /** How this plugin's make_phone_call differs from the MCP tool's: it never waits. */
 export const MAKE_PHONE_CALL_DESCRIPTION = `${BRIEF_GUIDANCE}
@@ -55,48 +70,12 @@ without one together with \`timeZone\` (the callee's zone, e.g. 'Europe/Paris').
 \`whenAllowed: true\` when the call may wait: if the callee's calling hours (set on the \
 server) do not allow it now, or at \`at\`, it is scheduled for their next allowed time \
 instead of refused; without it, such a call is refused with that time. A call for later \
-answers with its schedule (id sched_…, and when it is due), not a call: its result does not \
-arrive here by itself; after that time, get_call with the schedule id shows how it went. \
-${CALL_CAUTION}`;
+answers with its schedule (id sched_…, and when it is due), not a call; its result arrives \
+here by itself once the call has been made, and cancel_scheduled_call cancels it.
 
-type ToolResult = Awaited<ReturnType<AnyAgentTool["execute"]>>;
-
-/** A result the host grades as failed: `status` and `error` are its reserved fields. */
-export function failed(sentence: string): ToolResult {
-  return {
-    content: [{ type: "text", text: sentence }],
-    details: { status: "failed", error: sentence },
-  };
-}
-
-function ok(text: string, details: Record<string, unknown>): ToolResult {
-  return { content: [{ type: "text", text }], details };
-}
-
-/** A refusal from the tool's own checks, before the server is asked. */
-class BadInput extends Error {}
-
-/** A parameter's description, shared with the MCP tool (test: every one has one). */
-function describe(tool: string, name: string): string {
-  return PARAMETER_DESCRIPTIONS[tool]?.[name] ?? "";
-}
-
-function fields(params: unknown): Record<string, unknown> {
-  if (typeof params !== "object" || params === null || Array.isArray(params)) {
-    throw new BadInput("The tool's arguments must be an object.");
-  }
-  return params as Record<string, unknown>;
-}
-
-function text(args: Record<string, unknown>, name: string, required: boolean): string | undefined {
-  const value = args[name];
-  if (value === undefined || value === null) {
-    if (required) throw new BadInput(`${name} is required.`);
-    return undefined;
-  }
-  if (typeof value !== "string") throw new BadInput(`${name} must be a string.`);
-  return value.trim();
-}
+When the server is set to try again a call that does not get through (busy, no answer), \
+the answer says so: the server then calls again by itself, and the result that arrives is \
+the final attempt's. Do not place such a call again yourself. ${CALL_CAUTION}`;
 
 function callId(args: Record<string, unknown>): string {
   const id = text(args, "call_id", true) ?? "";
@@ -150,27 +129,48 @@ function placeBody(args: Record<string, unknown>, sessionKey: string | undefined
   };
 }
 
-/** make_phone_call's answer for a call stored for later: no call to watch yet. */
-function scheduledResult(schedule: ScheduleRecord, body: PlaceCallBody): ToolResult {
-  return ok(scheduledAnswer(schedule, body), {
+/** Follow what make_phone_call placed: a call with a schedule (retries, or a call for
+ * later) through that schedule, to its final attempt. */
+function watch(push: ResultPush, answer: PlaceAnswer, session: SessionTarget): Promise<void> {
+  if (answer.call === undefined) return push.trackSchedule(answer.schedule, session);
+  return answer.schedule
+    ? push.trackSchedule(answer.schedule, session, answer.call.id)
+    : push.track(answer.call.id, session);
+}
+
+/** make_phone_call's answer for a call stored for later: no call yet. */
+function scheduledResult(
+  schedule: ScheduleRecord,
+  body: PlaceCallBody,
+  pushed: boolean,
+): ToolResult {
+  return ok(scheduledAnswer(schedule, body, pushed), {
     call: { id: schedule.id, status: "scheduled", to: schedule.to_number },
     schedule: scheduleDetails(schedule),
-    resultPushed: false,
+    resultPushed: pushed,
   });
 }
 
-/** Run a tool body; bad input and API failures become one-sentence failed results. */
-async function guarded(
-  run: () => Promise<ToolResult>,
-  onApiError: (error: ApiError) => string = (error) => error.message,
-): Promise<ToolResult> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof BadInput) return failed(error.message);
-    if (error instanceof ApiError) return failed(onApiError(error));
-    throw error;
-  }
+/** make_phone_call's answer for a call placed now (with its schedule when the server
+ * retries). */
+function placedResult(
+  call: CallRecord,
+  schedule: ScheduleRecord | undefined,
+  pushed: boolean,
+): ToolResult {
+  const details = {
+    call: { id: call.id, status: call.status, to: call.to_number },
+    ...(schedule ? { schedule: scheduleDetails(schedule) } : {}),
+    resultPushed: pushed,
+  };
+  if (schedule) return ok(retriedAnswer(call, schedule, pushed), details);
+  const next = pushed
+    ? "Its result will arrive in this conversation when the call ends; you do not need to wait or poll."
+    : `Its result will not arrive here by itself: check on it later with get_call (call_id "${call.id}").`;
+  return ok(
+    `Placed call ${call.id} to ${call.to_number} (status: ${call.status}). ${next}`,
+    details,
+  );
 }
 
 export interface ToolDeps {
@@ -257,26 +257,19 @@ export function createTools(context: OpenClawPluginToolContext, deps: ToolDeps):
       guarded(async () => {
         const body = placeBody(fields(params), target?.sessionKey);
         const answer = await deps.client().requestCall(body);
-        if (answer.call === undefined) return scheduledResult(answer.schedule, body);
-        const { call } = answer;
         let pushed = false;
         if (target) {
           try {
-            await deps.push.track(call.id, target);
+            await watch(deps.push, answer, target);
             pushed = true;
           } catch (error) {
-            deps.logWarn(
-              `voicecall-rt: call ${call.id} is placed but not watched: ${String(error)}`,
-            );
+            const id = answer.call?.id ?? answer.schedule?.id;
+            deps.logWarn(`voicecall-rt: ${id} is placed but not watched: ${String(error)}`);
           }
         }
-        const next = pushed
-          ? "Its result will arrive in this conversation when the call ends; you do not need to wait or poll."
-          : `Its result will not arrive here by itself: check on it later with get_call (call_id "${call.id}").`;
-        return ok(`Placed call ${call.id} to ${call.to_number} (status: ${call.status}). ${next}`, {
-          call: { id: call.id, status: call.status, to: call.to_number },
-          resultPushed: pushed,
-        });
+        return answer.call === undefined
+          ? scheduledResult(answer.schedule, body, pushed)
+          : placedResult(answer.call, answer.schedule, pushed);
       }, placeRefusal),
   };
 
@@ -307,7 +300,7 @@ export function createTools(context: OpenClawPluginToolContext, deps: ToolDeps):
   const listCalls: AnyAgentTool = {
     name: "list_calls",
     label: "List calls",
-    description: LIST_CALLS_DESCRIPTION,
+    description: `${LIST_CALLS_DESCRIPTION} ${LIST_SCHEDULED}`,
     parameters: {
       type: "object",
       additionalProperties: false,
@@ -339,19 +332,23 @@ export function createTools(context: OpenClawPluginToolContext, deps: ToolDeps):
         ) {
           throw new BadInput(`limit must be a whole number from 1 to ${LIST_LIMIT_MAX}.`);
         }
-        const calls = await deps.client().listCalls({ limit: rawLimit, activeOnly });
-        const text =
+        const client = deps.client();
+        const calls = await client.listCalls({ limit: rawLimit, activeOnly });
+        const scheduled = await client.liveSchedules(rawLimit);
+        const lines =
           calls.length === 0
-            ? activeOnly
-              ? "No call is live."
-              : "No calls yet."
-            : calls.map(listLine).join("\n");
-        return ok(text, {
+            ? [activeOnly ? "No call is live." : "No calls yet."]
+            : calls.map(listLine);
+        if (scheduled.length > 0) {
+          lines.push("Scheduled, not over yet:", ...scheduled.map(scheduleLine));
+        }
+        return ok(lines.join("\n"), {
           calls: calls.map((call) => ({
             id: call.id,
             status: call.status,
             number: otherParty(call),
           })),
+          scheduled: scheduled.map(scheduleDetails),
         });
       }),
   };
@@ -361,8 +358,8 @@ export function createTools(context: OpenClawPluginToolContext, deps: ToolDeps):
     if (id.startsWith(SCHEDULE_PREFIX)) {
       throw new BadInput(
         `${id} is a scheduled call, not a live one: hang up its live attempt by that call's id` +
-          ` (get_call with call_id "${id}" shows it), or ask the user to run` +
-          ` \`voicecall-rt calls cancel ${id}\` to cancel what is still to come.`,
+          ` (get_call with call_id "${id}" shows it), or use cancel_scheduled_call with` +
+          ` schedule_id "${id}" to cancel what is still to come.`,
       );
     }
     try {
@@ -376,5 +373,5 @@ export function createTools(context: OpenClawPluginToolContext, deps: ToolDeps):
     return ok(callText(view), callDetails(view));
   });
 
-  return [makePhoneCall, getCall, listCalls, hangUp];
+  return [makePhoneCall, getCall, listCalls, hangUp, cancelScheduledCall(deps)];
 }

@@ -1,14 +1,14 @@
 /**
  * get_call on a schedule whose latest attempt is a call: that call, and which attempt of
- * the schedule it is. The server's scheduler places an attempt only once its time has come,
- * which these tests cannot wait for, so the records are made here, shaped as the API's.
+ * the schedule it is; what is pushed when a schedule ends without a call; a list_calls
+ * line. The records are made here, shaped as the API's (test/retries/ has the real runs).
  */
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import type { CallView, ScheduleRecord } from "../dist/api-types.js";
-import { attemptResult, formatDue } from "../dist/schedules.js";
+import { attemptResult, finalReport, formatDue, scheduleLine } from "../dist/schedules.js";
 
 const SCHEDULE: ScheduleRecord = {
   id: "sched_0123456789abcdef",
@@ -52,8 +52,8 @@ test("a live attempt of a schedule: the call, then which attempt and how to canc
     "Call call_00000000000000b2 to +14155550162 is ringing.\nTask: Ask about the opening hours\n" +
       'Use hang_up with call_id "call_00000000000000b2" to end it.\n' +
       "This is attempt 2 of 3 of scheduled call sched_0123456789abcdef; if it does not get" +
-      " through, another may follow. To cancel it, ask the user to run" +
-      " `voicecall-rt calls cancel sched_0123456789abcdef`.",
+      " through, another may follow. To cancel it, use cancel_scheduled_call with schedule_id" +
+      ' "sched_0123456789abcdef".',
   );
   assert.equal((details["call"] as { id: string }).id, "call_00000000000000b2");
   assert.equal((details["schedule"] as { state: string }).state, "waiting");
@@ -87,5 +87,33 @@ test("a due time in the zone the agent gave, or in UTC alone when there is none"
   assert.equal(
     formatDue(due, "America/Los_Angeles"),
     "2026-12-07 09:00 America/Los_Angeles (2026-12-07T17:00:00Z)",
+  );
+});
+
+test("a schedule over without a call: pushed as why, in our own words only", () => {
+  const failed: ScheduleRecord = {
+    ...SCHEDULE,
+    state: "failed",
+    attempts_made: 0,
+    last_call_id: null,
+    reason: "blocked: +14155550162 is on the do-not-call list",
+  };
+  assert.equal(
+    finalReport(failed, undefined),
+    "[voicecall-rt] Scheduled call sched_0123456789abcdef to +14155550162 is failed: blocked:" +
+      " +14155550162 is on the do-not-call list.",
+  );
+});
+
+test("list_calls lines: a schedule due later, and one whose attempt is live", () => {
+  assert.equal(
+    scheduleLine({ ...SCHEDULE, state: "pending", attempts_made: 1 }),
+    "sched_0123456789abcdef scheduled +14155550162 pending: attempt 2 of 3 due" +
+      " 2026-12-07T17:00:00Z — Ask about the opening hours",
+  );
+  assert.equal(
+    scheduleLine(SCHEDULE),
+    "sched_0123456789abcdef scheduled +14155550162 waiting: attempt 2 of 3 is call" +
+      " call_00000000000000b2 — Ask about the opening hours",
   );
 });

@@ -1,16 +1,26 @@
 /**
  * Calls for later against the real server: make_phone_call with `at` (with an offset, or
- * with `timeZone`) answers with the schedule and dials nothing; get_call takes the
- * schedule's id; a time in the past, an unknown zone and a bad whenAllowed are refused in
- * one sentence. The times are a month ahead, so the server's scheduler never places them
- * while the tests run; each test cancels what it scheduled.
+ * with `timeZone`) answers with the schedule and dials nothing, and the plugin follows the
+ * schedule to push its result; get_call and list_calls show it, cancel_scheduled_call
+ * cancels it (and the plugin forgets it); a time in the past, an unknown zone and a bad
+ * whenAllowed are refused in one sentence. The times are a month ahead, so the server's
+ * scheduler never places them while the tests run; each test cancels what it scheduled.
+ * (test/retries/ has a call for later that runs.)
  */
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { StateDouble } from "./helpers/host-double.ts";
-import { SESSION, detailsOf, failedWith, loadPlugin, succeeded, tool } from "./helpers/plugin.ts";
+import {
+  SESSION,
+  detailsOf,
+  failedWith,
+  loadPlugin,
+  pushOf,
+  succeeded,
+  tool,
+} from "./helpers/plugin.ts";
 import { api, world } from "./helpers/server.ts";
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -34,7 +44,7 @@ function isoSeconds(epochMs: number): string {
   return new Date(epochMs).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-test("a call for later answers with its schedule, and get_call follows the schedule", async () => {
+test("a call for later answers with its schedule, is followed, listed and canceled", async () => {
   const state = new StateDouble();
   const host = loadPlugin(undefined, { state });
   const due = Math.floor(Date.now() / 1000) * 1000 + 30 * DAY_MS;
@@ -50,27 +60,28 @@ test("a call for later answers with its schedule, and get_call follows the sched
   const id = call.id;
   assert.equal(call.status, "scheduled");
   assert.equal((details["schedule"] as { state: string }).state, "pending");
-  assert.equal(details["resultPushed"], false);
+  assert.equal(details["resultPushed"], true);
   assert.equal(
     text,
     `Scheduled call ${id} to ${world.longNumber} for ${isoSeconds(due)}; nothing has been` +
-      " dialled yet. Its result will not arrive here by itself: after that time, use get_call" +
-      ` with call_id "${id}" to see how it went. To cancel it, ask the user to run` +
-      ` \`voicecall-rt calls cancel ${id}\`.`,
+      " dialled yet. Its result will arrive in this conversation once the call has been made" +
+      " and has ended; you do not need to wait or poll. To cancel it, use" +
+      ` cancel_scheduled_call with schedule_id "${id}".`,
   );
 
-  // Stored for later, for this session, with no call and nothing being watched.
+  // Stored for later, for this session, with no call; the plugin follows it until then.
   const stored = (await api("GET", `/api/schedules/${id}`)) as StoredSchedule;
   assert.equal(stored.schedule.due_at, due);
   assert.equal(stored.schedule.notify_session_key, SESSION.sessionKey);
   assert.equal(stored.schedule.last_call_id, null);
-  assert.deepEqual(state.pending(), []);
+  assert.deepEqual(state.pending(), [id]);
+  assert.ok(pushOf(host).watching(id));
 
   const got = await tool(host, "get_call").execute("tool-call-2", { call_id: id });
   assert.equal(
     succeeded(got),
     `Scheduled call ${id} to ${world.longNumber} is due at ${isoSeconds(due)} (attempt 1 of 1);` +
-      ` it has not been placed yet. To cancel it, ask the user to run \`voicecall-rt calls cancel ${id}\`.`,
+      ` it has not been placed yet. To cancel it, use cancel_scheduled_call with schedule_id "${id}".`,
   );
   assert.deepEqual(detailsOf(got)["call"], {
     id,
@@ -83,12 +94,59 @@ test("a call for later answers with its schedule, and get_call follows the sched
   const hangUp = failedWith(await tool(host, "hang_up").execute("tool-call-3", { call_id: id }));
   assert.match(
     hangUp,
-    new RegExp(`^${id} is a scheduled call, not a live one: .*calls cancel ${id}`),
+    new RegExp(
+      `^${id} is a scheduled call, not a live one: .*cancel_scheduled_call with schedule_id "${id}"`,
+    ),
   );
 
-  await api("DELETE", `/api/schedules/${id}`);
+  const listed = succeeded(await tool(host, "list_calls").execute("tool-call-6", { limit: 200 }));
+  assert.ok(
+    listed
+      .split("\n")
+      .includes(
+        `${id} scheduled ${world.longNumber} pending: attempt 1 of 1 due ${isoSeconds(due)} —` +
+          " Ask about the opening hours",
+      ),
+    listed,
+  );
+  assert.ok(
+    (
+      detailsOf(await tool(host, "list_calls").execute("tool-call-7", {}))["scheduled"] as Array<{
+        id: string;
+      }>
+    ).some((each) => each.id === id),
+  );
+
+  // Canceled with the tool: never placed, so the plugin has nothing left to report.
+  const cancel = tool(host, "cancel_scheduled_call");
+  const canceledNow = await cancel.execute("tool-call-8", { schedule_id: id });
+  assert.equal(
+    succeeded(canceledNow),
+    `Scheduled call ${id} to ${world.longNumber} is canceled: it will not be placed.`,
+  );
+  assert.deepEqual(detailsOf(canceledNow)["call"], {
+    id,
+    status: "canceled",
+    active: false,
+    number: world.longNumber,
+  });
+  assert.ok(!pushOf(host).watching(id));
+  assert.deepEqual(state.pending(), []);
+  assert.equal(
+    failedWith(await cancel.execute("tool-call-9", { schedule_id: id })),
+    `Scheduled call ${id} is canceled already: nothing to cancel.`,
+  );
+  assert.equal(
+    failedWith(await cancel.execute("tool-call-10", { schedule_id: "sched_0123456789abcdef" })),
+    "There is no scheduled call with id sched_0123456789abcdef.",
+  );
+  assert.equal(
+    failedWith(await cancel.execute("tool-call-11", { schedule_id: "call_0123456789abcdef" })),
+    '"call_0123456789abcdef" is not a scheduled call\'s id (they look like sched_0123456789abcdef).',
+  );
   const canceled = await tool(host, "get_call").execute("tool-call-4", { call_id: id });
   assert.equal(succeeded(canceled), `Scheduled call ${id} to ${world.longNumber} is canceled.`);
+  assert.equal(host.events.all.length, 0);
   assert.equal(
     failedWith(
       await tool(host, "get_call").execute("tool-call-5", { call_id: "sched_0123456789abcdef" }),

@@ -20,8 +20,8 @@ const TASK = "Ask about the opening hours";
 
 function followUp(id: string): string {
   return (
-    ` Its result will not arrive here by itself: after that time, use get_call with call_id` +
-    ` "${id}" to see how it went. To cancel it, ask the user to run \`voicecall-rt calls cancel ${id}\`.`
+    " Its result will arrive in this conversation once the call has been made and has ended;" +
+    ` you do not need to wait or poll. To cancel it, use cancel_scheduled_call with schedule_id "${id}".`
   );
 }
 

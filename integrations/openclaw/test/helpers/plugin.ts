@@ -11,7 +11,7 @@ import type { AnyAgentTool, OpenClawPluginToolContext } from "openclaw/plugin-sd
 
 import type { CliIo } from "../../dist/cli.js";
 import type { ServiceRegistration } from "../../dist/host.js";
-import { registerVoicecall } from "../../dist/plugin.js";
+import { type Registered, registerVoicecall } from "../../dist/plugin.js";
 import { HostDouble, StateDouble } from "./host-double.ts";
 import { world } from "./server.ts";
 
@@ -34,9 +34,29 @@ export function loadPlugin(
   options: { state?: StateDouble; io?: CliIo } = {},
 ): HostDouble {
   const host = new HostDouble(config, options.state);
-  registerVoicecall(host, options.io);
+  registered.set(host, registerVoicecall(host, options.io));
   loaded.push(host);
   return host;
+}
+
+/** A gateway starting on this plugin state: the plugin loaded, its service started. */
+export async function startGateway(
+  state: StateDouble,
+): Promise<{ host: HostDouble; stop: () => Promise<void> }> {
+  const host = loadPlugin(undefined, { state });
+  const [service] = host.services;
+  assert.ok(service);
+  await service.start(serviceContext(host));
+  return { host, stop: async () => service.stop?.(serviceContext(host)) };
+}
+
+const registered = new WeakMap<HostDouble, Registered>();
+
+/** The plugin's watcher of placed calls, on a host loadPlugin made. */
+export function pushOf(host: HostDouble): Registered["push"] {
+  const found = registered.get(host);
+  assert.ok(found, "not a host loadPlugin made");
+  return found.push;
 }
 
 /** Plugins loaded by the current test: their watchers end with it, passed or failed. */

@@ -5,6 +5,7 @@
  */
 
 import { createServer } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
 
 export function required(name: string): string {
   const value = process.env[name];
@@ -63,6 +64,23 @@ export async function untilSettled(callId: string): Promise<void> {
   for (;;) {
     const view = (await api("GET", `/api/calls/${callId}?wait=30`)) as { active: boolean };
     if (!view.active) return;
+  }
+}
+
+/** The first call the server's scheduler placed for a schedule. There is nothing to wait
+ * on for that, so the schedule is asked again every 20 ms (the pace of asking, not a
+ * synchronisation), for at most 20 s. */
+export async function untilPlaced(scheduleId: string): Promise<string> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const detail = (await api("GET", `/api/schedules/${scheduleId}`)) as {
+      schedule: { last_call_id: string | null; state: string };
+    };
+    if (detail.schedule.last_call_id !== null) return detail.schedule.last_call_id;
+    if (Date.now() > deadline) {
+      throw new Error(`schedule ${scheduleId} was not placed (${detail.schedule.state})`);
+    }
+    await delay(20);
   }
 }
 
