@@ -112,3 +112,24 @@ async def test_a_retry_is_moved_into_calling_hours(make_world: MakeWorld) -> Non
     pending = await reaches(world, placed["schedule"]["id"], "pending")
     tuesday_9am = datetime(2030, 1, 8, 17, 0, tzinfo=UTC)  # 09:00 in San Francisco
     assert pending["schedule"]["due_at"] == ms(tuesday_9am)
+
+
+async def test_a_call_hung_up_on_request_is_not_retried(make_world: MakeWorld) -> None:
+    # Still ringing when the agent hangs it up: the carrier says canceled, as it would for a
+    # ring that timed out, but someone chose to stop this call, so no attempt follows.
+    world, scheduler, clock = await scheduling_world(
+        make_world, in_turn(CallPlan(ring_ms=60_000)), **retry(3)
+    )
+    status, placed = await world.api("POST", "/api/calls", {"to": TO, "task": TASK})
+    assert status == 201, placed
+    call_id, schedule_id = placed["call"]["id"], placed["schedule"]["id"]
+    await world.carrier.wait_call()
+    status, _ = await world.api("POST", f"/api/calls/{call_id}/hangup")
+    assert status == 200
+    ended = (await world.wait_call(call_id))["call"]
+    assert (ended["status"], ended["end_reason"]) == ("canceled", "hangup-requested")
+    done = await reaches(world, schedule_id, "done")
+    assert done["schedule"]["reason"] == "attempt 1: hung up on request, not retried"
+    clock.advance(3600)
+    await scheduler.run_once()
+    assert [a["call_id"] for a in (await schedule_of(world, schedule_id))["attempts"]] == [call_id]

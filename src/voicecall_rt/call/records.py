@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
@@ -40,6 +40,10 @@ TERMINAL_STATUSES = frozenset(
 
 Direction = Literal["outbound", "inbound"]
 Role = Literal["caller", "assistant", "system"]
+
+
+# The end reason of a call hung up because someone asked (the API, the CLI, a tool).
+HUNG_UP_ON_REQUEST: Final = "hangup-requested"
 
 
 def now_ms() -> int:

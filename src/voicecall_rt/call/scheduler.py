@@ -23,7 +23,7 @@ from typing import Any, Final
 from voicecall_rt.call import calling_hours
 from voicecall_rt.call.admission import PlaceError
 from voicecall_rt.call.manager import CallManager
-from voicecall_rt.call.records import CallRecord, CallStatus
+from voicecall_rt.call.records import HUNG_UP_ON_REQUEST, CallRecord, CallStatus
 from voicecall_rt.call.scheduling import (
     CallRequest,
     check_request,
@@ -65,6 +65,9 @@ def ending_of(record: CallRecord) -> Ending:
     machine = (record.answered_by or "").startswith("machine") or record.end_reason == "voicemail"
     if record.answered_at is not None:
         return "voicemail" if machine else "answered"
+    if record.end_reason == HUNG_UP_ON_REQUEST:
+        # Someone (the agent, a person at the dashboard) stopped it: never dialled again.
+        return "hung up on request"
     if record.status is CallStatus.BUSY:
         return "busy"
     if record.status is CallStatus.FAILED:
@@ -263,6 +266,8 @@ class Scheduler:
         state: ScheduleState
         if ending == "answered":
             state, reason = "done", "answered"
+        elif ending == "hung up on request":
+            state, reason = "done", f"attempt {n}: hung up on request, not retried"
         elif ending not in retry.on:
             state, reason = "done", f"attempt {n}: {ending}, not retried (calls.retry.on)"
         elif n >= schedule.max_attempts:
