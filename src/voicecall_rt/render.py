@@ -106,10 +106,19 @@ def print_entry(console: Console, entry: dict[str, Any]) -> None:
             f"({data['number']}, showing {data['caller_id']})",
             highlight=False,
         )
-    elif kind == "transfer.failed":
+    elif kind == "transfer.failed" and "error" in data:
         console.print(
             f"{t}  [red]  xfer[/red]  the carrier refused the transfer to "
             f"{escape(str(data['target']))}: {escape(str(data['error']))}",
+            highlight=False,
+        )
+    elif kind in ("transfer.failed", "transfer.ended"):
+        # After the handover (call/transfer.py): the person dialled never answered, or
+        # hung up; either way the caller's line was hung up after them.
+        what = "did not answer" if kind == "transfer.failed" else "hung up"
+        console.print(
+            f"{t}  [yellow]  xfer[/yellow]  {escape(str(data.get('target', 'the target')))} "
+            f"{what} ({escape(str(data.get('cause', '?')))}): the caller's line was hung up",
             highlight=False,
         )
     elif (guard := guard_note(kind, data)) is not None:

@@ -22,11 +22,12 @@ from voicecall_rt.carrier.base import (
     Proceed,
     Reject,
     StatusChanged,
+    TransferLegEnded,
     WebhookKind,
     WebhookRequest,
 )
 from voicecall_rt.carrier.telnyx.webhooks import TelnyxWebhooks
-from voicecall_rt.carrier.telnyx.wire import client_state, read_client_state
+from voicecall_rt.carrier.telnyx.wire import client_state, read_client_state, transfer_state
 from voicecall_rt.simulator.scenario import CallPlan
 from voicecall_rt.simulator.telnyx.webhooks import event_body, public_key_b64, sign
 
@@ -129,6 +130,25 @@ def test_call_answered_outbound_asks_inbound_informs() -> None:
 )
 def test_call_hangup(cause: str, status: CallStatus | None) -> None:
     assert _read("call.hangup", hangup_cause=cause) == StatusChanged(SID, status, cause)
+
+
+def test_a_transfer_legs_hangup_names_our_call_and_its_other_events_mean_nothing() -> None:
+    """Leg B of a transfer carries the state naming our call: its end is read as the end
+    of a transfer's leg, and its answer is not a call of ours to decide on."""
+    state = transfer_state("call_1")
+    for cause, status in (
+        ("user_busy", CallStatus.BUSY),
+        ("normal_clearing", CallStatus.COMPLETED),
+    ):
+        ended = _read("call.hangup", WebhookKind.ANSWER, client_state=state, hangup_cause=cause)
+        assert ended == TransferLegEnded("call_1", SID, status, cause)
+    assert _read("call.hangup", client_state=state) == TransferLegEnded(
+        "call_1", SID, None, "call.hangup"
+    )
+    for event_type in ("call.initiated", "call.answered", "call.bridged"):
+        assert (
+            _read(event_type, WebhookKind.ANSWER, client_state=state, direction="outgoing") is None
+        )
 
 
 @pytest.mark.parametrize(

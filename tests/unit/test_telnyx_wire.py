@@ -23,6 +23,8 @@ from voicecall_rt.carrier.telnyx.wire import (
     client_state,
     read_client_state,
     read_ours,
+    read_transfer_state,
+    transfer_state,
 )
 
 STREAM_ID = "32de0dea-53cb-4b21-89a4-9610a8a8ba4a"
@@ -50,6 +52,17 @@ def test_client_state_carries_the_token_and_the_direction() -> None:
     for foreign in (None, "", "not base64!", base64.b64encode(b"someone:else").decode(), 42):
         assert read_client_state(foreign) is None
     assert read_client_state(base64.b64encode(b"vcrt1:sideways:t").decode()) is None
+
+
+def test_a_transfers_state_names_our_call_and_is_no_stream_token() -> None:
+    state = transfer_state("call_0123456789abcdef")
+    base64.b64decode(state, validate=True)
+    assert read_transfer_state(state) == "call_0123456789abcdef"
+    assert read_client_state(state) is None  # never read as a dial's or an answer's
+    assert read_transfer_state(client_state("out", "call_x")) is None
+    wrong = (b"vcrt1:xfer:", b"vcrt1:xfer:../etc", b"vcrt1:xfer:" + b"a" * 65, b"xfer:call_1")
+    for foreign in (None, "", "not base64!", 42, *(base64.b64encode(w).decode() for w in wrong)):
+        assert read_transfer_state(foreign) is None
 
 
 def test_connected_is_skipped_and_start_is_read() -> None:

@@ -168,8 +168,14 @@ def test_calls_show_and_the_timeline_say_where_the_call_went() -> None:
     print_entry(console, {"t_ms": 2000, "kind": "transfer", "data": transfer})
     refused = {"target": "front desk", "error": "Telnyx refused the request (403)"}
     print_entry(console, {"t_ms": 2000, "kind": "transfer.failed", "data": refused})
+    unanswered = {"target": "front desk", "cause": "user_busy"}
+    print_entry(console, {"t_ms": 9000, "kind": "transfer.failed", "data": unanswered})
+    ended = {"target": "front desk", "cause": "normal_clearing"}
+    print_entry(console, {"t_ms": 90000, "kind": "transfer.ended", "data": ended})
     text = buffer.getvalue()
     assert "transferred to: front desk" in text
     assert "transferred to  front desk" in text  # the outcome panel's row
     assert "handed to front desk (+1415…42, showing +1415…77)" in text
     assert "refused the transfer to front desk: Telnyx refused the request (403)" in text
+    assert "front desk did not answer (user_busy): the caller's line was hung up" in text
+    assert "front desk hung up (normal_clearing): the caller's line was hung up" in text

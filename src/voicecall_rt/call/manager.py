@@ -39,6 +39,7 @@ from voicecall_rt.call.roster import ActiveCall, Roster
 from voicecall_rt.call.routes import outbound_request, stream_url
 from voicecall_rt.call.tokens import StreamTokens
 from voicecall_rt.call.tools import call_tools
+from voicecall_rt.call.transfer import TransferEnds
 from voicecall_rt.carrier.base import (
     CallAnswered,
     CarrierApi,
@@ -51,6 +52,7 @@ from voicecall_rt.carrier.base import (
     Proceed,
     StatusChanged,
     StreamStart,
+    TransferLegEnded,
 )
 from voicecall_rt.cluster.base import Cluster
 from voicecall_rt.cluster.single import SingleInstance
@@ -86,6 +88,7 @@ class CallManager:
         self.calls = Roster(store, hub, self._tokens)
         self._progress = CallProgress(self.calls, store)
         self._live = LiveActions(self.calls, carrier, settings)
+        self._transfer_ends = TransferEnds(store, carrier, self.wait)
         # Alone unless told otherwise: the tests' managers and the SQLite store.
         self.cluster = cluster or SingleInstance(store, "local")
         self._elsewhere = Elsewhere(store, hub, self.cluster, carrier)
@@ -313,6 +316,13 @@ class CallManager:
 
     async def on_amd(self, call_id: str | None, verdict: MachineVerdict) -> None:
         await self._progress.on_amd(call_id, verdict)
+
+    async def on_transfer_leg_ended(self, event: TransferLegEnded) -> None:
+        """The person a call was handed to never answered, or hung up (call/transfer.py).
+        The caller's own leg may carry the transfer's tag too: its end is a status, found
+        by its id alone (the tag names the call whichever leg ended)."""
+        await self._progress.on_status(None, StatusChanged(event.call_sid, event.status, event.raw))
+        await self._transfer_ends.on_leg_ended(event)
 
     # ---- ending -----------------------------------------------------------------------
 

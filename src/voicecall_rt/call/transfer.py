@@ -1,21 +1,46 @@
-"""Transfer to a person: what the carrier is asked to do when the model calls transfer_call
-(docs/business.md §Transfer to a person).
+"""Transfer to a person: what the carrier is asked to do when the model calls transfer_call,
+and what follows when the carrier reports on the person dialled (docs/business.md
+§Transfer to a person).
 
 The number always comes from `calls.transfer.targets` (the model names a label, matched in
 call/tools.py); the caller ID shown to the person is decided here, the same for every
 carrier: the other party's number where every carrier we support lets a call show it (the
 caller of an inbound call), else our own number on the call.
+
+A carrier that leaves the caller's side of the call up when the person dialled never
+answers, or hangs up (Telnyx), reports that leg's end (`TransferLegEnded`): the caller's
+line is then hung up here, or they would wait on a silent line until the call's time limit.
 """
 
 from __future__ import annotations
 
-from voicecall_rt.call.records import CallRecord
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
 from voicecall_rt.call.routes import transfer_url
-from voicecall_rt.carrier.base import Decision, Dial, HangUp, Transfer
+from voicecall_rt.carrier.base import (
+    CarrierApi,
+    CarrierError,
+    Decision,
+    Dial,
+    HangUp,
+    Transfer,
+    TransferLegEnded,
+)
 from voicecall_rt.config import Settings
 from voicecall_rt.config_business import TransferTarget
 from voicecall_rt.phone import normalize_e164
 from voicecall_rt.store.base import Store
+
+log = logging.getLogger(__name__)
+
+# How long a leg's end waits for its call to be settled: the person dialled may be busy
+# before our side of the call has finished ending (the stream's last frames, the store).
+SETTLE_WAIT_S: Final = 30.0
+# The events that say how the transfer ended, once it was handed over.
+TRANSFER_ENDS: Final = frozenset({"transfer.failed", "transfer.ended"})
 
 
 def our_number(record: CallRecord) -> str:
@@ -46,6 +71,7 @@ def plan_transfer(record: CallRecord, target: TransferTarget, settings: Settings
         number=target.number,
         caller_id=caller_id(record, settings.calls.transfer.pass_caller_id),
         document_url=transfer_url(settings.public_url, record.id, target.label),
+        call_id=record.id,
     )
 
 
@@ -66,3 +92,60 @@ async def transfer_document(
     if target is None or record is None or not call_sid or record.carrier_sid != call_sid:
         return HangUp()
     return Dial(target.number, caller_id(record, settings.calls.transfer.pass_caller_id))
+
+
+class TransferEnds:
+    """What follows the handover, where the carrier reports the end of a transfer's leg
+    (`TransferLegEnded`): `wait_settled(call_id, timeout_s)` returns once the call is
+    settled, here or on another instance."""
+
+    def __init__(
+        self,
+        store: Store,
+        carrier: CarrierApi | None,
+        wait_settled: Callable[[str, float], Awaitable[None]],
+    ) -> None:
+        self._store = store
+        self._carrier = carrier
+        self._wait_settled = wait_settled
+        self._busy: set[str] = set()  # calls whose leg's end is being handled here
+
+    async def on_leg_ended(self, event: TransferLegEnded) -> None:
+        """A leg of the transfer of call `event.call_id` ended (its webhook verified as
+        signed): if the call was handed over and the leg is not the caller's own, hang the
+        caller's line up (the carrier's id for it is the stored one, never the event's) and
+        journal how the transfer ended. The call id is only a name to look up: a call not
+        handed over, or whose transfer's end is already told, is left alone."""
+        if event.call_id in self._busy:
+            return  # the same end delivered again while the first is handled
+        self._busy.add(event.call_id)
+        try:
+            await self._wait_settled(event.call_id, SETTLE_WAIT_S)
+            await self._end(event)
+        finally:
+            self._busy.discard(event.call_id)
+
+    async def _end(self, event: TransferLegEnded) -> None:
+        store = self._store
+        record = await store.get_call(event.call_id)
+        if record is None or record.end_reason != "transferred" or not record.carrier_sid:
+            return  # not a call handed over (or its failure is already recorded)
+        if event.call_sid == record.carrier_sid:
+            return  # the caller's own leg: nobody is left on the line
+        if await store.events(record.id, set(TRANSFER_ENDS)):
+            return  # the same end told again
+        answered = event.status is CallStatus.COMPLETED
+        data: dict[str, Any] = {"cause": event.raw[:64]}
+        if record.outcome is not None and record.outcome.transferred_to is not None:
+            data["target"] = record.outcome.transferred_to
+        if self._carrier is not None:
+            try:
+                await self._carrier.hang_up(record.carrier_sid)  # a line over counts as done
+            except CarrierError as exc:
+                data["hangup_error"] = str(exc)
+                log.warning("call %s: hang-up after the transfer failed: %s", record.id, exc)
+        kind = "transfer.ended" if answered else "transfer.failed"
+        store.add_event(record.id, now_ms() - record.created_at, kind, data)
+        if not answered:
+            store.update_call(record.id, end_reason="transfer-failed")
+        log.info("call %s: %s (%s): the caller's line is hung up", record.id, kind, data["cause"])

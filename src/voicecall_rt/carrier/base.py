@@ -6,10 +6,10 @@ A carrier is three things, each an interface here and one set of files per carri
 - its REST API: place a call (the media stream requested in the dial itself where the
   carrier works that way), hang it up, press keys, transfer it to a person (`CarrierApi`);
 - its webhooks: verify a request, read it as a neutral event (`CallAnswered`, `InboundCall`,
-  `StatusChanged`, `MachineVerdict`), and carry out the call manager's neutral `Decision`
-  (connect the media stream with a token, let a dialled stream proceed, reject, say
-  "busy", hang up): rendered in the carrier's answer document, or done by REST action where
-  the carrier has no document (`CarrierWebhooks`);
+  `StatusChanged`, `MachineVerdict`, `TransferLegEnded`), and carry out the call manager's
+  neutral `Decision` (connect the media stream with a token, let a dialled stream proceed,
+  reject, say "busy", hang up): rendered in the carrier's answer document, or done by REST
+  action where the carrier has no document (`CarrierWebhooks`);
 - its media stream's wire format: read the stream's start and each caller frame (audio, a
   mark played, a key pressed, stop) and write audio, marks, `clear` and, where the stream
   can carry them, keypad tones (`StreamCodec`, `StreamWriter`).
@@ -56,11 +56,14 @@ class OutboundRequest:
 class Transfer:
     """Connect the other side of a live call to `number` (one of `calls.transfer.targets`),
     showing `caller_id`; our media stream ends there. `document_url`: where our server
-    serves the document that dials it, for a carrier that fetches one (Plivo)."""
+    serves the document that dials it, for a carrier that fetches one (Plivo). `call_id`:
+    ours, for a carrier that tags the legs of the transfer with it, so that their events
+    name the call (`TransferLegEnded`)."""
 
     number: str
     caller_id: str
     document_url: str
+    call_id: str = ""
 
 
 class CarrierApi(Protocol):
@@ -146,7 +149,22 @@ class MachineVerdict:
     dial_id: str = ""  # as in `CallAnswered`
 
 
-CarrierEvent = CallAnswered | InboundCall | StatusChanged | MachineVerdict
+@dataclass(frozen=True)
+class TransferLegEnded:
+    """A leg of a transfer we asked for ended, where the carrier leaves the caller's side
+    of the call up after it (Telnyx): the person dialled never answered, or hung up after
+    the conversation. `call_id` is ours, read back from the tag we gave the transfer (it
+    names the call and nothing more: which leg ended is `call_sid`, the carrier's id for
+    it); `status` how it ended (`completed` after a conversation; None for a value we do
+    not know); `raw` the carrier's word for it."""
+
+    call_id: str
+    call_sid: str
+    status: CallStatus | None
+    raw: str
+
+
+CarrierEvent = CallAnswered | InboundCall | StatusChanged | MachineVerdict | TransferLegEnded
 
 
 # ---- webhooks: what the call manager decides -----------------------------------------------

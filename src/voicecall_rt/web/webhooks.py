@@ -20,6 +20,7 @@ from voicecall_rt.carrier.base import (
     MachineVerdict,
     Reply,
     StatusChanged,
+    TransferLegEnded,
     WebhookKind,
     WebhookRequest,
 )
@@ -87,6 +88,8 @@ async def _handle(request: web.Request, kind: WebhookKind) -> web.Response:
             await manager.on_status(call_id, event)
         case MachineVerdict():
             await manager.on_amd(call_id, event)
+        case TransferLegEnded():
+            await manager.on_transfer_leg_ended(event)
     return web.Response(status=204)
 
 

@@ -15,7 +15,7 @@ import telnyx
 
 from voicecall_rt.audio.dtmf import PAUSE_CHARS, PAUSE_MS
 from voicecall_rt.carrier.base import CarrierError, Connect, OutboundRequest, Transfer
-from voicecall_rt.carrier.telnyx.wire import CODEC, Direction, client_state
+from voicecall_rt.carrier.telnyx.wire import CODEC, Direction, client_state, transfer_state
 
 log = logging.getLogger(__name__)
 
@@ -160,10 +160,19 @@ class TelnyxCarrier:
 
     async def transfer(self, call_sid: str, transfer: Transfer) -> None:
         """Call Control's `transfer`: Telnyx dials `to` from `from` and bridges the call to
-        it, which ends our stream (docs/protocols.md §6)."""
+        it. If the new leg never answers, Telnyx leaves this call up: the new leg's
+        `call.hangup` must name our call, so it gets a state that does
+        (`target_leg_client_state`, the SDK's field for the new leg); this call gets the
+        same state (`client_state`), so the events name our call whichever leg's state
+        Telnyx words them with (docs/protocols.md §6)."""
+        state = transfer_state(transfer.call_id)
         try:
             await self._client.calls.actions.transfer(
-                call_sid, to=transfer.number, from_=transfer.caller_id
+                call_sid,
+                to=transfer.number,
+                from_=transfer.caller_id,
+                client_state=state,
+                target_leg_client_state=state,
             )
         except telnyx.APIError as exc:
             raise carrier_error(exc) from None

@@ -6,6 +6,8 @@ Call Control never asks for a document: every event of a call is posted, as JSON
 dial's `webhook_url` (our status URL, `?call=` included) or, for an inbound call, to the
 Call Control application's URL (our answer URL). So an event is read by its own
 `event_type`, whichever of our URLs it reached, and a decision becomes a REST action.
+The events of a transfer's legs are told by their `client_state` (`wire.transfer_state`),
+which names our call: of those, only a `call.hangup` means something to us.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ from voicecall_rt.carrier.base import (
     Reject,
     Reply,
     StatusChanged,
+    TransferLegEnded,
     WebhookKind,
     WebhookRequest,
 )
 from voicecall_rt.carrier.telnyx.rest import TelnyxCarrier, mask_id
-from voicecall_rt.carrier.telnyx.wire import read_client_state
+from voicecall_rt.carrier.telnyx.wire import read_client_state, read_transfer_state
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +148,14 @@ class TelnyxWebhooks:
     def read(self, kind: WebhookKind, request: WebhookRequest) -> CarrierEvent | None:
         event_type, payload = _event(request.body)
         sid = _text(payload, "call_control_id")
+        transferred = read_transfer_state(payload.get("client_state"))
+        if transferred is not None:
+            # A leg of a transfer (the person dialled, or the caller's leg once handed
+            # over): its answer is no call of ours to decide on, only its end matters.
+            if event_type != "call.hangup":
+                return None
+            cause = _text(payload, "hangup_cause")
+            return TransferLegEnded(transferred, sid, status_of(cause), cause or event_type)
         if event_type == "call.initiated":
             if _text(payload, "direction") == "incoming":
                 return InboundCall(

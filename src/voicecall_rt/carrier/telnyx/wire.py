@@ -15,6 +15,7 @@ which Telnyx hands back in `start.client_state` and in every webhook of the call
 codec reads it from the start message alone (`stream_auth_token` would arrive in the
 upgrade header and `connected`, before the start, where a message-by-message codec cannot
 keep it). The state also says which way the call goes, which `call.answered` does not.
+A transfer's legs carry a state of their own, which names our call (`transfer_state`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ MAX_MEDIA_BYTES: Final = 30 * SAMPLE_RATE
 
 Direction = Literal["out", "in"]
 _STATE_PREFIX: Final = "vcrt1:"
+_TRANSFER: Final = "xfer:"
+# Our call ids (`call_…`) and nothing wider: what a transfer's state may name.
+_CALL_ID: Final = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 
 MEDIA_PREFIX: Final = '{"event":"media"'
 MARK_PREFIX: Final = '{"event":"mark"'
@@ -59,22 +63,45 @@ def client_state(direction: Direction, token: str) -> str:
     return base64.b64encode(f"{_STATE_PREFIX}{direction}:{token}".encode()).decode()
 
 
-def read_client_state(value: object) -> tuple[Direction, str] | None:
-    """A `client_state` we wrote, read back; None for anything else."""
+def _ours(value: object) -> str | None:
+    """A `client_state` of ours, decoded, without its prefix; None for anything else."""
     if not isinstance(value, str) or not value:
         return None
     try:
         text = base64.b64decode(value, validate=True).decode()
     except (binascii.Error, ValueError):
         return None
-    if not text.startswith(_STATE_PREFIX):
+    return text[len(_STATE_PREFIX) :] if text.startswith(_STATE_PREFIX) else None
+
+
+def read_client_state(value: object) -> tuple[Direction, str] | None:
+    """A `client_state` we wrote, read back; None for anything else."""
+    text = _ours(value)
+    if text is None:
         return None
-    direction, _, token = text[len(_STATE_PREFIX) :].partition(":")
+    direction, _, token = text.partition(":")
     if direction == "out":
         return "out", token
     if direction == "in":
         return "in", token
     return None
+
+
+def transfer_state(call_id: str) -> str:
+    """The `client_state` of a transfer of our call `call_id`: every webhook of the
+    transfer's legs carries it back, so that they name the call (base64, as Telnyx
+    requires)."""
+    return base64.b64encode(f"{_STATE_PREFIX}{_TRANSFER}{call_id}".encode()).decode()
+
+
+def read_transfer_state(value: object) -> str | None:
+    """The call id a transfer's `client_state` names; None for anything else (the state of
+    a dial or an answer included)."""
+    text = _ours(value)
+    if text is None or not text.startswith(_TRANSFER):
+        return None
+    call_id = text[len(_TRANSFER) :]
+    return call_id if _CALL_ID.fullmatch(call_id) else None
 
 
 def read_start(message: dict[str, Any]) -> StreamStart:

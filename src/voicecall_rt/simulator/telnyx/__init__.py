@@ -5,8 +5,10 @@
 three parts, each over real loopback sockets:
 
 * the REST API (`rest`): `POST /v2/calls` and the call actions (`answer`, `reject`,
-  `hangup`, `send_dtmf`, `speak`), the balance and the numbers list, with Bearer auth and
-  Telnyx's error JSON, so the official `telnyx` SDK can point its base URL at it;
+  `hangup`, `send_dtmf`, `speak`, `transfer`), the balance and the numbers list, with
+  Bearer auth and Telnyx's error JSON, so the official `telnyx` SDK can point its base URL
+  at it; a transfer's new leg is played from `FakeTelnyx.transfer_plans` (`transfer_leg`:
+  its events, and the original call left up when it never answers);
 * the webhooks (`webhooks`): JSON events (`call.initiated`, `call.answered`,
   `call.machine.*`, `call.hangup`, …) posted in order to the dial's `webhook_url` (or, for
   an inbound call, the application's URL), signed with a test Ed25519 key as Telnyx signs;

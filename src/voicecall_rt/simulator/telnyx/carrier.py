@@ -38,6 +38,7 @@ from voicecall_rt.simulator.telnyx.leg import (
 )
 from voicecall_rt.simulator.telnyx.media_stream import StreamRequest, TelnyxMediaStream
 from voicecall_rt.simulator.telnyx.rest import TelnyxRestApi, TelnyxRestError, invalid
+from voicecall_rt.simulator.telnyx.transfer_leg import TransferLegPlan, run_leg
 from voicecall_rt.simulator.telnyx.webhooks import TelnyxWebhookClient, Webhook
 from voicecall_rt.simulator.tunnel import Tunnel
 
@@ -81,6 +82,11 @@ class FakeTelnyx:
         # Destinations the account's outbound voice profile does not allow: a transfer to
         # one is refused (403), as Telnyx refuses a number its profile does not cover.
         self.refused_destinations: frozenset[str] = frozenset()
+        # What becomes of the person a transfer dials, by number (default: answers, talks,
+        # hangs up); `keep_caller_after_transfer` leaves the caller's leg up once they hang
+        # up, as `park_after_unbridge=self` would: only our server's hang-up ends it.
+        self.transfer_plans: dict[str, TransferLegPlan] = {}
+        self.keep_caller_after_transfer = False
         self.clock_skew_s = 0
         # what happened
         self.calls: dict[str, SimCall] = {}
@@ -193,8 +199,16 @@ class FakeTelnyx:
 
     async def act(self, call: SimCall, action: str, body: dict[str, Any]) -> None:
         leg = self.legs[call.sid]
+        before = leg.client_state
         if "client_state" in body:
             leg.client_state = body["client_state"]
+        try:
+            await self._carry_out(call, leg, action, body)
+        except TelnyxRestError:
+            leg.client_state = before  # a refused command changes nothing
+            raise
+
+    async def _carry_out(self, call: SimCall, leg: Leg, action: str, body: dict[str, Any]) -> None:
         if action == "hangup":
             call.rest_hang_ups.append("completed")
             self.end_call(call, "completed" if call.answered else "canceled")
@@ -229,8 +243,7 @@ class FakeTelnyx:
         """Call Control's `transfer`: an answered call is bridged to `to`, shown `from` (by
         default the call's own `to`): a number of the account, or an inbound call's own
         caller (Telnyx keeps the original caller on a transferred inbound call); anything
-        else is refused. Simplified: the party answers and hangs up at once, so the call
-        then ends `completed` (our stream stops with it)."""
+        else is refused. Leg B is then played from `transfer_plans` (`transfer_leg`)."""
         if not call.answered:
             raise TelnyxRestError(422, "90015", "Call is not answered")
         inbound = call.direction == "inbound"
@@ -242,7 +255,18 @@ class FakeTelnyx:
         if body["to"] in self.refused_destinations:
             raise TelnyxRestError(403, "10010", "Destination not allowed by the voice profile")
         call.transfers.append(TransferDial(body["to"], caller_id, call.played_bytes))
-        self.end_call(call, "completed")
+        leg = Leg(
+            webhook_url=body.get("webhook_url") or self.connection_webhook_url or "",
+            client_state=body.get("target_leg_client_state"),
+            stream=None,
+            amd=None,
+        )
+        b = self._new_call(body["to"], caller_id, "outbound-api", CallPlan(), leg, body, False)
+        b.config.timeout_s = body.get("timeout_secs", 30)
+        parks = body.get("park_after_unbridge") == "self" or self.keep_caller_after_transfer
+        plan = self.transfer_plans.get(body["to"], TransferLegPlan())
+        run = run_leg(call, b, plan, parks=parks, event=self._event, end_call=self.end_call)
+        b.runner = self._spawn_guarded(b, run)
 
     # -- the lifecycle ------------------------------------------------------------------------
 
@@ -262,7 +286,9 @@ class FakeTelnyx:
         plan: CallPlan,
         leg: Leg,
         params: dict[str, Any],
+        announce: bool = True,
     ) -> SimCall:
+        """A call of the account; `announce`: `wait_call` returns it (not a transfer's leg)."""
         call = SimCall(
             sid=new_call_control_id(),
             to=to,
@@ -276,7 +302,8 @@ class FakeTelnyx:
         self.calls[call.sid] = call
         self.legs[call.sid] = leg
         self._client.open_outbox(call)
-        self._new_calls.put_nowait(call)
+        if announce:
+            self._new_calls.put_nowait(call)
         return call
 
     def _event(self, call: SimCall, kind: WebhookKind, event_type: str, **extra: Any) -> None:

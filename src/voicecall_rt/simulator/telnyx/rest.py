@@ -93,14 +93,14 @@ def _one_of(body: dict[str, Any], field: str, allowed: frozenset[str]) -> None:
         raise invalid(field, f"{field} is not one of the allowed values")
 
 
-def check_client_state(body: dict[str, Any]) -> None:
-    value = body.get("client_state")
+def check_client_state(body: dict[str, Any], field: str = "client_state") -> None:
+    value = body.get(field)
     if value is None:
         return
     try:
         base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError, TypeError):
-        raise invalid("client_state", "client_state must be a valid Base-64 string") from None
+        raise invalid(field, f"{field} must be a valid Base-64 string") from None
 
 
 def check_stream(body: dict[str, Any]) -> None:
@@ -155,6 +155,9 @@ def check_action(action: str, body: dict[str, Any]) -> None:
         caller_id = body.get("from")
         if caller_id is not None and (not isinstance(caller_id, str) or not caller_id):
             raise invalid("from", "from must be a number")
+        _int_in(body, "timeout_secs", 5, 600)
+        _int_in(body, "time_limit_secs", 1, 14_400)
+        check_client_state(body, "target_leg_client_state")
     elif action != "hangup":
         raise TelnyxRestError(404, NOT_FOUND, "Resource not found")
     check_client_state(body)
