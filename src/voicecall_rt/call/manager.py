@@ -16,9 +16,10 @@ import logging
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 from voicecall_rt import prompts
+from voicecall_rt.background import TaskSet
 from voicecall_rt.call import reaper
 from voicecall_rt.call.admission import (
     PlaceError,
@@ -63,6 +64,9 @@ from voicecall_rt.store.base import Store
 
 log = logging.getLogger(__name__)
 
+# At shutdown, how long the follow-ups of webhooks (a transfer's end) may still finish.
+FOLLOW_UP_GRACE_S: Final = 5.0
+
 
 def new_call_id() -> str:
     return "call_" + secrets.token_hex(8)
@@ -89,6 +93,7 @@ class CallManager:
         self._progress = CallProgress(self.calls, store)
         self._live = LiveActions(self.calls, carrier, settings)
         self._transfer_ends = TransferEnds(store, carrier, self.wait)
+        self._follow_ups = TaskSet()
         # Alone unless told otherwise: the tests' managers and the SQLite store.
         self.cluster = cluster or SingleInstance(store, "local")
         self._elsewhere = Elsewhere(store, hub, self.cluster, carrier)
@@ -114,6 +119,7 @@ class CallManager:
         for active in self.calls:
             await active.bridge.end("shutdown", hang_up=True)
             self.calls.settle(active, None, "shutdown")
+        await self._follow_ups.finish(FOLLOW_UP_GRACE_S)
         await self.store.flush()
         await self.cluster.stop()
 
@@ -322,7 +328,11 @@ class CallManager:
         The caller's own leg may carry the transfer's tag too: its end is a status, found
         by its id alone (the tag names the call whichever leg ended)."""
         await self._progress.on_status(None, StatusChanged(event.call_sid, event.status, event.raw))
-        await self._transfer_ends.on_leg_ended(event)
+        # Not awaited: it may wait for the call to settle, and the carrier wants its webhook
+        # answered at once (a slow answer is delivered again).
+        self._follow_ups.spawn(
+            self._transfer_ends.on_leg_ended(event), f"transfer-end-{event.call_id}"
+        )
 
     # ---- ending -----------------------------------------------------------------------
 
