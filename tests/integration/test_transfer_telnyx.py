@@ -102,6 +102,12 @@ async def test_a_person_who_never_answers_leaves_no_caller_on_a_silent_line(
     assert fake.legs[leg.sid].client_state == body["target_leg_client_state"]
     record = data["call"]
     assert record["status"] == "completed" and record["end_reason"] == "transfer-failed"
+    # The model reported nothing: our "Transferred to" success is undone.
+    assert record["outcome"] == {
+        "success": False,
+        "summary": f"Transfer to front desk failed ({cause})",
+        "details": {},
+    }
     assert _events(data, "transfer.failed") == [{"cause": cause, "target": "front desk"}]
     assert [e["target"] for e in _events(data, "transfer")] == ["front desk"]
     assert _events(data, "transfer.ended") == []

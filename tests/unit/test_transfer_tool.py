@@ -10,14 +10,20 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from voicecall_rt.call.records import CallRecord
+from voicecall_rt.call.records import CallRecord, Outcome
 from voicecall_rt.call.tools import (
     FREE_FORM_TOOLS,
     ToolError,
     call_tools,
     transfer_target_from,
 )
-from voicecall_rt.call.transfer import caller_id, plan_transfer, transfer_document
+from voicecall_rt.call.transfer import (
+    caller_id,
+    handed_over,
+    never_answered,
+    plan_transfer,
+    transfer_document,
+)
 from voicecall_rt.carrier.base import Dial, HangUp
 from voicecall_rt.config import Settings
 from voicecall_rt.config_business import TransferTarget
@@ -179,3 +185,17 @@ def test_calls_show_and_the_timeline_say_where_the_call_went() -> None:
     assert "refused the transfer to front desk: Telnyx refused the request (403)" in text
     assert "front desk did not answer (user_busy): the caller's line was hung up" in text
     assert "front desk hung up (normal_clearing): the caller's line was hung up" in text
+
+
+def test_an_outcome_handed_over_then_never_answered() -> None:
+    ours = handed_over(None, "front desk")
+    assert ours == Outcome(
+        success=True, summary="Transferred to front desk", transferred_to="front desk"
+    )
+    assert never_answered(ours, "user_busy") == Outcome(
+        success=False, summary="Transfer to front desk failed (user_busy)"
+    )
+    # The model's own report is kept; only where the call went is taken back.
+    reported = Outcome(success=False, summary="Wanted billing.", details={"topic": "billing"})
+    assert handed_over(reported, "Billing").transferred_to == "Billing"
+    assert never_answered(handed_over(reported, "Billing"), "timeout") == reported

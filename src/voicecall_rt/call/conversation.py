@@ -21,6 +21,7 @@ from voicecall_rt.call.relay import Relay
 from voicecall_rt.call.state import CallState, Voicemail
 from voicecall_rt.call.tool_runner import ToolRunner
 from voicecall_rt.call.transcript import Transcript
+from voicecall_rt.call.transfer import handed_over
 from voicecall_rt.config import Settings
 from voicecall_rt.config_business import TransferTarget
 from voicecall_rt.model.base import ModelError, ModelSession, ResponseEnd
@@ -316,10 +317,7 @@ class Conversation:
     def transferred(self, label: str) -> None:
         """The call was handed to `label`: the outcome says so, the model's own report kept
         (docs/business.md §Transfer to a person)."""
-        outcome = self.outcome
-        if outcome is None:
-            outcome = Outcome(success=True, summary=f"Transferred to {label}")
-        self.outcome = outcome.model_copy(update={"transferred_to": label})
+        self.outcome = handed_over(self.outcome, label)
         self.journal.store.update_call(self.journal.call_id, outcome=self.outcome)
 
     async def leave(self, note: str, reason: str) -> None:

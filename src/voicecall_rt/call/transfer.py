@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from voicecall_rt.call.records import CallRecord, CallStatus, now_ms
+from voicecall_rt.call.records import CallRecord, CallStatus, Outcome, now_ms
 from voicecall_rt.call.routes import transfer_url
 from voicecall_rt.carrier.base import (
     CarrierApi,
@@ -41,6 +41,23 @@ log = logging.getLogger(__name__)
 SETTLE_WAIT_S: Final = 30.0
 # The events that say how the transfer ended, once it was handed over.
 TRANSFER_ENDS: Final = frozenset({"transfer.failed", "transfer.ended"})
+
+
+def handed_over(outcome: Outcome | None, label: str) -> Outcome:
+    """The outcome of a call handed to `label`: the model's own report with where the call
+    went, or, if it made none, a success saying so."""
+    if outcome is None:
+        outcome = Outcome(success=True, summary=f"Transferred to {label}")
+    return outcome.model_copy(update={"transferred_to": label})
+
+
+def never_answered(outcome: Outcome, cause: str) -> Outcome:
+    """The outcome once the person the call was handed to never answered: not transferred,
+    and our own "Transferred to" success (made when the model reported nothing) undone."""
+    label = outcome.transferred_to or "the transfer target"
+    if outcome == handed_over(None, label):
+        return Outcome(success=False, summary=f"Transfer to {label} failed ({cause})")
+    return outcome.model_copy(update={"transferred_to": None})
 
 
 def our_number(record: CallRecord) -> str:
@@ -147,5 +164,8 @@ class TransferEnds:
         kind = "transfer.ended" if answered else "transfer.failed"
         store.add_event(record.id, now_ms() - record.created_at, kind, data)
         if not answered:
-            store.update_call(record.id, end_reason="transfer-failed")
+            update: dict[str, Any] = {"end_reason": "transfer-failed"}
+            if record.outcome is not None:
+                update["outcome"] = never_answered(record.outcome, data["cause"])
+            store.update_call(record.id, **update)
         log.info("call %s: %s (%s): the caller's line is hung up", record.id, kind, data["cause"])
