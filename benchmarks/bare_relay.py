@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
@@ -53,7 +53,7 @@ async def open_model(model_url: str, api_key: str) -> ClientConnection:
     return model
 
 
-def handler(model_url: str, api_key: str):  # type: ignore[no-untyped-def]
+def handler(model_url: str, api_key: str) -> Callable[[ServerConnection], Awaitable[None]]:
     async def relay(carrier: ServerConnection) -> None:
         model: ClientConnection | None = None
         pump: asyncio.Task[None] | None = None

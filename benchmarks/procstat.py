@@ -9,17 +9,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# A flag rather than `psutil = None`, which mypy refuses where psutil is installed (a module).
 try:
     import psutil
 except ImportError:  # pragma: no cover - depends on the extras installed
-    psutil = None
+    HAVE_PSUTIL = False
+else:
+    HAVE_PSUTIL = True
 
 
 class ProcStat:
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self._proc = psutil.Process(pid) if psutil is not None else None
-        self.backend = "psutil" if psutil is not None else "/proc"
+        self._proc = psutil.Process(pid) if HAVE_PSUTIL else None
+        self.backend = "psutil" if HAVE_PSUTIL else "/proc"
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the process so far."""

@@ -21,12 +21,13 @@ from tests.helpers.world import MakeWorld
 if TYPE_CHECKING:
     # Imported where used: a module that fails to import fails its own tests, not every test.
     from tests.helpers.postgres_server import PostgresServer
+    from voicecall_rt.config_carriers import CarrierName
     from voicecall_rt.simulator.scenario import CallPlan, ModelScript
     from voicecall_rt.simulator.world import SimWorld
 
 
 # Every carrier our server speaks (`carrier` in the config), each with its fake.
-CARRIERS = ("twilio", "telnyx", "plivo", "signalwire")
+CARRIERS: tuple[CarrierName, ...] = ("twilio", "telnyx", "plivo", "signalwire")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -49,7 +50,9 @@ async def make_world(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIte
     every model socket is closed, and no task of ours is left running.
     """
     worlds: list[SimWorld] = []
-    carrier = request.getfixturevalue("carrier") if "carrier" in request.fixturenames else "twilio"
+    carrier: CarrierName = (
+        request.getfixturevalue("carrier") if "carrier" in request.fixturenames else "twilio"
+    )
 
     async def make(
         plans: Callable[[str], CallPlan] | CallPlan,

@@ -33,7 +33,7 @@ def text_of(result: CallToolResult) -> str:
 def ok(result: CallToolResult) -> dict[str, Any]:
     """A successful tool result: structured content, and the same as JSON text."""
     assert not result.is_error, text_of(result)
-    assert result.structured_content is not None
+    assert isinstance(result.structured_content, dict), result.structured_content
     assert json.loads(text_of(result)) == result.structured_content
     return result.structured_content
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.world_carrier import twilio_of
 from voicecall_rt.audio.goertzel import DtmfDetector
 from voicecall_rt.simulator.openai.session import FakeSession
 from voicecall_rt.simulator.scenario import (
@@ -115,7 +116,7 @@ async def test_sha256_signed_webhooks_carry_an_outbound_call(tmp_path: Path) -> 
     assert all(w.status in (200, 204) for w in sim.webhooks), sim.webhooks
     assert {w.signature_settings for w in sim.webhooks} == {SETTINGS_HEADER}
     # Twilio's 4 h default call limit: our longest allowed call is accepted as it is.
-    assert world.carrier.created[0]["TimeLimit"] == ["14400"]
+    assert twilio_of(world).created[0]["TimeLimit"] == ["14400"]
     # Our TwiML names a wss URL without a query string, so nothing was lost on the way.
     assert sim.stream_url is not None and sim.stream_url.startswith("wss://")
     assert sim.stream_url_requested is None and sim.notifications == []
@@ -144,7 +145,7 @@ async def test_sha256_webhooks_signed_with_a_key_we_do_not_hold_are_refused(
 ) -> None:
     shared_key = KEY if held == "other-secret" else None
     async with world_of(tmp_path, LISTEN_PLAN, GREET_ONLY, shared_key=shared_key, **OPEN) as world:
-        world.carrier.shared_key = OTHER_KEY  # the carrier signs with a key we do not have
+        twilio_of(world).shared_key = OTHER_KEY  # the carrier signs with a key we do not have
         with caplog.at_level(logging.WARNING, logger="voicecall_rt.carrier.twilio.webhooks"):
             sim = await world.carrier.place_inbound_call(
                 from_number=CALLER, to_number=FROM_NUMBER, plan=LISTEN_PLAN
@@ -168,7 +169,7 @@ async def test_a_refused_stream_ends_the_call_at_the_carrier(tmp_path: Path) -> 
     nothing there, so the call ends: settled from the carrier's own `completed`, with no
     REST hang-up."""
     async with world_of(tmp_path, CALL_PLAN, CALL_SCRIPT) as world:
-        world.carrier.start_token_override = "call_0123456789abcdef.not-the-secret"
+        twilio_of(world).start_token_override = "call_0123456789abcdef.not-the-secret"
         call_id = await world.place(TO, "Book a table for four on Friday at 7pm.")
         sim = await world.carrier.wait_call()
         await _ended(sim)
@@ -177,7 +178,7 @@ async def test_a_refused_stream_ends_the_call_at_the_carrier(tmp_path: Path) -> 
     assert sim.ws_closed_by == "server"
     assert sim.statuses[-1] == "completed"
     assert [w.params["CallStatus"] for w in sim.webhooks if w.kind == "status"][-1] == "completed"
-    assert world.carrier.updates == []
+    assert twilio_of(world).updates == []
     assert data["call"]["status"] == "completed"
     assert "stream.start" not in [e["kind"] for e in data["events"]]
     for session in world.model.sessions:

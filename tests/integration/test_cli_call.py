@@ -16,6 +16,7 @@ import pytest
 
 from tests.helpers.cli import cli, free_port, one_line, world_config, write_config
 from tests.helpers.world import MakeWorld
+from tests.helpers.world_carrier import twilio_of
 from voicecall_rt.private_files import ensure_api_token
 from voicecall_rt.simulator.scenario import CallPlan, CallTool, ModelScript, Pause, Say, Speak
 
@@ -64,7 +65,8 @@ async def test_call_wait_json_prints_the_outcome(make_world: MakeWorld, tmp_path
     assert all(isinstance(line["t_ms"], int) and line["t_ms"] > 0 for line in lines)
 
     # It is the call the server placed and stored.
-    assert len(world.carrier.created) == 1 and world.carrier.created[0]["To"] == [TO]
+    [create] = twilio_of(world).created
+    assert create["To"] == [TO]
     status, stored = await world.api("GET", f"/api/calls/{result['call_id']}")
     assert status == 200 and stored["call"]["outcome"] == OUTCOME
 
@@ -80,7 +82,7 @@ async def test_call_without_wait_prints_the_id(make_world: MakeWorld, tmp_path: 
     data = await world.wait_call(match.group())
     assert data["call"]["to_number"] == TO
     assert data["call"]["status"] == "busy"
-    assert len(world.carrier.created) == 1
+    assert len(twilio_of(world).created) == 1
 
 
 async def test_call_invalid_number_fails_with_a_reason(
@@ -92,7 +94,7 @@ async def test_call_invalid_number_fails_with_a_reason(
     assert code != 0
     assert out == ""
     assert "E.164" in one_line(err)
-    assert world.carrier.created == []
+    assert twilio_of(world).created == []
     assert world.model.sessions == []
 
 
@@ -106,7 +108,7 @@ async def test_call_at_capacity_fails_with_the_limit(make_world: MakeWorld, tmp_
     code, _, err = await cli("call", "-n", OTHER, "-t", TASK, "--wait", config=config)
     assert code != 0
     assert "limit" in one_line(err)
-    assert len(world.carrier.created) == 1
+    assert len(twilio_of(world).created) == 1
     await sim.hang_up()
     assert (await world.wait_call(first))["call"]["status"] == "completed"
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tests.helpers.cli import cli, world_config
 from tests.helpers.world import MakeWorld
+from tests.helpers.world_carrier import twilio_of
 from voicecall_rt.simulator.scenarios import pizza_booking
 
 
@@ -65,7 +66,7 @@ async def test_follow_and_json_do_not_mix(make_world: MakeWorld, tmp_path: Path)
         config=world_config(world, tmp_path),
     )
     assert code != 0 and "--wait --json" in err
-    assert world.carrier.created == []  # refused before anything was dialled
+    assert twilio_of(world).created == []  # refused before anything was dialled
 
 
 async def test_calls_show_follows_a_live_call_then_shows_an_ended_one(

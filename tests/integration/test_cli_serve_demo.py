@@ -15,7 +15,7 @@ from rich.console import Console
 from tests.helpers.cli import cli, free_port
 from tests.helpers.serve_process import start_serve
 from voicecall_rt.config import Settings
-from voicecall_rt.config_carriers import CARRIER_NAMES
+from voicecall_rt.config_carriers import CARRIER_NAMES, CarrierName
 from voicecall_rt.demo import run_demo
 from voicecall_rt.simulator.openai.server import FakeRealtimeServer
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript, Pause, Say, Speak
@@ -89,13 +89,16 @@ async def test_serve_runs_calls_and_ctrl_c_twice_ends_them_cleanly(tmp_path: Pat
     assert code == 0 and '"shutdown"' in out and '"completed"' in out
 
 
-async def test_demo_completes_and_keeps_history_when_asked(tmp_path: Path, carrier: str) -> None:
+async def test_demo_completes_and_keeps_history_when_asked(
+    tmp_path: Path, carrier: CarrierName
+) -> None:
     # `carrier`: each carrier's simulator in turn (`demo --carrier`; tests/conftest.py)
-    console = Console(file=io.StringIO(), width=200)
-    code = await run_demo(console, tmp_path / "history", scale=0.3, carrier=carrier)  # type: ignore[arg-type]
-    text = console.file.getvalue()  # type: ignore[attr-defined]
+    shown_text = io.StringIO()
+    console = Console(file=shown_text, width=200)
+    code = await run_demo(console, tmp_path / "history", scale=0.3, carrier=carrier)
+    text = shown_text.getvalue()
     assert code == 0, text
-    assert f"a fake {CARRIER_NAMES[carrier]} carrier" in text  # type: ignore[index]
+    assert f"a fake {CARRIER_NAMES[carrier]} carrier" in text
     for shown in ("pressed 1", "(interrupted)", "report_outcome", "call outcome", "4472"):
         assert shown in text, shown
     assert (tmp_path / "history" / "calls.sqlite3").is_file()

@@ -17,6 +17,7 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from tests.helpers.world import MakeWorld
+from tests.helpers.world_carrier import twilio_of
 from voicecall_rt.private_files import write_private
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript
 from voicecall_rt.simulator.scenarios import pizza_booking
@@ -124,7 +125,7 @@ async def test_login_cookie_csrf_headers_and_recordings(make_world: MakeWorld) -
         # Past the auth check: the request itself is judged (an invalid number here).
         async with http.post(place, data=b'{"to": "12", "task": "x"}', headers=own) as r:
             assert r.status == 400
-        assert world.carrier.created == []
+        assert twilio_of(world).created == []
 
         # Recordings: only the known names, from the call's own directory.
         call_id = "call_00112233445566ff"

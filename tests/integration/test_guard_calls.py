@@ -13,6 +13,7 @@ import pytest
 from tests.helpers.cli import cli, one_line, world_config
 from tests.helpers.phone import TO, assert_goodbye_played, system_notes
 from tests.helpers.world import MakeWorld
+from tests.helpers.world_carrier import twilio_of
 from voicecall_rt.call.spend_limit import SPEND_REASON
 from voicecall_rt.phone import mask_number
 from voicecall_rt.simulator.scenario import CallPlan, CallTool, ModelScript, Pause, Say, Speak
@@ -66,7 +67,7 @@ async def test_do_not_call_is_recorded_and_the_next_call_refused(
     assert body["error"]["message"].startswith(
         f"{TO} asked not to be called again on call {call_id}"
     )
-    assert len(world.carrier.created) == 1  # the first call only
+    assert len(twilio_of(world).created) == 1  # the first call only
 
     # `calls show` names it (through the running server: the store is the world's, either).
     config = world_config(world, tmp_path)

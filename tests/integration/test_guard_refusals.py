@@ -12,6 +12,7 @@ import pytest
 from tests.helpers.cli import cli, one_line, world_config
 from tests.helpers.mcp_client import error, mcp_client
 from tests.helpers.world import MakeWorld
+from tests.helpers.world_carrier import twilio_of
 from voicecall_rt.call.records import CallRecord, CallStatus
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript
 from voicecall_rt.simulator.world import SimWorld
@@ -96,7 +97,7 @@ async def guarded_world(make_world: MakeWorld) -> SimWorld:
 
 
 async def nothing_placed(world: SimWorld) -> None:
-    assert world.carrier.created == []  # nothing dialled
+    assert twilio_of(world).created == []  # nothing dialled
     status, listing = await world.api("GET", "/api/calls")
     assert status == 200
     assert [call["id"] for call in listing["calls"]] == [SPENT_TODAY.id]  # nor stored

@@ -17,6 +17,7 @@ from tests.helpers.call_lifecycle import (
 )
 from tests.helpers.phone import TO
 from tests.helpers.world import MakeWorld
+from tests.helpers.world_carrier import twilio_of
 from voicecall_rt.call.journal import ALL_CALLS
 from voicecall_rt.call.records import CallStatus
 from voicecall_rt.store.sqlite.database import SqliteStore
@@ -59,7 +60,7 @@ async def test_server_stop_ends_a_live_call_cleanly(make_world: MakeWorld) -> No
     await world.server.stop()  # what Ctrl-C on `serve` does
 
     # The carrier was told to hang up, with `completed` (what ends an answered call).
-    hang_ups = [u for u in world.carrier.updates if u.call_sid == sim_call.sid]
+    hang_ups = [u for u in twilio_of(world).updates if u.call_sid == sim_call.sid]
     assert [(u.params.get("Status"), u.status) for u in hang_ups] == [(["completed"], 200)]
     async with asyncio.timeout(5):
         await session.closed.wait()

@@ -146,10 +146,10 @@ async def test_make_phone_call_waits_and_reports_progress(
 ) -> None:
     scenario = pizza_booking(0.3)
     world = await make_world(scenario.carrier, scenario.model)
-    progress: list[tuple[float, str]] = []
+    reports: list[tuple[float, str]] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append((value, message or ""))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.append((progress, message or ""))
 
     async with asyncio.timeout(40), mcp_client(world_config(world, tmp_path)) as client:
         result = ok(
@@ -176,9 +176,9 @@ async def test_make_phone_call_waits_and_reports_progress(
         assert stored["call"]["system_prompt"] == BRIEF
 
         # Progress: numbered in order, the milestones and every line as it was spoken.
-        values = [value for value, _ in progress]
+        values = [value for value, _ in reports]
         assert values == sorted(values) and len(set(values)) == len(values)
-        messages = [message for _, message in progress]
+        messages = [message for _, message in reports]
         for milestone in ("ringing", "answered"):
             assert messages.count(milestone) == 1, messages
         assert messages.index("ringing") < messages.index("answered")

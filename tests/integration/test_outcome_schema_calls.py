@@ -16,6 +16,7 @@ import pytest
 from tests.helpers.cli import cli, one_line, world_config
 from tests.helpers.phone import TO, function_outputs, tool_names
 from tests.helpers.world import MakeWorld
+from tests.helpers.world_carrier import twilio_of
 from voicecall_rt.prompts import END_CALL, SEND_DTMF, TOOLS
 from voicecall_rt.simulator import scenario
 from voicecall_rt.simulator.openai.client_event_check import check_client_event
@@ -225,7 +226,8 @@ async def test_the_api_refuses_a_bad_schema_before_dialling(
     message = data["error"]["message"]
     assert reason in message and "\n" not in message and "Traceback" not in message
     # Nothing was dialled, nothing was recorded.
-    assert world.carrier.requests == [] and world.carrier.created == []
+    fake = twilio_of(world)
+    assert fake.requests == [] and fake.created == []
     assert (await world.api("GET", "/api/calls"))[1]["calls"] == []
 
 
@@ -252,7 +254,8 @@ async def test_the_cli_refuses_a_bad_schema_file_before_dialling(
     line = one_line(err)
     assert reason in line and line.startswith(f"error: {schema_file.name}")
     assert "Traceback" not in err and out == ""
-    assert world.carrier.requests == [] and world.carrier.created == []
+    fake = twilio_of(world)
+    assert fake.requests == [] and fake.created == []
 
 
 async def test_the_cli_sends_the_schema_and_calls_show_prints_it(

@@ -18,6 +18,7 @@ from tests.helpers.call_lifecycle import (
 )
 from tests.helpers.phone import TO
 from tests.helpers.world import MakeWorld
+from tests.helpers.world_carrier import twilio_of
 from voicecall_rt.call import reaper as reaper_module
 from voicecall_rt.call.bridge import CallBridge
 from voicecall_rt.call.journal import ALL_CALLS
@@ -108,7 +109,7 @@ async def test_reaper_settles_a_call_whose_final_status_was_lost(
 ) -> None:
     plan, script = short_call()
     world = await make_world(plan, script, **{"calls.maxConcurrent": 1})
-    lost = _drop_final_status(world.carrier, monkeypatch)
+    lost = _drop_final_status(twilio_of(world), monkeypatch)
     events = world.server.hub.follow(ALL_CALLS)
     call_id = await world.place(TO, "Say hello")
     sim_call = await world.carrier.wait_call()
@@ -149,7 +150,7 @@ async def test_reaper_cancels_a_call_that_never_connected(
 ) -> None:
     plan = CallPlan(ring_ms=600_000, answered_by="human")
     world = await make_world(plan, ModelScript(), **{"calls.timeoutSeconds": 5})
-    lost = _drop_final_status(world.carrier, monkeypatch)
+    lost = _drop_final_status(twilio_of(world), monkeypatch)
     call_id = await world.place(TO, "Book a table")
     sim_call = await world.carrier.wait_call()
     await sim_call.wait_for(status_delivered(sim_call, "ringing"))
@@ -169,7 +170,7 @@ async def test_reaper_cancels_a_call_that_never_connected(
     await world.server.manager.reap()
 
     assert not world.server.manager.is_active(call_id)
-    updates = [u for u in world.carrier.updates if u.call_sid == sim_call.sid]
+    updates = [u for u in twilio_of(world).updates if u.call_sid == sim_call.sid]
     assert [(u.params.get("Status"), u.status) for u in updates] == [(["completed"], 200)]
     async with asyncio.timeout(5):
         await session.closed.wait()

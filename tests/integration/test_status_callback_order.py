@@ -17,6 +17,7 @@ from tests.helpers.call_lifecycle import (
 )
 from tests.helpers.phone import TO
 from tests.helpers.world import MakeWorld
+from tests.helpers.world_carrier import twilio_of
 from voicecall_rt.call.journal import ALL_CALLS
 from voicecall_rt.simulator import world as sim
 from voicecall_rt.simulator.scenario import CallPlan, ModelScript
@@ -86,7 +87,9 @@ async def test_ringing_status_is_stored_before_answer_and_never_undone(
     final = await world.wait_call(call_id)
     assert final["call"]["status"] == "canceled"
     assert final["call"]["end_reason"] == "hangup-requested"
-    updates = [u.params.get("Status") for u in world.carrier.updates if u.call_sid == sim_call.sid]
+    updates = [
+        u.params.get("Status") for u in twilio_of(world).updates if u.call_sid == sim_call.sid
+    ]
     assert updates == [["completed"]]
     assert world.model.sessions and all(s.closed.is_set() for s in world.model.sessions)
 

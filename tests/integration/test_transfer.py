@@ -14,6 +14,7 @@ import pytest
 
 from tests.helpers.phone import TO, function_outputs, media_bytes, tool_names
 from tests.helpers.world import MakeWorld
+from tests.helpers.world_carrier import telnyx_of
 from voicecall_rt.simulator.scenario import (
     CallPlan,
     CallTool,
@@ -200,7 +201,7 @@ async def test_a_refused_transfer_ends_the_call_transfer_failed(
     if carrier != "telnyx":
         pytest.skip("the fake Telnyx refuses a destination its voice profile does not allow")
     world = await make_world(PLAN, _script("front desk"), **TARGETS)
-    world.carrier.refused_destinations = frozenset({FRONT_DESK})  # type: ignore[attr-defined]
+    telnyx_of(world).refused_destinations = frozenset({FRONT_DESK})
     sim, data = await _outbound(world)
 
     assert sim.transfers == []

@@ -65,7 +65,7 @@ async def test_function_call_output_for_an_unknown_call_id_is_refused() -> None:
     script = ModelScript(turns=((CallTool("end_call", {"reason": "done"}),),))
     async with FakeRealtimeServer(script) as server, connect(server) as client:
         await configured(client)
-        output = {
+        output: dict[str, Any] = {
             "type": "conversation.item.create",
             "event_id": "evt_out_1",
             "item": {"type": "function_call_output", "call_id": "call_nope", "output": "{}"},
@@ -150,6 +150,15 @@ async def test_pcm_without_rate_is_refused_though_the_sdk_allows_it(side: str) -
             ] == "response.audio.output.format.rate"
 
 
+# Tool parameters the SDK's types accept (any object) but the API refuses.
+BAD_TOOL_PARAMETERS: tuple[dict[str, Any], ...] = (
+    {"properties": {}},
+    {"type": "object", "properties": {"a": {"type": "integr"}}},
+    {"type": "object", "properties": {"a": {"type": "array"}}},
+    {"type": "object", "properties": {"a": {"$ref": "https://schemas.example/a"}}},
+)
+
+
 @pytest.mark.parametrize(
     ("session", "code", "param"),
     [
@@ -178,12 +187,7 @@ async def test_pcm_without_rate_is_refused_though_the_sdk_allows_it(side: str) -
                 "invalid_function_parameters",
                 "session.tools[0].parameters",
             )
-            for bad in (
-                {"properties": {}},
-                {"type": "object", "properties": {"a": {"type": "integr"}}},
-                {"type": "object", "properties": {"a": {"type": "array"}}},
-                {"type": "object", "properties": {"a": {"$ref": "https://schemas.example/a"}}},
-            )
+            for bad in BAD_TOOL_PARAMETERS
         ),
     ],
 )

@@ -70,7 +70,7 @@ def test_long_transcripts_are_trimmed_head_and_tail() -> None:
 
 
 def test_roles_read_as_who_spoke() -> None:
-    lines = [
+    lines: list[dict[str, Any]] = [
         {"role": "caller", "text": "Who is this?"},
         {"role": "assistant", "text": "An AI assistant calling for Sam.", "interrupted": True},
         {"role": "system", "text": "pressed 1"},

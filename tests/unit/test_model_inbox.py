@@ -73,7 +73,7 @@ async def test_inbox_pauses_the_socket_at_the_high_mark_and_resumes_at_the_low()
     opened = OpenedSession(link=link, session_id="sess_1", lifetime_s=None, connect_ms=0)  # type: ignore[arg-type]
     session = RealtimeSession(backend, opened)
     listener = _Listener(link)
-    session.listen(listener, listener, lambda: None)  # type: ignore[arg-type]
+    session.listen(listener, listener, lambda: None)
     assert link.on_text is not None and link.on_closed is not None
     # The session's task has not started: everything waits in the inbox.
     for i in range(TOTAL):

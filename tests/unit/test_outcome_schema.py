@@ -96,9 +96,11 @@ def prop(schema: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": {"a": schema}}
 
 
-REFUSALS = [
+# JSON values that are not objects.
+NOT_OBJECTS: tuple[Any, ...] = ([], "object", 1, None, True)
+REFUSALS: list[tuple[Any, str]] = [
     # Not a JSON object at all.
-    *((value, NOT_AN_OBJECT) for value in ([], "object", 1, None, True)),
+    *((value, NOT_AN_OBJECT) for value in NOT_OBJECTS),
     # Not a JSON Schema (Draft 2020-12's metaschema, `pattern`s compiled).
     (
         {"type": "integr"},
@@ -268,7 +270,7 @@ def test_with_a_schema_report_outcome_details_are_the_schema() -> None:
 
 
 def test_embedding_rewrites_only_pointer_references() -> None:
-    schema = {
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": {
             "self": {"$ref": "#"},

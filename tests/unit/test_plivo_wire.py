@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import base64
 import re
+from typing import Any
 
 import orjson
 import pytest
 
-from voicecall_rt.carrier.base import Frame, StreamProtocolError
+from voicecall_rt.carrier.base import Frame, StreamCodec, StreamProtocolError
 from voicecall_rt.carrier.plivo.wire import (
+    ENCODING,
+    SAMPLE_RATE,
     PlivoStreamCodec,
     PlivoStreamWriter,
     carrier_cleared,
@@ -31,16 +34,22 @@ STREAM = "2f6c1a0e-7b1d-4c55-9a43-0d2b9e51c001"
 CALL = "9834029e-58b6-11e1-b8b7-a5bd0e4e126f"
 OTHER = "2f6c1a0e-7b1d-4c55-9a43-0d2b9e51c002"
 TOKEN = "call_0123456789abcdef.Ab-_xyz0123456789ABCDEFGHIJKLMNOPQRST"
-CODEC = PlivoStreamCodec()
+CODEC: StreamCodec = PlivoStreamCodec()  # seen as our server sees it
 
 
 def _dumps(message: dict[str, object]) -> str:
     return orjson.dumps(message).decode()
 
 
-def _start(**overrides: object) -> dict[str, object]:
+def _start(*, encoding: str = ENCODING, sample_rate: int = SAMPLE_RATE) -> dict[str, Any]:
     return carrier_start(
-        1, STREAM, account_id="MA" + "A" * 18, call_id=CALL, extra=extra_headers(TOKEN), **overrides
+        1,
+        STREAM,
+        account_id="MA" + "A" * 18,
+        call_id=CALL,
+        extra=extra_headers(TOKEN),
+        encoding=encoding,
+        sample_rate=sample_rate,
     )
 
 
@@ -83,7 +92,7 @@ def test_no_token_reads_as_empty(raw: object) -> None:
         _start(encoding="audio/x-l16"),  # Plivo's default: not our µ-law
         _start(sample_rate=16000),
         {**_start(), "start": {"streamId": STREAM, "callId": CALL}},  # no mediaFormat
-        {**_start(), "streamId": "MZ1", "start": {**_start()["start"], "streamId": "../x"}},  # type: ignore[dict-item]
+        {**_start(), "streamId": "MZ1", "start": {**_start()["start"], "streamId": "../x"}},
         {"event": "media", "streamId": STREAM},
         {"event": "connected"},  # Plivo has no greeting to skip
         ["start"],

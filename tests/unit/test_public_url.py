@@ -231,28 +231,29 @@ def test_is_public_ip_false_for_non_addresses(text: str) -> None:
 # --------------------------------------------------------------------------- DNS
 
 
-def resolver_returning(*addresses: str):  # type: ignore[no-untyped-def]
-    seen: list[str] = []
+class FakeResolver:
+    """A resolver answering `addresses` for any host; `seen` holds the hosts it was asked."""
 
-    async def resolve(host: str) -> list[str]:
-        seen.append(host)
-        return list(addresses)
+    def __init__(self, *addresses: str) -> None:
+        self.addresses = list(addresses)
+        self.seen: list[str] = []
 
-    resolve.seen = seen  # type: ignore[attr-defined]
-    return resolve
+    async def __call__(self, host: str) -> list[str]:
+        self.seen.append(host)
+        return list(self.addresses)
 
 
 async def test_dns_all_public_ok() -> None:
-    resolve = resolver_returning("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946")
+    resolve = FakeResolver("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946")
     addresses = await check_public_dns("https://voice.example.com", resolve)
     assert addresses == ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"]
-    assert resolve.seen == ["voice.example.com"]  # type: ignore[attr-defined]
+    assert resolve.seen == ["voice.example.com"]
 
 
 async def test_dns_host_with_port_resolves_host_only() -> None:
-    resolve = resolver_returning("8.8.8.8")
+    resolve = FakeResolver("8.8.8.8")
     await check_public_dns("https://voice.example.com:8443", resolve)
-    assert resolve.seen == ["voice.example.com"]  # type: ignore[attr-defined]
+    assert resolve.seen == ["voice.example.com"]
 
 
 @pytest.mark.parametrize(
@@ -260,7 +261,7 @@ async def test_dns_host_with_port_resolves_host_only() -> None:
     ["10.1.2.3", "127.0.0.1", "169.254.169.254", "100.64.1.1", "::1", "fd00::5", "::ffff:10.0.0.1"],
 )
 async def test_dns_any_private_address_rejected_and_named(private: str) -> None:
-    resolve = resolver_returning("8.8.8.8", private, "1.1.1.1")
+    resolve = FakeResolver("8.8.8.8", private, "1.1.1.1")
     with pytest.raises(PublicUrlError) as info:
         await check_public_dns("https://voice.example.com", resolve)
     message = str(info.value)
@@ -270,7 +271,7 @@ async def test_dns_any_private_address_rejected_and_named(private: str) -> None:
 
 
 async def test_dns_all_private_names_each() -> None:
-    resolve = resolver_returning("10.0.0.1", "192.168.0.1")
+    resolve = FakeResolver("10.0.0.1", "192.168.0.1")
     with pytest.raises(PublicUrlError) as info:
         await check_public_dns("https://voice.example.com", resolve)
     assert "10.0.0.1" in str(info.value)
@@ -279,7 +280,7 @@ async def test_dns_all_private_names_each() -> None:
 
 async def test_dns_garbage_answer_rejected() -> None:
     with pytest.raises(PublicUrlError, match="not-an-address"):
-        await check_public_dns("https://voice.example.com", resolver_returning("not-an-address"))
+        await check_public_dns("https://voice.example.com", FakeResolver("not-an-address"))
 
 
 async def test_dns_resolver_oserror_is_a_clear_error() -> None:
@@ -304,15 +305,15 @@ async def test_dns_gaierror_is_a_clear_error() -> None:
 
 async def test_dns_empty_answer_is_an_error() -> None:
     with pytest.raises(PublicUrlError, match="does not resolve"):
-        await check_public_dns("https://voice.example.com", resolver_returning())
+        await check_public_dns("https://voice.example.com", FakeResolver())
 
 
 async def test_dns_ip_literal_checked_without_resolving() -> None:
-    resolve = resolver_returning("10.0.0.1")
+    resolve = FakeResolver("10.0.0.1")
     assert await check_public_dns("https://8.8.8.8", resolve) == ["8.8.8.8"]
     assert await check_public_dns("https://[2606:4700:4700::1111]", resolve) == [
         "2606:4700:4700::1111"
     ]
-    assert resolve.seen == []  # type: ignore[attr-defined]
+    assert resolve.seen == []
     with pytest.raises(PublicUrlError, match=r"10\.0\.0\.1"):
         await check_public_dns("https://10.0.0.1", resolve)

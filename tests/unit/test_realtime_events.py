@@ -55,7 +55,7 @@ def make_session(
 
 @pytest.mark.parametrize("eagerness", ["low", "medium", "high", "auto"])
 def test_session_update_semantic_vad(eagerness: str) -> None:
-    event = make_session(VadSettings(type="semantic_vad", eagerness=eagerness))  # type: ignore[arg-type]
+    event = make_session(VadSettings(type="semantic_vad", eagerness=eagerness))
     valid(event)
     turn = event["session"]["audio"]["input"]["turn_detection"]
     assert turn["type"] == "semantic_vad"

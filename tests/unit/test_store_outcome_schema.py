@@ -66,8 +66,9 @@ async def test_an_older_database_gains_the_column_and_keeps_its_calls(
 async def test_the_schema_is_stored_as_json(store: Store, store_backend: StoreBackend) -> None:
     store.insert_call(make_call("c1", outcome_schema=SCHEMA))
     store.insert_call(make_call("c2"))
-    assert (await store.get_call("c1")).outcome_schema == SCHEMA  # type: ignore[union-attr]
-    assert (await store.get_call("c2")).outcome_schema is None  # type: ignore[union-attr]
+    with_schema, without = await store.get_call("c1"), await store.get_call("c2")
+    assert with_schema is not None and with_schema.outcome_schema == SCHEMA
+    assert without is not None and without.outcome_schema is None
     await store.flush()
     rows = await raw_sql(store, "SELECT id, outcome_schema FROM calls ORDER BY id")
     assert [(call_id, text and orjson.loads(text)) for call_id, text in rows] == [

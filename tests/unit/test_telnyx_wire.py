@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from voicecall_rt.carrier.base import Frame, StreamProtocolError
+from voicecall_rt.carrier.base import Frame, StreamCodec, StreamProtocolError
 from voicecall_rt.carrier.telnyx.wire import (
     TelnyxStreamCodec,
     carrier_connected,
@@ -29,7 +29,7 @@ from voicecall_rt.carrier.telnyx.wire import (
 
 STREAM_ID = "32de0dea-53cb-4b21-89a4-9610a8a8ba4a"
 CALL = "v3:Gw8lsJcLz0kVhYqPZ1c1ZZyXbD0Rc2E5"
-CODEC = TelnyxStreamCodec()
+CODEC: StreamCodec = TelnyxStreamCodec()  # seen as our server sees it
 
 
 def _json(message: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 
 import pytest
 from multidict import CIMultiDict, MultiDict, MultiDictProxy
@@ -229,7 +230,7 @@ def sign(token: str, url: str, params: dict[str, str]) -> dict[str, str]:
     return {SIGNATURE_HEADER: str(RequestValidator(token).compute_signature(url, params))}
 
 
-def verify(params: dict[str, str], headers: dict[str, str], url: str = URL) -> bool:
+def verify(params: Mapping[str, str], headers: Mapping[str, str], url: str = URL) -> bool:
     return WEBHOOKS.verify(WebhookRequest(url=url, headers=headers, form=params))
 
 

@@ -74,7 +74,7 @@ class PressKeys:
     send_event: bool = True
 
 
-CalleeStep = Speak | WaitForModel | WaitForDigits | Pause | HangUp | PressKeys
+CalleeStep = Speak | WaitForModel | WaitForHeard | WaitForDigits | Pause | HangUp | PressKeys
 
 
 @dataclass(frozen=True)
