@@ -5,9 +5,10 @@ reached it, never above what was generated, and costs no marks beyond one per de
 The model generates faster than real time (pace 0: everything queued at the carrier, played
 back to back), at real time (pace 1: each delta arrives about as the last one ends) and
 slower (pace 1.5: the carrier runs dry between deltas), so both ways our server counts
-between echoes (from the last echo, or from the audio's arrival after a gap) are exercised.
-"What was played" comes from the carrier's own books: the bytes it was sent before the
-clear, less what the clear dropped, less the audio of earlier items.
+between echoes (from the last echo, or, before the first echo and after a gap, from half a
+frame after the audio was sent) are exercised. "What was played" comes from the carrier's
+own books: the bytes it was sent before the clear, less what the clear dropped, less the
+audio of earlier items; the fake plays by its clock even when its tick task runs late.
 """
 
 from __future__ import annotations
@@ -55,10 +56,15 @@ SERVER_VAD = {"vad.type": "server_vad"}
 
 @pytest.mark.parametrize(
     ("pace", "delta_ms", "talk_over_ms"),
-    [(0.0, 100, 10), (0.0, 100, 1000), (0.0, 100, 1230), (1.0, 100, 1100), (1.5, 200, 1260)],
-    # The fake model hears speech ~40 ms after it starts. First delta: the cut comes before
-    # any echo. With gaps: 200 ms deltas arrive every 300 ms, so talking 1260 ms in lands
-    # ~100 ms into a delta that began after the carrier ran dry.
+    [(1.0, 1000, 10), (0.0, 100, 1000), (0.0, 100, 1230), (1.0, 100, 1100), (1.5, 200, 1260)],
+    # First delta: the cut comes before any echo. The callee talks once a 20 ms frame of the
+    # answer has played and the fake model hears speech 60 ms into it, so the clear lands
+    # ~80 ms in, plus four hops on the event loop, which a cold worker on a loaded machine
+    # has stretched to 300 ms: a 1 s delta keeps it inside the first. At real time, so the
+    # fake carrier reads that delta as it is sent, not behind a burst of the others on the
+    # one event loop every fake shares with our server (no real carrier shares our CPU).
+    # With gaps: 200 ms deltas arrive every 300 ms, so talking 1260 ms in lands ~100 ms into
+    # a delta that began after the carrier ran dry.
     ids=["first-delta", "queued-ahead", "queued-ahead-later", "real-time", "with-gaps"],
 )
 async def test_truncate_is_within_30ms_of_what_the_carrier_played(

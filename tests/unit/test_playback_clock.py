@@ -1,6 +1,8 @@
 """Playback accounting in real time: between echoes a controlled clock moves the heard
 position (back to back, after gaps, across items, keypad tones and clears), and random
 sends and echoes match a reference carrier that plays its queue at 8 bytes a millisecond.
+Audio that finds the carrier idle begins half a frame (10 ms) after it was sent: the
+carrier's mean wait for its next 20 ms frame.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ def test_back_to_back_counts_from_the_first_send_then_from_each_echo() -> None:
     clock = Clock()
     p = Playback(clock=clock)
     names = [p.on_delta("item_A", delta_ms(100)) for _ in range(3)]  # all queued at 0
-    # No echo yet: the carrier had nothing queued, so the first delta began when it was sent.
+    # No echo yet: the carrier had nothing queued, so the first delta began on its next
+    # frame after it was sent: half a frame later on average.
+    assert p.played_ms("item_A") == 0
+    clock.at(10)
     assert p.played_ms("item_A") == 0
     clock.at(40)
-    assert p.played_ms("item_A") == 40
+    assert p.played_ms("item_A") == 30
     # Never beyond a mark not yet echoed: the carrier would have echoed it.
     clock.at(130)
     assert p.played_ms("item_A") == 100
@@ -60,8 +65,8 @@ def test_gap_next_delta_starts_at_its_arrival_not_at_the_echo() -> None:
     p.on_delta("item_A", delta_ms(100))
     assert p.played_ms("item_A") == 100
     clock.at(200)
-    assert p.played_ms("item_A") == 120  # 20 ms since it arrived, not 100 since the echo
-    clock.at(279)
+    assert p.played_ms("item_A") == 110  # 20 ms since it was sent less half a frame, not 100
+    clock.at(289)
     assert p.played_ms("item_A") == 199
     clock.at(500)
     assert p.played_ms("item_A") == 200
@@ -73,9 +78,9 @@ def test_delta_sent_exactly_at_the_echo() -> None:
     first = p.on_delta("item_A", delta_ms(100))
     clock.at(100)
     p.on_mark(first)
-    p.on_delta("item_A", delta_ms(100))
+    p.on_delta("item_A", delta_ms(100))  # the carrier has just run dry: it waits for a frame
     clock.at(160)
-    assert p.played_ms("item_A") == 160
+    assert p.played_ms("item_A") == 150
 
 
 def test_capped_by_generated_for_a_short_last_delta() -> None:
@@ -98,7 +103,7 @@ def test_new_item_into_an_empty_queue_starts_at_its_first_delta() -> None:
     p.on_delta("item_B", delta_ms(100))
     assert p.played_ms("item_B") == 0
     clock.at(760)
-    assert p.played_ms("item_B") == 60
+    assert p.played_ms("item_B") == 50
     assert p.played_ms("item_A") == 100
     clock.at(900)
     assert p.played_ms("item_B") == 100  # its first mark is not back yet
@@ -158,7 +163,7 @@ def test_cut_before_any_echo() -> None:
     p.on_delta("item_A", delta_ms(100))
     p.on_delta("item_A", delta_ms(100))
     clock.at(1064)
-    assert p.cut_queued() == [("item_A", 64)]
+    assert p.cut_queued() == [("item_A", 54)]
 
 
 def test_cut_reports_every_queued_item_with_its_own_position() -> None:
@@ -178,23 +183,24 @@ def test_after_a_clear_the_next_item_starts_at_its_arrival() -> None:
     p = Playback(clock=clock)
     old = [p.on_delta("item_A", delta_ms(100)) for _ in range(3)]
     clock.at(50)
-    assert p.cut_queued() == [("item_A", 50)]
+    assert p.cut_queued() == [("item_A", 40)]
     clock.at(400)
     first = p.on_delta("item_B", delta_ms(100))
     p.on_delta("item_B", delta_ms(100))
     for name in old:  # the flushed echoes arrive late, among the new item's audio
         p.on_mark(name)
     clock.at(430)
-    assert p.played_ms("item_B") == 30
+    assert p.played_ms("item_B") == 20
     clock.at(510)
     p.on_mark(first)
     clock.at(530)
     assert p.played_ms("item_B") == 120
-    assert p.played_ms("item_A") == 50
+    assert p.played_ms("item_A") == 40
 
 
-def test_clear_right_after_sending_counts_from_the_clear() -> None:
-    """Audio sent before a clear but after its last echo: the carrier dropped it."""
+def test_clear_right_after_sending_counts_from_the_next_send() -> None:
+    """Audio sent before a clear but after its last echo: the carrier dropped it, so what
+    comes next finds the carrier idle."""
     clock = Clock()
     p = Playback(clock=clock)
     p.on_delta("item_A", delta_ms(100))
@@ -202,7 +208,7 @@ def test_clear_right_after_sending_counts_from_the_clear() -> None:
     p.cut_queued()
     clock.at(20)
     p.on_delta("item_B", delta_ms(100))
-    clock.at(35)
+    clock.at(45)
     assert p.played_ms("item_B") == 15
 
 
@@ -281,7 +287,7 @@ def test_other_audio_dropped_by_a_clear() -> None:
     assert p.on_mark("dtmf-1") is None  # flushed
     p.on_delta("item_B", delta_ms(100))
     clock.at(80)
-    assert p.played_ms("item_B") == 30
+    assert p.played_ms("item_B") == 20
 
 
 def test_hot_path_reads_the_clock_once() -> None:
@@ -309,15 +315,20 @@ class _Segment:
     mark: str = ""
 
 
+# The carrier's mean wait for its next 20 ms frame, for audio that finds it idle.
+_FRAME_WAIT_S = 0.010
+
+
 @dataclass
 class _Carrier:
-    """Reference carrier: plays its queue back to back at 8 bytes/ms from each arrival."""
+    """Reference carrier: plays its queue back to back at 8 bytes/ms; audio that finds it
+    idle begins after the mean frame wait."""
 
     segments: list[_Segment] = field(default_factory=list)
 
     def send(self, segment: _Segment) -> None:
         free = self.segments[-1].end if self.segments else 0.0
-        segment.start = max(free, segment.sent)
+        segment.start = max(free, segment.sent + _FRAME_WAIT_S)
         segment.end = segment.start + segment.size / (BYTES_PER_MS * 1000)
         self.segments.append(segment)
 

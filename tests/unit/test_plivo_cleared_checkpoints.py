@@ -13,8 +13,9 @@ def test_a_clear_settles_every_pending_checkpoint_without_an_answer() -> None:
     first = playback.on_delta("item_a", b64(1600))
     playback.on_delta("item_a", b64(1600))
     playback.on_delta("item_a", b64(1600))
+    clock.at(200)
     assert playback.on_mark(first) == ("item_a", 1600)  # the first 200 ms played
-    clock.at(50)
+    clock.at(250)
     cut = playback.cut_queued()  # Plivo answers `clearedAudio`, never the other two
     assert cut == [("item_a", 250)]
     assert not playback.audio_queued and playback.pending_marks == 0

@@ -4,9 +4,18 @@ After every audio delta we send the carrier a `mark` named `<item_id>:<end_byte>
 carrier echoes it once everything before it has played. Echoes alone lag what was heard by
 up to one delta (~100 ms), so between echoes we count at real time: the carrier plays its
 queue back to back at 8 bytes per ms, so the audio right after the last echoed mark began
-playing at that echo, or at its own arrival if the queue had run dry before it came. We are
-never beyond the next mark not yet echoed (the carrier would have echoed it) nor beyond what
-was generated. No extra marks go on the wire: one per delta is all this needs.
+playing at that echo, or, if the queue had run dry before it came, once it reached the
+carrier. We are never beyond the next mark not yet echoed (the carrier would have echoed
+it) nor beyond what was generated. No extra marks go on the wire: one per delta is all this
+needs.
+
+Audio sent is not audio played. Audio that finds the carrier idle (the first of an answer,
+or after a gap) has the way to the carrier ahead of it, then waits for the carrier's next
+20 ms frame; no echo says when it began until its mark's. The way there is about the way our
+`clear` takes to stop it, during which the callee still hears: the two cancel. The frame
+wait does not: it is half a frame on average, so such audio is taken to begin half a frame
+after we sent it. Counting from the send instead over-counts by that wait, and a truncation
+then claims words the callee never heard.
 
 After a `clear` the carrier echoes every pending mark at once although nothing more was
 heard, so a cut item stops listening to its marks and keeps the estimate taken at the cut.
@@ -21,6 +30,8 @@ from collections.abc import Callable
 
 BYTES_PER_MS = 8
 _BYTES_PER_S = BYTES_PER_MS * 1000
+# Audio that reaches an idle carrier waits for its next 20 ms frame: half a frame on average.
+_IDLE_START_S = 0.010
 
 
 def b64_decoded_len(payload: str) -> int:
@@ -68,7 +79,7 @@ class Playback:
         self._queue: deque[_Entry] = deque()
         self._others: set[str] = set()  # names of non-model marks in `_queue`
         # When the carrier last finished everything before `_queue[0]`; before any echo it
-        # had nothing queued, so the head started when it was sent.
+        # had nothing queued, so the head started once it had reached the carrier.
         self._echoed_at = -math.inf
         self._cut: set[str] = set()
         self.current_item: str | None = None
@@ -157,7 +168,7 @@ class Playback:
             item, start, end, sent = self._queue[0]
             if item == item_id and start != _OTHER:
                 # It follows the last echo, unless the carrier ran dry and waited for it.
-                began = max(self._echoed_at, sent)
+                began = max(self._echoed_at, sent + _IDLE_START_S)
                 if now > began:  # rounded: clock noise must not lose a byte at a boundary
                     heard = max(heard, min(end, start + round((now - began) * _BYTES_PER_S)))
         return min(heard, self._generated.get(item_id, 0))

@@ -103,8 +103,23 @@ class FarEnd:
             await self._echo_marks([name], cleared=False)
 
     async def clear(self) -> None:
-        pending = self.playout.clear(asyncio.get_running_loop().time(), self.tick)
-        await self._echo_marks(pending, cleared=True)
+        """Drop what has not played and echo the marks dropped with it (Twilio, Telnyx)."""
+        await self._echo_marks(await self.drop_queued(), cleared=True)
+
+    async def drop_queued(self) -> list[str]:
+        """Drop what has not played; returns the marks dropped with it, not echoed.
+
+        On a loaded event loop the tick task may be late, but the carrier's clock does not
+        wait for it: the ticks due by now play first (their marks echoed as usual), so what
+        had played by the clock is not counted as dropped."""
+        now = asyncio.get_running_loop().time()
+        playout = self.playout
+        due: list[str] = []
+        while self._ticker is not None and self._t0 + (n := playout.ticks + 1) * FRAME_S <= now:
+            due += playout.tick(n, self._t0 + n * FRAME_S)
+        pending = playout.clear(now, playout.ticks)
+        await self._echo_marks(due, cleared=False)
+        return pending
 
     async def _echo_marks(self, names: Iterable[str], *, cleared: bool) -> None:
         call = self.call

@@ -5,7 +5,9 @@ after its arrival and counts as played (`SimCall.played_audio`, mark echoes) whe
 tick's 20 ms are over, so a mark is never echoed before its audio could have been heard.
 A mark queued behind audio is echoed once the audio before it has played; with nothing
 queued or playing, at once. `clear` keeps the part of the frame in flight that had already
-played and drops the rest, and every pending mark is echoed then.
+played and drops the rest, and every pending mark is echoed then. The grid is the carrier's
+clock, not the tick task's: a clear that finds the task late on a loaded event loop first
+plays the ticks already due (`FarEnd.drop_queued`), as a real carrier would have.
 
 The far party "hears" what plays: keypad tones in it are decoded into
 `SimCall.heard_digits` (`audio.goertzel`). Carrier-neutral: the carrier's stream client
@@ -41,6 +43,7 @@ class Playout:
         self._playing_marks: list[str] = []  # marks right behind the frame being played
         self.queued_bytes = 0  # not yet played, including the frame being played
         self.last_audio_tick = 0
+        self.ticks = 0  # the last tick played: the tick task's, or a clear's catching up
         self._detector = DtmfDetector() if detect_dtmf else None
         self._detector_tail = 0
         # Keys the carrier itself plays on the line (a REST DTMF command): heard by the far
@@ -73,7 +76,10 @@ class Playout:
         started at g_(n-1) has now finished playing: it counts as played and the marks right
         behind it are due (returned, to echo). Then the next 160 bytes start playing, taken
         only from audio that had arrived by g_n, so nothing is ever reported played before
-        it arrived plus its own duration."""
+        it arrived plus its own duration. A tick already played (caught up) does nothing."""
+        if tick <= self.ticks:
+            return []
+        self.ticks = tick
         call = self.call
         due: list[str] = []
         if self._line_tones:

@@ -241,7 +241,5 @@ class PlivoStream:
             await self.far_end.mark(ours.name)
         else:
             # Plivo drops the queue and says so; the checkpoints in it are never answered.
-            loop = asyncio.get_running_loop()
-            dropped = self.far_end.playout.clear(loop.time(), self.far_end.tick)
-            self.dropped_checkpoints.extend(dropped)
+            self.dropped_checkpoints.extend(await self.far_end.drop_queued())
             await self._send(carrier_cleared(self._next_seq(), self.sid))
