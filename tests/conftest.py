@@ -32,9 +32,13 @@ CARRIERS: tuple[CarrierName, ...] = ("twilio", "telnyx", "plivo", "signalwire")
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A test that takes `carrier` runs once per fake carrier, and its `make_world` worlds
-    use that carrier (the same test, not a copy, proves a feature on every carrier)."""
+    use that carrier (the same test, not a copy, proves a feature on every carrier); one
+    marked `carriers("telnyx")` runs on those named only (what only they do)."""
     if "carrier" in metafunc.fixturenames:
-        metafunc.parametrize("carrier", CARRIERS)
+        only = metafunc.definition.get_closest_marker("carriers")
+        names = only.args if only is not None else CARRIERS
+        assert set(names) <= set(CARRIERS), f"unknown carrier in {names}"
+        metafunc.parametrize("carrier", names)
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import os
 import re
-import shutil
 import stat
 import subprocess
 import wave
@@ -23,6 +21,7 @@ import orjson
 import pytest
 
 from tests.helpers.carriers import STREAM_WORDS, carrier_secrets, facts, stream_token
+from tests.helpers.outside_judges import require_tool
 from tests.helpers.phone import (
     assistant_items,
     events,
@@ -78,11 +77,7 @@ async def _recorded_call(
 
 
 def _sox_info(path: Path) -> dict[str, str]:
-    sox = shutil.which("sox")
-    if sox is None:
-        if os.environ.get("VOICECALL_RT_REQUIRE_TOOLS") == "1":
-            pytest.fail("sox is required (VOICECALL_RT_REQUIRE_TOOLS=1) but not installed")
-        pytest.skip("sox not installed")
+    sox = require_tool("sox")
     out = subprocess.run(
         [sox, "--i", str(path)], capture_output=True, text=True, check=True, timeout=30
     ).stdout
